@@ -1,0 +1,88 @@
+//! Network devices: the [`Device`] trait the stack drives, and its implementations.
+//!
+//! A device moves Ethernet II frames (destination MAC first, no FCS). Receiving and
+//! transmitting go through *tokens*: the stack is handed a token, and only when it
+//! consumes it does it see the frame — in the driver's own memory — or get a buffer in
+//! the driver's transmit memory to build a frame in. Nothing is copied in between.
+//!
+//! Drivers know nothing above `wire`. `unsafe` is allowed in this module only where
+//! hardware or the operating system needs it, each block with a `// SAFETY:` comment.
+
+use crate::time::Instant;
+
+/// A received frame, readable once.
+pub trait RxToken {
+    /// Calls `f` with the frame's bytes and returns its result.
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R;
+}
+
+/// Room for one frame to transmit.
+pub trait TxToken {
+    /// Calls `f` with a zeroed-or-not buffer of exactly `len` bytes in the driver's memory;
+    /// what `f` leaves there is sent. `len` is at most the device's
+    /// [`DeviceCaps::max_frame_len`].
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R;
+}
+
+/// What the stack needs to know about a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceCaps {
+    /// Largest IP packet the link carries (1500 on Ethernet).
+    pub mtu: usize,
+    /// Checksum work the device does in hardware.
+    pub checksum: ChecksumCaps,
+}
+
+impl DeviceCaps {
+    /// Largest frame: MTU plus the 14-byte Ethernet header.
+    pub const fn max_frame_len(&self) -> usize {
+        self.mtu + 14
+    }
+}
+
+impl Default for DeviceCaps {
+    fn default() -> Self {
+        DeviceCaps {
+            mtu: 1500,
+            checksum: ChecksumCaps::default(),
+        }
+    }
+}
+
+/// Checksum offloads. With everything `false` (the default) the stack computes and
+/// verifies every checksum in software.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChecksumCaps {
+    /// The device fills in IPv4 header checksums on transmit.
+    pub tx_ipv4: bool,
+    /// The device computes TCP checksums on transmit, pseudo header included; the stack
+    /// leaves the field zero.
+    pub tx_tcp: bool,
+    /// The device has verified IPv4 and TCP checksums of received frames and drops bad
+    /// ones, so the stack may skip verification.
+    pub rx_verified: bool,
+}
+
+/// A network interface the stack can poll.
+///
+/// `receive` hands out a received frame together with a transmit token, so that a reply
+/// (an ARP reply, an ICMP echo reply, an ACK) can be built while the request is still in
+/// the driver's buffer. A device that cannot offer transmit room returns `None` from
+/// `receive` until it can.
+pub trait Device {
+    /// Token for one received frame.
+    type RxToken<'a>: RxToken
+    where
+        Self: 'a;
+    /// Token for one frame to send.
+    type TxToken<'a>: TxToken
+    where
+        Self: 'a;
+
+    /// The next received frame, if any, with room for a reply.
+    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)>;
+    /// Room for one frame to send, if the device has it.
+    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>>;
+    /// Static properties of the device.
+    fn capabilities(&self) -> DeviceCaps;
+}

@@ -1,0 +1,88 @@
+//! The crate's error type.
+
+use core::fmt;
+
+/// Everything that can go wrong in a call to the stack.
+///
+/// Errors from the network (a reset, a timeout, an unreachable host) are reported to the
+/// owner of the connection after any data that arrived before them has been read. API
+/// misuse returns a typed error instead of panicking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Error {
+    /// The operation cannot complete now; retry after the next `poll` (or await/block in
+    /// the async and blocking adapters).
+    WouldBlock,
+    /// A fixed capacity is used up: no free socket slot, no free ephemeral port, a full
+    /// queue. The limit is set in the configuration or the storage type.
+    Exhausted,
+    /// The local port is already in use by a listener or by a connection with the same
+    /// four-tuple.
+    AddrInUse,
+    /// An argument is not acceptable (port 0 where a port is required, an unspecified or
+    /// broadcast remote address, a backlog of 0, ...).
+    InvalidInput,
+    /// The handle belongs to another stack or to a connection that no longer exists.
+    InvalidHandle,
+    /// The connection is not (yet) established, or was never connected.
+    NotConnected,
+    /// Writing after `shutdown_write` or `close`: this side has already sent its FIN.
+    BrokenPipe,
+    /// The peer answered the connection request with a reset.
+    ConnectionRefused,
+    /// The peer reset an established connection.
+    ConnectionReset,
+    /// The connection was aborted locally (the listener it was queued on was closed).
+    ConnectionAborted,
+    /// The peer stopped answering: the retransmission limit or the user timeout was
+    /// reached, or the connection request was never answered.
+    TimedOut,
+    /// The remote host or network could not be reached (ARP failed, or ICMP said so).
+    HostUnreachable,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Error::WouldBlock => "operation would block",
+            Error::Exhausted => "capacity exhausted",
+            Error::AddrInUse => "address in use",
+            Error::InvalidInput => "invalid argument",
+            Error::InvalidHandle => "handle does not belong to this stack",
+            Error::NotConnected => "not connected",
+            Error::BrokenPipe => "write side already shut down",
+            Error::ConnectionRefused => "connection refused",
+            Error::ConnectionReset => "connection reset by peer",
+            Error::ConnectionAborted => "connection aborted",
+            Error::TimedOut => "connection timed out",
+            Error::HostUnreachable => "host unreachable",
+        };
+        f.write_str(s)
+    }
+}
+
+impl core::error::Error for Error {}
+
+#[cfg(feature = "std")]
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        use std::io::ErrorKind as K;
+        let kind = match e {
+            Error::WouldBlock => K::WouldBlock,
+            Error::Exhausted => K::OutOfMemory,
+            Error::AddrInUse => K::AddrInUse,
+            Error::InvalidInput | Error::InvalidHandle => K::InvalidInput,
+            Error::NotConnected => K::NotConnected,
+            Error::BrokenPipe => K::BrokenPipe,
+            Error::ConnectionRefused => K::ConnectionRefused,
+            Error::ConnectionReset => K::ConnectionReset,
+            Error::ConnectionAborted => K::ConnectionAborted,
+            Error::TimedOut => K::TimedOut,
+            Error::HostUnreachable => K::HostUnreachable,
+        };
+        std::io::Error::new(kind, e)
+    }
+}
+
+/// `Result` with the crate's [`Error`].
+pub type Result<T> = core::result::Result<T, Error>;

@@ -1,0 +1,21 @@
+//! # tidytcp
+//!
+//! A safe-Rust, `no_std`, heap-free TCP/IP stack for embedded boards, with a TCP-only
+//! socket layer whose handles cannot be closed twice.
+//!
+//! See `ARCHITECTURE.md` for the data flow and the module map.
+#![no_std]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+pub mod buf;
+pub mod drivers;
+pub mod error;
+pub mod time;
+pub mod wire;
+
+pub use error::{Error, Result};
+pub use time::{Duration, Instant};

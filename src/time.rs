@@ -1,0 +1,226 @@
+//! Time as the stack sees it: an [`Instant`] on a monotonic clock the caller owns and a
+//! [`Duration`] between two instants, both in microseconds.
+//!
+//! The core never reads a clock. Every entry point that depends on time takes `now` as an
+//! argument, so the same code runs on a board timer, `std::time::Instant`, or the virtual
+//! clock of a simulation.
+
+use core::fmt;
+use core::ops::{Add, AddAssign, Sub, SubAssign};
+
+/// A point on the caller's monotonic clock, in microseconds since an arbitrary origin.
+///
+/// ```
+/// use tidytcp::time::{Duration, Instant};
+/// let t = Instant::from_millis(1_500);
+/// assert_eq!(t + Duration::from_millis(500), Instant::from_secs(2));
+/// assert_eq!(Instant::from_secs(2) - t, Duration::from_millis(500));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Instant {
+    micros: u64,
+}
+
+/// A span of time in microseconds.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Duration {
+    micros: u64,
+}
+
+impl Instant {
+    /// The origin of the clock.
+    pub const ZERO: Instant = Instant { micros: 0 };
+
+    /// An instant `micros` microseconds after the origin.
+    pub const fn from_micros(micros: u64) -> Self {
+        Instant { micros }
+    }
+    /// An instant `millis` milliseconds after the origin.
+    pub const fn from_millis(millis: u64) -> Self {
+        Instant {
+            micros: millis.saturating_mul(1_000),
+        }
+    }
+    /// An instant `secs` seconds after the origin.
+    pub const fn from_secs(secs: u64) -> Self {
+        Instant {
+            micros: secs.saturating_mul(1_000_000),
+        }
+    }
+    /// Microseconds since the origin.
+    pub const fn total_micros(self) -> u64 {
+        self.micros
+    }
+    /// Milliseconds since the origin (truncated).
+    pub const fn total_millis(self) -> u64 {
+        self.micros / 1_000
+    }
+    /// The time from `earlier` to `self`, or zero if `earlier` is later.
+    pub const fn saturating_duration_since(self, earlier: Instant) -> Duration {
+        Duration {
+            micros: self.micros.saturating_sub(earlier.micros),
+        }
+    }
+    /// `self + d`, saturating at the end of the clock instead of overflowing.
+    pub const fn saturating_add(self, d: Duration) -> Instant {
+        Instant {
+            micros: self.micros.saturating_add(d.micros),
+        }
+    }
+}
+
+impl Duration {
+    /// No time at all.
+    pub const ZERO: Duration = Duration { micros: 0 };
+    /// The longest representable span.
+    pub const MAX: Duration = Duration { micros: u64::MAX };
+
+    /// `micros` microseconds.
+    pub const fn from_micros(micros: u64) -> Self {
+        Duration { micros }
+    }
+    /// `millis` milliseconds.
+    pub const fn from_millis(millis: u64) -> Self {
+        Duration {
+            micros: millis.saturating_mul(1_000),
+        }
+    }
+    /// `secs` seconds.
+    pub const fn from_secs(secs: u64) -> Self {
+        Duration {
+            micros: secs.saturating_mul(1_000_000),
+        }
+    }
+    /// Whole microseconds.
+    pub const fn total_micros(self) -> u64 {
+        self.micros
+    }
+    /// Whole milliseconds (truncated).
+    pub const fn total_millis(self) -> u64 {
+        self.micros / 1_000
+    }
+    /// `self * n`, saturating.
+    pub const fn saturating_mul(self, n: u64) -> Duration {
+        Duration {
+            micros: self.micros.saturating_mul(n),
+        }
+    }
+    /// `self - other`, or zero.
+    pub const fn saturating_sub(self, other: Duration) -> Duration {
+        Duration {
+            micros: self.micros.saturating_sub(other.micros),
+        }
+    }
+}
+
+impl Add<Duration> for Instant {
+    type Output = Instant;
+    fn add(self, rhs: Duration) -> Instant {
+        self.saturating_add(rhs)
+    }
+}
+impl AddAssign<Duration> for Instant {
+    fn add_assign(&mut self, rhs: Duration) {
+        *self = *self + rhs;
+    }
+}
+impl Sub<Duration> for Instant {
+    type Output = Instant;
+    fn sub(self, rhs: Duration) -> Instant {
+        Instant {
+            micros: self.micros.saturating_sub(rhs.micros),
+        }
+    }
+}
+impl Sub<Instant> for Instant {
+    type Output = Duration;
+    fn sub(self, rhs: Instant) -> Duration {
+        self.saturating_duration_since(rhs)
+    }
+}
+impl Add for Duration {
+    type Output = Duration;
+    fn add(self, rhs: Duration) -> Duration {
+        Duration {
+            micros: self.micros.saturating_add(rhs.micros),
+        }
+    }
+}
+impl AddAssign for Duration {
+    fn add_assign(&mut self, rhs: Duration) {
+        *self = *self + rhs;
+    }
+}
+impl Sub for Duration {
+    type Output = Duration;
+    fn sub(self, rhs: Duration) -> Duration {
+        self.saturating_sub(rhs)
+    }
+}
+impl SubAssign for Duration {
+    fn sub_assign(&mut self, rhs: Duration) {
+        *self = *self - rhs;
+    }
+}
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:06}s", self.micros / 1_000_000, self.micros % 1_000_000)
+    }
+}
+impl fmt::Display for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+impl fmt::Debug for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.micros >= 1_000_000 {
+            write!(f, "{}.{:03}s", self.micros / 1_000_000, (self.micros % 1_000_000) / 1_000)
+        } else if self.micros >= 1_000 {
+            write!(f, "{}.{:03}ms", self.micros / 1_000, self.micros % 1_000)
+        } else {
+            write!(f, "{}us", self.micros)
+        }
+    }
+}
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+#[cfg(feature = "std")]
+impl From<Duration> for std::time::Duration {
+    fn from(d: Duration) -> Self {
+        std::time::Duration::from_micros(d.micros)
+    }
+}
+#[cfg(feature = "std")]
+impl From<std::time::Duration> for Duration {
+    fn from(d: std::time::Duration) -> Self {
+        Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_saturates() {
+        assert_eq!(Instant::ZERO - Duration::from_secs(1), Instant::ZERO);
+        assert_eq!(Instant::from_micros(u64::MAX) + Duration::from_secs(1), Instant::from_micros(u64::MAX));
+        assert_eq!(Instant::from_secs(1) - Instant::from_secs(2), Duration::ZERO);
+        assert_eq!(Duration::from_millis(3).total_micros(), 3_000);
+    }
+
+    #[test]
+    fn formats() {
+        extern crate std;
+        use std::format;
+        assert_eq!(format!("{:?}", Instant::from_millis(1_500)), "1.500000s");
+        assert_eq!(format!("{:?}", Duration::from_micros(1_500)), "1.500ms");
+        assert_eq!(format!("{:?}", Duration::from_micros(15)), "15us");
+    }
+}
