@@ -10,6 +10,27 @@
 
 use crate::time::Instant;
 
+mod loopback;
+mod pcap;
+#[cfg(feature = "std")]
+mod simlink;
+#[cfg(all(feature = "std", target_os = "linux"))]
+mod tap;
+
+pub use loopback::{LOOPBACK_MAX_FRAME, Loopback, LoopbackRxToken, LoopbackStats, LoopbackTxToken};
+pub use pcap::{
+    LINKTYPE_ETHERNET, PCAP_MAGIC, PCAP_SNAPLEN, PcapRxToken, PcapSink, PcapStats, PcapTxToken,
+    PcapWriter, SinkError, global_header as pcap_global_header,
+    record_header as pcap_record_header,
+};
+#[cfg(feature = "std")]
+pub use simlink::{
+    Delivery, Direction, DirectionConfig, End, FrameFilter, LinkConfig, LinkStats, SimLink,
+    SimPort, SimRxToken, SimTxToken, Verdict, ethernet_fcs,
+};
+#[cfg(all(feature = "std", target_os = "linux"))]
+pub use tap::{Tap, TapRxToken, TapStats, TapTxToken, TapWaker};
+
 /// A received frame, readable once.
 pub trait RxToken {
     /// Calls `f` with the frame's bytes and returns its result.
