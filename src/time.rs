@@ -165,7 +165,12 @@ impl SubAssign for Duration {
 
 impl fmt::Debug for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:06}s", self.micros / 1_000_000, self.micros % 1_000_000)
+        write!(
+            f,
+            "{}.{:06}s",
+            self.micros / 1_000_000,
+            self.micros % 1_000_000
+        )
     }
 }
 impl fmt::Display for Instant {
@@ -176,7 +181,12 @@ impl fmt::Display for Instant {
 impl fmt::Debug for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.micros >= 1_000_000 {
-            write!(f, "{}.{:03}s", self.micros / 1_000_000, (self.micros % 1_000_000) / 1_000)
+            write!(
+                f,
+                "{}.{:03}s",
+                self.micros / 1_000_000,
+                (self.micros % 1_000_000) / 1_000
+            )
         } else if self.micros >= 1_000 {
             write!(f, "{}.{:03}ms", self.micros / 1_000, self.micros % 1_000)
         } else {
@@ -210,8 +220,14 @@ mod tests {
     #[test]
     fn arithmetic_saturates() {
         assert_eq!(Instant::ZERO - Duration::from_secs(1), Instant::ZERO);
-        assert_eq!(Instant::from_micros(u64::MAX) + Duration::from_secs(1), Instant::from_micros(u64::MAX));
-        assert_eq!(Instant::from_secs(1) - Instant::from_secs(2), Duration::ZERO);
+        assert_eq!(
+            Instant::from_micros(u64::MAX) + Duration::from_secs(1),
+            Instant::from_micros(u64::MAX)
+        );
+        assert_eq!(
+            Instant::from_secs(1) - Instant::from_secs(2),
+            Duration::ZERO
+        );
         assert_eq!(Duration::from_millis(3).total_micros(), 3_000);
     }
 

@@ -88,7 +88,11 @@ impl Checksum {
     }
 
     fn add_piece(&mut self, piece_be: u16, len: usize) {
-        let v = if self.odd { piece_be.swap_bytes() } else { piece_be };
+        let v = if self.odd {
+            piece_be.swap_bytes()
+        } else {
+            piece_be
+        };
         self.add_folded(v);
         if len & 1 == 1 {
             self.odd = !self.odd;

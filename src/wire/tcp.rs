@@ -176,7 +176,8 @@ pub struct TcpPacket<'a> {
 impl<'a> TcpPacket<'a> {
     /// Checks that `segment` holds a whole header whose data offset fits.
     pub fn new_checked(segment: &'a [u8]) -> Result<Self, WireError> {
-        let (header, rest) = TcpHeader::ref_from_prefix(segment).map_err(|_| WireError::Truncated)?;
+        let (header, rest) =
+            TcpHeader::ref_from_prefix(segment).map_err(|_| WireError::Truncated)?;
         let hlen = usize::from(header.data_offset >> 4) * 4;
         if hlen < HEADER_LEN {
             return Err(WireError::Malformed);
@@ -185,7 +186,11 @@ impl<'a> TcpPacket<'a> {
             return Err(WireError::Truncated);
         }
         let (options, payload) = rest.split_at(hlen - HEADER_LEN);
-        Ok(TcpPacket { header, options, payload })
+        Ok(TcpPacket {
+            header,
+            options,
+            payload,
+        })
     }
     /// The fixed header.
     pub fn header(&self) -> &'a TcpHeader {
@@ -531,12 +536,31 @@ mod tests {
     fn each_option_alone_round_trips() {
         let full = all_options();
         let singles = [
-            TcpOptions { mss: full.mss, ..TcpOptions::NONE },
-            TcpOptions { window_scale: full.window_scale, ..TcpOptions::NONE },
-            TcpOptions { sack_permitted: true, ..TcpOptions::NONE },
-            TcpOptions { sack: full.sack, ..TcpOptions::NONE },
-            TcpOptions { timestamps: full.timestamps, ..TcpOptions::NONE },
-            TcpOptions { sack: full.sack, timestamps: full.timestamps, ..TcpOptions::NONE },
+            TcpOptions {
+                mss: full.mss,
+                ..TcpOptions::NONE
+            },
+            TcpOptions {
+                window_scale: full.window_scale,
+                ..TcpOptions::NONE
+            },
+            TcpOptions {
+                sack_permitted: true,
+                ..TcpOptions::NONE
+            },
+            TcpOptions {
+                sack: full.sack,
+                ..TcpOptions::NONE
+            },
+            TcpOptions {
+                timestamps: full.timestamps,
+                ..TcpOptions::NONE
+            },
+            TcpOptions {
+                sack: full.sack,
+                timestamps: full.timestamps,
+                ..TcpOptions::NONE
+            },
         ];
         for o in singles {
             let mut buf = [0u8; 40];
@@ -552,7 +576,11 @@ mod tests {
         for i in 0..4 {
             sack.push(SeqNum(i * 10), SeqNum(i * 10 + 5));
         }
-        let o = TcpOptions { sack, timestamps: Some((1, 2)), ..TcpOptions::NONE };
+        let o = TcpOptions {
+            sack,
+            timestamps: Some((1, 2)),
+            ..TcpOptions::NONE
+        };
         let mut buf = [0u8; 40];
         let n = o.emit(&mut buf);
         assert!(n <= 40);
@@ -563,12 +591,22 @@ mod tests {
 
     #[test]
     fn malformed_option_lengths() {
-        assert_eq!(TcpOptions::parse(&[kind::MSS, 0, 0, 0]), Err(WireError::Malformed));
-        assert_eq!(TcpOptions::parse(&[kind::MSS, 1, 0, 0]), Err(WireError::Malformed));
-        assert_eq!(TcpOptions::parse(&[kind::MSS, 8, 0, 0]), Err(WireError::Malformed));
+        assert_eq!(
+            TcpOptions::parse(&[kind::MSS, 0, 0, 0]),
+            Err(WireError::Malformed)
+        );
+        assert_eq!(
+            TcpOptions::parse(&[kind::MSS, 1, 0, 0]),
+            Err(WireError::Malformed)
+        );
+        assert_eq!(
+            TcpOptions::parse(&[kind::MSS, 8, 0, 0]),
+            Err(WireError::Malformed)
+        );
         assert_eq!(TcpOptions::parse(&[kind::MSS]), Err(WireError::Malformed));
         // Unknown kinds are skipped by length, EOL ends the list.
-        let o = TcpOptions::parse(&[99, 4, 0xaa, 0xbb, kind::MSS, 4, 0x05, 0xb4, kind::EOL, 0xff]).unwrap();
+        let o = TcpOptions::parse(&[99, 4, 0xaa, 0xbb, kind::MSS, 4, 0x05, 0xb4, kind::EOL, 0xff])
+            .unwrap();
         assert_eq!(o.mss, Some(1460));
         // A known option with a wrong length is ignored.
         let o = TcpOptions::parse(&[kind::MSS, 3, 0, kind::NOP]).unwrap();
@@ -579,10 +617,19 @@ mod tests {
     fn bad_data_offsets() {
         let mut buf = [0u8; 24];
         buf[12] = 4 << 4; // 16 bytes: below minimum
-        assert_eq!(TcpPacket::new_checked(&buf).err(), Some(WireError::Malformed));
+        assert_eq!(
+            TcpPacket::new_checked(&buf).err(),
+            Some(WireError::Malformed)
+        );
         buf[12] = 7 << 4; // 28 bytes: past the end
-        assert_eq!(TcpPacket::new_checked(&buf).err(), Some(WireError::Truncated));
-        assert_eq!(TcpPacket::new_checked(&buf[..19]).err(), Some(WireError::Truncated));
+        assert_eq!(
+            TcpPacket::new_checked(&buf).err(),
+            Some(WireError::Truncated)
+        );
+        assert_eq!(
+            TcpPacket::new_checked(&buf[..19]).err(),
+            Some(WireError::Truncated)
+        );
         buf[12] = 6 << 4;
         let p = TcpPacket::new_checked(&buf).unwrap();
         assert_eq!(p.options().len(), 4);

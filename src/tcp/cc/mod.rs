@@ -1,0 +1,123 @@
+//! Congestion control: the [`CongestionControl`] trait and the built-in controllers.
+//!
+//! The controller owns `cwnd` and `ssthresh` and decides how the window grows on new
+//! acknowledgments and how far it is cut on a congestion event. Loss *detection* and the
+//! recovery episode (fast retransmit, NewReno partial ACKs, RFC 6675 SACK recovery) live in
+//! the connection, which tells the controller when an episode starts and ends and may set
+//! `cwnd` directly while it lasts (NewReno's inflation and deflation).
+//!
+//! [`NewReno`] (RFC 5681 + RFC 6582, with Appropriate Byte Counting from RFC 3465 and the
+//! initial window of RFC 6928) is the default. Another algorithm plugs in by implementing
+//! the trait and adding a variant to [`Controller`], which dispatches without a heap.
+
+mod newreno;
+
+pub use newreno::NewReno;
+
+use crate::time::{Duration, Instant};
+
+/// What an acknowledgment of new data tells the controller.
+#[derive(Clone, Copy, Debug)]
+pub struct AckEvent {
+    /// Time of arrival.
+    pub now: Instant,
+    /// Bytes newly acknowledged.
+    pub acked: u32,
+    /// Sender MSS.
+    pub smss: u32,
+    /// Bytes in flight before this acknowledgment.
+    pub flight: u32,
+    /// Smoothed RTT, once measured.
+    pub srtt: Option<Duration>,
+}
+
+/// A congestion controller.
+pub trait CongestionControl {
+    /// Congestion window in bytes.
+    fn cwnd(&self) -> u32;
+    /// Slow start threshold in bytes.
+    fn ssthresh(&self) -> u32;
+    /// Sets the window directly (loss recovery inflation and deflation).
+    fn set_cwnd(&mut self, cwnd: u32);
+    /// New data was acknowledged outside a recovery episode: grow the window.
+    fn on_ack(&mut self, ev: &AckEvent);
+    /// A loss was detected by duplicate ACKs or SACK: set `ssthresh` (and `cwnd` to it)
+    /// for the recovery episode that starts now.
+    fn on_congestion(&mut self, now: Instant, flight: u32, smss: u32);
+    /// The recovery episode ended with a full acknowledgment.
+    fn on_recovery_end(&mut self, now: Instant, flight: u32, smss: u32);
+    /// The retransmission timer expired: RFC 5681 eq. (4) and the loss window of one
+    /// segment.
+    fn on_timeout(&mut self, now: Instant, flight: u32, smss: u32);
+    /// The connection was idle longer than an RTO: restart from the initial window
+    /// (RFC 5681 §4.1).
+    fn on_idle_restart(&mut self, now: Instant, initial_window: u32);
+}
+
+/// The congestion control algorithm of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Algorithm {
+    /// RFC 5681 / RFC 6582 NewReno (the default).
+    #[default]
+    NewReno,
+}
+
+/// The controller of one connection: a built-in algorithm, dispatched without a heap.
+#[derive(Clone, Copy, Debug)]
+pub enum Controller {
+    /// NewReno.
+    NewReno(NewReno),
+}
+
+impl Controller {
+    /// A controller of the given algorithm starting at `initial_window` bytes.
+    pub fn new(alg: Algorithm, initial_window: u32) -> Self {
+        match alg {
+            Algorithm::NewReno => Controller::NewReno(NewReno::new(initial_window)),
+        }
+    }
+
+    fn inner(&self) -> &dyn CongestionControl {
+        match self {
+            Controller::NewReno(c) => c,
+        }
+    }
+
+    fn inner_mut(&mut self) -> &mut dyn CongestionControl {
+        match self {
+            Controller::NewReno(c) => c,
+        }
+    }
+}
+
+impl CongestionControl for Controller {
+    fn cwnd(&self) -> u32 {
+        self.inner().cwnd()
+    }
+    fn ssthresh(&self) -> u32 {
+        self.inner().ssthresh()
+    }
+    fn set_cwnd(&mut self, cwnd: u32) {
+        self.inner_mut().set_cwnd(cwnd)
+    }
+    fn on_ack(&mut self, ev: &AckEvent) {
+        self.inner_mut().on_ack(ev)
+    }
+    fn on_congestion(&mut self, now: Instant, flight: u32, smss: u32) {
+        self.inner_mut().on_congestion(now, flight, smss)
+    }
+    fn on_recovery_end(&mut self, now: Instant, flight: u32, smss: u32) {
+        self.inner_mut().on_recovery_end(now, flight, smss)
+    }
+    fn on_timeout(&mut self, now: Instant, flight: u32, smss: u32) {
+        self.inner_mut().on_timeout(now, flight, smss)
+    }
+    fn on_idle_restart(&mut self, now: Instant, initial_window: u32) {
+        self.inner_mut().on_idle_restart(now, initial_window)
+    }
+}
+
+/// The initial window of RFC 6928: min(10*MSS, max(2*MSS, 14600)).
+pub fn initial_window(smss: u32) -> u32 {
+    (10 * smss).min((2 * smss).max(14_600))
+}

@@ -1,0 +1,719 @@
+//! The connection control block and the calls the user side makes on it.
+
+use core::net::SocketAddrV4;
+
+use super::cc::{self, CongestionControl, Controller};
+use super::rtt::RttEstimator;
+use super::sack::{RecvSack, Scoreboard};
+use super::{State, TcpConfig, TcpStats};
+use crate::buf::RecvBuf;
+use crate::error::Error;
+use crate::time::{Duration, Instant};
+use crate::wire::tcp::{SeqNum, TcpOptions, TcpRepr};
+
+bitflags::bitflags! {
+    /// What changed for the user during a call into the engine. The socket layer turns
+    /// these into readiness (wakers, condition variables).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub struct Events: u8 {
+        /// New bytes to read, or the end of the stream.
+        const RECV = 0x01;
+        /// Room in the send buffer.
+        const SEND = 0x02;
+        /// The connection reached ESTABLISHED.
+        const CONNECTED = 0x04;
+        /// The protocol side is done: the connection is CLOSED.
+        const CLOSED = 0x08;
+        /// The connection failed; [`Connection::error`] says why.
+        const ERROR = 0x10;
+    }
+}
+
+bitflags::bitflags! {
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub(crate) struct Flags: u32 {
+        /// Send an ACK at the next output.
+        const ACK_NOW = 1 << 0;
+        /// Window scaling negotiated.
+        const WSCALE = 1 << 1;
+        /// Timestamps negotiated.
+        const TS = 1 << 2;
+        /// SACK negotiated.
+        const SACK = 1 << 3;
+        /// The user asked for a FIN after the queued data.
+        const FIN_QUEUED = 1 << 4;
+        /// Our FIN has been sent at least once.
+        const FIN_SENT = 1 << 5;
+        /// Our FIN has been acknowledged.
+        const FIN_ACKED = 1 << 6;
+        /// The peer's FIN has been received (end of stream).
+        const RCVD_FIN = 1 << 7;
+        /// The user has let go of the connection: nothing more will be read.
+        const USER_CLOSED = 1 << 8;
+        /// Nagle's algorithm off.
+        const NODELAY = 1 << 9;
+        /// Send a zero-window probe now (persist timer fired).
+        const FORCE = 1 << 10;
+        /// Send a keep-alive probe now.
+        const KEEPALIVE_PROBE = 1 << 11;
+        /// Created from a listener (passive open).
+        const PASSIVE = 1 << 12;
+        /// In a loss recovery episode.
+        const RECOVERY = 1 << 13;
+        /// We offered window scaling on our SYN.
+        const OFFERED_WSCALE = 1 << 14;
+        /// We offered timestamps on our SYN.
+        const OFFERED_TS = 1 << 15;
+        /// We offered SACK on our SYN.
+        const OFFERED_SACK = 1 << 16;
+    }
+}
+
+/// Keep-alive settings (RFC 1122 §4.2.3.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Idle time before the first probe (RFC 1122: at least two hours by default).
+    pub idle: Duration,
+    /// Time between unanswered probes.
+    pub interval: Duration,
+    /// Unanswered probes before the connection ends with `TimedOut`.
+    pub count: u8,
+}
+
+impl Default for Keepalive {
+    fn default() -> Self {
+        Keepalive {
+            idle: Duration::from_secs(7200),
+            interval: Duration::from_secs(75),
+            count: 9,
+        }
+    }
+}
+
+/// A segment handed to [`Connection::input`].
+#[derive(Clone, Copy, Debug)]
+pub struct SegmentIn<'p> {
+    /// The parsed header.
+    pub repr: TcpRepr,
+    /// The payload, in the driver's receive buffer.
+    pub payload: &'p [u8],
+    /// `(offset, len)`: the part of the payload the fused receive path already copied into
+    /// the receive ring (see [`Connection::stage_plan`]), so text processing only commits.
+    pub staged: Option<(usize, usize)>,
+}
+
+/// A segment to send: header fields and which bytes of the send buffer are its payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// Header and options.
+    pub repr: TcpRepr,
+    /// Offset of the payload from the front of the send buffer (`SND.UNA`).
+    pub offset: usize,
+    /// Payload length.
+    pub len: usize,
+}
+
+/// Things the engine needs from its surroundings during a call.
+pub struct Ctx<'c> {
+    /// Current time.
+    pub now: Instant,
+    /// Protocol settings.
+    pub cfg: &'c TcpConfig,
+    /// Counters.
+    pub stats: &'c mut TcpStats,
+}
+
+/// The control block of one TCP connection (RFC 9293 §3.3.1's TCB).
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub(crate) state: State,
+    pub(crate) local: SocketAddrV4,
+    pub(crate) remote: SocketAddrV4,
+    pub(crate) flags: Flags,
+
+    // Send sequence space (RFC 9293 §3.3.1), plus SND.MAX (highest sent, as in BSD).
+    pub(crate) iss: SeqNum,
+    pub(crate) snd_una: SeqNum,
+    pub(crate) snd_nxt: SeqNum,
+    pub(crate) snd_max: SeqNum,
+    pub(crate) snd_wnd: u32,
+    pub(crate) max_snd_wnd: u32,
+    pub(crate) snd_wl1: SeqNum,
+    pub(crate) snd_wl2: SeqNum,
+    pub(crate) snd_wscale: u8,
+
+    // Receive sequence space.
+    pub(crate) irs: SeqNum,
+    pub(crate) rcv_nxt: SeqNum,
+    /// Right edge of the window last advertised (RCV.NXT + RCV.WND as sent).
+    pub(crate) rcv_adv: SeqNum,
+    pub(crate) rcv_wscale: u8,
+    /// The peer's FIN seen on an out-of-order segment: processed when RCV.NXT reaches it.
+    pub(crate) rcv_fin: Option<SeqNum>,
+
+    /// Largest payload the peer accepts (its MSS option, or 536), capped by our MTU.
+    pub(crate) smss: u16,
+    /// The MSS we advertised.
+    pub(crate) rcv_mss: u16,
+
+    // Timestamps (RFC 7323).
+    pub(crate) ts_recent: u32,
+    pub(crate) ts_recent_age: Instant,
+    pub(crate) ts_offset: u32,
+    pub(crate) last_ack_sent: SeqNum,
+
+    // RTT.
+    pub(crate) rtt: RttEstimator,
+    /// Sequence number being timed and when it was sent (when timestamps are off).
+    pub(crate) rtt_timing: Option<(SeqNum, Instant)>,
+
+    // Timers: deadlines, `None` when not armed.
+    pub(crate) t_rexmt: Option<Instant>,
+    pub(crate) t_persist: Option<Instant>,
+    pub(crate) t_delack: Option<Instant>,
+    pub(crate) t_keep: Option<Instant>,
+    /// TIME-WAIT (2·MSL) or FIN-WAIT-2 timeout.
+    pub(crate) t_close: Option<Instant>,
+    pub(crate) rexmt_count: u8,
+    pub(crate) persist_backoff: u8,
+    pub(crate) keep_probes: u8,
+    pub(crate) last_recv: Instant,
+    pub(crate) last_send: Instant,
+    /// When the oldest unacknowledged data was sent (RFC 5482 user timeout).
+    pub(crate) unacked_since: Option<Instant>,
+    /// Segments with data received since our last ACK.
+    pub(crate) unacked_segs: u8,
+
+    // Congestion control and loss recovery.
+    pub(crate) cc: Controller,
+    pub(crate) dupacks: u16,
+    /// RFC 6582 `recover` / RFC 6675 RecoveryPoint.
+    pub(crate) recover: SeqNum,
+    /// RFC 6675 HighRxt: highest sequence retransmitted in this recovery episode.
+    pub(crate) high_rxt: SeqNum,
+    /// NewReno: retransmit the segment at this sequence number next.
+    pub(crate) rtx_next: Option<SeqNum>,
+    pub(crate) scoreboard: Scoreboard,
+    pub(crate) recv_sack: RecvSack,
+
+    // RFC 5961 §7 rate limit, per connection.
+    pub(crate) chal_window: Instant,
+    pub(crate) chal_count: u16,
+
+    /// An ICMP error remembered for the user if the connection later fails.
+    pub(crate) soft_error: Option<Error>,
+    /// Why the connection ended, if it failed.
+    pub(crate) error: Option<Error>,
+    pub(crate) events: Events,
+
+    pub(crate) keepalive: Option<Keepalive>,
+    pub(crate) user_timeout: Option<Duration>,
+}
+
+/// The default MSS when the peer sends none (RFC 9293 §3.7.1).
+const DEFAULT_MSS: u16 = 536;
+/// Bytes of the timestamp option with its padding.
+pub(crate) const TS_OPT_LEN: usize = 12;
+/// IPv4 header plus TCP header without options.
+pub(crate) const IP_TCP_HEADERS: usize = 40;
+
+/// The window scale shift for a receive buffer of `cap` bytes: the smallest shift that
+/// lets the 16-bit window field cover it (RFC 7323 §2.3, at most 14).
+pub(crate) fn wscale_for(cap: usize) -> u8 {
+    let mut shift = 0u8;
+    while shift < 14 && (cap >> shift) > 0xffff {
+        shift += 1;
+    }
+    shift
+}
+
+impl Connection {
+    fn blank(
+        cfg: &TcpConfig,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNum,
+        mtu: usize,
+    ) -> Self {
+        let rcv_mss = mtu
+            .saturating_sub(IP_TCP_HEADERS)
+            .clamp(usize::from(cfg.min_mss), 0xffff) as u16;
+        let mut flags = Flags::empty();
+        if !cfg.nagle {
+            flags |= Flags::NODELAY;
+        }
+        Connection {
+            state: State::Closed,
+            local,
+            remote,
+            flags,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_wl1: SeqNum(0),
+            snd_wl2: iss,
+            snd_wscale: 0,
+            irs: SeqNum(0),
+            rcv_nxt: SeqNum(0),
+            rcv_adv: SeqNum(0),
+            rcv_wscale: 0,
+            rcv_fin: None,
+            smss: DEFAULT_MSS.min(rcv_mss),
+            rcv_mss,
+            ts_recent: 0,
+            ts_recent_age: now,
+            ts_offset: 0,
+            last_ack_sent: SeqNum(0),
+            rtt: RttEstimator::new(cfg.initial_rto),
+            rtt_timing: None,
+            t_rexmt: None,
+            t_persist: None,
+            t_delack: None,
+            t_keep: None,
+            t_close: None,
+            rexmt_count: 0,
+            persist_backoff: 0,
+            keep_probes: 0,
+            last_recv: now,
+            last_send: now,
+            unacked_since: None,
+            unacked_segs: 0,
+            cc: Controller::new(cfg.congestion, cc::initial_window(u32::from(DEFAULT_MSS))),
+            dupacks: 0,
+            recover: iss,
+            high_rxt: iss,
+            rtx_next: None,
+            scoreboard: Scoreboard::new(),
+            recv_sack: RecvSack::new(),
+            chal_window: now,
+            chal_count: 0,
+            soft_error: None,
+            error: None,
+            events: Events::empty(),
+            keepalive: cfg.keepalive,
+            user_timeout: cfg.user_timeout,
+        }
+    }
+
+    /// An active open (RFC 9293 §3.10.1): SYN-SENT; the SYN goes out at the next output.
+    /// `mtu` is the interface MTU, `rcv_cap` the receive buffer size (for the window scale
+    /// we offer), `ts_offset` the per-connection timestamp offset.
+    #[allow(clippy::too_many_arguments)]
+    pub fn connect(
+        cfg: &TcpConfig,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNum,
+        mtu: usize,
+        rcv_cap: usize,
+        ts_offset: u32,
+    ) -> Self {
+        let mut c = Connection::blank(cfg, now, local, remote, iss, mtu);
+        c.state = State::SynSent;
+        c.ts_offset = ts_offset;
+        if cfg.window_scaling {
+            c.flags |= Flags::OFFERED_WSCALE;
+            c.rcv_wscale = wscale_for(rcv_cap);
+        }
+        if cfg.timestamps {
+            c.flags |= Flags::OFFERED_TS;
+        }
+        if cfg.sack {
+            c.flags |= Flags::OFFERED_SACK;
+        }
+        c
+    }
+
+    /// A passive open from an acceptable SYN (RFC 9293 §3.10.7.2): SYN-RECEIVED; the
+    /// SYN-ACK goes out at the next output. Options the peer offered and `cfg` allows are
+    /// agreed here.
+    #[allow(clippy::too_many_arguments)]
+    pub fn accept_syn(
+        cfg: &TcpConfig,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        syn: &TcpRepr,
+        iss: SeqNum,
+        mtu: usize,
+        rcv_cap: usize,
+        ts_offset: u32,
+    ) -> Self {
+        let mut c = Connection::blank(cfg, now, local, remote, iss, mtu);
+        c.state = State::SynReceived;
+        c.flags |= Flags::PASSIVE;
+        c.ts_offset = ts_offset;
+        c.irs = syn.seq;
+        c.rcv_nxt = syn.seq + 1u32;
+        c.rcv_adv = c.rcv_nxt;
+        c.last_ack_sent = c.rcv_nxt;
+        if cfg.window_scaling && syn.options.window_scale.is_some() {
+            c.flags |= Flags::OFFERED_WSCALE;
+            c.rcv_wscale = wscale_for(rcv_cap);
+        }
+        if cfg.timestamps && syn.options.timestamps.is_some() {
+            c.flags |= Flags::OFFERED_TS;
+        }
+        if cfg.sack && syn.options.sack_permitted {
+            c.flags |= Flags::OFFERED_SACK;
+        }
+        c.negotiate(cfg, &syn.options, now);
+        // SND.WND from the SYN is never scaled (RFC 7323 §2.2).
+        c.snd_wnd = u32::from(syn.window);
+        c.max_snd_wnd = c.snd_wnd;
+        c.snd_wl1 = syn.seq;
+        c.snd_wl2 = iss;
+        c
+    }
+
+    /// Agrees on the SYN options: what the peer offered and we offered (RFC 7323 §2.2,
+    /// §3.2; RFC 2018 §2), and the send MSS.
+    pub(crate) fn negotiate(&mut self, cfg: &TcpConfig, o: &TcpOptions, now: Instant) {
+        let peer_mss = o.mss.unwrap_or(DEFAULT_MSS).max(cfg.min_mss);
+        self.smss = peer_mss.min(self.rcv_mss);
+        match o.window_scale {
+            Some(s) if self.flags.contains(Flags::OFFERED_WSCALE) => {
+                self.flags |= Flags::WSCALE;
+                // RFC 7323 §2.3: a shift above 14 is used as 14.
+                self.snd_wscale = s.min(14);
+            }
+            _ => {
+                self.flags.remove(Flags::WSCALE);
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+            }
+        }
+        match o.timestamps {
+            Some((tsval, _)) if self.flags.contains(Flags::OFFERED_TS) => {
+                self.flags |= Flags::TS;
+                self.ts_recent = tsval;
+                self.ts_recent_age = now;
+            }
+            _ => self.flags.remove(Flags::TS),
+        }
+        if o.sack_permitted && self.flags.contains(Flags::OFFERED_SACK) {
+            self.flags |= Flags::SACK;
+        } else {
+            self.flags.remove(Flags::SACK);
+        }
+        let iw = cc::initial_window(u32::from(self.eff_mss()));
+        self.cc.set_cwnd(iw);
+    }
+
+    /// Payload bytes in a full segment: the send MSS less the timestamp option
+    /// (RFC 9293 §3.7.1: the MSS counts no options).
+    pub(crate) fn eff_mss(&self) -> u16 {
+        let ts = if self.flags.contains(Flags::TS) {
+            TS_OPT_LEN as u16
+        } else {
+            0
+        };
+        self.smss.saturating_sub(ts).max(1)
+    }
+
+    /// The connection's state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+    /// Local endpoint.
+    pub fn local(&self) -> SocketAddrV4 {
+        self.local
+    }
+    /// Remote endpoint.
+    pub fn remote(&self) -> SocketAddrV4 {
+        self.remote
+    }
+    /// Why the connection failed, if it did.
+    pub fn error(&self) -> Option<Error> {
+        self.error
+    }
+    /// The peer sent its FIN: after the buffered bytes, the stream ends.
+    pub fn peer_closed(&self) -> bool {
+        self.flags.contains(Flags::RCVD_FIN)
+    }
+    /// Our side has queued or sent its FIN: no more writes.
+    pub fn write_closed(&self) -> bool {
+        self.flags.contains(Flags::FIN_QUEUED)
+    }
+    /// The user let go of the connection.
+    pub fn user_closed(&self) -> bool {
+        self.flags.contains(Flags::USER_CLOSED)
+    }
+    /// Congestion window in bytes.
+    pub fn cwnd(&self) -> u32 {
+        self.cc.cwnd()
+    }
+    /// Slow start threshold in bytes.
+    pub fn ssthresh(&self) -> u32 {
+        self.cc.ssthresh()
+    }
+    /// The peer's receive window in bytes (scaled).
+    pub fn send_window(&self) -> u32 {
+        self.snd_wnd
+    }
+    /// Smoothed RTT, once measured.
+    pub fn srtt(&self) -> Option<Duration> {
+        self.rtt.srtt()
+    }
+    /// The current retransmission timeout, backoff included.
+    pub fn rto(&self, cfg: &TcpConfig) -> Duration {
+        self.rtt.rto(cfg.max_rto)
+    }
+    /// Payload bytes in a full segment.
+    pub fn mss(&self) -> u16 {
+        self.eff_mss()
+    }
+    /// Which options were agreed: (window scaling, timestamps, SACK).
+    pub fn options(&self) -> (bool, bool, bool) {
+        (
+            self.flags.contains(Flags::WSCALE),
+            self.flags.contains(Flags::TS),
+            self.flags.contains(Flags::SACK),
+        )
+    }
+    /// Window scale shifts (ours, the peer's); zero when scaling is off.
+    pub fn window_scales(&self) -> (u8, u8) {
+        (self.rcv_wscale, self.snd_wscale)
+    }
+    /// Bytes sent and not yet acknowledged.
+    pub fn in_flight(&self) -> u32 {
+        self.snd_max - self.snd_una
+    }
+    /// Takes the events recorded since the last call.
+    pub fn take_events(&mut self) -> Events {
+        core::mem::take(&mut self.events)
+    }
+    /// Whether the user may still queue data.
+    pub fn may_send(&self) -> bool {
+        self.state.can_send_data()
+            && !self.flags.contains(Flags::FIN_QUEUED)
+            && self.error.is_none()
+    }
+
+    /// Sets Nagle's algorithm off (`true`) or on.
+    pub fn set_nodelay(&mut self, nodelay: bool) {
+        self.flags.set(Flags::NODELAY, nodelay);
+    }
+    /// Whether Nagle's algorithm is off.
+    pub fn nodelay(&self) -> bool {
+        self.flags.contains(Flags::NODELAY)
+    }
+    /// Sets keep-alive probing.
+    pub fn set_keepalive(&mut self, now: Instant, keepalive: Option<Keepalive>) {
+        self.keepalive = keepalive;
+        self.keep_probes = 0;
+        self.arm_keepalive(now);
+    }
+    /// Sets the RFC 5482 user timeout.
+    pub fn set_user_timeout(&mut self, timeout: Option<Duration>) {
+        self.user_timeout = timeout;
+    }
+    /// Selects the congestion control algorithm (keeps the current window).
+    pub fn set_congestion_control(&mut self, alg: cc::Algorithm) {
+        let cwnd = self.cc.cwnd();
+        self.cc = Controller::new(alg, cwnd);
+    }
+
+    /// The user queued data: output may have something to send.
+    pub fn on_user_write(&mut self) {}
+
+    /// The user read data: if the window opened enough, announce it (RFC 9293 §3.8.6.2.2,
+    /// BSD's two-segment rule).
+    pub fn on_user_read(&mut self, rx: &RecvBuf<'_>) {
+        if self.state.is_synchronized()
+            && self.state.can_receive_data()
+            && self.window_update_due(rx)
+        {
+            self.flags |= Flags::ACK_NOW;
+        }
+    }
+
+    /// Half-close (RFC 9293 §3.10.4 on one side): queue our FIN after the data.
+    pub fn shutdown_write(&mut self) -> Result<(), Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.flags.contains(Flags::FIN_QUEUED) {
+            return Ok(());
+        }
+        match self.state {
+            State::SynSent => {
+                // Nothing sent yet that needs a FIN; RFC 9293: "delete the TCB".
+                self.flags |= Flags::FIN_QUEUED;
+                self.enter_closed(None);
+            }
+            State::SynReceived | State::Established => {
+                // SYN-RECEIVED: the FIN waits until ESTABLISHED (output checks the state).
+                self.flags |= Flags::FIN_QUEUED;
+                if self.state == State::Established {
+                    self.state = State::FinWait1;
+                }
+            }
+            State::CloseWait => {
+                self.flags |= Flags::FIN_QUEUED;
+                self.state = State::LastAck;
+            }
+            _ => self.flags |= Flags::FIN_QUEUED,
+        }
+        Ok(())
+    }
+
+    /// The user lets go (RFC 9293 §3.10.4 CLOSE). If unread data remains, or arrives later,
+    /// the connection is reset (RFC 9293 §3.6, RFC 2525 §2.17); otherwise a FIN follows the
+    /// queued data. Returns a reset to send, if one is due now.
+    pub fn close(&mut self, rx_unread: usize) -> Option<TcpRepr> {
+        self.flags |= Flags::USER_CLOSED;
+        if rx_unread > 0 && self.state.is_synchronized() && self.state != State::TimeWait {
+            return self.abort();
+        }
+        if self.state == State::Closed {
+            return None;
+        }
+        let _ = self.shutdown_write();
+        if self.state == State::FinWait2 {
+            // Already half-closed and acknowledged: start the FIN-WAIT-2 timeout.
+            self.t_close = None;
+        }
+        None
+    }
+
+    /// Abort (RFC 9293 §3.10.5): a RST to the peer where the state calls for one, and
+    /// CLOSED at once.
+    pub fn abort(&mut self) -> Option<TcpRepr> {
+        self.flags |= Flags::USER_CLOSED;
+        let rst = match self.state {
+            State::SynReceived
+            | State::Established
+            | State::FinWait1
+            | State::FinWait2
+            | State::CloseWait
+            | State::Closing
+            | State::LastAck => Some(self.make_rst(self.snd_max, true)),
+            _ => None,
+        };
+        self.enter_closed(None);
+        rst
+    }
+
+    /// A RST from this connection's endpoints: `<SEQ=seq><CTL=RST>` with ACK if asked.
+    pub(crate) fn make_rst(&self, seq: SeqNum, with_ack: bool) -> TcpRepr {
+        use crate::wire::tcp::TcpFlags;
+        TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq,
+            ack: if with_ack { self.rcv_nxt } else { SeqNum(0) },
+            flags: if with_ack {
+                TcpFlags::RST | TcpFlags::ACK
+            } else {
+                TcpFlags::RST
+            },
+            window: 0,
+            options: TcpOptions::NONE,
+        }
+    }
+
+    /// Moves to CLOSED, recording `error` (if any) for the user and clearing every timer.
+    pub(crate) fn enter_closed(&mut self, error: Option<Error>) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.state = State::Closed;
+        if error.is_some() && self.error.is_none() {
+            self.error = error;
+            self.events |= Events::ERROR;
+        }
+        self.t_rexmt = None;
+        self.t_persist = None;
+        self.t_delack = None;
+        self.t_keep = None;
+        self.t_close = None;
+        self.flags
+            .remove(Flags::ACK_NOW | Flags::FORCE | Flags::KEEPALIVE_PROBE);
+        self.events |= Events::CLOSED | Events::RECV | Events::SEND;
+    }
+
+    /// Fails the connection with a timeout, reporting an earlier ICMP error instead if
+    /// there was one (RFC 1122 §4.2.3.9).
+    pub(crate) fn time_out(&mut self, stats: &mut TcpStats) {
+        stats.timed_out += 1;
+        let e = self.soft_error.unwrap_or(Error::TimedOut);
+        self.enter_closed(Some(e));
+    }
+
+    /// An ICMP destination unreachable for this connection (RFC 1122 §4.2.3.9, RFC 5927):
+    /// `seq` is the sequence number quoted from our segment, `hard` marks protocol/port
+    /// unreachable. A quote outside `[SND.UNA, SND.MAX]` is ignored. In SYN-SENT a hard
+    /// error fails the connect at once; otherwise errors are soft: remembered and
+    /// reported only if the connection then times out. Established connections are not
+    /// aborted, as in Linux and the BSDs (RFC 5927 §5.2: blind reset via ICMP).
+    pub fn on_icmp_unreachable(&mut self, stats: &mut TcpStats, seq: SeqNum, hard: bool) {
+        if !self.quote_valid(seq) {
+            stats.icmp_ignored += 1;
+            return;
+        }
+        if hard && self.state == State::SynSent {
+            self.enter_closed(Some(Error::ConnectionRefused));
+        } else {
+            self.soft_error = Some(if hard {
+                Error::ConnectionRefused
+            } else {
+                Error::HostUnreachable
+            });
+        }
+    }
+
+    /// ICMP fragmentation needed (RFC 1191): lower the MSS to fit `mtu` and resend.
+    pub fn on_icmp_frag_needed(
+        &mut self,
+        stats: &mut TcpStats,
+        seq: SeqNum,
+        mtu: u16,
+        min_mss: u16,
+    ) {
+        if !self.quote_valid(seq) {
+            stats.icmp_ignored += 1;
+            return;
+        }
+        // RFC 1191 §5: a next-hop MTU of 0 (old routers) or below 68 is not believed.
+        if mtu < 68 {
+            stats.icmp_ignored += 1;
+            return;
+        }
+        let new_mss = (usize::from(mtu).saturating_sub(IP_TCP_HEADERS) as u16).max(min_mss);
+        if new_mss < self.smss {
+            self.smss = new_mss;
+            stats.pmtu_updates += 1;
+            // The segment that was too big was dropped: send it again, smaller, now.
+            if self.snd_una != self.snd_max {
+                self.snd_nxt = self.snd_una;
+                self.rtt_timing = None;
+            }
+        }
+    }
+
+    fn quote_valid(&self, seq: SeqNum) -> bool {
+        self.state != State::Closed && self.snd_una <= seq && seq <= self.snd_max
+    }
+
+    /// When the fused receive path may copy a segment's payload straight into the ring:
+    /// `(skip, offset)` for [`RecvBuf::stage`], or `None` if this connection would not
+    /// take data now.
+    pub fn stage_plan(&self, seq: SeqNum, len: usize) -> Option<(usize, usize)> {
+        if !self.state.can_receive_data() || len == 0 {
+            return None;
+        }
+        let d = seq.diff(self.rcv_nxt);
+        if d >= 0 {
+            Some((0, d as usize))
+        } else {
+            let skip = d.unsigned_abs() as usize;
+            (skip < len).then_some((skip, 0))
+        }
+    }
+}

@@ -1,0 +1,686 @@
+//! Segment arrival (RFC 9293 §3.10.7), in the order the RFC and BSD's `tcp_input` follow.
+
+use super::State;
+use super::conn::{Connection, Ctx, Events, Flags, SegmentIn};
+use super::reply::rst_for;
+use super::sack::DUP_THRESH;
+use crate::buf::{RecvBuf, SendBuf};
+use crate::error::Error;
+use crate::tcp::cc::{AckEvent, CongestionControl};
+use crate::time::Duration;
+use crate::wire::tcp::{SeqNum, TcpFlags, TcpRepr};
+
+/// RFC 7323 §5.5: a TS.Recent older than 24 days is no longer trusted.
+const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 60 * 60);
+
+impl Connection {
+    /// Processes one arriving segment that belongs to this connection. Returns a reset to
+    /// send in reply when the RFC calls for one that the connection itself cannot carry
+    /// (an unacceptable ACK in SYN-SENT or SYN-RECEIVED, data after the user closed).
+    /// ACKs are not returned: the connection asks for one and [`Connection::poll_output`]
+    /// builds it.
+    pub fn input(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &SegmentIn<'_>,
+        rx: &mut RecvBuf<'_>,
+        tx: &mut SendBuf<'_>,
+    ) -> Option<TcpRepr> {
+        match self.state {
+            State::Closed | State::Listen => None,
+            State::SynSent => self.input_syn_sent(ctx, seg, rx),
+            _ => self.input_synchronized(ctx, seg, rx, tx),
+        }
+    }
+
+    /// RFC 9293 §3.10.7.3: SYN-SENT.
+    fn input_syn_sent(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &SegmentIn<'_>,
+        rx: &mut RecvBuf<'_>,
+    ) -> Option<TcpRepr> {
+        let r = &seg.repr;
+        let now = ctx.now;
+        // §3.10.7.3 first: check the ACK bit.
+        let has_ack = r.flags.contains(TcpFlags::ACK);
+        if has_ack && (r.ack <= self.iss || r.ack > self.snd_max) {
+            if r.flags.contains(TcpFlags::RST) {
+                return None;
+            }
+            return rst_for(r, seg.payload.len());
+        }
+        // §3.10.7.3 second: check the RST bit (RFC 5961 §3.2: only with an acceptable ACK).
+        if r.flags.contains(TcpFlags::RST) {
+            if has_ack {
+                ctx.stats.rst_received += 1;
+                self.enter_closed(Some(Error::ConnectionRefused));
+            } else {
+                ctx.stats.rst_ignored += 1;
+            }
+            return None;
+        }
+        // §3.10.7.3 fourth: check the SYN bit.
+        if !r.flags.contains(TcpFlags::SYN) {
+            return None;
+        }
+        self.irs = r.seq;
+        self.rcv_nxt = r.seq + 1u32;
+        self.rcv_adv = self.rcv_nxt + (rx.window().min(0xffff) as u32);
+        self.last_ack_sent = self.rcv_nxt;
+        self.negotiate(ctx.cfg, &r.options, now);
+        self.last_recv = now;
+        // The window of a SYN is never scaled (RFC 7323 §2.2).
+        self.snd_wnd = u32::from(r.window);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = r.seq;
+        self.snd_wl2 = r.ack;
+        if has_ack {
+            // Our SYN is acknowledged: ESTABLISHED.
+            self.ack_syn(ctx, r);
+            self.establish(ctx);
+            self.flags |= Flags::ACK_NOW;
+            if !seg.payload.is_empty() || r.flags.contains(TcpFlags::FIN) {
+                let data = SegmentIn {
+                    repr: TcpRepr {
+                        seq: r.seq + 1u32,
+                        ..*r
+                    },
+                    payload: seg.payload,
+                    staged: None,
+                };
+                self.process_text(ctx, &data, rx);
+                self.process_fin(ctx, &data);
+            }
+        } else {
+            // Simultaneous open: SYN-RECEIVED, answer <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+            self.state = State::SynReceived;
+            self.snd_nxt = self.iss;
+            self.t_rexmt = None;
+            self.flags |= Flags::ACK_NOW;
+        }
+        None
+    }
+
+    /// RFC 9293 §3.10.7.4: SYN-RECEIVED and the synchronized states.
+    fn input_synchronized(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &SegmentIn<'_>,
+        rx: &mut RecvBuf<'_>,
+        tx: &mut SendBuf<'_>,
+    ) -> Option<TcpRepr> {
+        let r = seg.repr;
+        let now = ctx.now;
+        let rst = r.flags.contains(TcpFlags::RST);
+        let ts_on = self.flags.contains(Flags::TS);
+
+        // RFC 7323 §3.2: once negotiated, a non-RST segment without TSopt is dropped.
+        if ts_on && r.options.timestamps.is_none() && !rst {
+            ctx.stats.dropped_missing_ts += 1;
+            return None;
+        }
+        // RFC 7323 §5.3 R1: PAWS, before the sequence number check.
+        if let (true, Some((tsval, _))) = (ts_on, r.options.timestamps) {
+            if !rst && (tsval.wrapping_sub(self.ts_recent) as i32) < 0 {
+                if now.saturating_duration_since(self.ts_recent_age) > PAWS_IDLE {
+                    // RFC 7323 §5.5: TS.Recent is stale; accept and take the new value.
+                    self.ts_recent = tsval;
+                    self.ts_recent_age = now;
+                } else {
+                    ctx.stats.dropped_paws += 1;
+                    self.ack_unacceptable(ctx, &r, seg.payload.len());
+                    return None;
+                }
+            }
+        }
+
+        // §3.10.7.4 first: check the sequence number.
+        let seg_len = r.seq_len(seg.payload.len());
+        if !self.acceptable(r.seq, seg_len) {
+            if rst {
+                ctx.stats.rst_ignored += 1;
+                return None;
+            }
+            ctx.stats.dropped_out_of_window += 1;
+            if self.state == State::TimeWait
+                && r.flags.contains(TcpFlags::FIN)
+                && r.seq + seg_len == self.rcv_nxt
+            {
+                // A retransmission of the peer's FIN: ACK it and restart the 2·MSL timer.
+                self.t_close = Some(now + ctx.cfg.msl.saturating_mul(2));
+                self.flags |= Flags::ACK_NOW;
+                return None;
+            }
+            self.ack_unacceptable(ctx, &r, seg.payload.len());
+            return None;
+        }
+
+        // §3.10.7.4 second: check the RST bit (RFC 5961 §3.2: exact match only).
+        if rst {
+            if r.seq != self.rcv_nxt {
+                self.challenge_ack(ctx);
+                return None;
+            }
+            match self.state {
+                State::TimeWait => {
+                    // RFC 1337: ignore RST in TIME-WAIT.
+                    ctx.stats.rst_ignored += 1;
+                }
+                State::SynReceived if self.flags.contains(Flags::PASSIVE) => {
+                    ctx.stats.rst_received += 1;
+                    self.enter_closed(Some(Error::ConnectionReset));
+                }
+                State::SynReceived => {
+                    ctx.stats.rst_received += 1;
+                    self.enter_closed(Some(Error::ConnectionRefused));
+                }
+                State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                    ctx.stats.rst_received += 1;
+                    ctx.stats.resets += 1;
+                    self.enter_closed(Some(Error::ConnectionReset));
+                }
+                _ => {
+                    ctx.stats.rst_received += 1;
+                    self.enter_closed(None);
+                }
+            }
+            return None;
+        }
+
+        // §3.10.7.4 fourth: check the SYN bit (RFC 5961 §4: challenge ACK).
+        if r.flags.contains(TcpFlags::SYN) {
+            if self.state == State::SynReceived && self.flags.contains(Flags::PASSIVE) {
+                // "Return this connection to the LISTEN state": drop the embryonic
+                // connection; the peer's next SYN starts afresh.
+                self.enter_closed(None);
+                return None;
+            }
+            self.challenge_ack(ctx);
+            return None;
+        }
+
+        // §3.10.7.4 fifth: check the ACK field.
+        if !r.flags.contains(TcpFlags::ACK) {
+            return None;
+        }
+        if self.state == State::SynReceived {
+            if !(self.snd_una < r.ack && r.ack <= self.snd_max) {
+                return rst_for(&r, seg.payload.len());
+            }
+            self.snd_wnd = u32::from(r.window) << self.snd_wscale;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            self.snd_wl1 = r.seq;
+            self.snd_wl2 = r.ack;
+            self.establish(ctx);
+            if self.flags.contains(Flags::FIN_QUEUED) {
+                self.state = State::FinWait1;
+            }
+        }
+        // RFC 5961 §5.2: an ACK is acceptable in
+        // [SND.UNA - MAX.SND.WND, SND.NXT]; anything else is answered and dropped.
+        if r.ack > self.snd_max || r.ack < self.snd_una - self.max_snd_wnd.max(1) {
+            ctx.stats.dropped_bad_ack += 1;
+            self.ack_unacceptable(ctx, &r, seg.payload.len());
+            return None;
+        }
+
+        // The segment is acceptable: it counts as a sign of life.
+        self.last_recv = now;
+        self.keep_probes = 0;
+        self.persist_unanswered_reset();
+        self.arm_keepalive(now);
+        // RFC 7323 §4.3 (2): remember the timestamp to echo.
+        if let (true, Some((tsval, _))) = (ts_on, r.options.timestamps) {
+            if (tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && r.seq <= self.last_ack_sent {
+                self.ts_recent = tsval;
+                self.ts_recent_age = now;
+            }
+        }
+
+        self.process_ack(ctx, &r, seg.payload.len(), tx);
+        match self.state {
+            State::FinWait1 if self.flags.contains(Flags::FIN_ACKED) => {
+                self.state = State::FinWait2;
+                if self.flags.contains(Flags::USER_CLOSED) {
+                    self.t_close = Some(now + ctx.cfg.fin_wait_2_timeout);
+                }
+            }
+            State::Closing if self.flags.contains(Flags::FIN_ACKED) => self.enter_time_wait(ctx),
+            State::LastAck if self.flags.contains(Flags::FIN_ACKED) => {
+                self.enter_closed(None);
+                return None;
+            }
+            _ => {}
+        }
+
+        // §3.10.7.4 sixth: the URG bit is ignored (urgent data is not supported).
+        // RFC 9293 §3.10.7.4 / BSD: new data after the user has gone resets the peer.
+        if self.flags.contains(Flags::USER_CLOSED)
+            && matches!(
+                self.state,
+                State::FinWait1
+                    | State::FinWait2
+                    | State::Closing
+                    | State::LastAck
+                    | State::TimeWait
+            )
+            && self.has_new_data(&r, seg.payload.len())
+        {
+            ctx.stats.rst_sent += 0;
+            let reply = rst_for(&r, seg.payload.len());
+            self.enter_closed(None);
+            return reply;
+        }
+        // §3.10.7.4 seventh: process the segment text.
+        self.process_text(ctx, seg, rx);
+        // §3.10.7.4 eighth: check the FIN bit.
+        self.process_fin(ctx, seg);
+        None
+    }
+
+    /// The RFC 9293 §3.10.7.4 acceptability test (the four cases).
+    fn acceptable(&self, seq: SeqNum, seg_len: u32) -> bool {
+        let wnd = self.rcv_wnd();
+        let nxt = self.rcv_nxt;
+        match (seg_len, wnd) {
+            (0, 0) => seq == nxt,
+            (0, _) => seq.in_range(nxt, nxt + wnd),
+            // A zero window accepts no data, but RFC 9293 asks that valid ACKs, URGs and
+            // RSTs still be processed: a segment at RCV.NXT passes, its text is trimmed.
+            (_, 0) => seq == nxt,
+            (_, _) => {
+                seq.in_range(nxt, nxt + wnd) || (seq + (seg_len - 1)).in_range(nxt, nxt + wnd)
+            }
+        }
+    }
+
+    /// Bytes of the receive window last advertised.
+    pub(crate) fn rcv_wnd(&self) -> u32 {
+        let d = self.rcv_adv.diff(self.rcv_nxt);
+        if d > 0 { d as u32 } else { 0 }
+    }
+
+    fn has_new_data(&self, r: &TcpRepr, len: usize) -> bool {
+        len > 0 && r.seq + len > self.rcv_nxt
+    }
+
+    fn establish(&mut self, ctx: &mut Ctx<'_>) {
+        self.state = State::Established;
+        self.events |= Events::CONNECTED | Events::SEND;
+        ctx.stats.established += 1;
+        self.arm_keepalive(ctx.now);
+    }
+
+    /// The ACK of our SYN in SYN-SENT.
+    fn ack_syn(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr) {
+        self.take_rtt_sample(ctx, r, r.ack);
+        self.snd_una = r.ack;
+        if self.snd_nxt < self.snd_una {
+            self.snd_nxt = self.snd_una;
+        }
+        self.rtt.reset_backoff();
+        self.rexmt_count = 0;
+        self.t_rexmt = None;
+        self.unacked_since = None;
+        self.recover = self.snd_una;
+    }
+
+    /// RTT from the timed segment (Karn: never a retransmitted one) or, failing that, from
+    /// the echoed timestamp (RFC 7323 §4.1).
+    fn take_rtt_sample(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr, ack: SeqNum) {
+        let cfg = ctx.cfg;
+        if let Some((seq, sent)) = self.rtt_timing {
+            if ack > seq {
+                self.rtt_timing = None;
+                self.rtt.sample(ctx.now - sent, cfg.min_rto, cfg.max_rto);
+                return;
+            }
+        }
+        if self.flags.contains(Flags::TS) {
+            if let Some((_, ecr)) = r.options.timestamps {
+                let ms = self.ts_now(ctx.now).wrapping_sub(ecr);
+                if ecr != 0 && (ms as i32) >= 0 && ms < 3_600_000 {
+                    self.rtt.sample(
+                        Duration::from_millis(u64::from(ms)),
+                        cfg.min_rto,
+                        cfg.max_rto,
+                    );
+                }
+            }
+        }
+    }
+
+    /// The ACK field of an acceptable segment: SACK scoreboard, new or duplicate ACK, send
+    /// window update (RFC 9293 §3.10.7.4 fifth, RFC 5681, RFC 6582, RFC 6675).
+    fn process_ack(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        r: &TcpRepr,
+        payload_len: usize,
+        tx: &mut SendBuf<'_>,
+    ) {
+        let ack = r.ack;
+        let mut new_sack = false;
+        if self.flags.contains(Flags::SACK) && !r.options.sack.is_empty() {
+            let up = self.scoreboard.update(
+                ack.max(self.snd_una),
+                self.snd_max,
+                r.options.sack.as_slice(),
+            );
+            if up.dsack {
+                ctx.stats.dsacks += 1;
+            }
+            new_sack = up.newly_sacked > 0;
+        }
+        let wnd = u32::from(r.window) << self.snd_wscale;
+        if ack > self.snd_una {
+            self.on_new_ack(ctx, r, tx);
+        } else if ack == self.snd_una
+            && self.snd_max != self.snd_una
+            && payload_len == 0
+            && !r.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
+            && (wnd == self.snd_wnd || new_sack)
+        {
+            // RFC 5681 §2 "duplicate acknowledgment" (RFC 6675 §2 adds new SACK info).
+            self.on_dup_ack(ctx);
+        }
+        // Send window update: only from a segment newer than the last update.
+        if self.snd_una <= ack
+            && (self.snd_wl1 < r.seq || (self.snd_wl1 == r.seq && self.snd_wl2 <= ack))
+        {
+            self.snd_wnd = wnd;
+            self.max_snd_wnd = self.max_snd_wnd.max(wnd);
+            self.snd_wl1 = r.seq;
+            self.snd_wl2 = ack;
+            if wnd > 0 {
+                self.t_persist = None;
+                self.persist_backoff = 0;
+            }
+        }
+    }
+
+    fn on_new_ack(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr, tx: &mut SendBuf<'_>) {
+        let now = ctx.now;
+        let ack = r.ack;
+        let smss = u32::from(self.eff_mss());
+        let flight_before = self.snd_max - self.snd_una;
+        let mut acked = ack - self.snd_una;
+        if self.snd_una == self.iss {
+            acked = acked.saturating_sub(1); // the SYN
+        }
+        let held = tx.len() as u32;
+        if acked > held && self.flags.contains(Flags::FIN_SENT) {
+            self.flags |= Flags::FIN_ACKED;
+        }
+        let data_acked = acked.min(held);
+        tx.consume(data_acked as usize);
+        self.take_rtt_sample(ctx, r, ack);
+        self.rtt.reset_backoff();
+        self.rexmt_count = 0;
+        self.snd_una = ack;
+        if self.snd_nxt < self.snd_una {
+            self.snd_nxt = self.snd_una;
+        }
+        if self.high_rxt < self.snd_una {
+            self.high_rxt = self.snd_una;
+        }
+        self.scoreboard.advance(ack);
+        if self
+            .scoreboard
+            .blocks()
+            .first()
+            .is_some_and(|b| b.0 == self.snd_una)
+        {
+            // The receiver ACKs up to data it had SACKed: it reneged (RFC 2018 §8).
+            self.scoreboard.clear();
+        }
+
+        let mut restart_timer = true;
+        if self.flags.contains(Flags::RECOVERY) {
+            if ack >= self.recover {
+                // Full acknowledgment: the episode ends (RFC 6582 §3.2 step 3).
+                self.flags.remove(Flags::RECOVERY);
+                self.dupacks = 0;
+                let flight = self.snd_max - self.snd_una;
+                self.cc.on_recovery_end(now, flight, smss);
+            } else if !self.flags.contains(Flags::SACK) {
+                // Partial acknowledgment (RFC 6582 §3.2 step 4): retransmit the next
+                // unacknowledged segment, deflate by the amount acknowledged, add back one
+                // SMSS if at least that much was acknowledged.
+                self.rtx_next = Some(self.snd_una);
+                let mut cwnd = self.cc.cwnd().saturating_sub(data_acked);
+                if data_acked >= smss {
+                    cwnd += smss;
+                }
+                self.cc.set_cwnd(cwnd.max(smss));
+                // The "impatient" variant: only the first partial ACK restarts the timer.
+                restart_timer = self.dupacks != u16::MAX;
+                self.dupacks = u16::MAX;
+            }
+        } else {
+            self.dupacks = 0;
+            // Grow only when the window was in use (cwnd validation, RFC 7661 in spirit).
+            if flight_before.saturating_mul(2) >= self.cc.cwnd() {
+                self.cc.on_ack(&AckEvent {
+                    now,
+                    acked: data_acked.max(1),
+                    smss,
+                    flight: flight_before,
+                    srtt: self.rtt.srtt(),
+                });
+            }
+        }
+
+        // RFC 6298 §5.2–5.3.
+        if self.snd_una == self.snd_max {
+            self.t_rexmt = None;
+            self.unacked_since = None;
+        } else {
+            if restart_timer {
+                self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
+            }
+            self.unacked_since = Some(now);
+        }
+        if data_acked > 0 {
+            self.events |= Events::SEND;
+        }
+    }
+
+    fn on_dup_ack(&mut self, ctx: &mut Ctx<'_>) {
+        ctx.stats.dup_acks += 1;
+        let smss = u32::from(self.eff_mss());
+        if self.flags.contains(Flags::RECOVERY) {
+            if !self.flags.contains(Flags::SACK) {
+                // RFC 5681 §3.2 step 4: inflate by one segment per duplicate.
+                self.cc.set_cwnd(self.cc.cwnd().saturating_add(smss));
+            }
+            return;
+        }
+        self.dupacks = self.dupacks.saturating_add(1);
+        let sack_says_lost = self.flags.contains(Flags::SACK)
+            && !self.scoreboard.is_empty()
+            && self.scoreboard.is_lost(self.snd_una, smss);
+        // RFC 6582 §3.2 step 2: enter only if the ACK covers more than `recover`.
+        if (u32::from(self.dupacks) >= DUP_THRESH || sack_says_lost) && self.snd_una >= self.recover
+        {
+            self.enter_recovery(ctx);
+        }
+    }
+
+    /// Fast retransmit and the start of a recovery episode (RFC 5681 §3.2 steps 2–3,
+    /// RFC 6675 §5 step 4).
+    fn enter_recovery(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now;
+        let smss = u32::from(self.eff_mss());
+        let flight = self.snd_max - self.snd_una;
+        ctx.stats.fast_retransmits += 1;
+        self.flags |= Flags::RECOVERY;
+        self.recover = self.snd_max;
+        self.cc.on_congestion(now, flight, smss);
+        self.rtt_timing = None;
+        self.high_rxt = self.snd_una;
+        self.rtx_next = Some(self.snd_una);
+        if !self.flags.contains(Flags::SACK) {
+            self.cc
+                .set_cwnd(self.cc.ssthresh().saturating_add(3 * smss));
+        }
+        self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
+    }
+
+    /// §3.10.7.4 seventh: store the text of the segment.
+    fn process_text(&mut self, ctx: &mut Ctx<'_>, seg: &SegmentIn<'_>, rx: &mut RecvBuf<'_>) {
+        let r = &seg.repr;
+        let len = seg.payload.len();
+        if len == 0 || !self.state.can_receive_data() {
+            return;
+        }
+        let wnd_end = self.rcv_nxt
+            + self
+                .rcv_wnd()
+                .max(rx.window().min(u32::MAX as usize) as u32);
+        let start = r.seq.max(self.rcv_nxt);
+        let end = (r.seq + len).min(wnd_end);
+        if start >= end {
+            // Nothing new (a duplicate, or a probe of our zero window): ACK at once.
+            self.flags |= Flags::ACK_NOW;
+            return;
+        }
+        let offset = (start - self.rcv_nxt) as usize;
+        let skip = (start - r.seq) as usize;
+        let n = (end - start) as usize;
+        let had_ooo = rx.ooo_bytes() > 0;
+        let staged_covers = seg
+            .staged
+            .is_some_and(|(so, sl)| so <= offset && offset + n <= so + sl);
+        let res = if staged_covers {
+            rx.commit(offset, n)
+        } else {
+            match seg.payload.get(skip..skip + n) {
+                Some(data) => rx.insert(offset, data),
+                None => return,
+            }
+        };
+        match res {
+            Ok(advance) if offset == 0 && advance > 0 => {
+                self.rcv_nxt += advance as u32;
+                self.events |= Events::RECV;
+                if had_ooo {
+                    // Filling (part of) a gap: ACK at once (RFC 5681 §4.2).
+                    self.flags |= Flags::ACK_NOW;
+                    if rx.ooo_bytes() == 0 {
+                        self.recv_sack.clear();
+                    }
+                } else {
+                    self.unacked_segs = self.unacked_segs.saturating_add(1);
+                    match ctx.cfg.delayed_ack {
+                        Some(d) if self.unacked_segs < 2 => {
+                            if self.t_delack.is_none() {
+                                self.t_delack = Some(ctx.now + d);
+                            }
+                        }
+                        _ => self.flags |= Flags::ACK_NOW,
+                    }
+                }
+            }
+            Ok(_) if offset == 0 => {
+                // No room at all: our window is closed. Answer the probe.
+                self.flags |= Flags::ACK_NOW;
+            }
+            Ok(_) => {
+                ctx.stats.ooo_segments += 1;
+                self.recv_sack.note(start);
+                self.flags |= Flags::ACK_NOW;
+            }
+            Err(_) => {
+                ctx.stats.ooo_dropped += 1;
+                self.flags |= Flags::ACK_NOW;
+            }
+        }
+    }
+
+    /// §3.10.7.4 eighth: the FIN, if it is next in sequence (or was seen earlier on an
+    /// out-of-order segment and is next now).
+    fn process_fin(&mut self, ctx: &mut Ctx<'_>, seg: &SegmentIn<'_>) {
+        if matches!(self.state, State::Closed | State::Listen | State::SynSent) {
+            return;
+        }
+        let r = &seg.repr;
+        if r.flags.contains(TcpFlags::FIN) {
+            let fin_seq = r.seq + seg.payload.len();
+            if fin_seq > self.rcv_nxt {
+                if fin_seq.diff(self.rcv_nxt) as u32 <= self.rcv_wnd() {
+                    self.rcv_fin = Some(fin_seq);
+                }
+            } else if fin_seq == self.rcv_nxt && !self.flags.contains(Flags::RCVD_FIN) {
+                self.receive_fin(ctx);
+                return;
+            }
+        }
+        if self.rcv_fin == Some(self.rcv_nxt) && !self.flags.contains(Flags::RCVD_FIN) {
+            self.receive_fin(ctx);
+        }
+    }
+
+    fn receive_fin(&mut self, ctx: &mut Ctx<'_>) {
+        self.rcv_nxt += 1u32;
+        self.rcv_fin = None;
+        self.flags |= Flags::RCVD_FIN | Flags::ACK_NOW;
+        self.events |= Events::RECV;
+        match self.state {
+            State::SynReceived | State::Established => self.state = State::CloseWait,
+            State::FinWait1 => {
+                if self.flags.contains(Flags::FIN_ACKED) {
+                    self.enter_time_wait(ctx);
+                } else {
+                    self.state = State::Closing;
+                }
+            }
+            State::FinWait2 => self.enter_time_wait(ctx),
+            State::TimeWait => self.t_close = Some(ctx.now + ctx.cfg.msl.saturating_mul(2)),
+            _ => {}
+        }
+    }
+
+    pub(crate) fn enter_time_wait(&mut self, ctx: &mut Ctx<'_>) {
+        self.state = State::TimeWait;
+        self.t_rexmt = None;
+        self.t_persist = None;
+        self.t_keep = None;
+        self.t_close = Some(ctx.now + ctx.cfg.msl.saturating_mul(2));
+    }
+
+    /// An unacceptable segment is answered with an ACK (RFC 9293 §3.10.7.4 first). Pure
+    /// ACKs and SYNs are rate limited against ACK loops and blind attacks; segments with
+    /// data always get an answer, as in Linux.
+    fn ack_unacceptable(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr, len: usize) {
+        if len > 0 && !r.flags.contains(TcpFlags::SYN) {
+            self.flags |= Flags::ACK_NOW;
+        } else {
+            self.rate_limited_ack(ctx);
+        }
+    }
+
+    /// A challenge ACK (RFC 5961 §§3–5), rate limited (§7).
+    fn challenge_ack(&mut self, ctx: &mut Ctx<'_>) {
+        if self.rate_limited_ack(ctx) {
+            ctx.stats.challenge_acks += 1;
+        }
+    }
+
+    fn rate_limited_ack(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        let now = ctx.now;
+        if now.saturating_duration_since(self.chal_window) >= Duration::from_secs(1) {
+            self.chal_window = now;
+            self.chal_count = 0;
+        }
+        if self.chal_count < ctx.cfg.challenge_ack_limit {
+            self.chal_count += 1;
+            self.flags |= Flags::ACK_NOW;
+            true
+        } else {
+            ctx.stats.challenge_acks_suppressed += 1;
+            false
+        }
+    }
+}

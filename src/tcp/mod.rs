@@ -1,0 +1,265 @@
+//! The TCP protocol engine (RFC 9293 with the host requirements of RFC 1122, congestion
+//! control per RFC 5681/6582, RTO per RFC 6298, options per RFC 7323 and RFC 2018, and the
+//! blind-attack defences of RFC 5961).
+//!
+//! This module knows nothing of handles, wakers or threads. A [`Connection`] is the
+//! control block of one connection: it takes segments ([`Connection::input`]), user
+//! requests and time, and hands back segments to send ([`Connection::poll_output`]) and a
+//! deadline ([`Connection::poll_at`]). The stream bytes live in the buffers of
+//! [`crate::buf`], passed in by the caller for each call, so the same engine drives any
+//! storage layout.
+//!
+//! Files: `conn.rs` (the control block and user calls), `input.rs` (segment arrival, in
+//! RFC 9293 §3.10.7 order), `output.rs` (what to send next), `timer.rs` (the deadlines),
+//! `rtt.rs`, `cc/` (congestion control), `sack.rs` (the SACK scoreboard and blocks),
+//! `isn.rs` (initial sequence numbers and ephemeral ports), `reply.rs` (stateless replies).
+
+pub mod cc;
+mod conn;
+mod input;
+pub mod isn;
+mod output;
+mod reply;
+pub mod rtt;
+mod sack;
+mod timer;
+
+pub use conn::{Connection, Events, Keepalive, SegmentIn, Transmit};
+pub use reply::rst_for;
+pub use sack::Scoreboard;
+
+use crate::time::Duration;
+
+/// The TCP states of RFC 9293 §3.3.2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// No connection.
+    Closed,
+    /// Waiting for a connection request.
+    Listen,
+    /// SYN sent, waiting for the matching SYN.
+    SynSent,
+    /// SYN received and SYN sent, waiting for the acknowledgment of ours.
+    SynReceived,
+    /// Open: data flows both ways.
+    Established,
+    /// We sent our FIN; waiting for its ACK or the peer's FIN.
+    FinWait1,
+    /// Our FIN is acknowledged; waiting for the peer's FIN.
+    FinWait2,
+    /// The peer sent its FIN; waiting for our user to close.
+    CloseWait,
+    /// Both sent FINs at once; waiting for the ACK of ours.
+    Closing,
+    /// The peer closed first and we sent our FIN; waiting for its ACK.
+    LastAck,
+    /// Waiting 2·MSL so that old duplicates die out.
+    TimeWait,
+}
+
+impl State {
+    /// The name used in RFC 9293 (and in `netstat`).
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Closed => "CLOSED",
+            State::Listen => "LISTEN",
+            State::SynSent => "SYN-SENT",
+            State::SynReceived => "SYN-RECEIVED",
+            State::Established => "ESTABLISHED",
+            State::FinWait1 => "FIN-WAIT-1",
+            State::FinWait2 => "FIN-WAIT-2",
+            State::CloseWait => "CLOSE-WAIT",
+            State::Closing => "CLOSING",
+            State::LastAck => "LAST-ACK",
+            State::TimeWait => "TIME-WAIT",
+        }
+    }
+
+    /// A state in which sequence numbers of both sides are known (RFC 9293 "synchronized").
+    pub fn is_synchronized(self) -> bool {
+        !matches!(
+            self,
+            State::Closed | State::Listen | State::SynSent | State::SynReceived
+        )
+    }
+
+    /// States in which the peer may still send data we accept.
+    pub fn can_receive_data(self) -> bool {
+        matches!(self, State::Established | State::FinWait1 | State::FinWait2)
+    }
+
+    /// States in which our user may still queue data.
+    pub fn can_send_data(self) -> bool {
+        matches!(
+            self,
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait
+        )
+    }
+}
+
+impl core::fmt::Display for State {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Protocol settings shared by every connection of a stack. The defaults follow the RFCs
+/// and, where an RFC leaves room, Linux and the BSDs; each departure is noted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpConfig {
+    /// RTO before the first RTT sample (RFC 6298 §2.1: 1 s).
+    pub initial_rto: Duration,
+    /// Lower bound of the RTO. RFC 6298 §2.4 says 1 s; the default is 200 ms, as in Linux
+    /// (FreeBSD uses 30 ms), because embedded links have RTTs of milliseconds and a 1 s
+    /// floor makes every loss cost a second.
+    pub min_rto: Duration,
+    /// Upper bound of the RTO (RFC 6298 §2.5: at least 60 s).
+    pub max_rto: Duration,
+    /// Retransmissions of the same data before the connection ends with `TimedOut`
+    /// (RFC 9293 R2; BSD's TCP_MAXRXTSHIFT is 12).
+    pub max_retransmits: u8,
+    /// Retransmissions of a SYN before `connect` fails (Linux's tcp_syn_retries is 6:
+    /// about two minutes).
+    pub syn_retries: u8,
+    /// RFC 5482 user timeout: the longest time sent data may stay unacknowledged before
+    /// the connection ends with `TimedOut`. `None` leaves only `max_retransmits`.
+    pub user_timeout: Option<Duration>,
+    /// Delayed ACK timer (RFC 1122 §4.2.3.2: at most 500 ms; RFC 5681: every second
+    /// full-sized segment is ACKed at once). `None` ACKs every segment at once.
+    pub delayed_ack: Option<Duration>,
+    /// Maximum segment lifetime; TIME-WAIT lasts twice this (RFC 9293: 2 minutes; the
+    /// default is 30 s, as Linux's 60 s TIME-WAIT).
+    pub msl: Duration,
+    /// How long a connection the user has closed may sit in FIN-WAIT-2 waiting for the
+    /// peer's FIN (BSD's and Linux's 60 s), so half-dead peers do not pin a slot.
+    pub fin_wait_2_timeout: Duration,
+    /// Keep-alive probes for new connections (RFC 1122 §4.2.3.6: off by default).
+    pub keepalive: Option<Keepalive>,
+    /// Nagle's algorithm for new connections (RFC 1122 §4.2.3.4: on by default).
+    pub nagle: bool,
+    /// Offer and accept window scaling (RFC 7323 §2).
+    pub window_scaling: bool,
+    /// Offer and accept timestamps (RFC 7323 §3).
+    pub timestamps: bool,
+    /// Offer and accept selective acknowledgments (RFC 2018).
+    pub sack: bool,
+    /// Answer with SYN cookies when a listener's SYN queue is full.
+    pub syn_cookies: bool,
+    /// Congestion control for new connections.
+    pub congestion: cc::Algorithm,
+    /// Out-of-order ranges a receive buffer tracks (at most [`crate::buf::MAX_RANGES`]).
+    pub max_ooo_ranges: u8,
+    /// Challenge ACKs (RFC 5961 §7) and ACKs to out-of-window segments one connection
+    /// sends per second at most. Kept per connection, not global, so that the counter
+    /// gives no side channel across connections (CVE-2016-5696).
+    pub challenge_ack_limit: u16,
+    /// First and last ephemeral port (RFC 6056 §2.1: 49152–65535).
+    pub ephemeral_ports: (u16, u16),
+    /// The smallest MSS accepted from a peer; smaller values (down to 0) are raised to it.
+    pub min_mss: u16,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            initial_rto: Duration::from_secs(1),
+            min_rto: Duration::from_millis(200),
+            max_rto: Duration::from_secs(60),
+            max_retransmits: 12,
+            syn_retries: 6,
+            user_timeout: None,
+            delayed_ack: Some(Duration::from_millis(40)),
+            msl: Duration::from_secs(30),
+            fin_wait_2_timeout: Duration::from_secs(60),
+            keepalive: None,
+            nagle: true,
+            window_scaling: true,
+            timestamps: true,
+            sack: true,
+            syn_cookies: true,
+            congestion: cc::Algorithm::NewReno,
+            max_ooo_ranges: crate::buf::MAX_RANGES as u8,
+            challenge_ack_limit: 10,
+            ephemeral_ports: (49152, 65535),
+            min_mss: 64,
+        }
+    }
+}
+
+/// TCP counters of a stack.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TcpStats {
+    /// Segments received with a valid checksum.
+    pub segments_in: u64,
+    /// Segments sent.
+    pub segments_out: u64,
+    /// Segments dropped: too short for a TCP header, or a bad data offset.
+    pub dropped_malformed: u64,
+    /// Segments dropped: checksum mismatch.
+    pub dropped_checksum: u64,
+    /// Segments dropped: broken option list.
+    pub dropped_bad_options: u64,
+    /// Segments to a port with no socket (answered with RST unless they were RSTs).
+    pub no_socket: u64,
+    /// Segments dropped: sequence number not acceptable (RFC 9293 §3.10.7.4 first).
+    pub dropped_out_of_window: u64,
+    /// Segments dropped by PAWS (RFC 7323 §5).
+    pub dropped_paws: u64,
+    /// Segments dropped: no timestamp on a connection that negotiated them (RFC 7323 §3.2).
+    pub dropped_missing_ts: u64,
+    /// Segments dropped: ACK of data never sent or far in the past (RFC 5961 §5).
+    pub dropped_bad_ack: u64,
+    /// Out-of-order segments stored for reassembly.
+    pub ooo_segments: u64,
+    /// Out-of-order segments dropped because the range table was full.
+    pub ooo_dropped: u64,
+    /// Resets sent.
+    pub rst_sent: u64,
+    /// Resets received and accepted.
+    pub rst_received: u64,
+    /// Resets ignored (out of window, or in TIME-WAIT per RFC 1337).
+    pub rst_ignored: u64,
+    /// Challenge ACKs sent (RFC 5961).
+    pub challenge_acks: u64,
+    /// Challenge ACKs or out-of-window ACKs suppressed by the rate limit.
+    pub challenge_acks_suppressed: u64,
+    /// Segments retransmitted.
+    pub retransmits: u64,
+    /// Bytes retransmitted.
+    pub retransmitted_bytes: u64,
+    /// Retransmission timeouts.
+    pub timeouts: u64,
+    /// Fast retransmits (loss recovery episodes started by duplicate ACKs or SACK).
+    pub fast_retransmits: u64,
+    /// Zero-window probes sent.
+    pub window_probes: u64,
+    /// Keep-alive probes sent.
+    pub keepalive_probes: u64,
+    /// Connections opened actively.
+    pub active_opens: u64,
+    /// Connections opened passively (accepted from a listener).
+    pub passive_opens: u64,
+    /// Connections that reached ESTABLISHED.
+    pub established: u64,
+    /// Connections ended by a reset.
+    pub resets: u64,
+    /// Connections ended by a timeout.
+    pub timed_out: u64,
+    /// SYNs dropped because the listener's queues were full (and cookies off).
+    pub syn_dropped: u64,
+    /// SYN cookies sent.
+    pub syncookies_sent: u64,
+    /// Connections created from a valid SYN cookie.
+    pub syncookies_ok: u64,
+    /// ACKs to a listener with an invalid cookie.
+    pub syncookies_failed: u64,
+    /// Duplicate ACKs received.
+    pub dup_acks: u64,
+    /// D-SACK blocks received (RFC 2883).
+    pub dsacks: u64,
+    /// PMTU reductions from ICMP fragmentation-needed (RFC 1191).
+    pub pmtu_updates: u64,
+    /// ICMP errors for connections that failed validation and were ignored.
+    pub icmp_ignored: u64,
+}

@@ -1,0 +1,494 @@
+//! What to send next (BSD's `tcp_output`): SYNs, retransmissions chosen by loss recovery,
+//! new data under the congestion and receive windows with Nagle and sender-side SWS
+//! avoidance, FIN, zero-window and keep-alive probes, and ACKs.
+
+use super::State;
+use super::cc::{self, CongestionControl};
+use super::conn::{Connection, Ctx, Flags, IP_TCP_HEADERS, Transmit};
+use crate::buf::{RecvBuf, SendBuf};
+use crate::time::Instant;
+use crate::wire::tcp::{SackBlocks, SeqNum, TcpFlags, TcpOptions, TcpRepr};
+
+/// One segment chosen for sending.
+struct Choice {
+    seq: SeqNum,
+    len: usize,
+    fin: bool,
+    /// A zero-window probe: does not arm the retransmission timer.
+    probe: bool,
+}
+
+impl Connection {
+    /// The timestamp clock (RFC 7323 §5.4: 1 ms ticks) with this connection's offset.
+    pub(crate) fn ts_now(&self, now: Instant) -> u32 {
+        (now.total_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// Whether output has something to send right now without looking at the buffers
+    /// in detail (an ACK, a probe, a SYN): the stack uses it to decide whom to poll.
+    pub fn wants_output(&self) -> bool {
+        self.flags
+            .intersects(Flags::ACK_NOW | Flags::FORCE | Flags::KEEPALIVE_PROBE)
+            || self.rtx_next.is_some()
+            || (matches!(self.state, State::SynSent) && self.snd_nxt == self.iss)
+            || (matches!(self.state, State::SynReceived) && self.snd_nxt == self.iss)
+    }
+
+    /// Chooses and describes the next segment to send, and updates the send state as
+    /// though it were sent. `mtu` is the IP MTU of the interface. Returns `None` when
+    /// nothing may be sent now; call again after input, a timer or a user write.
+    pub fn poll_output(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        rx: &RecvBuf<'_>,
+        tx: &SendBuf<'_>,
+        mtu: usize,
+    ) -> Option<Transmit> {
+        match self.state {
+            State::Closed | State::Listen => None,
+            State::SynSent | State::SynReceived => self.output_syn(ctx, rx),
+            _ => self.output_synchronized(ctx, rx, tx, mtu),
+        }
+    }
+
+    fn output_syn(&mut self, ctx: &mut Ctx<'_>, rx: &RecvBuf<'_>) -> Option<Transmit> {
+        let synack = self.state == State::SynReceived;
+        if self.snd_nxt != self.iss && !(synack && self.flags.contains(Flags::ACK_NOW)) {
+            return None;
+        }
+        let now = ctx.now;
+        let retransmission = self.snd_max != self.iss;
+        let ts = self
+            .flags
+            .contains(Flags::OFFERED_TS)
+            .then(|| (self.ts_now(now), if synack { self.ts_recent } else { 0 }));
+        let options = TcpOptions {
+            mss: Some(self.rcv_mss),
+            window_scale: self
+                .flags
+                .contains(Flags::OFFERED_WSCALE)
+                .then_some(self.rcv_wscale),
+            sack_permitted: self.flags.contains(Flags::OFFERED_SACK),
+            sack: SackBlocks::EMPTY,
+            timestamps: ts,
+        };
+        // The window of a SYN is never scaled (RFC 7323 §2.2).
+        let window = rx.window().min(0xffff) as u16;
+        let repr = TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq: self.iss,
+            ack: if synack { self.rcv_nxt } else { SeqNum(0) },
+            flags: if synack {
+                TcpFlags::SYN | TcpFlags::ACK
+            } else {
+                TcpFlags::SYN
+            },
+            window,
+            options,
+        };
+        self.snd_nxt = self.iss + 1u32;
+        if self.snd_max < self.snd_nxt {
+            self.snd_max = self.snd_nxt;
+        }
+        if retransmission {
+            ctx.stats.retransmits += 1;
+            self.rtt_timing = None;
+        } else {
+            self.rtt_timing = Some((self.iss, now));
+        }
+        if self.t_rexmt.is_none() {
+            self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
+        }
+        if synack {
+            let adv = self.rcv_nxt + u32::from(window);
+            if adv > self.rcv_adv {
+                self.rcv_adv = adv;
+            }
+            self.last_ack_sent = self.rcv_nxt;
+        }
+        self.flags.remove(Flags::ACK_NOW);
+        self.last_send = now;
+        Some(Transmit {
+            repr,
+            offset: 0,
+            len: 0,
+        })
+    }
+
+    fn output_synchronized(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        rx: &RecvBuf<'_>,
+        tx: &SendBuf<'_>,
+        mtu: usize,
+    ) -> Option<Transmit> {
+        let now = ctx.now;
+        let mut options = TcpOptions::NONE;
+        if self.flags.contains(Flags::TS) {
+            options.timestamps = Some((self.ts_now(now), self.ts_recent));
+        }
+        if self.flags.contains(Flags::SACK) && rx.ooo_bytes() > 0 {
+            let max = if options.timestamps.is_some() { 3 } else { 4 };
+            options.sack = self.recv_sack.blocks(self.rcv_nxt, rx, max);
+        }
+        let opt_len = options.wire_len();
+        let max_payload = usize::from(self.smss)
+            .saturating_sub(opt_len)
+            .min(mtu.saturating_sub(IP_TCP_HEADERS + opt_len))
+            .max(1);
+
+        let choice = if self.state == State::TimeWait {
+            None
+        } else {
+            self.choose_segment(ctx, tx, max_payload)
+        };
+
+        let choice = match choice {
+            Some(c) => c,
+            None => {
+                if self.flags.contains(Flags::KEEPALIVE_PROBE) && self.state != State::TimeWait {
+                    // RFC 1122 §4.2.3.6: a segment with SEG.SEQ = SND.NXT - 1 and no data.
+                    self.flags.remove(Flags::KEEPALIVE_PROBE);
+                    ctx.stats.keepalive_probes += 1;
+                    let repr = self.header(self.snd_una - 1u32, TcpFlags::ACK, rx, options);
+                    self.after_ack_sent(now);
+                    return Some(Transmit {
+                        repr,
+                        offset: 0,
+                        len: 0,
+                    });
+                }
+                if !self.flags.contains(Flags::ACK_NOW) && !self.window_update_due(rx) {
+                    return None;
+                }
+                // A pure ACK carries SND.MAX, as BSD does (SND.NXT may be rewound).
+                let repr = self.header(self.snd_max, TcpFlags::ACK, rx, options);
+                self.after_ack_sent(now);
+                return Some(Transmit {
+                    repr,
+                    offset: 0,
+                    len: 0,
+                });
+            }
+        };
+
+        let off = (choice.seq - self.snd_una) as usize;
+        let mut flags = TcpFlags::ACK;
+        if choice.len > 0 && off + choice.len == tx.len() {
+            flags |= TcpFlags::PSH;
+        }
+        if choice.fin {
+            flags |= TcpFlags::FIN;
+        }
+        let repr = self.header(choice.seq, flags, rx, options);
+        self.after_ack_sent(now);
+
+        let end = choice.seq + choice.len + u32::from(choice.fin);
+        let rtx = choice.seq < self.snd_max;
+        if rtx && !choice.probe {
+            ctx.stats.retransmits += 1;
+            ctx.stats.retransmitted_bytes += choice.len as u64;
+            if let Some((t, _)) = self.rtt_timing {
+                if t.in_range(choice.seq, end) {
+                    self.rtt_timing = None; // Karn
+                }
+            }
+        }
+        if choice.seq == self.snd_nxt || (choice.probe && self.snd_nxt < end) {
+            self.snd_nxt = end;
+        }
+        if end > self.snd_max {
+            if self.rtt_timing.is_none() && !rtx && !self.flags.contains(Flags::RECOVERY) {
+                self.rtt_timing = Some((choice.seq, now));
+            }
+            self.snd_max = end;
+        }
+        if choice.fin {
+            self.flags |= Flags::FIN_SENT;
+        }
+        if choice.probe {
+            ctx.stats.window_probes += 1;
+        } else if self.t_rexmt.is_none() {
+            // RFC 6298 §5.1.
+            self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
+        }
+        if self.unacked_since.is_none() {
+            self.unacked_since = Some(now);
+        }
+        self.last_send = now;
+        Some(Transmit {
+            repr,
+            offset: off,
+            len: choice.len,
+        })
+    }
+
+    /// The data/FIN segment to send next, if any, in order of precedence: a requested
+    /// retransmission, RFC 6675 NextSeg during SACK recovery, new data (or, after an RTO,
+    /// the go-back-N resend) under the windows, a zero-window probe.
+    fn choose_segment(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        tx: &SendBuf<'_>,
+        max_payload: usize,
+    ) -> Option<Choice> {
+        let now = ctx.now;
+        let held = tx.len();
+        let fin_pending = self.flags.contains(Flags::FIN_QUEUED)
+            && !self.flags.contains(Flags::FIN_ACKED)
+            && matches!(
+                self.state,
+                State::FinWait1 | State::Closing | State::LastAck
+            );
+        let fin_seq = self.snd_una + held;
+        let sack = self.flags.contains(Flags::SACK);
+        let smss = u32::from(self.eff_mss());
+
+        // A retransmission asked for by fast retransmit or a partial ACK.
+        if let Some(s) = self.rtx_next.take() {
+            if self.snd_una <= s && s < self.snd_max {
+                let c = self.segment_at(s, max_payload, held, fin_pending, fin_seq);
+                if c.len > 0 || c.fin {
+                    if self.high_rxt < s + c.len {
+                        self.high_rxt = s + c.len;
+                    }
+                    return Some(c);
+                }
+            }
+        }
+
+        let in_sack_recovery = sack && self.flags.contains(Flags::RECOVERY);
+        let mut new_data_budget = None;
+        if in_sack_recovery {
+            // RFC 6675 §5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg.
+            let pipe = self
+                .scoreboard
+                .pipe(self.snd_una, self.snd_max, self.high_rxt, smss);
+            let cwnd = self.cc.cwnd();
+            if cwnd < pipe.saturating_add(smss) {
+                return None;
+            }
+            if let Some((s, _)) =
+                self.scoreboard
+                    .next_lost(self.snd_una, self.snd_max, self.high_rxt, smss)
+            {
+                let c = self.segment_at(s, max_payload, held, fin_pending, fin_seq);
+                if c.len > 0 {
+                    self.high_rxt = s + c.len;
+                    return Some(c);
+                }
+            }
+            // Rule (2): new data, limited only by the receive window.
+            new_data_budget = Some((cwnd - pipe) as usize);
+            let unsent = held.saturating_sub((self.snd_max - self.snd_una) as usize);
+            let rwnd_room =
+                (self.snd_wnd as usize).saturating_sub((self.snd_max - self.snd_una) as usize);
+            if unsent == 0 || rwnd_room == 0 {
+                if let Some((s, _)) =
+                    self.scoreboard
+                        .next_unsacked(self.snd_una, self.snd_max, self.high_rxt)
+                {
+                    // Rule (3).
+                    let c = self.segment_at(s, max_payload, held, fin_pending, fin_seq);
+                    if c.len > 0 {
+                        self.high_rxt = s + c.len;
+                        return Some(c);
+                    }
+                }
+            }
+        }
+
+        // After an RTO, skip what the receiver holds (SACKed) while resending.
+        while self.snd_nxt < self.snd_max {
+            match self.scoreboard.sacked_end(self.snd_nxt) {
+                Some(end) => self.snd_nxt = end.min(self.snd_max),
+                None => break,
+            }
+        }
+        // RFC 5681 §4.1: restart from the initial window after an idle period.
+        if self.snd_una == self.snd_max
+            && now.saturating_duration_since(self.last_send) > self.rtt.rto(ctx.cfg.max_rto)
+        {
+            let iw = cc::initial_window(smss);
+            self.cc.on_idle_restart(now, iw);
+        }
+
+        let off = ((self.snd_nxt - self.snd_una) as usize).min(held);
+        let unsent = held - off;
+        let rtx = self.snd_nxt < self.snd_max;
+        let mut cwnd = self.cc.cwnd() as usize;
+        if !self.flags.contains(Flags::RECOVERY) && (1..=2).contains(&self.dupacks) && !rtx {
+            // RFC 3042 limited transmit: one new segment per early duplicate ACK.
+            cwnd += usize::from(self.dupacks) * smss as usize;
+        }
+        let usable = match new_data_budget {
+            Some(b) => b.min((self.snd_wnd as usize).saturating_sub(off)),
+            None => (self.snd_wnd as usize).min(cwnd).saturating_sub(off),
+        };
+        let mut len = unsent.min(usable).min(max_payload);
+        if rtx {
+            if let Some(next) = self.scoreboard.next_sacked_after(self.snd_nxt) {
+                len = len.min((next - self.snd_nxt) as usize);
+            }
+        }
+        let all_out = off + len == held;
+        let fin_now = fin_pending
+            && all_out
+            && (!self.flags.contains(Flags::FIN_SENT) || self.snd_nxt + len == fin_seq);
+        if len > 0 {
+            // Nagle (RFC 1122 §4.2.3.4) and sender SWS avoidance (RFC 9293 §3.8.6.2.1).
+            let idle = self.snd_max == self.snd_una;
+            let send = len == max_payload
+                || rtx
+                || ((self.flags.contains(Flags::NODELAY) || idle) && all_out)
+                || (self.max_snd_wnd > 0 && len >= self.max_snd_wnd as usize / 2)
+                || (fin_now && idle);
+            if send {
+                self.flags.remove(Flags::FORCE);
+                return Some(Choice {
+                    seq: self.snd_nxt,
+                    len,
+                    fin: fin_now,
+                    probe: false,
+                });
+            }
+        } else if fin_now && off == held {
+            // FIN alone: not held back by the window.
+            self.flags.remove(Flags::FORCE);
+            return Some(Choice {
+                seq: self.snd_nxt,
+                len: 0,
+                fin: true,
+                probe: false,
+            });
+        }
+
+        // Zero window with data waiting: the persist timer probes it (RFC 9293 §3.8.6.1).
+        if self.snd_wnd == 0 && held > 0 {
+            if self.flags.contains(Flags::FORCE) {
+                self.flags.remove(Flags::FORCE);
+                // BSD: one byte at SND.UNA, resent on each probe.
+                self.snd_nxt = self.snd_una;
+                return Some(Choice {
+                    seq: self.snd_una,
+                    len: 1,
+                    fin: false,
+                    probe: true,
+                });
+            }
+            if self.t_persist.is_none() && self.snd_una == self.snd_max {
+                self.arm_persist(ctx);
+            } else if self.t_persist.is_none()
+                && self.t_rexmt.is_some()
+                && usable == 0
+                && unsent > 0
+            {
+                // Data is outstanding but the peer closed its window: probe instead of
+                // retransmitting into it.
+                self.t_rexmt = None;
+                self.snd_nxt = self.snd_una;
+                self.arm_persist(ctx);
+            }
+        }
+        self.flags.remove(Flags::FORCE);
+        None
+    }
+
+    /// A segment starting at `s` (inside `[SND.UNA, SND.MAX)`): up to `max_payload`,
+    /// stopping at the next SACKed block, with the FIN if it ends the data.
+    fn segment_at(
+        &self,
+        s: SeqNum,
+        max_payload: usize,
+        held: usize,
+        fin_pending: bool,
+        fin_seq: SeqNum,
+    ) -> Choice {
+        let off = ((s - self.snd_una) as usize).min(held);
+        let mut len = (held - off).min(max_payload);
+        if let Some(next) = self.scoreboard.next_sacked_after(s) {
+            len = len.min((next - s) as usize);
+        }
+        let fin = fin_pending && self.flags.contains(Flags::FIN_SENT) && s + len == fin_seq;
+        Choice {
+            seq: s,
+            len,
+            fin,
+            probe: false,
+        }
+    }
+
+    /// The header of an outgoing synchronized segment.
+    fn header(
+        &mut self,
+        seq: SeqNum,
+        flags: TcpFlags,
+        rx: &RecvBuf<'_>,
+        options: TcpOptions,
+    ) -> TcpRepr {
+        let window = self.window_field(rx);
+        TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq,
+            ack: self.rcv_nxt,
+            flags,
+            window,
+            options,
+        }
+    }
+
+    fn after_ack_sent(&mut self, now: Instant) {
+        self.flags.remove(Flags::ACK_NOW);
+        self.t_delack = None;
+        self.unacked_segs = 0;
+        self.last_ack_sent = self.rcv_nxt;
+        let _ = now;
+    }
+
+    /// The window field to send, with receiver SWS avoidance (RFC 9293 §3.8.6.2.2): the
+    /// right edge moves only by min(half the buffer, one MSS) or more, and never left.
+    /// Updates RCV.ADV.
+    fn window_field(&mut self, rx: &RecvBuf<'_>) -> u16 {
+        let shift = self.rcv_wscale;
+        let win = self.window_to_offer(rx);
+        let cur = self.rcv_wnd();
+        let mut field = win >> shift;
+        if (field << shift) < cur {
+            field += 1;
+        }
+        let field = field.min(0xffff);
+        let adv = self.rcv_nxt + (field << shift);
+        if adv > self.rcv_adv {
+            self.rcv_adv = adv;
+        }
+        field as u16
+    }
+
+    fn window_to_offer(&self, rx: &RecvBuf<'_>) -> u32 {
+        let cap = u32::try_from(rx.capacity()).unwrap_or(u32::MAX);
+        let free = u32::try_from(rx.window()).unwrap_or(u32::MAX);
+        let cur = self.rcv_wnd();
+        let thresh = (cap / 2).min(u32::from(self.rcv_mss)).max(1);
+        let win = if free >= cur.saturating_add(thresh) || free == cap {
+            free
+        } else {
+            cur.min(free).max(cur)
+        };
+        win.min(0xffff << self.rcv_wscale)
+    }
+
+    /// After the user read: has the window opened by two segments or half the buffer
+    /// since it was last advertised (BSD's rule)?
+    pub(crate) fn window_update_due(&self, rx: &RecvBuf<'_>) -> bool {
+        if !self.state.can_receive_data() || self.flags.contains(Flags::RCVD_FIN) {
+            return false;
+        }
+        let win = self.window_to_offer(rx);
+        let cur = self.rcv_wnd();
+        let incr = win.saturating_sub(cur);
+        let cap = u32::try_from(rx.capacity()).unwrap_or(u32::MAX);
+        incr > 0 && (incr >= 2 * u32::from(self.rcv_mss) || incr.saturating_mul(2) >= cap)
+    }
+}

@@ -1,0 +1,182 @@
+//! The connection's timers: deadlines, never periodic ticks. `poll_at` gives the earliest;
+//! `on_timer` handles whichever are due.
+
+use super::State;
+use super::cc::CongestionControl;
+use super::conn::{Connection, Ctx, Flags};
+use crate::time::{Duration, Instant};
+use crate::wire::tcp::TcpRepr;
+
+/// Bounds of the persist interval (RFC 9293 §3.8.6.1 leaves them open; Linux backs off
+/// from the RTO up to two minutes, BSD clamps to 5..60 s).
+const PERSIST_MAX: Duration = Duration::from_secs(60);
+
+impl Connection {
+    /// The earliest armed deadline.
+    pub fn poll_at(&self) -> Option<Instant> {
+        [
+            self.t_rexmt,
+            self.t_persist,
+            self.t_delack,
+            self.t_keep,
+            self.t_close,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Handles every timer due at `ctx.now`. Returns a reset to send when the connection
+    /// gives up on a live-looking peer (retransmission limit, FIN-WAIT-2 timeout).
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_>) -> Option<TcpRepr> {
+        let now = ctx.now;
+        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+        if due(self.t_close) {
+            self.t_close = None;
+            match self.state {
+                State::TimeWait => {
+                    self.enter_closed(None);
+                    return None;
+                }
+                State::FinWait2 => {
+                    // BSD/Linux: a closed connection whose peer never sends its FIN.
+                    let rst = self.make_rst(self.snd_max, true);
+                    self.enter_closed(None);
+                    return Some(rst);
+                }
+                _ => {}
+            }
+        }
+        if due(self.t_delack) {
+            self.t_delack = None;
+            self.flags |= Flags::ACK_NOW;
+        }
+        let mut reply = None;
+        if due(self.t_rexmt) {
+            self.t_rexmt = None;
+            reply = self.on_rto(ctx);
+            if self.state == State::Closed {
+                return reply;
+            }
+        }
+        if due(self.t_persist) {
+            self.t_persist = None;
+            self.on_persist(ctx);
+            if self.state == State::Closed {
+                return None;
+            }
+        }
+        if due(self.t_keep) {
+            self.t_keep = None;
+            self.on_keepalive(ctx);
+        }
+        reply
+    }
+
+    /// RFC 6298 §5.4–5.7 and RFC 5681 §3.1: the retransmission timer expired.
+    fn on_rto(&mut self, ctx: &mut Ctx<'_>) -> Option<TcpRepr> {
+        let now = ctx.now;
+        ctx.stats.timeouts += 1;
+        let synchronizing = matches!(self.state, State::SynSent | State::SynReceived);
+        let limit = if synchronizing {
+            ctx.cfg.syn_retries
+        } else {
+            ctx.cfg.max_retransmits
+        };
+        let user_timeout_hit = self
+            .user_timeout
+            .zip(self.unacked_since)
+            .is_some_and(|(limit, since)| now.saturating_duration_since(since) >= limit);
+        if self.rexmt_count >= limit || user_timeout_hit {
+            // RFC 9293 R2 / RFC 5482: give up.
+            let rst = (!synchronizing || self.state == State::SynReceived)
+                .then(|| self.make_rst(self.snd_max, true));
+            self.time_out(ctx.stats);
+            return if self.flags.contains(Flags::PASSIVE) && synchronizing {
+                None
+            } else {
+                rst
+            };
+        }
+        self.rexmt_count += 1;
+        self.rtt.back_off();
+        if !synchronizing {
+            let smss = u32::from(self.eff_mss());
+            let flight = self.snd_max - self.snd_una;
+            if self.rexmt_count == 1 {
+                // Only the first timeout of a series lowers ssthresh (RFC 5681 §3.1).
+                self.cc.on_timeout(now, flight, smss);
+            } else {
+                self.cc.set_cwnd(smss);
+            }
+            // RFC 6582 §4 / RFC 6675 §5.1: end any recovery; no new episode until
+            // everything sent so far is acknowledged.
+            self.flags.remove(Flags::RECOVERY);
+            self.dupacks = 0;
+            self.recover = self.snd_max;
+            self.high_rxt = self.snd_una;
+            self.rtx_next = None;
+        }
+        // Go back N from SND.UNA (SACKed data is skipped by output).
+        self.snd_nxt = self.snd_una;
+        self.rtt_timing = None;
+        self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
+        None
+    }
+
+    /// The persist timer expired: probe the zero window and back off.
+    fn on_persist(&mut self, ctx: &mut Ctx<'_>) {
+        if self.snd_wnd != 0 || self.state == State::Closed {
+            self.persist_backoff = 0;
+            return;
+        }
+        // RFC 1122 §4.2.2.17: keep probing as long as the peer answers. Unanswered probes
+        // count like retransmissions.
+        if self.rexmt_count >= ctx.cfg.max_retransmits {
+            self.time_out(ctx.stats);
+            return;
+        }
+        self.rexmt_count += 1;
+        self.flags |= Flags::FORCE;
+        self.persist_backoff = self.persist_backoff.saturating_add(1).min(16);
+        self.arm_persist(ctx);
+    }
+
+    pub(crate) fn arm_persist(&mut self, ctx: &mut Ctx<'_>) {
+        let base = self.rtt.rto(ctx.cfg.max_rto).max(ctx.cfg.min_rto);
+        let d = Duration::from_micros(base.total_micros() << self.persist_backoff.min(16))
+            .min(PERSIST_MAX);
+        self.t_persist = Some(ctx.now + d);
+    }
+
+    /// Any acceptable segment answers the probes.
+    pub(crate) fn persist_unanswered_reset(&mut self) {
+        if self.t_persist.is_some() {
+            self.rexmt_count = 0;
+        }
+    }
+
+    fn on_keepalive(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(k) = self.keepalive else { return };
+        if !matches!(self.state, State::Established | State::CloseWait) {
+            return;
+        }
+        if self.keep_probes >= k.count {
+            self.time_out(ctx.stats);
+            return;
+        }
+        self.keep_probes += 1;
+        self.flags |= Flags::KEEPALIVE_PROBE;
+        self.t_keep = Some(ctx.now + k.interval);
+    }
+
+    /// (Re)arms the keep-alive timer after activity.
+    pub(crate) fn arm_keepalive(&mut self, now: Instant) {
+        self.t_keep = match self.keepalive {
+            Some(k) if matches!(self.state, State::Established | State::CloseWait) => {
+                Some(now + k.idle)
+            }
+            _ => None,
+        };
+    }
+}
