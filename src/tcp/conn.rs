@@ -566,7 +566,7 @@ impl Connection {
     /// The user lets go (RFC 9293 §3.10.4 CLOSE). If unread data remains, or arrives later,
     /// the connection is reset (RFC 9293 §3.6, RFC 2525 §2.17); otherwise a FIN follows the
     /// queued data. Returns a reset to send, if one is due now.
-    pub fn close(&mut self, rx_unread: usize) -> Option<TcpRepr> {
+    pub fn close(&mut self, now: Instant, cfg: &TcpConfig, rx_unread: usize) -> Option<TcpRepr> {
         self.flags |= Flags::USER_CLOSED;
         if rx_unread > 0 && self.state.is_synchronized() && self.state != State::TimeWait {
             return self.abort();
@@ -575,9 +575,9 @@ impl Connection {
             return None;
         }
         let _ = self.shutdown_write();
-        if self.state == State::FinWait2 {
+        if self.state == State::FinWait2 && self.t_close.is_none() {
             // Already half-closed and acknowledged: start the FIN-WAIT-2 timeout.
-            self.t_close = None;
+            self.t_close = Some(now + cfg.fin_wait_2_timeout);
         }
         None
     }

@@ -100,7 +100,7 @@ pub struct Secrets {
     /// Keys the SYN cookie MAC and the timestamp offsets.
     pub cookie: SipHasher,
     /// Keys the connection table hash (so a peer cannot aim collisions at one bucket).
-    pub table: SipHasher,
+    pub table_key: (u64, u64),
 }
 
 impl Secrets {
@@ -123,7 +123,7 @@ impl Secrets {
             isn: derive(b"tidytcp isn"),
             port: derive(b"tidytcp port"),
             cookie: derive(b"tidytcp cookie"),
-            table: derive(b"tidytcp table"),
+            table_key: (root.hash(b"tidytcp table 0"), root.hash(b"tidytcp table 1")),
         }
     }
 

@@ -6,12 +6,15 @@
 //! the connection, which tells the controller when an episode starts and ends and may set
 //! `cwnd` directly while it lasts (NewReno's inflation and deflation).
 //!
+//! [`Cubic`] (RFC 9438, integer arithmetic) is the alternative, selectable per connection.
 //! [`NewReno`] (RFC 5681 + RFC 6582, with Appropriate Byte Counting from RFC 3465 and the
 //! initial window of RFC 6928) is the default. Another algorithm plugs in by implementing
 //! the trait and adding a variant to [`Controller`], which dispatches without a heap.
 
+mod cubic;
 mod newreno;
 
+pub use cubic::Cubic;
 pub use newreno::NewReno;
 
 use crate::time::{Duration, Instant};
@@ -60,6 +63,8 @@ pub enum Algorithm {
     /// RFC 5681 / RFC 6582 NewReno (the default).
     #[default]
     NewReno,
+    /// RFC 9438 CUBIC.
+    Cubic,
 }
 
 /// The controller of one connection: a built-in algorithm, dispatched without a heap.
@@ -67,6 +72,8 @@ pub enum Algorithm {
 pub enum Controller {
     /// NewReno.
     NewReno(NewReno),
+    /// CUBIC.
+    Cubic(Cubic),
 }
 
 impl Controller {
@@ -74,18 +81,21 @@ impl Controller {
     pub fn new(alg: Algorithm, initial_window: u32) -> Self {
         match alg {
             Algorithm::NewReno => Controller::NewReno(NewReno::new(initial_window)),
+            Algorithm::Cubic => Controller::Cubic(Cubic::new(initial_window)),
         }
     }
 
     fn inner(&self) -> &dyn CongestionControl {
         match self {
             Controller::NewReno(c) => c,
+            Controller::Cubic(c) => c,
         }
     }
 
     fn inner_mut(&mut self) -> &mut dyn CongestionControl {
         match self {
             Controller::NewReno(c) => c,
+            Controller::Cubic(c) => c,
         }
     }
 }

@@ -1,0 +1,605 @@
+//! The user's side: owned handles and the calls made through them.
+//!
+//! [`TcpStream`] and [`TcpListener`] are tokens naming a slot in a [`SocketSet`]; they are
+//! neither `Clone` nor `Copy`. `close(self)` and `abort(self)` consume the handle, so a
+//! second close, or any use after close, does not compile. Dropping a handle closes it:
+//! the drop marks a flag in the storage that the next `poll` acts on.
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use super::table::{ListenSlot, NONE, Owner, SocketSet};
+use crate::error::{Error, Result};
+use crate::tcp::cc::Algorithm;
+use crate::tcp::{Connection, Keepalive, State};
+use crate::time::{Duration, Instant};
+
+bitflags::bitflags! {
+    /// What a socket is ready for: a call would not return `WouldBlock`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+    pub struct Readiness: u8 {
+        /// `read` has bytes, the end of the stream, or the error to return.
+        const READABLE = 0x01;
+        /// `write` would queue bytes or return an error.
+        const WRITABLE = 0x02;
+        /// `accept` has a connection.
+        const ACCEPTABLE = 0x04;
+        /// The connection is closed on the protocol side.
+        const CLOSED = 0x08;
+        /// The connection failed.
+        const ERROR = 0x10;
+        /// The connection is established (or was, before it closed).
+        const CONNECTED = 0x20;
+    }
+}
+
+/// Names a socket slot and its generation; what adapters key their waker tables by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SocketId {
+    /// Slot index.
+    pub index: u16,
+    /// Generation of the slot when the handle was made.
+    pub generation: u16,
+}
+
+/// An owned handle to a TCP connection.
+///
+/// ```
+/// # use tidytcp::socket::{SocketSet, TcpStream};
+/// fn send_greeting<'a>(s: &mut TcpStream<'a>, set: &mut SocketSet<'a>) -> tidytcp::Result<usize> {
+///     s.write(set, b"hello\r\n")
+/// }
+/// ```
+///
+/// Closing consumes the handle, so closing twice is a compile error:
+///
+/// ```compile_fail
+/// # use tidytcp::socket::{SocketSet, TcpStream};
+/// fn twice<'a>(s: TcpStream<'a>, set: &mut SocketSet<'a>) {
+///     s.close(set);
+///     s.close(set); // error[E0382]: use of moved value: `s`
+/// }
+/// ```
+#[derive(Debug)]
+#[must_use = "dropping a TcpStream closes the connection"]
+pub struct TcpStream<'a> {
+    idx: u16,
+    generation: u16,
+    flag: &'a AtomicBool,
+    any: &'a AtomicBool,
+}
+
+/// An owned handle to a listening socket.
+#[derive(Debug)]
+#[must_use = "dropping a TcpListener closes it"]
+pub struct TcpListener<'a> {
+    idx: u16,
+    generation: u16,
+    flag: &'a AtomicBool,
+    any: &'a AtomicBool,
+}
+
+impl Drop for TcpStream<'_> {
+    fn drop(&mut self) {
+        self.flag.store(true, Ordering::Release);
+        self.any.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for TcpListener<'_> {
+    fn drop(&mut self) {
+        self.flag.store(true, Ordering::Release);
+        self.any.store(true, Ordering::Release);
+    }
+}
+
+impl<'a> SocketSet<'a> {
+    fn stream_handle(&self, i: usize) -> TcpStream<'a> {
+        TcpStream {
+            idx: i as u16,
+            generation: self.slots[i].generation,
+            flag: &self.stream_flags[i],
+            any: self.any_dropped,
+        }
+    }
+
+    fn check(&self, s: &TcpStream<'a>) -> Result<usize> {
+        let i = usize::from(s.idx);
+        let ok = self
+            .stream_flags
+            .get(i)
+            .is_some_and(|f| core::ptr::eq(f, s.flag))
+            && self.slots[i].generation == s.generation
+            && self.slots[i].owner == Owner::User
+            && self.slots[i].conn.is_some();
+        if ok { Ok(i) } else { Err(Error::InvalidHandle) }
+    }
+
+    fn check_listener(&self, l: &TcpListener<'a>) -> Result<usize> {
+        let i = usize::from(l.idx);
+        let ok = self
+            .listener_flags
+            .get(i)
+            .is_some_and(|f| core::ptr::eq(f, l.flag))
+            && self.listeners[i].generation == l.generation
+            && self.listeners[i].open;
+        if ok { Ok(i) } else { Err(Error::InvalidHandle) }
+    }
+
+    fn conn(&self, i: usize) -> &Connection {
+        // `check` guarantees the slot holds a connection.
+        self.slots[i]
+            .conn
+            .as_ref()
+            .unwrap_or_else(|| unreachable!())
+    }
+
+    /// Opens a listener on `port` (any local address) with room for `backlog` connections
+    /// waiting to be accepted and `backlog` more in the handshake.
+    pub fn listen(&mut self, port: u16, backlog: usize) -> Result<TcpListener<'a>> {
+        if port == 0 || backlog == 0 {
+            return Err(Error::InvalidInput);
+        }
+        if self.listener_for(port).is_some() {
+            return Err(Error::AddrInUse);
+        }
+        let li = self
+            .listeners
+            .iter()
+            .position(|l| !l.open)
+            .ok_or(Error::Exhausted)?;
+        let l = &mut self.listeners[li];
+        *l = ListenSlot {
+            generation: l.generation,
+            open: true,
+            port,
+            backlog: backlog.min(usize::from(u16::MAX - 1)) as u16,
+            ..ListenSlot::EMPTY
+        };
+        self.listener_flags[li].store(false, Ordering::Relaxed);
+        Ok(TcpListener {
+            idx: li as u16,
+            generation: self.listeners[li].generation,
+            flag: &self.listener_flags[li],
+            any: self.any_dropped,
+        })
+    }
+
+    /// Starts an active open to `remote` from an ephemeral port (RFC 6056 algorithm 3).
+    /// The handle is usable at once: data written before the handshake completes is sent
+    /// after it. Poll the stack to make progress.
+    pub fn connect(&mut self, now: Instant, remote: SocketAddrV4) -> Result<TcpStream<'a>> {
+        self.connect_from(now, 0, remote)
+    }
+
+    /// Like [`SocketSet::connect`] from a chosen local port (0 picks one).
+    pub fn connect_from(
+        &mut self,
+        now: Instant,
+        local_port: u16,
+        remote: SocketAddrV4,
+    ) -> Result<TcpStream<'a>> {
+        let rip = *remote.ip();
+        if remote.port() == 0 || rip.is_unspecified() || rip.is_broadcast() || rip.is_multicast() {
+            return Err(Error::InvalidInput);
+        }
+        if self.local_ip.is_unspecified() {
+            return Err(Error::NotConnected);
+        }
+        let port = if local_port != 0 {
+            let local = SocketAddrV4::new(self.local_ip, local_port);
+            if self.lookup(local, remote).is_some() {
+                return Err(Error::AddrInUse);
+            }
+            local_port
+        } else {
+            self.ephemeral_port(remote)?
+        };
+        let i = self.alloc().ok_or(Error::Exhausted)?;
+        let local = SocketAddrV4::new(self.local_ip, port);
+        let iss = self.secrets.isn(now, local, remote);
+        let ts_offset = self.secrets.ts_offset(local, remote);
+        let cap = self.rx_buffer_size();
+        let conn =
+            Connection::connect(&self.cfg, now, local, remote, iss, self.mtu, cap, ts_offset);
+        self.slots[i].conn = Some(conn);
+        self.slots[i].owner = Owner::User;
+        self.stream_flags[i].store(false, Ordering::Relaxed);
+        self.stats.active_opens += 1;
+        self.hash_insert(i);
+        self.after_change(i);
+        Ok(self.stream_handle(i))
+    }
+
+    /// RFC 6056 §3.3.3: offset = F(local, remote, key); try ports from
+    /// `min + (offset + next) % range`.
+    fn ephemeral_port(&mut self, remote: SocketAddrV4) -> Result<u16> {
+        let (lo, hi) = self.cfg.ephemeral_ports;
+        let (lo, hi) = (lo.min(hi).max(1), hi.max(lo).max(1));
+        let num = u32::from(hi - lo) + 1;
+        let offset = self.secrets.port_offset(self.local_ip, remote);
+        for i in 0..num {
+            let port =
+                lo + ((offset.wrapping_add(self.next_ephemeral).wrapping_add(i)) % num) as u16;
+            let local = SocketAddrV4::new(self.local_ip, port);
+            if self.lookup(local, remote).is_none() && self.listener_for(port).is_none() {
+                self.next_ephemeral = self.next_ephemeral.wrapping_add(i + 1);
+                return Ok(port);
+            }
+        }
+        Err(Error::Exhausted)
+    }
+
+    /// A listing of every socket in use, like `netstat`: endpoints, TCP state, state flags
+    /// and queue sizes.
+    pub fn sockets(&self) -> impl Iterator<Item = super::SocketInfo> + '_ {
+        let listeners = self
+            .listeners
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.open)
+            .map(|(i, l)| super::SocketInfo {
+                slot: i,
+                listener: true,
+                local: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, l.port),
+                remote: None,
+                state: State::Listen,
+                flags: super::SocketFlags::LISTENING,
+                recv_queue: usize::from(l.q_len),
+                send_queue: usize::from(l.embryos),
+            });
+        let streams = self.slots.iter().enumerate().filter_map(|(i, s)| {
+            let c = s.conn.as_ref()?;
+            Some(super::SocketInfo {
+                slot: i,
+                listener: false,
+                local: c.local(),
+                remote: Some(c.remote()),
+                state: c.state(),
+                flags: super::SocketFlags::of(c, s.owner, s.queued),
+                recv_queue: s.rx.len(),
+                send_queue: s.tx.len(),
+            })
+        });
+        listeners.chain(streams)
+    }
+}
+
+impl<'a> TcpListener<'a> {
+    /// Slot index and generation.
+    pub fn id(&self) -> SocketId {
+        SocketId {
+            index: self.idx,
+            generation: self.generation,
+        }
+    }
+
+    /// The port listened on.
+    pub fn port(&self, set: &SocketSet<'a>) -> Result<u16> {
+        Ok(set.listeners[set.check_listener(self)?].port)
+    }
+
+    /// Takes the oldest established connection from the accept queue, or `WouldBlock`.
+    pub fn accept(&self, set: &mut SocketSet<'a>) -> Result<TcpStream<'a>> {
+        let li = set.check_listener(self)?;
+        loop {
+            let head = set.listeners[li].q_head;
+            if head == NONE {
+                return Err(Error::WouldBlock);
+            }
+            let i = usize::from(head);
+            let l = &mut set.listeners[li];
+            l.q_head = set.slots[i].q_next;
+            if l.q_head == NONE {
+                l.q_tail = NONE;
+            }
+            l.q_len = l.q_len.saturating_sub(1);
+            let s = &mut set.slots[i];
+            s.queued = false;
+            s.q_next = NONE;
+            if s.conn.is_none() {
+                continue;
+            }
+            s.owner = Owner::User;
+            set.stream_flags[i].store(false, Ordering::Relaxed);
+            set.stats.passive_opens += 1;
+            set.epoch = set.epoch.wrapping_add(1);
+            // Anything that arrived before accept is news to the new owner.
+            s.events |=
+                crate::tcp::Events::RECV | crate::tcp::Events::SEND | crate::tcp::Events::CONNECTED;
+            set.absorb_events(i);
+            return Ok(set.stream_handle(i));
+        }
+    }
+
+    /// What the listener is ready for (`ACCEPTABLE` when a connection waits).
+    pub fn readiness(&self, set: &SocketSet<'a>) -> Readiness {
+        match set.check_listener(self) {
+            Ok(li) if set.listeners[li].q_len > 0 => Readiness::ACCEPTABLE,
+            Ok(_) => Readiness::empty(),
+            Err(_) => Readiness::ERROR,
+        }
+    }
+
+    /// Connections waiting in the accept queue.
+    pub fn queued(&self, set: &SocketSet<'a>) -> usize {
+        set.check_listener(self)
+            .map_or(0, |li| usize::from(set.listeners[li].q_len))
+    }
+
+    /// Closes the listener. Connections it has not handed out yet are reset and freed.
+    pub fn close(self, set: &mut SocketSet<'a>) {
+        if let Ok(li) = set.check_listener(&self) {
+            set.close_listener(li);
+        }
+        core::mem::forget(self);
+    }
+}
+
+impl<'a> TcpStream<'a> {
+    /// Slot index and generation.
+    pub fn id(&self) -> SocketId {
+        SocketId {
+            index: self.idx,
+            generation: self.generation,
+        }
+    }
+
+    /// Reads buffered bytes. After the peer's FIN: the buffered bytes, then `Ok(0)` (end of
+    /// stream). After a reset or timeout: the buffered bytes, then the error. Nothing yet:
+    /// `WouldBlock`.
+    pub fn read(&mut self, set: &mut SocketSet<'a>, buf: &mut [u8]) -> Result<usize> {
+        let i = set.check(self)?;
+        let Some((_, mut rx, _, _, _)) = set.parts(i) else {
+            return Err(Error::InvalidHandle);
+        };
+        let n = rx.read(buf);
+        Self::after_read(set, i, n, buf.is_empty())
+    }
+
+    /// Zero-copy read: offers the largest contiguous run of buffered bytes to `f`, which
+    /// returns how many it consumed. Same end-of-stream and error rules as `read`.
+    pub fn read_with(
+        &mut self,
+        set: &mut SocketSet<'a>,
+        f: impl FnOnce(&[u8]) -> usize,
+    ) -> Result<usize> {
+        let i = set.check(self)?;
+        let Some((_, mut rx, _, _, _)) = set.parts(i) else {
+            return Err(Error::InvalidHandle);
+        };
+        let n = if rx.is_empty() { 0 } else { rx.read_with(f) };
+        Self::after_read(set, i, n, false)
+    }
+
+    fn after_read(set: &mut SocketSet<'a>, i: usize, n: usize, empty_buf: bool) -> Result<usize> {
+        if n > 0 {
+            if let Some((c, rx, _, _, _)) = set.parts(i) {
+                c.on_user_read(&rx);
+                if c.wants_output() {
+                    set.mark_dirty(i);
+                }
+            }
+            return Ok(n);
+        }
+        if empty_buf {
+            return Ok(0);
+        }
+        let c = set.conn(i);
+        if let Some(e) = c.error() {
+            return Err(e);
+        }
+        if c.peer_closed() || c.state() == State::Closed {
+            return Ok(0);
+        }
+        Err(Error::WouldBlock)
+    }
+
+    /// Queues bytes to send; returns how many fit. A full buffer: `WouldBlock`. After our
+    /// own `shutdown_write`/FIN: `BrokenPipe`; after a reset: the error. Writing after the
+    /// peer's FIN is allowed (half-close).
+    pub fn write(&mut self, set: &mut SocketSet<'a>, data: &[u8]) -> Result<usize> {
+        let i = self.writable(set)?;
+        let Some((_, mut tx, ..)) = set.parts(i).map(|(c, _, tx, s, g)| (c, tx, s, g)) else {
+            return Err(Error::InvalidHandle);
+        };
+        let n = tx.write(data);
+        Self::after_write(set, i, n, data.is_empty())
+    }
+
+    /// Zero-copy write: offers the largest contiguous free region of the send buffer to
+    /// `f`, which fills a prefix and returns its length.
+    pub fn write_with(
+        &mut self,
+        set: &mut SocketSet<'a>,
+        f: impl FnOnce(&mut [u8]) -> usize,
+    ) -> Result<usize> {
+        let i = self.writable(set)?;
+        let Some((_, mut tx, ..)) = set.parts(i).map(|(c, _, tx, s, g)| (c, tx, s, g)) else {
+            return Err(Error::InvalidHandle);
+        };
+        let n = if tx.free() == 0 { 0 } else { tx.write_with(f) };
+        Self::after_write(set, i, n, false)
+    }
+
+    fn writable(&self, set: &SocketSet<'a>) -> Result<usize> {
+        let i = set.check(self)?;
+        let c = set.conn(i);
+        if let Some(e) = c.error() {
+            return Err(e);
+        }
+        if c.write_closed() {
+            return Err(Error::BrokenPipe);
+        }
+        if !c.state().can_send_data() {
+            return Err(Error::NotConnected);
+        }
+        Ok(i)
+    }
+
+    fn after_write(set: &mut SocketSet<'a>, i: usize, n: usize, empty: bool) -> Result<usize> {
+        if n == 0 && !empty {
+            return Err(Error::WouldBlock);
+        }
+        if n > 0 {
+            set.mark_dirty(i);
+        }
+        Ok(n)
+    }
+
+    /// Half-closes: a FIN follows the queued data; reading goes on.
+    pub fn shutdown_write(&mut self, set: &mut SocketSet<'a>) -> Result<()> {
+        let i = set.check(self)?;
+        let r = set.slots[i]
+            .conn
+            .as_mut()
+            .map_or(Err(Error::InvalidHandle), |c| c.shutdown_write());
+        set.after_change(i);
+        r
+    }
+
+    /// Closes the connection (orderly): queued data then FIN; returns at once and the
+    /// protocol finishes in the background. If unread data remains, the peer is reset
+    /// instead (RFC 9293 §3.6).
+    pub fn close(self, set: &mut SocketSet<'a>) {
+        if let Ok(i) = set.check(&self) {
+            set.close_slot(set.now, i);
+        }
+        core::mem::forget(self);
+    }
+
+    /// Aborts the connection: a RST to the peer, and the slot is freed at once.
+    pub fn abort(self, set: &mut SocketSet<'a>) {
+        if let Ok(i) = set.check(&self) {
+            set.abort_slot(i);
+        }
+        core::mem::forget(self);
+    }
+
+    /// The TCP state.
+    pub fn state(&self, set: &SocketSet<'a>) -> State {
+        set.check(self)
+            .map_or(State::Closed, |i| set.conn(i).state())
+    }
+
+    /// The error the connection ended with, if any.
+    pub fn error(&self, set: &SocketSet<'a>) -> Option<Error> {
+        set.check(self)
+            .map_or(Some(Error::InvalidHandle), |i| set.conn(i).error())
+    }
+
+    /// What the stream is ready for now.
+    pub fn readiness(&self, set: &SocketSet<'a>) -> Readiness {
+        let Ok(i) = set.check(self) else {
+            return Readiness::ERROR | Readiness::CLOSED;
+        };
+        let c = set.conn(i);
+        let s = &set.slots[i];
+        let mut r = Readiness::empty();
+        let failed = c.error().is_some();
+        if failed {
+            r |= Readiness::ERROR;
+        }
+        if c.state() == State::Closed {
+            r |= Readiness::CLOSED;
+        }
+        if s.rx.len() > 0 || c.peer_closed() || failed || c.state() == State::Closed {
+            r |= Readiness::READABLE;
+        }
+        let synced = !matches!(c.state(), State::SynSent | State::SynReceived);
+        if failed
+            || c.write_closed()
+            || (synced && s.tx.len() < set.tx_buffer_size())
+            || c.state() == State::Closed
+        {
+            r |= Readiness::WRITABLE;
+        }
+        if synced && (c.state() != State::Closed || c.peer_closed() || c.error().is_none()) {
+            r |= Readiness::CONNECTED;
+        }
+        r
+    }
+
+    /// Bytes ready to read.
+    pub fn recv_queue(&self, set: &SocketSet<'a>) -> usize {
+        set.check(self).map_or(0, |i| set.slots[i].rx.len())
+    }
+
+    /// Bytes queued to send (unacknowledged included).
+    pub fn send_queue(&self, set: &SocketSet<'a>) -> usize {
+        set.check(self).map_or(0, |i| set.slots[i].tx.len())
+    }
+
+    /// Room in the send buffer.
+    pub fn send_capacity(&self, set: &SocketSet<'a>) -> usize {
+        set.check(self).map_or(0, |i| {
+            set.tx_buffer_size().saturating_sub(set.slots[i].tx.len())
+        })
+    }
+
+    /// Local endpoint.
+    pub fn local_addr(&self, set: &SocketSet<'a>) -> Result<SocketAddrV4> {
+        set.check(self).map(|i| set.conn(i).local())
+    }
+
+    /// Remote endpoint.
+    pub fn peer_addr(&self, set: &SocketSet<'a>) -> Result<SocketAddrV4> {
+        set.check(self).map(|i| set.conn(i).remote())
+    }
+
+    /// The protocol state of the connection, read-only (windows, RTT, options).
+    pub fn connection<'s>(&self, set: &'s SocketSet<'a>) -> Result<&'s Connection> {
+        set.check(self).map(|i| set.conn(i))
+    }
+
+    /// Turns Nagle's algorithm off (`true`) or on.
+    pub fn set_nodelay(&mut self, set: &mut SocketSet<'a>, nodelay: bool) -> Result<()> {
+        let i = set.check(self)?;
+        if let Some(c) = set.slots[i].conn.as_mut() {
+            c.set_nodelay(nodelay);
+        }
+        set.mark_dirty(i);
+        Ok(())
+    }
+
+    /// Sets keep-alive probing (`None`: off).
+    pub fn set_keepalive(
+        &mut self,
+        set: &mut SocketSet<'a>,
+        now: Instant,
+        keepalive: Option<Keepalive>,
+    ) -> Result<()> {
+        let i = set.check(self)?;
+        if let Some(c) = set.slots[i].conn.as_mut() {
+            c.set_keepalive(now, keepalive);
+        }
+        set.update_timer(i);
+        Ok(())
+    }
+
+    /// Sets the RFC 5482 user timeout.
+    pub fn set_user_timeout(
+        &mut self,
+        set: &mut SocketSet<'a>,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
+        let i = set.check(self)?;
+        if let Some(c) = set.slots[i].conn.as_mut() {
+            c.set_user_timeout(timeout);
+        }
+        Ok(())
+    }
+
+    /// Selects the congestion control algorithm of this connection.
+    pub fn set_congestion_control(
+        &mut self,
+        set: &mut SocketSet<'a>,
+        alg: Algorithm,
+    ) -> Result<()> {
+        let i = set.check(self)?;
+        if let Some(c) = set.slots[i].conn.as_mut() {
+            c.set_congestion_control(alg);
+        }
+        Ok(())
+    }
+}

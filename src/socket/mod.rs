@@ -1,0 +1,155 @@
+//! The socket layer: the socket table with its two-sided slot lifetime, the owned
+//! `TcpStream`/`TcpListener` handles, accept queues, readiness, and the listing of every
+//! socket for debugging. The shared, async and blocking adapters sit on top of it.
+//!
+//! Files: `storage.rs` (caller-provided memory), `table.rs` (slots, lifetime, hash, timer
+//! heap, output queue, readiness), `handle.rs` (handles and the user calls).
+
+mod handle;
+mod storage;
+mod table;
+
+pub use handle::{Readiness, SocketId, TcpListener, TcpStream};
+#[cfg(feature = "std")]
+pub use storage::HeapStorage;
+pub use storage::{Parts, SocketStorage, Storage};
+pub use table::{ListenSlot, Slot, SocketSet};
+
+use core::fmt;
+use core::net::SocketAddrV4;
+
+use crate::tcp::{Connection, State};
+use table::Owner;
+
+bitflags::bitflags! {
+    /// State flags of a socket, in the spirit of BSD's `so_state`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+    pub struct SocketFlags: u16 {
+        /// A listening socket.
+        const LISTENING = 0x0001;
+        /// The connection is (or was) established.
+        const CONNECTED = 0x0002;
+        /// Handshake in progress.
+        const CONNECTING = 0x0004;
+        /// The peer sent its FIN: nothing more will arrive (BSD `SS_CANTRCVMORE`).
+        const CANT_RECV_MORE = 0x0008;
+        /// We sent or queued our FIN (BSD `SS_CANTSENDMORE`).
+        const CANT_SEND_MORE = 0x0010;
+        /// No user handle any more: the protocol finishes alone (BSD `SS_NOFDREF`).
+        const NO_HANDLE = 0x0020;
+        /// Owned by a listener, not yet accepted.
+        const QUEUED = 0x0040;
+        /// The connection failed (reset, timeout, unreachable).
+        const ERROR = 0x0080;
+    }
+}
+
+impl SocketFlags {
+    pub(crate) fn of(c: &Connection, owner: Owner, queued: bool) -> Self {
+        let mut f = SocketFlags::empty();
+        match c.state() {
+            State::SynSent | State::SynReceived => f |= SocketFlags::CONNECTING,
+            State::Closed | State::Listen => {}
+            _ => f |= SocketFlags::CONNECTED,
+        }
+        if c.peer_closed() {
+            f |= SocketFlags::CANT_RECV_MORE;
+        }
+        if c.write_closed() {
+            f |= SocketFlags::CANT_SEND_MORE;
+        }
+        match owner {
+            Owner::Released => f |= SocketFlags::NO_HANDLE,
+            Owner::Listener { .. } if queued => f |= SocketFlags::QUEUED,
+            _ => {}
+        }
+        if c.error().is_some() {
+            f |= SocketFlags::ERROR;
+        }
+        f
+    }
+}
+
+impl fmt::Display for SocketFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("-");
+        }
+        bitflags::parser::to_writer(self, f)
+    }
+}
+
+/// One line of the socket table ([`SocketSet::sockets`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketInfo {
+    /// Slot index (listener slots and connection slots are numbered separately).
+    pub slot: usize,
+    /// A listener, not a connection.
+    pub listener: bool,
+    /// Local endpoint (0.0.0.0 for listeners).
+    pub local: SocketAddrV4,
+    /// Remote endpoint of a connection.
+    pub remote: Option<SocketAddrV4>,
+    /// TCP state.
+    pub state: State,
+    /// State flags.
+    pub flags: SocketFlags,
+    /// Bytes waiting to be read (listeners: connections waiting to be accepted).
+    pub recv_queue: usize,
+    /// Bytes waiting to be acknowledged or sent (listeners: handshakes in progress).
+    pub send_queue: usize,
+}
+
+impl fmt::Display for SocketInfo {
+    /// `netstat`-like: `tcp  slot  recv-q send-q  local  remote  state  flags`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.listener { "L" } else { "S" };
+        let mut remote = heapless_addr::Buf::new();
+        match self.remote {
+            Some(r) => {
+                let _ = fmt::write(&mut remote, format_args!("{r}"));
+            }
+            None => {
+                let _ = fmt::write(&mut remote, format_args!("*:*"));
+            }
+        }
+        let mut local = heapless_addr::Buf::new();
+        let _ = fmt::write(&mut local, format_args!("{}", self.local));
+        write!(
+            f,
+            "tcp {kind}{:<3} {:>6} {:>6}  {:<21} {:<21} {:<12} {}",
+            self.slot,
+            self.recv_queue,
+            self.send_queue,
+            local.as_str(),
+            remote.as_str(),
+            self.state.name(),
+            self.flags
+        )
+    }
+}
+
+/// A fixed buffer to format an address into, so that column widths apply.
+mod heapless_addr {
+    pub struct Buf {
+        b: [u8; 24],
+        n: usize,
+    }
+    impl Buf {
+        pub fn new() -> Self {
+            Buf { b: [0; 24], n: 0 }
+        }
+        pub fn as_str(&self) -> &str {
+            core::str::from_utf8(&self.b[..self.n]).unwrap_or("?")
+        }
+    }
+    impl core::fmt::Write for Buf {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let room = self.b.len() - self.n;
+            let k = s.len().min(room);
+            self.b[self.n..self.n + k].copy_from_slice(&s.as_bytes()[..k]);
+            self.n += k;
+            Ok(())
+        }
+    }
+}

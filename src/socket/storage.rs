@@ -1,0 +1,166 @@
+//! Memory for a stack's sockets, provided by the caller: a `static` on a board
+//! ([`SocketStorage`] has a `const fn new`), or the heap on a host ([`HeapStorage`]).
+
+use core::sync::atomic::AtomicBool;
+
+use super::table::{ListenSlot, Slot};
+
+/// Borrowed views of all the arrays a socket set needs.
+pub struct Parts<'a> {
+    pub(crate) slots: &'a mut [Slot],
+    pub(crate) listeners: &'a mut [ListenSlot],
+    pub(crate) rx: &'a mut [u8],
+    pub(crate) tx: &'a mut [u8],
+    pub(crate) rx_size: usize,
+    pub(crate) tx_size: usize,
+    pub(crate) stream_flags: &'a [AtomicBool],
+    pub(crate) listener_flags: &'a [AtomicBool],
+    pub(crate) any_dropped: &'a AtomicBool,
+    pub(crate) buckets: &'a mut [u16],
+    pub(crate) heap: &'a mut [u16],
+}
+
+/// Something that can lend the stack its socket memory for its whole life.
+pub trait Storage {
+    /// The arrays, borrowed.
+    fn parts(&mut self) -> Parts<'_>;
+}
+
+/// Fixed socket memory: `N` connection slots with `RX`/`TX`-byte buffers each, and `L`
+/// listener slots (listeners need no buffers). No heap; `new` is `const` so the whole
+/// thing can live in a `static` (with `static_cell`).
+///
+/// ```
+/// use tidytcp::socket::SocketStorage;
+/// // Four connections with 2 KiB each way, two listeners: about 16.5 KiB plus slots.
+/// static STORAGE: static_cell::StaticCell<SocketStorage<4, 2, 2048, 2048>> = static_cell::StaticCell::new();
+/// let storage = STORAGE.init(SocketStorage::new());
+/// # let _ = storage;
+/// ```
+pub struct SocketStorage<const N: usize, const L: usize, const RX: usize, const TX: usize> {
+    slots: [Slot; N],
+    listeners: [ListenSlot; L],
+    rx: [[u8; RX]; N],
+    tx: [[u8; TX]; N],
+    stream_flags: [AtomicBool; N],
+    listener_flags: [AtomicBool; L],
+    any_dropped: AtomicBool,
+    buckets: [u16; N],
+    heap: [u16; N],
+}
+
+impl<const N: usize, const L: usize, const RX: usize, const TX: usize> SocketStorage<N, L, RX, TX> {
+    /// Empty storage. Slot indices are 16-bit: `N` must be below 65535.
+    pub const fn new() -> Self {
+        assert!(
+            N < u16::MAX as usize && L < u16::MAX as usize,
+            "at most 65534 slots"
+        );
+        SocketStorage {
+            slots: [const { Slot::EMPTY }; N],
+            listeners: [const { ListenSlot::EMPTY }; L],
+            rx: [[0; RX]; N],
+            tx: [[0; TX]; N],
+            stream_flags: [const { AtomicBool::new(false) }; N],
+            listener_flags: [const { AtomicBool::new(false) }; L],
+            any_dropped: AtomicBool::new(false),
+            buckets: [u16::MAX; N],
+            heap: [u16::MAX; N],
+        }
+    }
+}
+
+impl<const N: usize, const L: usize, const RX: usize, const TX: usize> Default
+    for SocketStorage<N, L, RX, TX>
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize, const L: usize, const RX: usize, const TX: usize> Storage
+    for SocketStorage<N, L, RX, TX>
+{
+    fn parts(&mut self) -> Parts<'_> {
+        Parts {
+            slots: &mut self.slots,
+            listeners: &mut self.listeners,
+            rx: self.rx.as_flattened_mut(),
+            tx: self.tx.as_flattened_mut(),
+            rx_size: RX,
+            tx_size: TX,
+            stream_flags: &self.stream_flags,
+            listener_flags: &self.listener_flags,
+            any_dropped: &self.any_dropped,
+            buckets: &mut self.buckets,
+            heap: &mut self.heap,
+        }
+    }
+}
+
+/// Socket memory on the heap, sized at run time (hosts and tests; feature `std`).
+///
+/// ```
+/// use tidytcp::socket::HeapStorage;
+/// // 1000 connections with 64 KiB buffers each way: 128 MB, allocated without touching
+/// // the thread's stack.
+/// let storage = HeapStorage::new(1000, 4, 65536, 65536);
+/// # drop(storage);
+/// ```
+#[cfg(feature = "std")]
+pub struct HeapStorage {
+    slots: std::vec::Vec<Slot>,
+    listeners: std::vec::Vec<ListenSlot>,
+    rx: std::vec::Vec<u8>,
+    tx: std::vec::Vec<u8>,
+    rx_size: usize,
+    tx_size: usize,
+    stream_flags: std::vec::Vec<AtomicBool>,
+    listener_flags: std::vec::Vec<AtomicBool>,
+    any_dropped: AtomicBool,
+    buckets: std::vec::Vec<u16>,
+    heap: std::vec::Vec<u16>,
+}
+
+#[cfg(feature = "std")]
+impl HeapStorage {
+    /// `sockets` connection slots with `rx`/`tx`-byte buffers, `listeners` listener slots.
+    /// Counts are clamped to 65534.
+    pub fn new(sockets: usize, listeners: usize, rx: usize, tx: usize) -> Self {
+        use std::vec::Vec;
+        let n = sockets.min(usize::from(u16::MAX) - 1);
+        let l = listeners.min(usize::from(u16::MAX) - 1);
+        HeapStorage {
+            slots: (0..n).map(|_| Slot::EMPTY).collect(),
+            listeners: (0..l).map(|_| ListenSlot::EMPTY).collect(),
+            rx: std::vec![0; n * rx],
+            tx: std::vec![0; n * tx],
+            rx_size: rx,
+            tx_size: tx,
+            stream_flags: (0..n).map(|_| AtomicBool::new(false)).collect::<Vec<_>>(),
+            listener_flags: (0..l).map(|_| AtomicBool::new(false)).collect::<Vec<_>>(),
+            any_dropped: AtomicBool::new(false),
+            buckets: std::vec![u16::MAX; n],
+            heap: std::vec![u16::MAX; n],
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl Storage for HeapStorage {
+    fn parts(&mut self) -> Parts<'_> {
+        Parts {
+            slots: &mut self.slots,
+            listeners: &mut self.listeners,
+            rx: &mut self.rx,
+            tx: &mut self.tx,
+            rx_size: self.rx_size,
+            tx_size: self.tx_size,
+            stream_flags: &self.stream_flags,
+            listener_flags: &self.listener_flags,
+            any_dropped: &self.any_dropped,
+            buckets: &mut self.buckets,
+            heap: &mut self.heap,
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! CUBIC (RFC 9438) in integer arithmetic only, so it builds for cores without an FPU.
+//!
+//! Windows are in bytes, time in milliseconds. With C = 0.4 segments/s³ the cubic term
+//! `C·(t−K)³` in bytes is `SMSS·d³·4/10¹⁰` for `d = |t−K|` in milliseconds; `u128` keeps
+//! every intermediate exact for years of `t`.
+
+use super::{AckEvent, CongestionControl};
+use crate::time::Instant;
+
+/// β_cubic = 0.7, as 7/10.
+const BETA_NUM: u64 = 7;
+const BETA_DEN: u64 = 10;
+/// α_cubic = 3(1−β)/(1+β) = 9/17 (RFC 9438 §4.3).
+const ALPHA_NUM: u64 = 9;
+const ALPHA_DEN: u64 = 17;
+
+/// The CUBIC controller.
+///
+/// ```
+/// use tidytcp::tcp::cc::{CongestionControl, Cubic};
+/// use tidytcp::Instant;
+/// let mut c = Cubic::new(14_600);
+/// c.on_congestion(Instant::ZERO, 100_000, 1000); // ssthresh = 0.7 * cwnd
+/// assert_eq!(c.ssthresh(), 10_220);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cubic {
+    cwnd: u32,
+    ssthresh: u32,
+    /// W_max: the window before the last reduction, bytes.
+    w_max: u64,
+    /// Start of the current congestion avoidance epoch.
+    epoch_start: Option<Instant>,
+    /// K in milliseconds.
+    k_ms: u64,
+    /// W_max the epoch's curve plateaus at (bytes).
+    origin: u64,
+    /// Reno-friendly estimate W_est in bytes, scaled by 2^16 for fractional growth.
+    w_est_fp: u64,
+    /// Fractional growth carried between ACKs (bytes * cwnd units).
+    carry: u64,
+    /// Slow start byte counting.
+    bytes_acked: u32,
+}
+
+impl Cubic {
+    /// Starts at `initial_window` in slow start.
+    pub fn new(initial_window: u32) -> Self {
+        Cubic {
+            cwnd: initial_window,
+            ssthresh: u32::MAX,
+            w_max: 0,
+            epoch_start: None,
+            k_ms: 0,
+            origin: 0,
+            w_est_fp: 0,
+            carry: 0,
+            bytes_acked: 0,
+        }
+    }
+
+    /// W_max, the window at the last congestion event (bytes).
+    pub fn w_max(&self) -> u64 {
+        self.w_max
+    }
+
+    /// K of RFC 9438 eq. (2), in milliseconds.
+    pub fn k_millis(&self) -> u64 {
+        self.k_ms
+    }
+
+    /// W_cubic(t) of RFC 9438 eq. (1) in bytes, `t_ms` after the epoch start.
+    pub fn w_cubic(&self, t_ms: u64, smss: u32) -> u64 {
+        let d = t_ms.abs_diff(self.k_ms);
+        let delta = cubic_term(d, smss);
+        if t_ms >= self.k_ms {
+            self.origin.saturating_add(delta)
+        } else {
+            self.origin.saturating_sub(delta)
+        }
+    }
+
+    fn start_epoch(&mut self, now: Instant, smss: u32) {
+        self.epoch_start = Some(now);
+        let cwnd = u64::from(self.cwnd);
+        if cwnd < self.w_max {
+            // K = cbrt((W_max − cwnd_epoch) / C), eq. (2), in ms:
+            // d³ = (W_max − cwnd)·10¹⁰ / (4·SMSS).
+            let num =
+                u128::from(self.w_max - cwnd) * 10_000_000_000 / (4 * u128::from(smss.max(1)));
+            self.k_ms = cbrt_u128(num);
+            self.origin = self.w_max;
+        } else {
+            self.k_ms = 0;
+            self.origin = cwnd;
+        }
+        self.w_est_fp = cwnd << 16;
+        self.carry = 0;
+    }
+}
+
+/// C·d³ in bytes for `d` milliseconds: SMSS·d³·4/10¹⁰.
+fn cubic_term(d_ms: u64, smss: u32) -> u64 {
+    let d = u128::from(d_ms);
+    let v = d * d * d * u128::from(smss) * 4 / 10_000_000_000;
+    u64::try_from(v).unwrap_or(u64::MAX)
+}
+
+/// Integer cube root (floor).
+fn cbrt_u128(n: u128) -> u64 {
+    let (mut lo, mut hi) = (0u64, 1u64 << 42);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        let m = u128::from(mid);
+        if m * m * m <= n {
+            lo = mid
+        } else {
+            hi = mid - 1
+        }
+    }
+    lo
+}
+
+impl CongestionControl for Cubic {
+    fn cwnd(&self) -> u32 {
+        self.cwnd
+    }
+    fn ssthresh(&self) -> u32 {
+        self.ssthresh
+    }
+    fn set_cwnd(&mut self, cwnd: u32) {
+        self.cwnd = cwnd;
+    }
+    fn on_ack(&mut self, ev: &AckEvent) {
+        let smss = ev.smss.max(1);
+        if self.cwnd < self.ssthresh {
+            // Slow start as in RFC 5681 with ABC (RFC 9438 §4.10).
+            self.cwnd = self.cwnd.saturating_add(ev.acked.min(2 * smss));
+            return;
+        }
+        let start = match self.epoch_start {
+            Some(s) => s,
+            None => {
+                self.start_epoch(ev.now, smss);
+                ev.now
+            }
+        };
+        let t_ms = ev.now.saturating_duration_since(start).total_millis();
+        let rtt_ms = ev.srtt.map_or(0, |r| r.total_millis());
+        let cwnd = u64::from(self.cwnd);
+        // Target: W_cubic(t + RTT), kept within [cwnd, 1.5·cwnd] (§4.2).
+        let target = self
+            .w_cubic(t_ms + rtt_ms, smss)
+            .clamp(cwnd, cwnd + cwnd / 2);
+        // Reno-friendly estimate (§4.3): W_est += α·(acked/cwnd) segments.
+        let inc_fp =
+            (ALPHA_NUM << 16) * u64::from(ev.acked) * u64::from(smss) / (ALPHA_DEN * cwnd.max(1));
+        self.w_est_fp = self.w_est_fp.saturating_add(inc_fp);
+        let w_est = self.w_est_fp >> 16;
+        if self.w_cubic(t_ms, smss) < w_est {
+            // Reno-friendly region: follow W_est.
+            if w_est > cwnd {
+                self.cwnd = u32::try_from(w_est).unwrap_or(u32::MAX);
+            }
+            return;
+        }
+        // Concave and convex regions (§4.4–4.5): (target − cwnd)/cwnd per SMSS acked.
+        let num = (target - cwnd) * u64::from(ev.acked) + self.carry;
+        let grow = num / cwnd.max(1);
+        self.carry = num % cwnd.max(1);
+        self.cwnd = u32::try_from(cwnd + grow).unwrap_or(u32::MAX);
+    }
+    fn on_congestion(&mut self, _now: Instant, _flight: u32, smss: u32) {
+        let cwnd = u64::from(self.cwnd);
+        // Fast convergence (§4.7).
+        self.w_max = if cwnd < self.w_max {
+            cwnd * (BETA_DEN + BETA_NUM) / (2 * BETA_DEN)
+        } else {
+            cwnd
+        };
+        let reduced = (cwnd * BETA_NUM / BETA_DEN).max(2 * u64::from(smss));
+        self.ssthresh = u32::try_from(reduced).unwrap_or(u32::MAX);
+        self.cwnd = self.ssthresh;
+        self.epoch_start = None;
+        self.bytes_acked = 0;
+    }
+    fn on_recovery_end(&mut self, _now: Instant, _flight: u32, _smss: u32) {
+        self.cwnd = self.ssthresh;
+    }
+    fn on_timeout(&mut self, now: Instant, flight: u32, smss: u32) {
+        // §4.8: the same reduction, then slow start from one segment.
+        self.on_congestion(now, flight, smss);
+        self.cwnd = smss;
+    }
+    fn on_idle_restart(&mut self, _now: Instant, initial_window: u32) {
+        self.cwnd = self.cwnd.min(initial_window);
+        self.epoch_start = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Duration;
+
+    #[test]
+    fn cube_root() {
+        assert_eq!(cbrt_u128(0), 0);
+        assert_eq!(cbrt_u128(26), 2);
+        assert_eq!(cbrt_u128(27), 3);
+        assert_eq!(cbrt_u128(1_000_000_000_000_000_000), 1_000_000);
+    }
+
+    #[test]
+    fn k_matches_rfc_formula() {
+        // W_max = 100 segments, cwnd = 70 after the cut: K = cbrt(30 / 0.4) = 4.217 s.
+        let smss = 1000;
+        let mut c = Cubic::new(10 * smss);
+        c.cwnd = 100 * smss;
+        c.on_congestion(Instant::ZERO, 100 * smss, smss);
+        assert_eq!(c.cwnd(), 70 * smss);
+        c.start_epoch(Instant::ZERO, smss);
+        assert!(
+            (4216..=4218).contains(&c.k_millis()),
+            "K = {} ms",
+            c.k_millis()
+        );
+        // At t = K the curve reaches W_max; at t = 0 it equals the reduced window.
+        assert!(c.w_cubic(c.k_millis(), smss).abs_diff(100_000) < 10);
+        assert!(c.w_cubic(0, smss).abs_diff(70_000) < 100);
+    }
+
+    #[test]
+    fn growth_trace_follows_the_cubic_function() {
+        // An ACK clock at RTT 100 ms, one ACK per segment, after a loss at 100 segments.
+        let smss = 1000u32;
+        let rtt = Duration::from_millis(100);
+        let mut c = Cubic::new(10 * smss);
+        c.cwnd = 100 * smss;
+        c.on_congestion(Instant::ZERO, 100 * smss, smss);
+        let mut now = Instant::ZERO;
+        let mut worst = 0f64;
+        for _round in 0..80 {
+            let segs = c.cwnd() / smss;
+            for _ in 0..segs {
+                c.on_ack(&AckEvent {
+                    now,
+                    acked: smss,
+                    smss,
+                    flight: c.cwnd(),
+                    srtt: Some(rtt),
+                });
+            }
+            now += rtt;
+            let t = now.total_millis();
+            // The window after a round should sit near W_cubic(t) (it targets t + RTT one
+            // round ahead, so compare with the curve at t).
+            let expect = c.w_cubic(t, smss) as f64;
+            let got = f64::from(c.cwnd());
+            let err = (got - expect).abs() / expect;
+            if t > 500 {
+                worst = worst.max(err);
+            }
+        }
+        assert!(
+            worst < 0.06,
+            "largest deviation from W_cubic: {:.1}%",
+            worst * 100.0
+        );
+        // After ~8 s the window is well past W_max (convex region).
+        assert!(c.cwnd() > 100 * smss);
+    }
+
+    #[test]
+    fn fast_convergence_lowers_w_max() {
+        let mut c = Cubic::new(10_000);
+        c.cwnd = 100_000;
+        c.on_congestion(Instant::ZERO, 0, 1000);
+        assert_eq!(c.w_max(), 100_000);
+        c.cwnd = 80_000; // a second loss before reaching the old maximum
+        c.on_congestion(Instant::ZERO, 0, 1000);
+        assert_eq!(c.w_max(), 68_000); // 80 000 * (1 + 0.7) / 2
+    }
+
+    #[test]
+    fn timeout_restarts_from_one_segment() {
+        let mut c = Cubic::new(10_000);
+        c.cwnd = 50_000;
+        c.on_timeout(Instant::ZERO, 50_000, 1000);
+        assert_eq!((c.cwnd(), c.ssthresh()), (1000, 35_000));
+    }
+}
