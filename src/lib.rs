@@ -14,6 +14,7 @@ extern crate std;
 pub mod buf;
 pub mod drivers;
 pub mod error;
+pub mod ip;
 pub mod socket;
 pub mod tcp;
 pub mod time;

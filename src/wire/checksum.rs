@@ -4,10 +4,10 @@
 //! [`Checksum`] is an accumulator that takes the data in pieces of any length and
 //! alignment (a TCP segment is summed as pseudo header, header, then payload straight
 //! from the ring buffer, possibly in two pieces). It sums eight bytes at a time in native
-//! byte order with an end-around carry, which RFC 1071 §2 shows gives the same result
-//! after a final byte swap. [`Checksum::copy_and_add`] copies and sums in one pass over the
-//! data, which the TCP input and output paths use so that each payload byte is touched
-//! once.
+//! byte order with an end-around carry, in several independent lanes, which RFC 1071 §2
+//! shows gives the same result after a final byte swap. [`Checksum::copy_and_add`] copies
+//! and sums in one pass over the data, which the TCP input and output paths use so that
+//! each payload byte is touched once.
 
 use core::net::Ipv4Addr;
 
@@ -136,43 +136,82 @@ fn add_carry(acc: u64, w: u64) -> u64 {
     s + u64::from(c)
 }
 
+/// Independent accumulators in the inner loops. Each takes one 8-byte word per step with
+/// an end-around carry (`add` + `adc 0` on x86-64); independent carry chains let the CPU
+/// overlap them. Eight fit the x86-64 register file without spilling; 32-bit targets,
+/// which need two registers per lane, use four. Measured on x86-64 over 1460 bytes: 1.5x
+/// the two-lane loop for the sum, 1.5x for copy-and-sum.
+const LANES: usize = if cfg!(target_pointer_width = "64") {
+    8
+} else {
+    4
+};
+/// Bytes per inner-loop step.
+const STEP: usize = 8 * LANES;
+
+#[inline(always)]
+fn word(w: &[u8]) -> u64 {
+    u64::from_ne_bytes(w.try_into().unwrap_or([0; 8]))
+}
+
+#[inline(always)]
+fn add_step(lanes: &mut [u64; LANES], chunk: &[u8]) {
+    for (lane, w) in lanes.iter_mut().zip(chunk.chunks_exact(8)) {
+        *lane = add_carry(*lane, word(w));
+    }
+}
+
+fn fold_lanes(lanes: &[u64; LANES]) -> u64 {
+    lanes.iter().fold(0, |a, &l| add_carry(a, l))
+}
+
 /// Folded sum of `data` in big-endian word order, starting at an even offset.
 fn sum_be(data: &[u8]) -> u16 {
-    let mut acc0 = 0u64;
-    let mut acc1 = 0u64;
-    let mut chunks = data.chunks_exact(16);
-    for c in &mut chunks {
-        let (a, b) = c.split_at(8);
-        acc0 = add_carry(acc0, u64::from_ne_bytes(a.try_into().unwrap_or([0; 8])));
-        acc1 = add_carry(acc1, u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])));
+    if data.len() < STEP {
+        // Headers: skip the lanes and their folding.
+        return native_to_be(finish_tail(0, data));
     }
-    let acc = add_carry(acc0, acc1);
-    native_to_be(finish_tail(acc, chunks.remainder()))
+    let mut lanes = [0u64; LANES];
+    let mut chunks = data.chunks_exact(STEP);
+    for c in &mut chunks {
+        add_step(&mut lanes, c);
+    }
+    native_to_be(finish_tail(fold_lanes(&lanes), chunks.remainder()))
 }
 
 /// Copies `src` to `dst` (equal lengths) and returns the folded big-endian sum of the bytes.
 fn copy_and_sum_be(dst: &mut [u8], src: &[u8]) -> u16 {
-    let mut acc0 = 0u64;
-    let mut acc1 = 0u64;
-    let mut s = src.chunks_exact(16);
-    let mut d = dst.chunks_exact_mut(16);
+    let n = src.len().min(dst.len());
+    let (src, dst) = (&src[..n], &mut dst[..n]);
+    if n < STEP {
+        dst.copy_from_slice(src);
+        return native_to_be(finish_tail(0, src));
+    }
+    let mut lanes = [0u64; LANES];
+    let mut s = src.chunks_exact(STEP);
+    let mut d = dst.chunks_exact_mut(STEP);
     for (sc, dc) in (&mut s).zip(&mut d) {
-        let a = u64::from_ne_bytes(sc[..8].try_into().unwrap_or([0; 8]));
-        let b = u64::from_ne_bytes(sc[8..].try_into().unwrap_or([0; 8]));
-        dc[..8].copy_from_slice(&a.to_ne_bytes());
-        dc[8..].copy_from_slice(&b.to_ne_bytes());
-        acc0 = add_carry(acc0, a);
-        acc1 = add_carry(acc1, b);
+        dc.copy_from_slice(sc);
+        add_step(&mut lanes, sc);
     }
     let tail = s.remainder();
     d.into_remainder().copy_from_slice(tail);
-    let acc = add_carry(acc0, acc1);
-    native_to_be(finish_tail(acc, tail))
+    native_to_be(finish_tail(fold_lanes(&lanes), tail))
 }
 
-/// Adds the last < 16 bytes (native order, zero padded) and folds to 16 bits, native order.
+/// Adds the last `< STEP` bytes (native order, zero padded) and folds to 16 bits, native
+/// order.
 fn finish_tail(mut acc: u64, tail: &[u8]) -> u16 {
-    let mut words = tail.chunks_exact(2);
+    let mut quads = tail.chunks_exact(8);
+    for q in &mut quads {
+        acc = add_carry(acc, word(q));
+    }
+    let mut rest = quads.remainder();
+    if let Some((w, r)) = rest.split_first_chunk::<4>() {
+        acc = add_carry(acc, u64::from(u32::from_ne_bytes(*w)));
+        rest = r;
+    }
+    let mut words = rest.chunks_exact(2);
     for w in &mut words {
         acc = add_carry(acc, u64::from(u16::from_ne_bytes([w[0], w[1]])));
     }
@@ -232,6 +271,42 @@ mod tests {
     fn empty_and_single_byte() {
         assert_eq!(checksum(&[]), 0xffff);
         assert_eq!(checksum(&[0xab]), !0xab00);
+    }
+
+    /// Throughput of the inner loops. Run with
+    /// `cargo test --release --lib checksum::tests::throughput -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "benchmark; prints MB/s"]
+    fn throughput() {
+        use std::hint::black_box;
+        use std::time::Instant as StdInstant;
+        const ROUNDS: usize = 400_000;
+        let src: std::vec::Vec<u8> = (0..2048u32).map(|i| (i * 7 + 3) as u8).collect();
+        let mut dst = std::vec![0u8; 2048];
+        for (len, off) in [(1460usize, 0usize), (1460, 1), (64, 0), (40, 0), (20, 0)] {
+            let mb = (len * ROUNDS) as f64 / 1e6;
+            let t = StdInstant::now();
+            for _ in 0..ROUNDS {
+                black_box(sum_be(black_box(&src[off..off + len])));
+            }
+            let sum = mb / t.elapsed().as_secs_f64();
+            let t = StdInstant::now();
+            for _ in 0..ROUNDS {
+                black_box(copy_and_sum_be(
+                    black_box(&mut dst[off..off + len]),
+                    black_box(&src[..len]),
+                ));
+            }
+            let copy_sum = mb / t.elapsed().as_secs_f64();
+            let t = StdInstant::now();
+            for _ in 0..ROUNDS {
+                black_box(&mut dst[off..off + len]).copy_from_slice(black_box(&src[..len]));
+            }
+            let memcpy = mb / t.elapsed().as_secs_f64();
+            std::println!(
+                "len {len:5} off {off}: sum {sum:8.0} MB/s  copy+sum {copy_sum:8.0} MB/s  memcpy {memcpy:8.0} MB/s"
+            );
+        }
     }
 
     proptest! {

@@ -5,7 +5,11 @@
 //! Fixed headers are `zerocopy` structs with network-endian fields, so no `unsafe` is
 //! needed to read them in place.
 
+pub mod arp;
 pub mod checksum;
+pub mod ethernet;
+pub mod icmpv4;
+pub mod ipv4;
 pub mod tcp;
 
 /// Why a byte slice is not a valid header.

@@ -1,0 +1,546 @@
+//! The ARP cache: a fixed number of neighbour entries, each with its resolution state and
+//! a small queue of waiter tokens.
+//!
+//! An entry moves through these states:
+//!
+//! ```text
+//!  (none) --lookup/wait_for--> Incomplete --reply--> Reachable --ttl passes, used--> Probing
+//!                                  |                     ^                            |
+//!                         max requests unanswered        +-----------reply------------+
+//!                                  v                                                  |
+//!                               Failed <------------max requests unanswered-----------+
+//!                                  |
+//!                        hold time passes: removed
+//! ```
+//!
+//! Requests are sent by the interface when [`ArpCache::due_request`] says so: the first at
+//! once, then one every `request_interval` (RFC 1122 §2.3.2.1: at most one per second per
+//! address). Entries with waiters are never evicted; otherwise the entry used least
+//! recently goes first, failed and expired ones before live ones.
+
+use core::net::Ipv4Addr;
+
+use crate::time::{Duration, Instant};
+use crate::wire::ethernet::EthernetAddress;
+
+/// Waiter tokens one neighbour can hold.
+pub const MAX_WAITERS: usize = 4;
+
+/// The resolution state of one neighbour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NeighborState {
+    /// Being resolved; no address known yet.
+    Incomplete {
+        /// Requests sent so far.
+        requests_sent: u8,
+        /// When the next request is due, or, once all were sent, when the entry fails.
+        next_at: Instant,
+    },
+    /// Resolved and fresh.
+    Reachable {
+        /// The neighbour's address.
+        mac: EthernetAddress,
+        /// When the entry goes stale.
+        expires_at: Instant,
+    },
+    /// Stale but still in use: the old address is used while it is re-requested.
+    Probing {
+        /// The address last learnt.
+        mac: EthernetAddress,
+        /// Requests sent so far.
+        requests_sent: u8,
+        /// When the next request is due, or when the entry fails.
+        next_at: Instant,
+    },
+    /// Resolution failed; lookups fail at once until `until`.
+    Failed {
+        /// When the entry is removed and resolution may start again.
+        until: Instant,
+    },
+}
+
+/// What [`ArpCache::lookup`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    /// A usable address (fresh, or stale and being re-requested).
+    Found(EthernetAddress),
+    /// Resolution in progress.
+    Pending,
+    /// Resolution failed recently.
+    Failed,
+    /// No entry.
+    Missing,
+}
+
+/// One neighbour.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    ip: Ipv4Addr,
+    state: NeighborState,
+    last_used: Instant,
+    waiters: [u32; MAX_WAITERS],
+    n_waiters: u8,
+}
+
+impl Entry {
+    fn new(ip: Ipv4Addr, state: NeighborState, now: Instant) -> Entry {
+        Entry {
+            ip,
+            state,
+            last_used: now,
+            waiters: [0; MAX_WAITERS],
+            n_waiters: 0,
+        }
+    }
+
+    fn waiters(&self) -> &[u32] {
+        self.waiters
+            .get(..usize::from(self.n_waiters))
+            .unwrap_or(&[])
+    }
+
+    fn pop_waiter(&mut self) -> Option<u32> {
+        let n = usize::from(self.n_waiters);
+        let first = *self.waiters().first()?;
+        self.waiters.copy_within(1..n, 0);
+        self.n_waiters -= 1;
+        Some(first)
+    }
+
+    /// Eviction rank: lower goes first; `None` is never evicted.
+    fn eviction_rank(&self, now: Instant) -> Option<u8> {
+        if self.n_waiters > 0 {
+            return None;
+        }
+        Some(match self.state {
+            NeighborState::Failed { .. } => 0,
+            NeighborState::Reachable { expires_at, .. } if expires_at <= now => 0,
+            NeighborState::Reachable { .. } | NeighborState::Probing { .. } => 1,
+            NeighborState::Incomplete { .. } => 2,
+        })
+    }
+}
+
+/// The neighbour table of an interface, `N` entries, no heap.
+#[derive(Clone, Debug)]
+pub struct ArpCache<const N: usize> {
+    entries: [Option<Entry>; N],
+}
+
+impl<const N: usize> Default for ArpCache<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> ArpCache<N> {
+    /// An empty table.
+    pub const fn new() -> Self {
+        ArpCache { entries: [None; N] }
+    }
+
+    /// Number of entries in use.
+    pub fn len(&self) -> usize {
+        self.entries.iter().flatten().count()
+    }
+
+    /// No entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The state of the entry for `ip`, if there is one.
+    pub fn get(&self, ip: Ipv4Addr) -> Option<NeighborState> {
+        self.entries
+            .iter()
+            .flatten()
+            .find(|e| e.ip == ip)
+            .map(|e| e.state)
+    }
+
+    /// Every entry with its state, for diagnostics (`arp -a`).
+    pub fn iter(&self) -> impl Iterator<Item = (Ipv4Addr, NeighborState)> + '_ {
+        self.entries.iter().flatten().map(|e| (e.ip, e.state))
+    }
+
+    /// Removes every entry that has no waiters.
+    pub fn flush(&mut self) {
+        for slot in &mut self.entries {
+            if slot.is_some_and(|e| e.n_waiters == 0) {
+                *slot = None;
+            }
+        }
+    }
+
+    fn find_mut(&mut self, ip: Ipv4Addr) -> Option<&mut Entry> {
+        self.entries.iter_mut().flatten().find(|e| e.ip == ip)
+    }
+
+    /// Looks `ip` up for sending at `now`. A fresh entry is returned; an expired one is
+    /// returned too and starts being re-requested (first request at once). Marks the
+    /// entry used.
+    pub(crate) fn lookup(&mut self, now: Instant, ip: Ipv4Addr) -> Lookup {
+        let Some(idx) = self
+            .entries
+            .iter()
+            .position(|e| e.is_some_and(|e| e.ip == ip))
+        else {
+            return Lookup::Missing;
+        };
+        let Some(Some(e)) = self.entries.get_mut(idx) else {
+            return Lookup::Missing;
+        };
+        e.last_used = now;
+        match e.state {
+            NeighborState::Reachable { mac, expires_at } => {
+                if expires_at <= now {
+                    e.state = NeighborState::Probing {
+                        mac,
+                        requests_sent: 0,
+                        next_at: now,
+                    };
+                }
+                Lookup::Found(mac)
+            }
+            NeighborState::Probing { mac, .. } => Lookup::Found(mac),
+            NeighborState::Incomplete { .. } => Lookup::Pending,
+            NeighborState::Failed { until } if now < until => Lookup::Failed,
+            NeighborState::Failed { .. } => {
+                if e.n_waiters == 0 {
+                    self.entries[idx] = None;
+                    Lookup::Missing
+                } else {
+                    Lookup::Failed
+                }
+            }
+        }
+    }
+
+    /// Starts resolving `ip` (first request due at once) unless it has an entry. Returns
+    /// false when the table is full of entries that cannot be evicted.
+    pub(crate) fn start(&mut self, now: Instant, ip: Ipv4Addr) -> bool {
+        if self.find_mut(ip).is_some() {
+            return true;
+        }
+        let state = NeighborState::Incomplete {
+            requests_sent: 0,
+            next_at: now,
+        };
+        self.put(now, Entry::new(ip, state, now))
+    }
+
+    /// RFC 826's merge step: if `ip` has an entry, its address becomes `mac`, fresh for
+    /// `ttl`. Returns whether there was an entry (the "merge flag").
+    pub(crate) fn merge(
+        &mut self,
+        now: Instant,
+        ip: Ipv4Addr,
+        mac: EthernetAddress,
+        ttl: Duration,
+    ) -> bool {
+        match self.find_mut(ip) {
+            Some(e) => {
+                e.state = NeighborState::Reachable {
+                    mac,
+                    expires_at: now + ttl,
+                };
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Adds or updates `ip` at `mac`, fresh for `ttl`. Returns false when there was no
+    /// room.
+    pub(crate) fn insert(
+        &mut self,
+        now: Instant,
+        ip: Ipv4Addr,
+        mac: EthernetAddress,
+        ttl: Duration,
+    ) -> bool {
+        if self.merge(now, ip, mac, ttl) {
+            return true;
+        }
+        let state = NeighborState::Reachable {
+            mac,
+            expires_at: now + ttl,
+        };
+        self.put(now, Entry::new(ip, state, now))
+    }
+
+    /// Stores a new entry in a free slot or in place of the best eviction candidate.
+    fn put(&mut self, now: Instant, entry: Entry) -> bool {
+        let slot = match self.entries.iter().position(Option::is_none) {
+            Some(i) => Some(i),
+            None => self
+                .entries
+                .iter()
+                .enumerate()
+                .filter_map(|(i, e)| {
+                    let e = e.as_ref()?;
+                    Some((e.eviction_rank(now)?, e.last_used, i))
+                })
+                .min()
+                .map(|(_, _, i)| i),
+        };
+        match slot.and_then(|i| self.entries.get_mut(i)) {
+            Some(s) => {
+                *s = Some(entry);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Queues `token` on the entry for `ip`. `Ok(())` also when it is already queued;
+    /// `Err(())` when there is no entry or its queue is full.
+    pub(crate) fn add_waiter(&mut self, ip: Ipv4Addr, token: u32) -> Result<(), ()> {
+        let e = self.find_mut(ip).ok_or(())?;
+        if e.waiters().contains(&token) {
+            return Ok(());
+        }
+        let slot = e.waiters.get_mut(usize::from(e.n_waiters)).ok_or(())?;
+        *slot = token;
+        e.n_waiters += 1;
+        Ok(())
+    }
+
+    /// A token whose neighbour now has an address.
+    pub(crate) fn pop_resolved(&mut self) -> Option<u32> {
+        self.entries
+            .iter_mut()
+            .flatten()
+            .find_map(|e| match e.state {
+                NeighborState::Reachable { .. } | NeighborState::Probing { .. } => e.pop_waiter(),
+                _ => None,
+            })
+    }
+
+    /// A token whose neighbour could not be resolved.
+    pub(crate) fn pop_failed(&mut self) -> Option<u32> {
+        self.entries
+            .iter_mut()
+            .flatten()
+            .find_map(|e| match e.state {
+                NeighborState::Failed { .. } => e.pop_waiter(),
+                _ => None,
+            })
+    }
+
+    /// Whether any entry has tokens ready for [`ArpCache::pop_resolved`] or
+    /// [`ArpCache::pop_failed`].
+    pub(crate) fn has_ready_waiters(&self) -> bool {
+        self.entries
+            .iter()
+            .flatten()
+            .any(|e| e.n_waiters > 0 && !matches!(e.state, NeighborState::Incomplete { .. }))
+    }
+
+    /// Marks entries whose last request went unanswered as failed (held for `hold`) and
+    /// removes failed entries whose hold has passed. Returns how many failed now.
+    pub(crate) fn expire(&mut self, now: Instant, max_requests: u8, hold: Duration) -> u32 {
+        let mut failed = 0u32;
+        for slot in &mut self.entries {
+            let Some(e) = slot else { continue };
+            match e.state {
+                NeighborState::Incomplete {
+                    requests_sent,
+                    next_at,
+                }
+                | NeighborState::Probing {
+                    requests_sent,
+                    next_at,
+                    ..
+                } if requests_sent >= max_requests && next_at <= now => {
+                    e.state = NeighborState::Failed { until: now + hold };
+                    failed = failed.saturating_add(1);
+                }
+                NeighborState::Failed { until } if until <= now && e.n_waiters == 0 => {
+                    *slot = None;
+                }
+                _ => {}
+            }
+        }
+        failed
+    }
+
+    /// The address of a neighbour whose next request is due, marking it sent (the next
+    /// one is due `interval` later).
+    pub(crate) fn due_request(
+        &mut self,
+        now: Instant,
+        interval: Duration,
+        max_requests: u8,
+    ) -> Option<Ipv4Addr> {
+        for e in self.entries.iter_mut().flatten() {
+            match &mut e.state {
+                NeighborState::Incomplete {
+                    requests_sent,
+                    next_at,
+                }
+                | NeighborState::Probing {
+                    requests_sent,
+                    next_at,
+                    ..
+                } if *requests_sent < max_requests && *next_at <= now => {
+                    *requests_sent += 1;
+                    *next_at = now + interval;
+                    return Some(e.ip);
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// The earliest time a request or a failure is due.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.entries
+            .iter()
+            .flatten()
+            .filter_map(|e| match e.state {
+                NeighborState::Incomplete { next_at, .. }
+                | NeighborState::Probing { next_at, .. } => Some(next_at),
+                _ => None,
+            })
+            .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(60);
+    const SEC: Duration = Duration::from_secs(1);
+
+    fn ip(n: u8) -> Ipv4Addr {
+        Ipv4Addr::new(10, 0, 0, n)
+    }
+    fn mac(n: u8) -> EthernetAddress {
+        EthernetAddress([2, 0, 0, 0, 0, n])
+    }
+    fn t(s: u64) -> Instant {
+        Instant::from_secs(s)
+    }
+
+    #[test]
+    fn insert_lookup_and_expiry() {
+        let mut c = ArpCache::<4>::new();
+        assert_eq!(c.lookup(t(0), ip(1)), Lookup::Missing);
+        assert!(c.insert(t(0), ip(1), mac(1), TTL));
+        assert_eq!(c.lookup(t(59), ip(1)), Lookup::Found(mac(1)));
+        assert_eq!(c.due_request(t(59), SEC, 3), None);
+        // Past its lifetime the entry is still used, and re-requested at once.
+        assert_eq!(c.lookup(t(60), ip(1)), Lookup::Found(mac(1)));
+        assert!(matches!(c.get(ip(1)), Some(NeighborState::Probing { .. })));
+        assert_eq!(c.due_request(t(60), SEC, 3), Some(ip(1)));
+        // A reply makes it fresh again.
+        assert!(c.merge(t(60), ip(1), mac(9), TTL));
+        assert_eq!(c.lookup(t(61), ip(1)), Lookup::Found(mac(9)));
+        // Unanswered probes fail it.
+        assert_eq!(c.lookup(t(200), ip(1)), Lookup::Found(mac(9)));
+        for s in 200..203 {
+            assert_eq!(c.due_request(t(s), SEC, 3), Some(ip(1)));
+            assert_eq!(c.expire(t(s), 3, Duration::from_secs(20)), 0);
+        }
+        assert_eq!(c.expire(t(203), 3, Duration::from_secs(20)), 1);
+        assert_eq!(c.lookup(t(204), ip(1)), Lookup::Failed);
+        // After the hold the entry goes and resolution may start over.
+        assert_eq!(c.lookup(t(223), ip(1)), Lookup::Missing);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn merge_only_updates_existing() {
+        let mut c = ArpCache::<4>::new();
+        assert!(!c.merge(t(0), ip(1), mac(1), TTL));
+        assert!(c.is_empty());
+        assert!(c.start(t(0), ip(1)));
+        assert_eq!(c.lookup(t(0), ip(1)), Lookup::Pending);
+        assert!(c.merge(t(1), ip(1), mac(1), TTL));
+        assert_eq!(c.lookup(t(1), ip(1)), Lookup::Found(mac(1)));
+        // A failed neighbour that speaks up is reachable again.
+        c.entries[0].as_mut().unwrap().state = NeighborState::Failed { until: t(100) };
+        assert!(c.merge(t(2), ip(1), mac(2), TTL));
+        assert_eq!(c.lookup(t(2), ip(1)), Lookup::Found(mac(2)));
+    }
+
+    #[test]
+    fn eviction_order() {
+        let mut c = ArpCache::<3>::new();
+        c.insert(t(0), ip(1), mac(1), TTL);
+        c.insert(t(1), ip(2), mac(2), TTL);
+        c.insert(t(2), ip(3), mac(3), TTL);
+        c.lookup(t(3), ip(1)); // 1 used most recently: 2 is now the oldest
+        assert!(c.insert(t(4), ip(4), mac(4), TTL));
+        assert_eq!(c.get(ip(2)), None);
+        assert_eq!(c.len(), 3);
+        // An expired entry goes before a fresher-used live one.
+        c.insert(t(5), ip(5), mac(5), Duration::from_secs(1)); // evicts 3 (oldest use)
+        assert_eq!(c.get(ip(3)), None);
+        c.lookup(t(6), ip(1));
+        c.lookup(t(6), ip(4));
+        assert!(c.insert(t(7), ip(6), mac(6), TTL));
+        assert_eq!(c.get(ip(5)), None);
+        // Entries with waiters are never evicted.
+        let mut c = ArpCache::<2>::new();
+        c.start(t(0), ip(1));
+        c.start(t(0), ip(2));
+        c.add_waiter(ip(1), 10).unwrap();
+        c.add_waiter(ip(2), 20).unwrap();
+        assert!(!c.start(t(1), ip(3)));
+        assert!(!c.insert(t(1), ip(3), mac(3), TTL));
+    }
+
+    #[test]
+    fn request_schedule_and_failure() {
+        let mut c = ArpCache::<4>::new();
+        c.start(t(0), ip(1));
+        assert_eq!(c.next_deadline(), Some(t(0)));
+        assert_eq!(c.due_request(t(0), SEC, 3), Some(ip(1)));
+        assert_eq!(c.due_request(t(0), SEC, 3), None); // rate limited
+        assert_eq!(c.next_deadline(), Some(t(1)));
+        assert_eq!(c.due_request(Instant::from_millis(999), SEC, 3), None);
+        assert_eq!(c.due_request(t(1), SEC, 3), Some(ip(1)));
+        assert_eq!(c.due_request(t(2), SEC, 3), Some(ip(1)));
+        assert_eq!(c.due_request(t(3), SEC, 3), None); // all three sent
+        assert_eq!(c.next_deadline(), Some(t(3)));
+        assert_eq!(c.expire(Instant::from_millis(2999), 3, SEC), 0);
+        assert_eq!(c.expire(t(3), 3, SEC), 1);
+        assert_eq!(c.next_deadline(), None);
+        assert_eq!(c.get(ip(1)), Some(NeighborState::Failed { until: t(4) }));
+    }
+
+    #[test]
+    fn waiters_bounded_and_delivered() {
+        let mut c = ArpCache::<4>::new();
+        assert_eq!(c.add_waiter(ip(1), 1), Err(()));
+        c.start(t(0), ip(1));
+        for tok in 1..=MAX_WAITERS as u32 {
+            assert_eq!(c.add_waiter(ip(1), tok), Ok(()));
+        }
+        assert_eq!(c.add_waiter(ip(1), 1), Ok(())); // already queued
+        assert_eq!(c.add_waiter(ip(1), 99), Err(()));
+        assert!(!c.has_ready_waiters());
+        assert_eq!(c.pop_resolved(), None);
+        c.merge(t(0), ip(1), mac(1), TTL);
+        assert!(c.has_ready_waiters());
+        let got: std::vec::Vec<u32> = core::iter::from_fn(|| c.pop_resolved()).collect();
+        assert_eq!(got, [1, 2, 3, 4]);
+        assert_eq!(c.pop_failed(), None);
+        assert!(!c.has_ready_waiters());
+    }
+
+    #[test]
+    fn failed_waiters_delivered() {
+        let mut c = ArpCache::<4>::new();
+        c.start(t(0), ip(1));
+        c.add_waiter(ip(1), 7).unwrap();
+        assert_eq!(c.expire(t(0), 0, SEC), 1);
+        assert_eq!(c.pop_resolved(), None);
+        assert_eq!(c.pop_failed(), Some(7));
+        assert_eq!(c.pop_failed(), None);
+    }
+}
