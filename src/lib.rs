@@ -16,6 +16,7 @@ pub mod drivers;
 pub mod error;
 pub mod ip;
 pub mod socket;
+pub mod stack;
 pub mod tcp;
 pub mod time;
 pub mod wire;

@@ -111,7 +111,10 @@ impl<const N: usize> Interface<N> {
             return self.drop(DropReason::NotForUs);
         }
         let src = eth.src();
-        if !src.is_unicast() || src == self.config.mac {
+        // Our own MAC as source is a loop on a real link, except for a frame we sent to
+        // ourselves (a loopback device).
+        let looped = src == self.config.mac && eth.dst() == self.config.mac;
+        if !src.is_unicast() || (src == self.config.mac && !looped) {
             return self.drop(DropReason::BadSrcMac);
         }
         match eth.ethertype() {
@@ -180,7 +183,8 @@ impl<const N: usize> Interface<N> {
             return self.drop(DropReason::NotOurAddress);
         }
         let src = packet.src_addr();
-        if !self.is_valid_source(src) {
+        let from_self = src_mac == self.config.mac && src == self.address();
+        if !from_self && !self.is_valid_source(src) {
             return self.drop(DropReason::BadSrcAddr);
         }
         if packet.is_fragment() {
@@ -386,7 +390,11 @@ impl<const N: usize> Interface<N> {
 
     fn next_hop(&self, dst: Ipv4Addr) -> Result<Hop, NeighborStatus> {
         let cidr = self.config.addr;
-        if dst.is_unspecified() || dst.is_loopback() || dst == cidr.address() {
+        if dst == cidr.address() && !dst.is_unspecified() {
+            // To ourselves: only a loopback device carries it back.
+            return Ok(Hop::Direct(self.config.mac));
+        }
+        if dst.is_unspecified() || dst.is_loopback() {
             return Err(NeighborStatus::NoRoute);
         }
         if self.is_broadcast_addr(dst) {

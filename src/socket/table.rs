@@ -399,6 +399,42 @@ impl<'a> SocketSet<'a> {
         }
     }
 
+    /// Puts a new passive connection in slot `i`, owned by listener `li` until accepted.
+    pub(crate) fn adopt(&mut self, i: usize, conn: Connection, li: usize) {
+        let generation = self.listeners[li].generation;
+        self.listeners[li].embryos += 1;
+        let s = &mut self.slots[i];
+        s.conn = Some(conn);
+        s.owner = Owner::Listener {
+            idx: li as u16,
+            generation,
+        };
+        s.queued = false;
+        self.hash_insert(i);
+        self.after_change(i);
+    }
+
+    /// The token naming slot `i` while it waits for ARP: index and generation.
+    pub(crate) fn token(&self, i: usize) -> u32 {
+        (i as u32) | (u32::from(self.slots[i].generation) << 16)
+    }
+
+    /// The slot a token names, if it still holds the same connection.
+    pub(crate) fn token_slot(&self, t: u32) -> Option<usize> {
+        let i = (t & 0xffff) as usize;
+        let s = self.slots.get(i)?;
+        (s.generation == (t >> 16) as u16 && s.conn.is_some()).then_some(i)
+    }
+
+    /// ARP could not resolve the connection's next hop (RFC 1122 §4.2.3.9 soft error; a
+    /// connection still opening fails at once, as Linux's connect does).
+    pub(crate) fn neighbor_failed(&mut self, i: usize) {
+        if let Some(c) = self.slots[i].conn.as_mut() {
+            c.on_neighbor_failed();
+        }
+        self.after_change(i);
+    }
+
     // ----- the 4-tuple hash -----
 
     fn bucket(&self, local: SocketAddrV4, remote: SocketAddrV4) -> usize {
@@ -604,6 +640,20 @@ impl<'a> SocketSet<'a> {
         (self.dirty_head != NONE).then_some(usize::from(self.dirty_head))
     }
 
+    /// Moves the head of the output queue to its tail (one segment per connection in turn).
+    pub(crate) fn rotate_dirty(&mut self) {
+        let h = self.dirty_head;
+        if h == NONE || h == self.dirty_tail {
+            return;
+        }
+        let hi = usize::from(h);
+        self.dirty_head = self.slots[hi].dirty_next;
+        self.slots[hi].dirty_next = NONE;
+        let t = usize::from(self.dirty_tail);
+        self.slots[t].dirty_next = h;
+        self.dirty_tail = h;
+    }
+
     /// Removes slot `i` from the output queue.
     pub(crate) fn undirty(&mut self, i: usize) {
         if !self.slots[i].dirty {
@@ -721,6 +771,10 @@ impl<'a> SocketSet<'a> {
             Some(slot) => *slot = Some((local, remote, rst)),
             None => self.rst_dropped += 1,
         }
+    }
+
+    pub(crate) fn has_pending_rst(&self) -> bool {
+        self.pending_rst.iter().any(|r| r.is_some())
     }
 
     pub(crate) fn take_rst(&mut self) -> Option<(SocketAddrV4, SocketAddrV4, TcpRepr)> {

@@ -668,6 +668,16 @@ impl Connection {
         }
     }
 
+    /// The next hop could not be resolved: fail a connection still opening with
+    /// `HostUnreachable`; otherwise remember it as a soft error.
+    pub fn on_neighbor_failed(&mut self) {
+        match self.state {
+            State::SynSent => self.enter_closed(Some(Error::HostUnreachable)),
+            State::Closed => {}
+            _ => self.soft_error = Some(Error::HostUnreachable),
+        }
+    }
+
     /// ICMP fragmentation needed (RFC 1191): lower the MSS to fit `mtu` and resend.
     pub fn on_icmp_frag_needed(
         &mut self,
@@ -694,6 +704,19 @@ impl Connection {
                 self.snd_nxt = self.snd_una;
                 self.rtt_timing = None;
             }
+        }
+    }
+
+    /// Whether a SYN for this connection's 4-tuple, arriving in TIME-WAIT, may start a new
+    /// connection: with timestamps, if its TSval is newer than TS.Recent (RFC 6191 §2);
+    /// otherwise if its sequence number is above RCV.NXT (RFC 1122 §4.2.2.13).
+    pub fn may_reopen(&self, syn: &TcpRepr) -> bool {
+        if self.state != State::TimeWait {
+            return false;
+        }
+        match (self.flags.contains(Flags::TS), syn.options.timestamps) {
+            (true, Some((tsval, _))) => (tsval.wrapping_sub(self.ts_recent) as i32) > 0,
+            _ => syn.seq > self.rcv_nxt,
         }
     }
 

@@ -12,7 +12,8 @@
 //! Files: `conn.rs` (the control block and user calls), `input.rs` (segment arrival, in
 //! RFC 9293 §3.10.7 order), `output.rs` (what to send next), `timer.rs` (the deadlines),
 //! `rtt.rs`, `cc/` (congestion control), `sack.rs` (the SACK scoreboard and blocks),
-//! `isn.rs` (initial sequence numbers and ephemeral ports), `reply.rs` (stateless replies).
+//! `isn.rs` (initial sequence numbers and ephemeral ports), `reply.rs` (stateless replies),
+//! `syncookie.rs` (SYN cookies).
 
 pub mod cc;
 mod conn;
@@ -22,8 +23,10 @@ mod output;
 mod reply;
 pub mod rtt;
 mod sack;
+pub mod syncookie;
 mod timer;
 
+pub(crate) use conn::Ctx;
 pub use conn::{Connection, Events, Keepalive, SegmentIn, Transmit};
 pub use reply::rst_for;
 pub use sack::Scoreboard;

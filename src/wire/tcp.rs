@@ -17,7 +17,7 @@ use super::WireError;
 /// ```
 /// use tidytcp::wire::tcp::SeqNum;
 /// let a = SeqNum(u32::MAX - 1);
-/// let b = a + 3; // wraps to 1
+/// let b = a + 3u32; // wraps to 1
 /// assert!(a < b);
 /// assert_eq!(b - a, 3);
 /// ```

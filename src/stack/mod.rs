@@ -1,0 +1,740 @@
+//! The [`Stack`]: the interface, the socket set and the poll loop that joins them to a
+//! [`Device`].
+//!
+//! `poll(now, &mut device)` does all the work: frames in (ARP, ICMP, TCP segments to
+//! connections or listeners), timers due, then frames out (ARP, resets, segments), and
+//! returns when it must next run. Between polls, the application uses its handles through
+//! the [`SocketSet`] the stack derefs to.
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+use core::ops::{Deref, DerefMut};
+
+use crate::buf::SendBuf;
+use crate::drivers::{Device, DeviceCaps, RxToken, TxToken};
+use crate::ip::{
+    IcmpError, IcmpErrorKind, IfaceConfig, Interface, IpStats, NeighborStatus, Received,
+};
+use crate::socket::{SocketSet, Storage};
+use crate::tcp::isn::Secrets;
+use crate::tcp::{
+    Connection, Ctx, SegmentIn, State, TcpConfig, TcpStats, Transmit, rst_for, syncookie,
+};
+use crate::time::Instant;
+use crate::wire::checksum::{Checksum, pseudo_header};
+use crate::wire::ethernet::EthernetAddress;
+use crate::wire::icmpv4::DstUnreachableCode;
+use crate::wire::ipv4::{IpProtocol, Ipv4Cidr};
+use crate::wire::tcp::{TcpFlags, TcpPacket, TcpRepr, set_checksum};
+
+/// Frames taken from the device in one `poll` before it returns (so that a flood cannot
+/// keep `poll` from returning).
+const RX_BUDGET: usize = 256;
+
+/// Everything a stack is configured with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The interface: MAC, address, gateway, ARP.
+    pub iface: IfaceConfig,
+    /// TCP settings.
+    pub tcp: TcpConfig,
+    /// 128 secret bits for ISNs, ephemeral ports, SYN cookies and the connection hash
+    /// (RFC 6528). On a board, take them from its RNG; every stack must have its own.
+    pub seed: [u8; 16],
+    /// Largest IP packet to send (further limited by the device's MTU).
+    pub mtu: usize,
+}
+
+impl Config {
+    /// Defaults for an interface with this MAC and address.
+    ///
+    /// ```
+    /// use tidytcp::stack::Config;
+    /// let mut cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "10.7.0.2/24".parse().unwrap());
+    /// cfg.seed = [0x5a; 16]; // from a hardware RNG in real firmware
+    /// assert_eq!(cfg.mtu, 1500);
+    /// ```
+    pub fn new(mac: EthernetAddress, addr: Ipv4Cidr) -> Self {
+        Config {
+            iface: IfaceConfig::new(mac, addr),
+            tcp: TcpConfig::default(),
+            seed: [0; 16],
+            mtu: 1500,
+        }
+    }
+}
+
+/// Counters of a stack, by layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Ethernet, ARP, IPv4 and ICMP.
+    pub ip: IpStats,
+    /// TCP.
+    pub tcp: TcpStats,
+    /// Resets that could not be sent (queue full or neighbour unknown).
+    pub rst_dropped: u64,
+    /// Polls that stopped early because the receive budget ran out.
+    pub rx_budget_exhausted: u64,
+}
+
+/// A TCP/IP stack over one interface.
+///
+/// ```
+/// use tidytcp::drivers::Loopback;
+/// use tidytcp::socket::SocketStorage;
+/// use tidytcp::stack::{Config, Stack};
+/// use tidytcp::Instant;
+///
+/// let mut storage = SocketStorage::<4, 1, 2048, 2048>::new();
+/// let mut cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "127.0.0.1/8".parse().unwrap());
+/// cfg.seed = [7; 16];
+/// let mut stack = Stack::new(cfg, &mut storage);
+/// let mut dev = Loopback::<8>::new();
+///
+/// let listener = stack.listen(7, 4).unwrap();
+/// let mut client = stack.connect(Instant::ZERO, "127.0.0.1:7".parse().unwrap()).unwrap();
+/// let mut now = Instant::ZERO;
+/// let mut server = loop {
+///     stack.poll(now, &mut dev);
+///     if let Ok(s) = listener.accept(&mut stack) { break s; }
+///     now += tidytcp::Duration::from_millis(1);
+/// };
+/// client.write(&mut stack, b"ping").unwrap();
+/// let mut buf = [0u8; 16];
+/// let n = loop {
+///     stack.poll(now, &mut dev);
+///     if let Ok(n) = server.read(&mut stack, &mut buf) { break n; }
+///     now += tidytcp::Duration::from_millis(1);
+/// };
+/// assert_eq!(&buf[..n], b"ping");
+/// client.close(&mut stack);
+/// server.close(&mut stack);
+/// listener.close(&mut stack);
+/// ```
+pub struct Stack<'a> {
+    iface: Interface,
+    sockets: SocketSet<'a>,
+    mtu: usize,
+    up: bool,
+    rst_dropped: u64,
+    rx_budget_exhausted: u64,
+}
+
+impl<'a> Deref for Stack<'a> {
+    type Target = SocketSet<'a>;
+    fn deref(&self) -> &SocketSet<'a> {
+        &self.sockets
+    }
+}
+
+impl<'a> DerefMut for Stack<'a> {
+    fn deref_mut(&mut self) -> &mut SocketSet<'a> {
+        &mut self.sockets
+    }
+}
+
+impl<'a> AsMut<SocketSet<'a>> for Stack<'a> {
+    fn as_mut(&mut self) -> &mut SocketSet<'a> {
+        &mut self.sockets
+    }
+}
+
+/// What happened when a connection was asked for a segment.
+enum Emit {
+    Sent,
+    Nothing,
+    NoTx,
+    Waiting,
+}
+
+impl<'a> Stack<'a> {
+    /// A stack with `config`, keeping its sockets in `storage`.
+    pub fn new<S: Storage>(config: Config, storage: &'a mut S) -> Self {
+        let secrets = Secrets::new(config.seed);
+        let mtu = config.mtu.clamp(68, 9000);
+        let sockets = SocketSet::new(
+            storage.parts(),
+            config.tcp,
+            secrets,
+            config.iface.addr.address(),
+            mtu,
+        );
+        Stack {
+            iface: Interface::new(config.iface),
+            sockets,
+            mtu,
+            up: false,
+            rst_dropped: 0,
+            rx_budget_exhausted: 0,
+        }
+    }
+
+    /// The interface: address, ARP cache, IP counters.
+    pub fn interface(&self) -> &Interface {
+        &self.iface
+    }
+
+    /// The socket set (also reachable through `Deref`).
+    pub fn sockets_mut(&mut self) -> &mut SocketSet<'a> {
+        &mut self.sockets
+    }
+
+    /// Counters of every layer.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            ip: *self.iface.stats(),
+            tcp: self.sockets.stats,
+            rst_dropped: self.rst_dropped + self.sockets.rst_dropped,
+            rx_budget_exhausted: self.rx_budget_exhausted,
+        }
+    }
+
+    /// Does all pending work: receives and processes frames, runs due timers, sends what
+    /// is ready. Returns when it must be called again at the latest (`None`: only when a
+    /// frame arrives or the application acts). Calling it earlier is always fine.
+    pub fn poll<D: Device>(&mut self, now: Instant, device: &mut D) -> Option<Instant> {
+        let caps = device.capabilities();
+        self.sockets.mtu = self.mtu.min(caps.mtu);
+        self.sockets.now = now;
+        if !self.up {
+            self.iface.up(now);
+            self.up = true;
+        }
+        self.sockets.reap_dropped(now);
+        let mut budget = RX_BUDGET;
+        loop {
+            let mut progress = false;
+            while budget > 0 {
+                let Some((rx, tx)) = device.receive(now) else {
+                    break;
+                };
+                budget -= 1;
+                progress = true;
+                self.process_frame(now, rx, tx, &caps);
+            }
+            self.run_timers(now);
+            self.neighbor_events(now);
+            progress |= self.dispatch(now, device, &caps);
+            if !progress || budget == 0 {
+                break;
+            }
+        }
+        if budget == 0 {
+            self.rx_budget_exhausted += 1;
+            return Some(now);
+        }
+        self.poll_at()
+    }
+
+    /// When `poll` must next run, if nothing arrives before.
+    pub fn poll_at(&self) -> Option<Instant> {
+        if self.sockets.first_dirty().is_some() || self.sockets.has_pending_rst() {
+            return Some(self.sockets.now);
+        }
+        match (self.sockets.next_deadline(), self.iface.poll_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn process_frame<R: RxToken, T: TxToken>(
+        &mut self,
+        now: Instant,
+        rx: R,
+        tx: T,
+        caps: &DeviceCaps,
+    ) {
+        rx.consume(|frame| match self.iface.receive(now, frame) {
+            Received::Reply(r) => {
+                let iface = &mut self.iface;
+                tx.consume(r.frame_len(), |b| {
+                    let _ = iface.emit_reply(&r, b);
+                });
+            }
+            Received::Tcp { src, dst, payload } => self.tcp_input(now, src, dst, payload, tx, caps),
+            Received::IcmpError(e) => self.icmp_error(&e),
+            _ => {}
+        });
+    }
+
+    /// A TCP segment for us: checksum (fused with the copy into the receive ring), then
+    /// the connection, a listener, or a reset.
+    fn tcp_input<T: TxToken>(
+        &mut self,
+        now: Instant,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        seg: &[u8],
+        tx: T,
+        caps: &DeviceCaps,
+    ) {
+        let set = &mut self.sockets;
+        let Ok(pkt) = TcpPacket::new_checked(seg) else {
+            set.stats.dropped_malformed += 1;
+            return;
+        };
+        let Ok(repr) = TcpRepr::parse(&pkt) else {
+            set.stats.dropped_bad_options += 1;
+            return;
+        };
+        let payload = pkt.payload();
+        let local = SocketAddrV4::new(dst, repr.dst_port);
+        let remote = SocketAddrV4::new(src, repr.src_port);
+        let verify = !caps.checksum.rx_verified;
+        let mut sum = pseudo_header(src, dst, 6, seg.len() as u16);
+        sum.add_bytes(seg.get(..pkt.header_len()).unwrap_or(&[]));
+        let found = set.lookup(local, remote);
+        let mut staged = None;
+        if let Some(i) = found {
+            if let Some((c, mut rxb, ..)) = set.parts(i) {
+                if let Some((skip, off)) = c.stage_plan(repr.seq, payload.len()) {
+                    let mut scratch = Checksum::new();
+                    let acc = if verify { &mut sum } else { &mut scratch };
+                    let n = rxb.stage(payload, skip, off, acc);
+                    staged = Some((off, n));
+                }
+            }
+        }
+        if staged.is_none() && verify {
+            sum.add_bytes(payload);
+        }
+        if verify && sum.sum() != 0xffff {
+            set.stats.dropped_checksum += 1;
+            return;
+        }
+        if repr.src_port == 0 || repr.dst_port == 0 || dst != set.local_ip {
+            set.stats.dropped_malformed += 1;
+            return;
+        }
+        set.stats.segments_in += 1;
+
+        if let Some(i) = found {
+            let reopen = repr.flags.contains(TcpFlags::SYN)
+                && !repr.flags.intersects(TcpFlags::ACK | TcpFlags::RST)
+                && set.slots[i]
+                    .conn
+                    .as_ref()
+                    .is_some_and(|c| c.may_reopen(&repr));
+            if !reopen {
+                self.segment_to_connection(now, i, &repr, payload, staged, tx);
+                return;
+            }
+            // RFC 9293 §3.10.7.4 / RFC 6191: a new incarnation replaces TIME-WAIT.
+            if let Some(c) = set.slots[i].conn.as_mut() {
+                c.enter_closed(None);
+            }
+            set.after_change(i);
+        }
+        let set = &mut self.sockets;
+        match set.listener_for(repr.dst_port) {
+            Some(li) => self.listener_input(now, li, local, remote, &repr, payload, tx),
+            None => {
+                set.stats.no_socket += 1;
+                if let Some(rst) = rst_for(&repr, payload.len()) {
+                    self.send_stateless(now, tx, remote, &rst);
+                }
+            }
+        }
+    }
+
+    fn segment_to_connection<T: TxToken>(
+        &mut self,
+        now: Instant,
+        i: usize,
+        repr: &TcpRepr,
+        payload: &[u8],
+        staged: Option<(usize, usize)>,
+        tx: T,
+    ) {
+        let set = &mut self.sockets;
+        let seg = SegmentIn {
+            repr: *repr,
+            payload,
+            staged,
+        };
+        let Some((c, mut rxb, mut txb, stats, cfg)) = set.parts(i) else {
+            return;
+        };
+        let remote = c.remote();
+        let mut ctx = Ctx { now, cfg, stats };
+        let reply = c.input(&mut ctx, &seg, &mut rxb, &mut txb);
+        let wants = c.wants_output();
+        set.after_change(i);
+        if let Some(rst) = reply {
+            self.send_stateless(now, tx, remote, &rst);
+        } else if wants && self.sockets.live(i) {
+            // An ACK that should not wait: use the transmit room that came with the frame.
+            if let Emit::Sent = self.emit_connection(now, i, tx) {
+                self.sockets.update_timer(i);
+            }
+        }
+    }
+
+    /// RFC 9293 §3.10.7.2: a segment for a listener.
+    #[allow(clippy::too_many_arguments)]
+    fn listener_input<T: TxToken>(
+        &mut self,
+        now: Instant,
+        li: usize,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        repr: &TcpRepr,
+        payload: &[u8],
+        tx: T,
+    ) {
+        let set = &mut self.sockets;
+        let f = repr.flags;
+        // First: a RST is ignored.
+        if f.contains(TcpFlags::RST) {
+            return;
+        }
+        // Second: an ACK is bad in LISTEN, unless it completes a SYN-cookie handshake.
+        if f.contains(TcpFlags::ACK) {
+            if !f.contains(TcpFlags::SYN) && set.cfg.syn_cookies {
+                if let Some(r) = syncookie::check(&set.secrets, &set.cfg, now, local, remote, repr)
+                {
+                    set.stats.syncookies_ok += 1;
+                    self.cookie_connection(now, li, local, remote, repr, payload, &r, tx);
+                    return;
+                }
+                set.stats.syncookies_failed += 1;
+            }
+            if let Some(rst) = rst_for(repr, payload.len()) {
+                self.send_stateless(now, tx, remote, &rst);
+            }
+            return;
+        }
+        // Third: a SYN.
+        if !f.contains(TcpFlags::SYN) {
+            return;
+        }
+        let l = set.listeners[li];
+        if l.q_len >= l.backlog {
+            // The accept queue is full: drop, the peer retries (Linux does the same).
+            set.stats.syn_dropped += 1;
+            return;
+        }
+        let slot = if l.embryos < l.backlog {
+            set.alloc()
+        } else {
+            None
+        };
+        let Some(i) = slot else {
+            if set.cfg.syn_cookies {
+                set.stats.syncookies_sent += 1;
+                let mss = (set.mtu.saturating_sub(40)).min(0xffff) as u16;
+                let sa = syncookie::syn_ack(
+                    &set.secrets,
+                    &set.cfg,
+                    now,
+                    local,
+                    remote,
+                    repr,
+                    mss,
+                    set.rx_buffer_size(),
+                );
+                self.send_stateless(now, tx, remote, &sa);
+            } else {
+                set.stats.syn_dropped += 1;
+            }
+            return;
+        };
+        let iss = set.secrets.isn(now, local, remote);
+        let ts_offset = set.secrets.ts_offset(local, remote);
+        let conn = Connection::accept_syn(
+            &set.cfg,
+            now,
+            local,
+            remote,
+            repr,
+            iss,
+            set.mtu,
+            set.rx_buffer_size(),
+            ts_offset,
+        );
+        set.adopt(i, conn, li);
+        if let Emit::Sent = self.emit_connection(now, i, tx) {
+            self.sockets.update_timer(i);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn cookie_connection<T: TxToken>(
+        &mut self,
+        now: Instant,
+        li: usize,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        repr: &TcpRepr,
+        payload: &[u8],
+        r: &syncookie::Restored,
+        tx: T,
+    ) {
+        let set = &mut self.sockets;
+        let l = set.listeners[li];
+        let slot = if l.q_len < l.backlog {
+            set.alloc()
+        } else {
+            None
+        };
+        let Some(i) = slot else {
+            // No room after all: tell the peer rather than leave it half open.
+            set.stats.syn_dropped += 1;
+            if let Some(rst) = rst_for(repr, payload.len()) {
+                self.send_stateless(now, tx, remote, &rst);
+            }
+            return;
+        };
+        let ts_offset = set.secrets.ts_offset(local, remote);
+        let conn = Connection::from_cookie(
+            &set.cfg,
+            now,
+            local,
+            remote,
+            repr,
+            r,
+            set.mtu,
+            set.rx_buffer_size(),
+            ts_offset,
+        );
+        set.adopt(i, conn, li);
+        self.segment_to_connection(now, i, repr, payload, None, tx);
+    }
+
+    /// ICMP errors about our TCP segments (RFC 1122 §4.2.3.9, RFC 1191, RFC 5927).
+    fn icmp_error(&mut self, e: &IcmpError) {
+        if e.protocol != IpProtocol::Tcp {
+            return;
+        }
+        let h = e.payload_head;
+        let sport = u16::from_be_bytes([h[0], h[1]]);
+        let dport = u16::from_be_bytes([h[2], h[3]]);
+        let seq = crate::wire::tcp::SeqNum(u32::from_be_bytes([h[4], h[5], h[6], h[7]]));
+        let set = &mut self.sockets;
+        let Some(i) = set.lookup(
+            SocketAddrV4::new(e.src, sport),
+            SocketAddrV4::new(e.dst, dport),
+        ) else {
+            set.stats.icmp_ignored += 1;
+            return;
+        };
+        let min_mss = set.cfg.min_mss;
+        let Some((c, _, _, stats, _)) = set.parts(i) else {
+            return;
+        };
+        match e.kind {
+            IcmpErrorKind::DstUnreachable(DstUnreachableCode::FragNeeded) => {
+                c.on_icmp_frag_needed(stats, seq, e.next_hop_mtu, min_mss)
+            }
+            IcmpErrorKind::DstUnreachable(
+                DstUnreachableCode::ProtocolUnreachable | DstUnreachableCode::PortUnreachable,
+            ) => c.on_icmp_unreachable(stats, seq, true),
+            IcmpErrorKind::DstUnreachable(_) => c.on_icmp_unreachable(stats, seq, false),
+            _ => stats.icmp_ignored += 1,
+        }
+        set.after_change(i);
+    }
+
+    /// Timers due now.
+    fn run_timers(&mut self, now: Instant) {
+        let mut guard = 2 * self.sockets.capacity() + 8;
+        while guard > 0 {
+            let Some(i) = self.sockets.due(now) else {
+                break;
+            };
+            guard -= 1;
+            let set = &mut self.sockets;
+            let Some((c, _, _, stats, cfg)) = set.parts(i) else {
+                set.update_timer(i);
+                continue;
+            };
+            let mut ctx = Ctx { now, cfg, stats };
+            let rst = c.on_timer(&mut ctx);
+            let ends = (c.local(), c.remote());
+            if let Some(r) = rst {
+                set.stats.rst_sent += 1;
+                set.queue_rst(ends.0, ends.1, r);
+            }
+            set.after_change(i);
+        }
+    }
+
+    /// Neighbours resolved (retry output at once) or failed (host unreachable).
+    fn neighbor_events(&mut self, now: Instant) {
+        while let Some(t) = self.iface.poll_resolved() {
+            if let Some(i) = self.sockets.token_slot(t) {
+                self.sockets.mark_dirty(i);
+            }
+        }
+        while let Some(t) = self.iface.poll_failed(now) {
+            if let Some(i) = self.sockets.token_slot(t) {
+                self.sockets.neighbor_failed(i);
+            }
+        }
+    }
+
+    /// Sends what is ready: ARP, queued resets, then connections with output pending,
+    /// one segment each in turn.
+    fn dispatch<D: Device>(&mut self, now: Instant, dev: &mut D, caps: &DeviceCaps) -> bool {
+        let mut sent = false;
+        loop {
+            let Some(tok) = dev.transmit(now) else {
+                return sent;
+            };
+            let Some(r) = self.iface.poll_transmit(now) else {
+                break;
+            };
+            let iface = &mut self.iface;
+            tok.consume(r.frame_len(), |b| {
+                let _ = iface.emit_reply(&r, b);
+            });
+            sent = true;
+        }
+        while let Some((_, remote, rst)) = self.sockets.take_rst() {
+            let Some(tok) = dev.transmit(now) else {
+                self.sockets.put_back_rst((
+                    SocketAddrV4::new(self.sockets.local_ip, rst.src_port),
+                    remote,
+                    rst,
+                ));
+                return sent;
+            };
+            sent |= self.send_stateless(now, tok, remote, &rst);
+        }
+        let _ = caps;
+        while let Some(i) = self.sockets.first_dirty() {
+            let Some(tok) = dev.transmit(now) else {
+                return sent;
+            };
+            match self.emit_connection(now, i, tok) {
+                Emit::Sent => {
+                    sent = true;
+                    self.sockets.update_timer(i);
+                    self.sockets.rotate_dirty();
+                }
+                Emit::Nothing | Emit::Waiting => {
+                    self.sockets.undirty(i);
+                    self.sockets.update_timer(i);
+                    self.sockets.release(i);
+                }
+                Emit::NoTx => return sent,
+            }
+        }
+        sent
+    }
+
+    /// Asks connection `i` for a segment and builds it in `tok`.
+    fn emit_connection<T: TxToken>(&mut self, now: Instant, i: usize, tok: T) -> Emit {
+        let set = &mut self.sockets;
+        let Some(c) = set.slots.get(i).and_then(|s| s.conn.as_ref()) else {
+            return Emit::Nothing;
+        };
+        if c.state() == State::Closed {
+            return Emit::Nothing;
+        }
+        let rip = *c.remote().ip();
+        let mac = match self.iface.lookup(now, rip) {
+            Ok(m) => m,
+            Err(NeighborStatus::Pending) => {
+                if !self.iface.wait_for(now, rip, set.token(i)) {
+                    // No room to wait: try again at the next poll.
+                    return Emit::NoTx;
+                }
+                return Emit::Waiting;
+            }
+            Err(_) => {
+                set.neighbor_failed(i);
+                return Emit::Nothing;
+            }
+        };
+        let mtu = set.mtu;
+        let local_ip = set.local_ip;
+        let Some((c, rxb, txb, stats, cfg)) = set.parts(i) else {
+            return Emit::Nothing;
+        };
+        let mut ctx = Ctx { now, cfg, stats };
+        let Some(t) = c.poll_output(&mut ctx, &rxb, &txb, mtu) else {
+            return Emit::Nothing;
+        };
+        stats.segments_out += 1;
+        let offload = self.iface.config().checksum.tx_tcp;
+        let tcp_len = t.repr.header_len() + t.len;
+        let iface = &mut self.iface;
+        tok.consume(crate::ip::ipv4_frame_len(tcp_len), |b| {
+            if let Ok(at) = iface.emit_ipv4(b, mac, rip, IpProtocol::Tcp, tcp_len) {
+                if let Some(seg) = b.get_mut(at..) {
+                    write_segment(seg, &t, &txb, local_ip, rip, offload);
+                }
+            }
+        });
+        Emit::Sent
+    }
+
+    /// Sends a segment that belongs to no connection (a reset, a cookie SYN-ACK).
+    fn send_stateless<T: TxToken>(
+        &mut self,
+        now: Instant,
+        tok: T,
+        remote: SocketAddrV4,
+        repr: &TcpRepr,
+    ) -> bool {
+        let rip = *remote.ip();
+        let Ok(mac) = self.iface.lookup(now, rip) else {
+            self.rst_dropped += 1;
+            return false;
+        };
+        let local_ip = self.sockets.local_ip;
+        let tcp_len = repr.header_len();
+        let t = Transmit {
+            repr: *repr,
+            offset: 0,
+            len: 0,
+        };
+        let offload = self.iface.config().checksum.tx_tcp;
+        let iface = &mut self.iface;
+        tok.consume(crate::ip::ipv4_frame_len(tcp_len), |b| {
+            if let Ok(at) = iface.emit_ipv4(b, mac, rip, IpProtocol::Tcp, tcp_len) {
+                if let Some(seg) = b.get_mut(at..) {
+                    let mut empty_state = crate::buf::SendState::new();
+                    let empty = SendBuf::new(&mut [], &mut empty_state);
+                    write_segment(seg, &t, &empty, local_ip, rip, offload);
+                }
+            }
+        });
+        if repr.flags.contains(TcpFlags::RST) {
+            self.sockets.stats.rst_sent += 1;
+        }
+        self.sockets.stats.segments_out += 1;
+        true
+    }
+}
+
+/// Writes header and payload of `t` to the front of `seg`, the payload copied from the send
+/// ring and summed in the same pass, then the checksum (unless the device computes it).
+fn write_segment(
+    seg: &mut [u8],
+    t: &Transmit,
+    tx: &SendBuf<'_>,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    offload: bool,
+) {
+    let Ok(hlen) = t.repr.emit(seg) else { return };
+    let total = hlen + t.len;
+    let Some(seg) = seg.get_mut(..total) else {
+        return;
+    };
+    let (hdr, payload) = seg.split_at_mut(hlen);
+    if offload {
+        let (a, b) = tx.slices(t.offset, t.len);
+        let (pa, pb) = payload.split_at_mut(a.len().min(payload.len()));
+        pa.copy_from_slice(&a[..pa.len()]);
+        if let Some(pb) = pb.get_mut(..b.len()) {
+            pb.copy_from_slice(b);
+        }
+        return;
+    }
+    let mut sum = pseudo_header(src, dst, 6, total as u16);
+    sum.add_bytes(hdr);
+    tx.copy_and_sum(t.offset, payload, &mut sum);
+    set_checksum(seg, sum.finish());
+}
