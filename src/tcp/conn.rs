@@ -161,6 +161,8 @@ pub struct Connection {
     pub(crate) ts_recent_age: Instant,
     pub(crate) ts_offset: u32,
     pub(crate) last_ack_sent: SeqNum,
+    /// Our TSval when we last retransmitted: older echoes give no RTT sample.
+    pub(crate) ts_rexmt: u32,
 
     // RTT.
     pub(crate) rtt: RttEstimator,
@@ -268,6 +270,7 @@ impl Connection {
             ts_recent_age: now,
             ts_offset: 0,
             last_ack_sent: SeqNum(0),
+            ts_rexmt: 0,
             rtt: RttEstimator::new(cfg.initial_rto),
             rtt_timing: None,
             t_rexmt: None,
@@ -316,6 +319,7 @@ impl Connection {
         let mut c = Connection::blank(cfg, now, local, remote, iss, mtu);
         c.state = State::SynSent;
         c.ts_offset = ts_offset;
+        c.ts_rexmt = c.ts_now(now);
         if cfg.window_scaling {
             c.flags |= Flags::OFFERED_WSCALE;
             c.rcv_wscale = wscale_for(rcv_cap);
@@ -348,6 +352,7 @@ impl Connection {
         c.state = State::SynReceived;
         c.flags |= Flags::PASSIVE;
         c.ts_offset = ts_offset;
+        c.ts_rexmt = c.ts_now(now);
         c.irs = syn.seq;
         c.rcv_nxt = syn.seq + 1u32;
         c.rcv_adv = c.rcv_nxt;

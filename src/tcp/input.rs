@@ -340,7 +340,10 @@ impl Connection {
         if self.flags.contains(Flags::TS) {
             if let Some((_, ecr)) = r.options.timestamps {
                 let ms = self.ts_now(ctx.now).wrapping_sub(ecr);
-                if ecr != 0 && (ms as i32) >= 0 && ms < 3_600_000 {
+                // Karn's rule for timestamps: an echo of a segment sent before our latest
+                // retransmission measures the recovery, not the path.
+                let fresh = (ecr.wrapping_sub(self.ts_rexmt) as i32) >= 0;
+                if ecr != 0 && fresh && (ms as i32) >= 0 && ms < 3_600_000 {
                     self.rtt.sample(
                         Duration::from_millis(u64::from(ms)),
                         cfg.min_rto,
@@ -515,6 +518,7 @@ impl Connection {
         let smss = u32::from(self.eff_mss());
         let flight = self.snd_max - self.snd_una;
         ctx.stats.fast_retransmits += 1;
+        self.ts_rexmt = self.ts_now(now);
         self.flags |= Flags::RECOVERY;
         self.recover = self.snd_max;
         self.cc.on_congestion(now, flight, smss);

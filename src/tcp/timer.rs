@@ -100,6 +100,7 @@ impl Connection {
         }
         self.rexmt_count += 1;
         self.rtt.back_off();
+        self.ts_rexmt = self.ts_now(now);
         if !synchronizing {
             let smss = u32::from(self.eff_mss());
             let flight = self.snd_max - self.snd_una;

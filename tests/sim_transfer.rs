@@ -1,0 +1,141 @@
+//! Two stacks over a `SimLink` in virtual time: transfers both ways, byte for byte, both
+//! ends closed, every slot freed, within a bound on virtual time.
+
+mod common;
+
+use common::*;
+use tidytcp::drivers::DirectionConfig;
+use tidytcp::stack::Stack;
+use tidytcp::{Duration, Instant};
+
+struct Outcome {
+    finished: Instant,
+    retransmits: u64,
+}
+
+/// `bytes` each way over a link with `dir` faults; both sides half-close when done
+/// sending, read to end of stream, then close.
+fn transfer(dir: DirectionConfig, seed: u64, bytes: u64, limit: Duration) -> Outcome {
+    let mut sa = storage();
+    let mut sb = storage();
+    let mut a = Stack::new(config(1), &mut sa);
+    let mut b = Stack::new(config(2), &mut sb);
+    let mut link = link(dir, seed);
+    link.set_logging(std::env::var("SIM_LOG").is_ok());
+    let mut now = Instant::ZERO;
+    let listener = b.listen(5000, 4).unwrap();
+    let mut client = Some(a.connect(now, "10.0.0.2:5000".parse().unwrap()).unwrap());
+    let mut server = None;
+    let (mut c_sent, mut c_got, mut s_sent, mut s_got) = (0u64, 0u64, 0u64, 0u64);
+    let (mut c_eof, mut s_eof, mut c_shut, mut s_shut) = (false, false, false, false);
+    let limit = Instant::ZERO + limit;
+    loop {
+        let alive = step(&mut now, &mut a, &mut b, &mut link, limit);
+        if !alive {
+            if let Some(c) = client.as_ref() {
+                eprintln!("client conn {:#?}", c.connection(&a));
+            }
+        }
+        assert!(
+            alive,
+            "seed {seed}: not done by {limit:?}: client sent {c_sent} got {c_got}, server sent {s_sent} got {s_got}; a={:?} b={:?}",
+            a.sockets().collect::<Vec<_>>(),
+            b.sockets().collect::<Vec<_>>()
+        );
+        if server.is_none() {
+            if let Ok(s) = listener.accept(&mut b) {
+                server = Some(s);
+            }
+        }
+        if let Some(c) = client.as_mut() {
+            pump_write(c, &mut a, 1, &mut c_sent, bytes);
+            if c_sent == bytes && !c_shut {
+                c.shutdown_write(&mut a).unwrap();
+                c_shut = true;
+            }
+            if !c_eof {
+                c_eof = pump_read(c, &mut a, 2, &mut c_got).unwrap();
+            }
+        }
+        if let Some(s) = server.as_mut() {
+            pump_write(s, &mut b, 2, &mut s_sent, bytes);
+            if s_sent == bytes && !s_shut {
+                s.shutdown_write(&mut b).unwrap();
+                s_shut = true;
+            }
+            if !s_eof {
+                s_eof = pump_read(s, &mut b, 1, &mut s_got).unwrap();
+            }
+        }
+        if c_eof && c_shut && client.is_some() {
+            if c_got != bytes {
+                let c = client.as_ref().unwrap();
+                eprintln!(
+                    "client state {:?} err {:?} conn {:?}",
+                    c.state(&a),
+                    c.error(&a),
+                    c.connection(&a)
+                        .map(|c| (c.peer_closed(), c.write_closed()))
+                );
+                eprintln!("a stats {:?}", a.stats().tcp);
+                for d in link.log() {
+                    eprintln!("{:?} {:?} {}", d.at, d.dir, describe(&d.frame));
+                }
+            }
+            assert_eq!(c_got, bytes);
+            client.take().unwrap().close(&mut a);
+        }
+        if s_eof && s_shut && server.is_some() {
+            if s_got != bytes {
+                let s = server.as_ref().unwrap();
+                eprintln!(
+                    "server state {:?} err {:?} conn {:?}",
+                    s.state(&b),
+                    s.error(&b),
+                    s.connection(&b)
+                        .map(|c| (c.peer_closed(), c.write_closed()))
+                );
+                eprintln!("b stats {:?}", b.stats().tcp);
+                eprintln!(
+                    "recv_queue {} conn {:#?}",
+                    s.recv_queue(&b),
+                    s.connection(&b)
+                );
+                for d in link.log() {
+                    eprintln!("{:?} {:?} {}", d.at, d.dir, describe(&d.frame));
+                }
+            }
+            assert_eq!(s_got, bytes);
+            server.take().unwrap().close(&mut b);
+        }
+        if client.is_none() && server.is_none() && a.in_use() == 0 && b.in_use() == 0 {
+            break;
+        }
+    }
+    listener.close(&mut b);
+    let retransmits = a.stats().tcp.retransmits + b.stats().tcp.retransmits;
+    Outcome {
+        finished: now,
+        retransmits,
+    }
+}
+
+#[test]
+fn one_mib_each_way_clean_link() {
+    let o = transfer(clean(5), 1, 1 << 20, Duration::from_secs(200));
+    assert_eq!(o.retransmits, 0);
+}
+
+#[test]
+fn one_mib_each_way_with_loss() {
+    for (loss, seeds) in [(0.01, 3u64), (0.10, 3), (0.30, 2)] {
+        for seed in 0..seeds {
+            let dir = DirectionConfig { loss, ..clean(5) };
+            let o = transfer(dir, seed, 1 << 20, Duration::from_secs(3600));
+            eprintln!(
+                "loss {loss}: seed {seed}: done at {:?}, {} retransmits",
+                o.finished, o.retransmits
+            );
+        }
+    }
+}
