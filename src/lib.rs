@@ -22,4 +22,9 @@ pub mod time;
 pub mod wire;
 
 pub use error::{Error, Result};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 pub use time::{Duration, Instant};

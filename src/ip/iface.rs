@@ -990,7 +990,9 @@ mod tests {
             i.lookup(t(2), Ipv4Addr::new(224, 129, 2, 3)),
             Ok(EthernetAddress([1, 0, 0x5e, 1, 2, 3]))
         );
-        for ip in [OUR_IP, Ipv4Addr::UNSPECIFIED, Ipv4Addr::LOCALHOST] {
+        // To ourselves: our own MAC (only a loopback device carries it back).
+        assert_eq!(i.lookup(t(2), OUR_IP), Ok(OUR_MAC));
+        for ip in [Ipv4Addr::UNSPECIFIED, Ipv4Addr::LOCALHOST] {
             assert_eq!(i.lookup(t(2), ip), Err(NeighborStatus::NoRoute));
         }
         let mut i = Interface::<4>::new(IfaceConfig::new(OUR_MAC, "10.7.0.2/24".parse().unwrap()));
@@ -1049,7 +1051,9 @@ mod tests {
         let mut f = good.clone();
         f[6] = 0x01;
         cases.push((f, DropReason::BadSrcMac));
+        // Our own broadcast coming back is a loop; a unicast to ourselves is loopback.
         let mut f = good.clone();
+        f[0..6].copy_from_slice(&EthernetAddress::BROADCAST.0);
         f[6..12].copy_from_slice(&OUR_MAC.0);
         cases.push((f, DropReason::BadSrcMac));
         let mut f = good.clone();

@@ -503,7 +503,7 @@ impl<'a> TcpStream<'a> {
         if c.state() == State::Closed {
             r |= Readiness::CLOSED;
         }
-        if s.rx.len() > 0 || c.peer_closed() || failed || c.state() == State::Closed {
+        if !s.rx.is_empty() || c.peer_closed() || failed || c.state() == State::Closed {
             r |= Readiness::READABLE;
         }
         let synced = !matches!(c.state(), State::SynSent | State::SynReceived);

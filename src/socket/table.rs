@@ -165,16 +165,14 @@ impl<'a> SocketSet<'a> {
             .min(p.stream_flags.len())
             .min(p.buckets.len())
             .min(p.heap.len());
-        let rx_size = if n == 0 {
-            0
-        } else {
-            p.rx_size.min(p.rx.len() / n)
-        };
-        let tx_size = if n == 0 {
-            0
-        } else {
-            p.tx_size.min(p.tx.len() / n)
-        };
+        let rx_size =
+            p.rx.len()
+                .checked_div(n)
+                .map_or(0, |per| p.rx_size.min(per));
+        let tx_size =
+            p.tx.len()
+                .checked_div(n)
+                .map_or(0, |per| p.tx_size.min(per));
         let slots = &mut p.slots[..n];
         let mut free_head = NONE;
         for (i, s) in slots.iter_mut().enumerate().rev() {
@@ -450,7 +448,7 @@ impl<'a> SocketSet<'a> {
         let mut h = x.wrapping_mul(k.1 | 1);
         h ^= h >> 32;
         h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        ((h >> 32) * n as u64 >> 32) as usize
+        (((h >> 32) * n as u64) >> 32) as usize
     }
 
     pub(crate) fn hash_insert(&mut self, i: usize) {
