@@ -302,7 +302,7 @@ impl Connection {
     }
 
     fn has_new_data(&self, r: &TcpRepr, len: usize) -> bool {
-        len > 0 && r.seq + len > self.rcv_nxt
+        len > 0 && r.seq + len as u32 > self.rcv_nxt
     }
 
     fn establish(&mut self, ctx: &mut Ctx<'_>) {
@@ -544,7 +544,7 @@ impl Connection {
                 .rcv_wnd()
                 .max(rx.window().min(u32::MAX as usize) as u32);
         let start = r.seq.max(self.rcv_nxt);
-        let end = (r.seq + len).min(wnd_end);
+        let end = (r.seq + len as u32).min(wnd_end);
         if start >= end {
             // Nothing new (a duplicate, or a probe of our zero window): ACK at once.
             self.flags |= Flags::ACK_NOW;
@@ -611,7 +611,7 @@ impl Connection {
         }
         let r = &seg.repr;
         if r.flags.contains(TcpFlags::FIN) {
-            let fin_seq = r.seq + seg.payload.len();
+            let fin_seq = r.seq + seg.payload.len() as u32;
             if fin_seq > self.rcv_nxt {
                 if fin_seq.diff(self.rcv_nxt) as u32 <= self.rcv_wnd() {
                     self.rcv_fin = Some(fin_seq);

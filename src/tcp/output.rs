@@ -184,7 +184,7 @@ impl Connection {
         let repr = self.header(choice.seq, flags, rx, options);
         self.after_ack_sent(now);
 
-        let end = choice.seq + choice.len + u32::from(choice.fin);
+        let end = choice.seq + (choice.len as u32 + u32::from(choice.fin));
         let rtx = choice.seq < self.snd_max;
         if rtx && !choice.probe {
             ctx.stats.retransmits += 1;
@@ -241,7 +241,7 @@ impl Connection {
                 self.state,
                 State::FinWait1 | State::Closing | State::LastAck
             );
-        let fin_seq = self.snd_una + held;
+        let fin_seq = self.snd_una + held as u32;
         let sack = self.flags.contains(Flags::SACK);
         let smss = u32::from(self.eff_mss());
 
@@ -250,8 +250,8 @@ impl Connection {
             if self.snd_una <= s && s < self.snd_max {
                 let c = self.segment_at(s, max_payload, held, fin_pending, fin_seq);
                 if c.len > 0 || c.fin {
-                    if self.high_rxt < s + c.len {
-                        self.high_rxt = s + c.len;
+                    if self.high_rxt < s + c.len as u32 {
+                        self.high_rxt = s + c.len as u32;
                     }
                     return Some(c);
                 }
@@ -275,7 +275,7 @@ impl Connection {
             {
                 let c = self.segment_at(s, max_payload, held, fin_pending, fin_seq);
                 if c.len > 0 {
-                    self.high_rxt = s + c.len;
+                    self.high_rxt = s + c.len as u32;
                     return Some(c);
                 }
             }
@@ -292,7 +292,7 @@ impl Connection {
                     // Rule (3).
                     let c = self.segment_at(s, max_payload, held, fin_pending, fin_seq);
                     if c.len > 0 {
-                        self.high_rxt = s + c.len;
+                        self.high_rxt = s + c.len as u32;
                         return Some(c);
                     }
                 }
@@ -335,7 +335,7 @@ impl Connection {
         let all_out = off + len == held;
         let fin_now = fin_pending
             && all_out
-            && (!self.flags.contains(Flags::FIN_SENT) || self.snd_nxt + len == fin_seq);
+            && (!self.flags.contains(Flags::FIN_SENT) || self.snd_nxt + len as u32 == fin_seq);
         if len > 0 {
             // Nagle (RFC 1122 §4.2.3.4) and sender SWS avoidance (RFC 9293 §3.8.6.2.1).
             let idle = self.snd_max == self.snd_una;
@@ -410,7 +410,7 @@ impl Connection {
         if let Some(next) = self.scoreboard.next_sacked_after(s) {
             len = len.min((next - s) as usize);
         }
-        let fin = fin_pending && self.flags.contains(Flags::FIN_SENT) && s + len == fin_seq;
+        let fin = fin_pending && self.flags.contains(Flags::FIN_SENT) && s + len as u32 == fin_seq;
         Choice {
             seq: s,
             len,

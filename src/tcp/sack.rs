@@ -337,11 +337,11 @@ impl RecvSack {
                 continue;
             }
             if let Some((o, l)) = rx.range_containing(d as usize) {
-                push(&mut out, rcv_nxt + o, rcv_nxt + (o + l));
+                push(&mut out, rcv_nxt + o as u32, rcv_nxt + (o + l) as u32);
             }
         }
         for (o, l) in rx.ranges() {
-            push(&mut out, rcv_nxt + o, rcv_nxt + (o + l));
+            push(&mut out, rcv_nxt + o as u32, rcv_nxt + (o + l) as u32);
         }
         out
     }

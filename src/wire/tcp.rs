@@ -17,7 +17,7 @@ use super::WireError;
 /// ```
 /// use tidytcp::wire::tcp::SeqNum;
 /// let a = SeqNum(u32::MAX - 1);
-/// let b = a + 3u32; // wraps to 1
+/// let b = a + 3; // wraps to 1
 /// assert!(a < b);
 /// assert_eq!(b - a, 3);
 /// ```
@@ -57,12 +57,6 @@ impl Add<u32> for SeqNum {
     type Output = SeqNum;
     fn add(self, rhs: u32) -> SeqNum {
         SeqNum(self.0.wrapping_add(rhs))
-    }
-}
-impl Add<usize> for SeqNum {
-    type Output = SeqNum;
-    fn add(self, rhs: usize) -> SeqNum {
-        SeqNum(self.0.wrapping_add(rhs as u32))
     }
 }
 impl AddAssign<u32> for SeqNum {

@@ -147,3 +147,5 @@ pub fn describe(frame: &[u8]) -> String {
         r.options
     )
 }
+
+pub mod script;
