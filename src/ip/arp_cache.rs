@@ -108,16 +108,22 @@ impl Entry {
     }
 
     /// Eviction rank: lower goes first; `None` is never evicted.
-    fn eviction_rank(&self, now: Instant) -> Option<u8> {
+    /// How readily this entry gives way to a new one (lower goes first), or `None` if it
+    /// must stay. An entry nobody has answered for (incomplete) never pushes out a
+    /// neighbour that has answered: under a flood of spoofed sources the real neighbours
+    /// keep their entries, and an incomplete entry is cheap to make again.
+    fn eviction_rank(&self, now: Instant, incoming_resolved: bool) -> Option<u8> {
         if self.n_waiters > 0 {
             return None;
         }
-        Some(match self.state {
-            NeighborState::Failed { .. } => 0,
-            NeighborState::Reachable { expires_at, .. } if expires_at <= now => 0,
-            NeighborState::Reachable { .. } | NeighborState::Probing { .. } => 1,
-            NeighborState::Incomplete { .. } => 2,
-        })
+        match self.state {
+            NeighborState::Failed { .. } => Some(0),
+            NeighborState::Reachable { expires_at, .. } if expires_at <= now => Some(0),
+            NeighborState::Incomplete { .. } => Some(1),
+            NeighborState::Reachable { .. } | NeighborState::Probing { .. } => {
+                incoming_resolved.then_some(2)
+            }
+        }
     }
 }
 
@@ -271,6 +277,7 @@ impl<const N: usize> ArpCache<N> {
 
     /// Stores a new entry in a free slot or in place of the best eviction candidate.
     fn put(&mut self, now: Instant, entry: Entry) -> bool {
+        let resolved = matches!(entry.state, NeighborState::Reachable { .. });
         let slot = match self.entries.iter().position(Option::is_none) {
             Some(i) => Some(i),
             None => self
@@ -279,7 +286,7 @@ impl<const N: usize> ArpCache<N> {
                 .enumerate()
                 .filter_map(|(i, e)| {
                     let e = e.as_ref()?;
-                    Some((e.eviction_rank(now)?, e.last_used, i))
+                    Some((e.eviction_rank(now, resolved)?, e.last_used, i))
                 })
                 .min()
                 .map(|(_, _, i)| i),
@@ -420,6 +427,29 @@ mod tests {
     }
     fn mac(n: u8) -> EthernetAddress {
         EthernetAddress([2, 0, 0, 0, 0, n])
+    }
+
+    #[test]
+    fn unanswered_entries_never_push_out_answered_ones() {
+        let t0 = Instant::from_secs(1);
+        let mut c = ArpCache::<2>::new();
+        assert!(c.insert(t0, ip(1), mac(1), TTL));
+        assert!(c.start(t0, ip(2)));
+        // A flood of spoofed sources: each new incomplete entry replaces the previous
+        // incomplete one, never the neighbour that answered.
+        for n in 3..50 {
+            assert!(c.start(t0 + SEC, ip(n)));
+            assert!(matches!(
+                c.get(ip(1)),
+                Some(NeighborState::Reachable { .. })
+            ));
+        }
+        // Full of answered neighbours, an incomplete entry finds no room...
+        assert!(c.insert(t0 + SEC, ip(60), mac(60), TTL));
+        assert!(!c.start(t0 + SEC, ip(61)));
+        // ...but a newly answered neighbour does, in place of the oldest.
+        assert!(c.insert(t0 + SEC + SEC, ip(62), mac(62), TTL));
+        assert!(c.get(ip(62)).is_some());
     }
     fn t(s: u64) -> Instant {
         Instant::from_secs(s)

@@ -142,7 +142,6 @@ impl<'a> AsMut<SocketSet<'a>> for Stack<'a> {
 enum Emit {
     Sent,
     Nothing,
-    NoTx,
     Waiting,
 }
 
@@ -363,9 +362,8 @@ impl<'a> Stack<'a> {
             self.send_stateless(now, tx, remote, &rst);
         } else if wants && self.sockets.live(i) {
             // An ACK that should not wait: use the transmit room that came with the frame.
-            if let Emit::Sent = self.emit_connection(now, i, tx) {
-                self.sockets.update_timer(i);
-            }
+            self.emit_connection(now, i, tx);
+            self.sockets.update_timer(i);
         }
     }
 
@@ -452,9 +450,8 @@ impl<'a> Stack<'a> {
             ts_offset,
         );
         set.adopt(i, conn, li);
-        if let Emit::Sent = self.emit_connection(now, i, tx) {
-            self.sockets.update_timer(i);
-        }
+        self.emit_connection(now, i, tx);
+        self.sockets.update_timer(i);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -616,7 +613,6 @@ impl<'a> Stack<'a> {
                     self.sockets.update_timer(i);
                     self.sockets.release(i);
                 }
-                Emit::NoTx => return sent,
             }
         }
         sent
@@ -635,9 +631,13 @@ impl<'a> Stack<'a> {
         let mac = match self.iface.lookup(now, rip) {
             Ok(m) => m,
             Err(NeighborStatus::Pending) => {
-                if !self.iface.wait_for(now, rip, set.token(i)) {
-                    // No room to wait: try again at the next poll.
-                    return Emit::NoTx;
+                // Wait for the neighbour; if its queue is full, the connection's own timer
+                // brings it back. Either way it must not wait without a deadline.
+                self.iface.wait_for(now, rip, set.token(i));
+                let held = set.slots[i].tx.len();
+                let cfg = set.cfg;
+                if let Some(c) = set.slots[i].conn.as_mut() {
+                    c.on_output_blocked(now, &cfg, held);
                 }
                 return Emit::Waiting;
             }

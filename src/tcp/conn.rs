@@ -678,8 +678,30 @@ impl Connection {
     pub fn on_neighbor_failed(&mut self) {
         match self.state {
             State::SynSent => self.enter_closed(Some(Error::HostUnreachable)),
+            // A passive connection to a host that does not answer ARP was most likely
+            // opened by a spoofed SYN: free it now.
+            State::SynReceived if self.flags.contains(Flags::PASSIVE) => {
+                self.enter_closed(Some(Error::HostUnreachable))
+            }
             State::Closed => {}
             _ => self.soft_error = Some(Error::HostUnreachable),
+        }
+    }
+
+    /// Output could not go out (the next hop is being resolved). If the connection has
+    /// something to send but no timer, arm the retransmission timer as if it had sent,
+    /// so that it retries and, if the neighbour never answers, ends with a timeout.
+    pub fn on_output_blocked(&mut self, now: Instant, cfg: &TcpConfig, held: usize) {
+        let pending = matches!(self.state, State::SynSent | State::SynReceived)
+            || self.snd_una != self.snd_max
+            || held > 0
+            || (self.flags.contains(Flags::FIN_QUEUED) && !self.flags.contains(Flags::FIN_ACKED));
+        if pending
+            && self.t_rexmt.is_none()
+            && self.t_persist.is_none()
+            && self.state != State::Closed
+        {
+            self.t_rexmt = Some(now + self.rtt.rto(cfg.max_rto));
         }
     }
 
