@@ -152,7 +152,7 @@ macro_rules! seg {
     (@set $s:ident, ws = $v:expr) => { $s.opts.window_scale = Some($v); };
     (@set $s:ident, sack_perm) => { $s.opts.sack_permitted = true; };
     (@set $s:ident, ts = $v:expr) => { $s.opts.timestamps = Some($v); };
-    (@set $s:ident, sack = [$(($l:expr, $r:expr)),*]) => { $( $s.opts.sack.push($crate::common::script::sn($l), $crate::common::script::sn($r)); )* };
+    (@set $s:ident, sack = $v:expr) => { for (l, r) in $v { $s.opts.sack.push($crate::common::script::sn(l), $crate::common::script::sn(r)); } };
     (@set $s:ident, data = $v:expr) => { $s.data = ($v).to_vec(); };
     (@set $s:ident, sport = $v:expr) => { $s.src_port = $v; };
     (@set $s:ident, dport = $v:expr) => { $s.dst_port = $v; };

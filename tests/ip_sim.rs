@@ -1,0 +1,218 @@
+//! The network layer over SimLink: ICMP echo, and ARP resolution between two stacks, with
+//! the first packet to a new host (a SYN) held until the neighbour answers.
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use common::*;
+use tidytcp::drivers::{Device, Direction, DirectionConfig, RxToken, TxToken, Verdict};
+use tidytcp::stack::Stack;
+use tidytcp::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
+use tidytcp::wire::icmpv4::{Icmpv4Packet, Icmpv4Repr};
+use tidytcp::wire::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+use tidytcp::{Duration, Error, Instant};
+
+const A_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
+const B_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
+
+#[test]
+fn echo_request_injected_at_one_end_gets_its_reply() {
+    let mut sb = storage();
+    let mut b = Stack::new(config(2), &mut sb);
+    let mut link = link(clean(1), 1);
+    let now = Instant::ZERO;
+    // End A is played by the test: it sends an echo request to B through the link.
+    let data = b"tidytcp ping payload 0123456789";
+    let icmp = Icmpv4Repr::EchoRequest {
+        ident: 0x1234,
+        seq_no: 7,
+        data,
+    };
+    let ip = Ipv4Repr {
+        src: Ipv4Addr::new(10, 0, 0, 1),
+        dst: Ipv4Addr::new(10, 0, 0, 2),
+        protocol: IpProtocol::Icmp,
+        payload_len: icmp.buffer_len(),
+        ttl: 64,
+        ident: 1,
+        dont_frag: false,
+    };
+    let len = 14 + 20 + icmp.buffer_len();
+    link.a().transmit(now).unwrap().consume(len, |f| {
+        EthernetRepr {
+            src: A_MAC,
+            dst: B_MAC,
+            ethertype: EtherType::Ipv4,
+        }
+        .emit(f)
+        .unwrap();
+        ip.emit(&mut f[14..]).unwrap();
+        icmp.emit(&mut f[34..]).unwrap();
+    });
+    let mut now = now;
+    let mut reply = None;
+    while now < Instant::from_secs(1) && reply.is_none() {
+        b.poll(now, &mut link.b());
+        while let Some((rx, _tx)) = link.a().receive(now) {
+            rx.consume(|f| {
+                let eth = EthernetFrame::new_checked(f).unwrap();
+                if eth.ethertype() != EtherType::Ipv4 {
+                    return; // B's gratuitous ARP
+                }
+                assert_eq!(eth.dst(), A_MAC);
+                let p = Ipv4Packet::new_checked(eth.payload()).unwrap();
+                assert!(p.checksum_valid());
+                assert_eq!(
+                    (p.src_addr(), p.dst_addr()),
+                    (Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1))
+                );
+                let r =
+                    Icmpv4Repr::parse(&Icmpv4Packet::new_checked(p.payload()).unwrap()).unwrap();
+                if let Icmpv4Repr::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                } = r
+                {
+                    reply = Some((ident, seq_no, data.to_vec()));
+                }
+            });
+        }
+        now += Duration::from_millis(1);
+    }
+    assert_eq!(reply, Some((0x1234, 7, data.to_vec())));
+    assert_eq!(b.stats().ip.echo_replies_sent, 1);
+}
+
+/// Connects A to B's listener and waits for ESTABLISHED on both sides; returns when, the
+/// ARP requests A sent and A's retransmissions, or the error the connect ended with.
+fn connect_over(
+    link: &mut tidytcp::drivers::SimLink,
+    limit: Duration,
+) -> Result<(Instant, u64, u64), Error> {
+    let mut sa = storage();
+    let mut sb = storage();
+    let mut a = Stack::new(config(1), &mut sa);
+    let mut b = Stack::new(config(2), &mut sb);
+    let mut now = Instant::ZERO;
+    let listener = b.listen(7, 1).unwrap();
+    let mut c = a.connect(now, "10.0.0.2:7".parse().unwrap()).unwrap();
+    let limit = Instant::ZERO + limit;
+    let mut server = None;
+    loop {
+        assert!(
+            step(&mut now, &mut a, &mut b, link, limit),
+            "no connection by {limit:?}"
+        );
+        if server.is_none() {
+            server = listener.accept(&mut b).ok();
+        }
+        match c.write(&mut a, b"x") {
+            Ok(_) | Err(Error::WouldBlock) | Err(Error::NotConnected) => {}
+            Err(e) => {
+                assert_eq!(a.in_use(), 1);
+                c.close(&mut a);
+                assert_eq!(a.in_use(), 0, "a failed connect frees its slot on close");
+                listener.close(&mut b);
+                return Err(e);
+            }
+        }
+        if server.is_some() && c.state(&a) == tidytcp::tcp::State::Established {
+            break;
+        }
+    }
+    let arp_requests = u64::from(a.stats().ip.arp_requests_sent);
+    let syn_retransmits = a.stats().tcp.retransmits;
+    c.abort(&mut a);
+    if let Some(s) = server {
+        s.abort(&mut b);
+    }
+    listener.close(&mut b);
+    Ok((now, arp_requests, syn_retransmits))
+}
+
+/// An ARP request from A asking for B (not one of A's announcements).
+fn is_arp_request_for_b(f: &[u8]) -> bool {
+    f.len() >= 42
+        && f[12..14] == [0x08, 0x06]
+        && f[20..22] == [0, 1]
+        && f[6..12] == A_MAC.0
+        && f[38..42] == [10, 0, 0, 2]
+}
+
+#[test]
+fn the_first_packet_waits_for_arp_and_goes_out_once_resolved() {
+    // The first two ARP requests from A are lost: A retries (RFC 1122 §2.3.2.1 rate
+    // limit: one per second), and the SYN held meanwhile goes out as soon as B answers,
+    // not after a retransmission timeout.
+    let mut link = link(clean(1), 2);
+    let dropped = Arc::new(AtomicU32::new(0));
+    let d = dropped.clone();
+    link.set_filter(Direction::AtoB, move |f| {
+        if is_arp_request_for_b(f) && d.load(Ordering::Relaxed) < 2 {
+            d.fetch_add(1, Ordering::Relaxed);
+            Verdict::Drop
+        } else {
+            Verdict::Pass
+        }
+    });
+    // B's own announcements would resolve A's pending entry (RFC 826 merge): keep them
+    // off the link so that only A's requests can.
+    link.set_filter(Direction::BtoA, |f| {
+        let announcement = f.len() >= 42 && f[12..14] == [0x08, 0x06] && f[28..32] == f[38..42];
+        if announcement {
+            Verdict::Drop
+        } else {
+            Verdict::Pass
+        }
+    });
+    let (when, requests, syn_retransmits) =
+        connect_over(&mut link, Duration::from_secs(10)).unwrap();
+    assert_eq!(dropped.load(Ordering::Relaxed), 2);
+    assert!(requests >= 3, "ARP retried ({requests} requests)");
+    assert_eq!(
+        syn_retransmits, 0,
+        "the held SYN went out once, on resolution"
+    );
+    // Two lost requests cost two request intervals (1 s each), not an RTO.
+    assert!(
+        when >= Instant::from_secs(2) && when < Instant::from_millis(2100),
+        "established at {when:?}"
+    );
+}
+
+#[test]
+fn two_stacks_resolve_each_other_with_30_percent_loss() {
+    // With 30 % loss each way an ARP exchange fails half the time; after the retries
+    // (four requests a second apart) the neighbour is given up and the connect fails
+    // with HostUnreachable, as Linux's does. Every run must end one way or the other,
+    // promptly, and most must connect.
+    let (mut connected, mut retried) = (0, 0);
+    for seed in 0..16 {
+        let mut l = link(
+            DirectionConfig {
+                loss: 0.3,
+                ..clean(1)
+            },
+            seed,
+        );
+        match connect_over(&mut l, Duration::from_secs(300)) {
+            Ok((_, requests, _)) => {
+                connected += 1;
+                if requests > 1 {
+                    retried += 1;
+                }
+            }
+            Err(e) => assert_eq!(e, Error::HostUnreachable, "seed {seed}"),
+        }
+    }
+    eprintln!("{connected} of 16 connected, {retried} after ARP retries");
+    assert!(connected >= 12, "only {connected} of 16 connected");
+    assert!(
+        retried > 0,
+        "with 30 % loss some resolutions needed a retry"
+    );
+}
