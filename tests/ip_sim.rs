@@ -216,3 +216,65 @@ fn two_stacks_resolve_each_other_with_30_percent_loss() {
         "with 30 % loss some resolutions needed a retry"
     );
 }
+
+#[test]
+fn a_connection_whose_neighbour_vanished_still_ends() {
+    // Found by the `api` fuzz target: an established connection whose peer stopped
+    // answering ARP had its FIN queued with no timer armed, and sat in FIN-WAIT-1 for
+    // ever. It must retry on its own timer and end in a timeout, freeing the slot.
+    let mut sa = storage();
+    let mut sb = storage();
+    let mut a = Stack::new(config(1), &mut sa);
+    let mut b = Stack::new(config(2), &mut sb);
+    let mut link = link(clean(1), 3);
+    let mut now = Instant::ZERO;
+    let listener = b.listen(7, 1).unwrap();
+    let c = a.connect(now, "10.0.0.2:7".parse().unwrap()).unwrap();
+    let mut server = None;
+    while server.is_none() {
+        assert!(step(
+            &mut now,
+            &mut a,
+            &mut b,
+            &mut link,
+            Instant::from_secs(5)
+        ));
+        server = listener.accept(&mut b).ok();
+    }
+    // From now on B answers no ARP. A's entry for B goes stale (60 s), A sends a byte (the
+    // stale address still works for it while A asks again), the requests go unanswered
+    // and the entry fails. Then A closes: its FIN has nowhere to go.
+    link.set_filter(Direction::BtoA, |f| {
+        if f[12..14] == [0x08, 0x06] {
+            Verdict::Drop
+        } else {
+            Verdict::Pass
+        }
+    });
+    let quiet = now + Duration::from_secs(61);
+    while now < quiet {
+        step(&mut now, &mut a, &mut b, &mut link, quiet);
+    }
+    let mut c = c;
+    c.write(&mut a, b"x").unwrap();
+    let later = now + Duration::from_secs(6);
+    while now < later {
+        step(&mut now, &mut a, &mut b, &mut link, later);
+    }
+    assert!(
+        a.stats().ip.resolution_failures >= 1,
+        "A's ARP entry for B failed"
+    );
+    c.close(&mut a);
+    let limit = now + Duration::from_secs(3600);
+    while a.in_use() > 0 {
+        assert!(
+            step(&mut now, &mut a, &mut b, &mut link, limit),
+            "A never gave up: {:?}",
+            a.sockets().collect::<Vec<_>>()
+        );
+    }
+    assert!(a.stats().tcp.timed_out >= 1);
+    server.unwrap().abort(&mut b);
+    listener.close(&mut b);
+}
