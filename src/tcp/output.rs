@@ -343,7 +343,9 @@ impl Connection {
                 || rtx
                 || ((self.flags.contains(Flags::NODELAY) || idle) && all_out)
                 || (self.max_snd_wnd > 0 && len >= self.max_snd_wnd as usize / 2)
-                || (fin_now && idle);
+                || (fin_now && idle)
+                // The SWS override timer fired (RFC 9293 §3.8.6.2.1): send what fits.
+                || self.flags.contains(Flags::FORCE);
             if send {
                 self.flags.remove(Flags::FORCE);
                 return Some(Choice {
@@ -390,6 +392,11 @@ impl Connection {
                 self.snd_nxt = self.snd_una;
                 self.arm_persist(ctx);
             }
+        } else if unsent > 0 && self.t_rexmt.is_none() && self.t_persist.is_none() {
+            // Held back by sender SWS avoidance with nothing in flight: without a timer
+            // nothing would ever send it. The persist timer doubles as the override
+            // timeout, as in BSD.
+            self.arm_persist(ctx);
         }
         self.flags.remove(Flags::FORCE);
         None

@@ -127,8 +127,14 @@ impl Connection {
 
     /// The persist timer expired: probe the zero window and back off.
     fn on_persist(&mut self, ctx: &mut Ctx<'_>) {
-        if self.snd_wnd != 0 || self.state == State::Closed {
+        if self.state == State::Closed {
+            return;
+        }
+        if self.snd_wnd != 0 {
+            // The window is open but too small for sender SWS avoidance: this is the
+            // override timeout (RFC 9293 §3.8.6.2.1); send what the window allows.
             self.persist_backoff = 0;
+            self.flags |= Flags::FORCE;
             return;
         }
         // RFC 1122 §4.2.2.17: keep probing as long as the peer answers. Unanswered probes
