@@ -234,6 +234,12 @@ impl<'a> SocketSet<'a> {
         }
     }
 
+    /// The control blocks of every connection, for debugging.
+    #[doc(hidden)]
+    pub fn connections(&self) -> impl Iterator<Item = &Connection> + '_ {
+        self.slots.iter().filter_map(|s| s.conn.as_ref())
+    }
+
     /// Number of connection slots.
     pub fn capacity(&self) -> usize {
         self.slots.len()
