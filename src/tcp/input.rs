@@ -110,8 +110,21 @@ impl Connection {
         rx: &mut RecvBuf<'_>,
         tx: &mut SendBuf<'_>,
     ) -> Option<TcpRepr> {
-        let r = seg.repr;
+        let mut r = seg.repr;
         let now = ctx.now;
+        if self.state == State::SynReceived
+            && !self.flags.contains(Flags::PASSIVE)
+            && r.flags.contains(TcpFlags::SYN | TcpFlags::ACK)
+            && !r.flags.contains(TcpFlags::RST)
+            && r.seq + 1u32 == self.rcv_nxt
+        {
+            // RFC 9293 §3.5 figure 8: after crossing SYNs the peer's SYN-ACK repeats the
+            // SYN we already hold. Its SYN is old (trimmed, as BSD does); its ACK completes
+            // the handshake.
+            r.flags.remove(TcpFlags::SYN);
+            r.seq = self.rcv_nxt;
+        }
+        let seg = &SegmentIn { repr: r, ..*seg };
         let rst = r.flags.contains(TcpFlags::RST);
         let ts_on = self.flags.contains(Flags::TS);
 
