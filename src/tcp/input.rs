@@ -268,16 +268,16 @@ impl Connection {
         }
 
         // §3.10.7.4 sixth: the URG bit is ignored (urgent data is not supported).
-        // RFC 9293 §3.10.7.4 / BSD: new data after the user has gone resets the peer.
+        // RFC 1122 §4.2.2.13 / BSD / Linux: new data after the user has gone resets the
+        // peer. After the peer's FIN (CLOSING, LAST-ACK, TIME-WAIT) there is no new data:
+        // the text is ignored (§3.10.7.4 seventh).
+        if self.state == State::TimeWait && !seg.payload.is_empty() {
+            // Linux answers anything but a bare ACK in TIME-WAIT with an ACK.
+            self.rate_limited_ack(ctx);
+            return None;
+        }
         if self.flags.contains(Flags::USER_CLOSED)
-            && matches!(
-                self.state,
-                State::FinWait1
-                    | State::FinWait2
-                    | State::Closing
-                    | State::LastAck
-                    | State::TimeWait
-            )
+            && matches!(self.state, State::FinWait1 | State::FinWait2)
             && self.has_new_data(&r, seg.payload.len())
         {
             ctx.stats.rst_sent += 0;
