@@ -84,6 +84,35 @@ impl<'a> Script<'a> {
         (l, s, Conn { iss, pseq })
     }
 
+    /// Like [`Script::handshake_passive`] from the peer's port `sport`, without options
+    /// but the MSS; returns (our ISS, the peer's next sequence number).
+    pub fn handshake_passive_from(&mut self, sport: u16, peer_isn: u32) -> (SeqNum, SeqNum) {
+        self.send(Seg {
+            src_port: sport,
+            flags: TcpFlags::SYN,
+            seq: SeqNum(peer_isn),
+            opts: TcpOptions {
+                mss: Some(1460),
+                ..TcpOptions::NONE
+            },
+            ..Default::default()
+        });
+        let sa = self.expect(Seg {
+            flags: TcpFlags::SYN | TcpFlags::ACK,
+            ack: SeqNum(peer_isn.wrapping_add(1)),
+            ..Default::default()
+        });
+        assert_eq!(sa.dst_port, sport);
+        self.send(Seg {
+            src_port: sport,
+            flags: TcpFlags::ACK,
+            seq: SeqNum(peer_isn.wrapping_add(1)),
+            ack: sa.seq + 1u32,
+            ..Default::default()
+        });
+        (sa.seq, SeqNum(peer_isn.wrapping_add(1)))
+    }
+
     /// The socket-table line of the connection between `STACK_PORT` and the peer.
     pub fn info(&self) -> Option<SocketInfo> {
         self.info_of(PEER_PORT)
