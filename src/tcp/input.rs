@@ -171,15 +171,16 @@ impl Connection {
 
         // §3.10.7.4 second: check the RST bit (RFC 5961 §3.2: exact match only).
         if rst {
+            if self.state == State::TimeWait {
+                // RFC 1337: ignore RST in TIME-WAIT, in-window ones too (no challenge).
+                ctx.stats.rst_ignored += 1;
+                return None;
+            }
             if r.seq != self.rcv_nxt {
                 self.challenge_ack(ctx);
                 return None;
             }
             match self.state {
-                State::TimeWait => {
-                    // RFC 1337: ignore RST in TIME-WAIT.
-                    ctx.stats.rst_ignored += 1;
-                }
                 State::SynReceived if self.flags.contains(Flags::PASSIVE) => {
                     ctx.stats.rst_received += 1;
                     self.enter_closed(Some(Error::ConnectionReset));
