@@ -247,6 +247,28 @@ fn time_wait_ignores_rst() {
     l.close(&mut t.stack);
 }
 
+/// RFC 1337 ("ignore RST segments in TIME-WAIT state") / Linux: a RST inside the window
+/// but not at RCV.NXT is ignored as well; no challenge ACK (RFC 5961 §3 protects
+/// connections that a RST could end, and this one it cannot).
+#[test]
+fn time_wait_ignores_in_window_rst_silently() {
+    let mut mem = script_storage();
+    let mut t = Script::new(&mut mem, script_config());
+    let (l, s, c) = t.established_passive(1000);
+    s.close(&mut t.stack);
+    t.poll();
+    t.expect(seg!(FIN | ACK, seq = c.iss + 1, ack = c.pseq));
+    t.send(seg!(FIN | ACK, seq = c.pseq, ack = c.iss + 2));
+    t.expect(seg!(ACK, seq = c.iss + 2, ack = c.pseq + 1));
+    t.send(seg!(RST, seq = c.pseq + 100));
+    t.expect_none();
+    assert_eq!(t.state(), State::TimeWait);
+    assert_eq!(t.stack.stats().tcp.challenge_acks, 0);
+    t.advance(MSL2);
+    assert_eq!(t.stack.in_use(), 0);
+    l.close(&mut t.stack);
+}
+
 /// RFC 9293 §3.10.7.4 seventh (TIME-WAIT: ignore the segment text) / RFC 1337: data
 /// beyond the peer's FIN does not end TIME-WAIT; as Linux does, it is answered with an
 /// ACK of what we hold.
