@@ -920,3 +920,93 @@ fn socket_table_shows_states_and_flags() {
     l.close(&mut t.stack);
     assert_eq!(t.stack.sockets().count(), 0);
 }
+
+/// RFC 9293 §3.10.7.4 eighth (LAST-ACK): the peer did not get our ACK of its FIN and
+/// sends the FIN again; it is old now and is ACKed, LAST-ACK stays.
+#[test]
+fn last_ack_reacks_retransmitted_fin() {
+    let mut mem = script_storage();
+    let mut t = Script::new(&mut mem, script_config());
+    let (l, s, c) = t.established_passive(1000);
+    t.send(seg!(FIN | ACK, seq = c.pseq, ack = c.iss + 1));
+    t.expect(seg!(ACK, seq = c.iss + 1, ack = c.pseq + 1));
+    s.close(&mut t.stack);
+    t.poll();
+    t.expect(seg!(FIN | ACK, seq = c.iss + 1, ack = c.pseq + 1));
+    t.send(seg!(FIN | ACK, seq = c.pseq, ack = c.iss + 1));
+    t.expect(seg!(ACK, seq = c.iss + 2, ack = c.pseq + 1));
+    assert_eq!(t.state(), State::LastAck);
+    t.send(seg!(ACK, seq = c.pseq + 1, ack = c.iss + 2));
+    assert_eq!(t.stack.in_use(), 0);
+    l.close(&mut t.stack);
+}
+
+/// RFC 9293 §3.10.7.4 fifth (FIN-WAIT-1: "if the FIN segment is now acknowledged, then
+/// enter FIN-WAIT-2"): an ACK of part of the data only leaves us in FIN-WAIT-1.
+#[test]
+fn fin_wait_1_partial_ack_stays() {
+    let mut mem = script_storage();
+    let mut t = Script::new(&mut mem, script_config());
+    let (l, mut s, c) = t.established_passive(1000);
+    assert_eq!(s.write(&mut t.stack, b"0123456789"), Ok(10));
+    s.close(&mut t.stack);
+    t.poll();
+    t.expect(seg!(
+        ACK | PSH | FIN,
+        seq = c.iss + 1,
+        ack = c.pseq,
+        data = b"0123456789"
+    ));
+    t.send(seg!(ACK, seq = c.pseq, ack = c.iss + 6));
+    assert_eq!(t.state(), State::FinWait1);
+    t.send(seg!(ACK, seq = c.pseq, ack = c.iss + 11));
+    assert_eq!(t.state(), State::FinWait1);
+    t.send(seg!(ACK, seq = c.pseq, ack = c.iss + 12));
+    assert_eq!(t.state(), State::FinWait2);
+    t.send(seg!(FIN | ACK, seq = c.pseq, ack = c.iss + 12));
+    t.expect(seg!(ACK, seq = c.iss + 12, ack = c.pseq + 1));
+    t.advance(MSL2);
+    assert_eq!(t.stack.in_use(), 0);
+    l.close(&mut t.stack);
+}
+
+/// RFC 9293 §3.6 / RFC 2525 §2.17 in CLOSE-WAIT: data the user never read makes close a
+/// reset even after the peer's FIN (Linux: data_was_unread).
+#[test]
+fn close_with_unread_data_in_close_wait_resets() {
+    let mut mem = script_storage();
+    let mut t = Script::new(&mut mem, script_config());
+    let (l, s, c) = t.established_passive(1000);
+    t.send(seg!(
+        ACK | PSH | FIN,
+        seq = c.pseq,
+        ack = c.iss + 1,
+        data = b"unread"
+    ));
+    t.expect(seg!(ACK, seq = c.iss + 1, ack = c.pseq + 7));
+    s.close(&mut t.stack);
+    t.poll();
+    t.expect(seg!(RST | ACK, seq = c.iss + 1, ack = c.pseq + 7));
+    t.expect_none();
+    assert_eq!(t.stack.in_use(), 0);
+    l.close(&mut t.stack);
+}
+
+/// RFC 9293 §3.10.5 (ABORT in TIME-WAIT: "respond with ok and delete the TCB", no RST).
+#[test]
+fn abort_in_time_wait_sends_nothing() {
+    let mut mem = script_storage();
+    let mut t = Script::new(&mut mem, script_config());
+    let (l, mut s, c) = t.established_passive(1000);
+    s.shutdown_write(&mut t.stack).unwrap();
+    t.poll();
+    t.expect(seg!(FIN | ACK, seq = c.iss + 1, ack = c.pseq));
+    t.send(seg!(FIN | ACK, seq = c.pseq, ack = c.iss + 2));
+    t.expect(seg!(ACK, seq = c.iss + 2, ack = c.pseq + 1));
+    assert_eq!(s.state(&t.stack), State::TimeWait);
+    s.abort(&mut t.stack);
+    t.poll();
+    t.expect_none();
+    assert_eq!(t.stack.in_use(), 0);
+    l.close(&mut t.stack);
+}

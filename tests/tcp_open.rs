@@ -737,3 +737,71 @@ fn queued_connection_reset_before_accept() {
     assert_eq!(l.accept(&mut t.stack).err(), Some(Error::WouldBlock));
     l.close(&mut t.stack);
 }
+
+/// RFC 9293 §3.10.7.4 first: our handshake ACK was lost and the peer retransmits its
+/// SYN-ACK; in ESTABLISHED it is old (below RCV.NXT) and is answered with an ACK.
+#[test]
+fn retransmitted_synack_after_open_is_reacked() {
+    let mut mem = script_storage();
+    let mut t = Script::new(&mut mem, script_config());
+    let (s, iss, pseq) = t.handshake_active(7000, mss_only());
+    t.send(seg!(SYN | ACK, seq = 7000, ack = iss + 1, mss = 1460));
+    t.expect(seg!(ACK, seq = iss + 1, ack = pseq));
+    t.expect_none();
+    assert_eq!(t.state(), State::Established);
+    s.abort(&mut t.stack);
+    t.poll();
+    t.expect(seg!(RST | ACK, seq = iss + 1, ack = pseq));
+    assert_eq!(t.stack.in_use(), 0);
+}
+
+/// RFC 9293 §3.10.2 (SEND in SYN-SENT: "queue the data for transmission after entering
+/// ESTABLISHED"): data written before the handshake completes follows it, starting at
+/// ISS + 1.
+#[test]
+fn data_written_in_syn_sent_follows_handshake() {
+    let mut mem = script_storage();
+    let mut t = Script::new(&mut mem, script_config());
+    let (mut s, syn) = t.connect_syn();
+    assert_eq!(s.write(&mut t.stack, b"early"), Ok(5));
+    t.poll();
+    t.expect_none();
+    t.send(seg!(SYN | ACK, seq = 300, ack = syn.seq + 1, mss = 1460));
+    let out = t.drain();
+    let data = out.iter().find(|x| !x.data.is_empty()).expect("the data");
+    assert_eq!(data.data, b"early");
+    assert_eq!(data.seq, syn.seq + 1);
+    assert_eq!(data.ack.0, 301);
+    assert!(out.iter().all(|x| x.ack.0 == 301 && x.seq == syn.seq + 1));
+    t.send(seg!(ACK, seq = 301, ack = syn.seq + 6));
+    s.abort(&mut t.stack);
+    t.poll();
+    t.expect(seg!(RST | ACK, seq = syn.seq + 6, ack = 301));
+    assert_eq!(t.stack.in_use(), 0);
+}
+
+/// RFC 9293 §3.10.7.2 third (without TCP Fast Open, as Linux): data on a SYN is not
+/// taken; the SYN-ACK acknowledges the SYN only and the peer sends the data again.
+#[test]
+fn data_on_syn_not_acknowledged() {
+    let mut mem = script_storage();
+    let mut t = Script::new(&mut mem, script_config());
+    let l = t.stack.listen(STACK_PORT, 4).unwrap();
+    t.send(seg!(SYN, seq = 1000, mss = 1460, data = b"early"));
+    let sa = t.expect(seg!(SYN | ACK, ack = 1001));
+    t.send(seg!(
+        ACK | PSH,
+        seq = 1001,
+        ack = sa.seq + 1,
+        data = b"early"
+    ));
+    let mut s = l.accept(&mut t.stack).unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(s.read(&mut t.stack, &mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"early");
+    s.abort(&mut t.stack);
+    t.poll();
+    t.expect(seg!(RST | ACK, seq = sa.seq + 1, ack = 1006));
+    l.close(&mut t.stack);
+    assert_eq!(t.stack.in_use(), 0);
+}

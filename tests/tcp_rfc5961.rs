@@ -109,7 +109,7 @@ fn rst_rules_hold_in_fin_wait_2() {
 fn syn_in_window_gets_challenge_ack() {
     let mut mem = script_storage();
     let mut t = Script::new(&mut mem, script_config());
-    let (l, mut s, c) = t.established_passive(1000);
+    let (l, s, c) = t.established_passive(1000);
     t.send(seg!(SYN, seq = c.pseq + 100, data = b"x"));
     t.expect(seg!(ACK, seq = c.iss + 1, ack = c.pseq));
     t.expect_none();
@@ -214,7 +214,7 @@ fn ack_beyond_snd_nxt_acked_and_dropped() {
 fn ack_too_old_acked_and_dropped() {
     let mut mem = script_storage();
     let mut t = Script::new(&mut mem, script_config());
-    let (l, mut s, c) = t.established_passive(1000);
+    let (l, s, c) = t.established_passive(1000);
     // MAX.SND.WND is the peer's 65535 from its SYN.
     t.send(seg!(
         ACK,

@@ -414,3 +414,26 @@ fn duplicate_fin_in_close_wait_reacked() {
     l.close(&mut t.stack);
     assert_eq!(t.stack.in_use(), 0);
 }
+
+/// RFC 9293 §3.10.7.4 first ("special allowance should be made to accept valid ACKs,
+/// URGs, and RSTs" when RCV.WND is zero): a RST at RCV.NXT resets a connection whose
+/// window is closed.
+#[test]
+fn zero_window_rst_at_rcv_nxt_resets() {
+    let mut mem = script_storage();
+    let mut t = Script::new(&mut mem, script_config());
+    let (l, mut s, c) = t.established_passive(1000);
+    let nxt = fill_window(&mut t, &c);
+    t.send(seg!(RST, seq = nxt + 1));
+    t.expect_none();
+    assert_eq!(t.state(), State::Established);
+    t.send(seg!(RST, seq = nxt));
+    t.expect_none();
+    let mut buf = vec![0u8; 10_000];
+    assert_eq!(s.read(&mut t.stack, &mut buf), Ok(8192));
+    assert_eq!(s.read(&mut t.stack, &mut buf), Err(Error::ConnectionReset));
+    s.close(&mut t.stack);
+    t.poll();
+    assert_eq!(t.stack.in_use(), 0);
+    l.close(&mut t.stack);
+}
