@@ -805,3 +805,48 @@ fn data_on_syn_not_acknowledged() {
     l.close(&mut t.stack);
     assert_eq!(t.stack.in_use(), 0);
 }
+
+/// RFC 9293 §3.10.4 (CLOSE in SYN-RECEIVED: the FIN may wait until ESTABLISHED): after
+/// crossing SYNs the user closes; when the peer ACKs our SYN the FIN goes out
+/// (FIN-WAIT-1), and the close runs its course.
+#[test]
+fn close_in_syn_received_sends_fin_after_open() {
+    let mut mem = script_storage();
+    let mut t = Script::new(&mut mem, script_config());
+    let (s, syn) = t.connect_syn();
+    let iss = syn.seq;
+    t.send(seg!(SYN, seq = 300));
+    t.expect(seg!(SYN | ACK, seq = iss, ack = 301));
+    s.close(&mut t.stack);
+    t.poll();
+    t.expect_none();
+    assert_eq!(t.state(), State::SynReceived);
+    t.send(seg!(ACK, seq = 301, ack = iss + 1));
+    t.expect(seg!(FIN | ACK, seq = iss + 1, ack = 301));
+    assert_eq!(t.state(), State::FinWait1);
+    t.send(seg!(FIN | ACK, seq = 301, ack = iss + 2));
+    t.expect(seg!(ACK, seq = iss + 2, ack = 302));
+    assert_eq!(t.state(), State::TimeWait);
+    t.advance(Duration::from_secs(60));
+    assert_eq!(t.stack.in_use(), 0);
+}
+
+/// RFC 9293 §3.10.7.3 (SYN-SENT, "continue processing at the sixth step ... Otherwise
+/// ..." and the FIN of the eighth): a SYN-ACK that also carries a FIN opens the
+/// connection straight into CLOSE-WAIT.
+#[test]
+fn syn_ack_with_fin_goes_to_close_wait() {
+    let mut mem = script_storage();
+    let mut t = Script::new(&mut mem, script_config());
+    let (mut s, syn) = t.connect_syn();
+    t.send(seg!(SYN | ACK | FIN, seq = 100, ack = syn.seq + 1));
+    t.expect(seg!(ACK, seq = syn.seq + 1, ack = 102));
+    assert_eq!(t.state(), State::CloseWait);
+    let mut buf = [0u8; 4];
+    assert_eq!(s.read(&mut t.stack, &mut buf), Ok(0));
+    s.close(&mut t.stack);
+    t.poll();
+    t.expect(seg!(FIN | ACK, seq = syn.seq + 1, ack = 102));
+    t.send(seg!(ACK, seq = 102, ack = syn.seq + 2));
+    assert_eq!(t.stack.in_use(), 0);
+}

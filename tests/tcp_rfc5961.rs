@@ -367,3 +367,34 @@ fn old_syn_in_time_wait_gets_ack() {
     assert_eq!(t.stack.in_use(), 0);
     l.close(&mut t.stack);
 }
+
+/// RFC 7323 §3.2 ("a RST segment ... is acceptable with or without a timestamp") and §5
+/// (RSTs are not subject to PAWS): on a connection with timestamps, a RST at RCV.NXT
+/// without a timestamp, or with an old one, still resets.
+#[test]
+fn rst_accepted_without_or_with_old_timestamp() {
+    for with_old_ts in [false, true] {
+        let mut mem = script_storage();
+        let mut t = Script::new(&mut mem, script_config());
+        let l = t.stack.listen(STACK_PORT, 4).unwrap();
+        let (iss, pseq) = t.handshake_passive(1000, linux_syn_opts(50_000));
+        let mut s = l.accept(&mut t.stack).unwrap();
+        assert!(s.connection(&t.stack).unwrap().options().1);
+        // A non-RST segment without a timestamp is dropped (RFC 7323 §3.2).
+        t.send(seg!(ACK, seq = pseq, ack = iss + 1, data = b"x"));
+        assert_eq!(s.recv_queue(&t.stack), 0);
+        assert_eq!(t.stack.stats().tcp.dropped_missing_ts, 1);
+        let mut rst = seg!(RST, seq = pseq);
+        if with_old_ts {
+            rst.opts.timestamps = Some((1, 0));
+        }
+        t.send(rst);
+        t.expect_none();
+        let mut buf = [0u8; 4];
+        assert_eq!(s.read(&mut t.stack, &mut buf), Err(Error::ConnectionReset));
+        s.close(&mut t.stack);
+        l.close(&mut t.stack);
+        t.poll();
+        assert_eq!(t.stack.in_use(), 0);
+    }
+}
