@@ -307,8 +307,11 @@ impl<'a> Stack<'a> {
         set.stats.segments_in += 1;
 
         if let Some(i) = found {
+            // Only a listener can take the new incarnation; without one the SYN is
+            // answered by TIME-WAIT (an ACK), as in Linux.
             let reopen = repr.flags.contains(TcpFlags::SYN)
                 && !repr.flags.intersects(TcpFlags::ACK | TcpFlags::RST)
+                && set.listener_for(repr.dst_port).is_some()
                 && set.slots[i]
                     .conn
                     .as_ref()

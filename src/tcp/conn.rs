@@ -155,6 +155,10 @@ pub struct Connection {
     pub(crate) smss: u16,
     /// The MSS we advertised.
     pub(crate) rcv_mss: u16,
+    /// The largest MSS the path allows, learned from ICMP fragmentation needed
+    /// (RFC 1191); `u16::MAX` until then. Kept apart so the peer's MSS option cannot
+    /// raise it again.
+    pub(crate) path_mss: u16,
 
     // Timestamps (RFC 7323).
     pub(crate) ts_recent: u32,
@@ -266,6 +270,7 @@ impl Connection {
             rcv_fin: None,
             smss: DEFAULT_MSS.min(rcv_mss),
             rcv_mss,
+            path_mss: u16::MAX,
             ts_recent: 0,
             ts_recent_age: now,
             ts_offset: 0,
@@ -380,7 +385,7 @@ impl Connection {
     /// §3.2; RFC 2018 §2), and the send MSS.
     pub(crate) fn negotiate(&mut self, cfg: &TcpConfig, o: &TcpOptions, now: Instant) {
         let peer_mss = o.mss.unwrap_or(DEFAULT_MSS).max(cfg.min_mss);
-        self.smss = peer_mss.min(self.rcv_mss);
+        self.smss = peer_mss.min(self.rcv_mss).min(self.path_mss);
         match o.window_scale {
             Some(s) if self.flags.contains(Flags::OFFERED_WSCALE) => {
                 self.flags |= Flags::WSCALE;
@@ -723,6 +728,7 @@ impl Connection {
             return;
         }
         let new_mss = (usize::from(mtu).saturating_sub(IP_TCP_HEADERS) as u16).max(min_mss);
+        self.path_mss = self.path_mss.min(new_mss);
         if new_mss < self.smss {
             self.smss = new_mss;
             stats.pmtu_updates += 1;

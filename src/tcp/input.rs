@@ -110,8 +110,21 @@ impl Connection {
         rx: &mut RecvBuf<'_>,
         tx: &mut SendBuf<'_>,
     ) -> Option<TcpRepr> {
-        let r = seg.repr;
+        let mut r = seg.repr;
         let now = ctx.now;
+        if self.state == State::SynReceived
+            && !self.flags.contains(Flags::PASSIVE)
+            && r.flags.contains(TcpFlags::SYN | TcpFlags::ACK)
+            && !r.flags.contains(TcpFlags::RST)
+            && r.seq + 1u32 == self.rcv_nxt
+        {
+            // RFC 9293 §3.5 figure 8: after crossing SYNs the peer's SYN-ACK repeats the
+            // SYN we already hold. Its SYN is old (trimmed, as BSD does); its ACK completes
+            // the handshake.
+            r.flags.remove(TcpFlags::SYN);
+            r.seq = self.rcv_nxt;
+        }
+        let seg = &SegmentIn { repr: r, ..*seg };
         let rst = r.flags.contains(TcpFlags::RST);
         let ts_on = self.flags.contains(Flags::TS);
 
@@ -158,15 +171,16 @@ impl Connection {
 
         // §3.10.7.4 second: check the RST bit (RFC 5961 §3.2: exact match only).
         if rst {
+            if self.state == State::TimeWait {
+                // RFC 1337: ignore RST in TIME-WAIT, in-window ones too (no challenge).
+                ctx.stats.rst_ignored += 1;
+                return None;
+            }
             if r.seq != self.rcv_nxt {
                 self.challenge_ack(ctx);
                 return None;
             }
             match self.state {
-                State::TimeWait => {
-                    // RFC 1337: ignore RST in TIME-WAIT.
-                    ctx.stats.rst_ignored += 1;
-                }
                 State::SynReceived if self.flags.contains(Flags::PASSIVE) => {
                     ctx.stats.rst_received += 1;
                     self.enter_closed(Some(Error::ConnectionReset));
@@ -255,16 +269,16 @@ impl Connection {
         }
 
         // §3.10.7.4 sixth: the URG bit is ignored (urgent data is not supported).
-        // RFC 9293 §3.10.7.4 / BSD: new data after the user has gone resets the peer.
+        // RFC 1122 §4.2.2.13 / BSD / Linux: new data after the user has gone resets the
+        // peer. After the peer's FIN (CLOSING, LAST-ACK, TIME-WAIT) there is no new data:
+        // the text is ignored (§3.10.7.4 seventh).
+        if self.state == State::TimeWait && !seg.payload.is_empty() {
+            // Linux answers anything but a bare ACK in TIME-WAIT with an ACK.
+            self.rate_limited_ack(ctx);
+            return None;
+        }
         if self.flags.contains(Flags::USER_CLOSED)
-            && matches!(
-                self.state,
-                State::FinWait1
-                    | State::FinWait2
-                    | State::Closing
-                    | State::LastAck
-                    | State::TimeWait
-            )
+            && matches!(self.state, State::FinWait1 | State::FinWait2)
             && self.has_new_data(&r, seg.payload.len())
         {
             ctx.stats.rst_sent += 0;

@@ -27,7 +27,7 @@ impl Connection {
     }
 
     /// Handles every timer due at `ctx.now`. Returns a reset to send when the connection
-    /// gives up on a live-looking peer (retransmission limit, FIN-WAIT-2 timeout).
+    /// gives up on a live-looking peer (retransmission limit).
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_>) -> Option<TcpRepr> {
         let now = ctx.now;
         let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
@@ -39,10 +39,11 @@ impl Connection {
                     return None;
                 }
                 State::FinWait2 => {
-                    // BSD/Linux: a closed connection whose peer never sends its FIN.
-                    let rst = self.make_rst(self.snd_max, true);
+                    // BSD/Linux: a closed connection whose peer never sends its FIN is
+                    // dropped silently (BSD's tcp_close from the 2MSL timer, Linux's
+                    // FIN-WAIT-2 timewait socket expiring).
                     self.enter_closed(None);
-                    return Some(rst);
+                    return None;
                 }
                 _ => {}
             }
