@@ -136,6 +136,9 @@ pub struct Connection {
     pub(crate) snd_una: SeqNum,
     pub(crate) snd_nxt: SeqNum,
     pub(crate) snd_max: SeqNum,
+    /// End of the last new-data segment sent shorter than a full segment (Minshall's
+    /// refinement of Nagle, as Linux's `snd_sml`).
+    pub(crate) snd_sml: SeqNum,
     pub(crate) snd_wnd: u32,
     pub(crate) max_snd_wnd: u32,
     pub(crate) snd_wl1: SeqNum,
@@ -254,6 +257,7 @@ impl Connection {
             snd_una: iss,
             snd_nxt: iss,
             snd_max: iss,
+            snd_sml: iss,
             snd_wnd: 0,
             max_snd_wnd: 0,
             snd_wl1: SeqNum(0),

@@ -194,6 +194,8 @@ impl Connection {
                     self.rtt_timing = None; // Karn
                 }
             }
+        } else if !rtx && !choice.probe && choice.len > 0 && choice.len < max_payload {
+            self.snd_sml = choice.seq + choice.len as u32;
         }
         if choice.seq == self.snd_nxt || (choice.probe && self.snd_nxt < end) {
             self.snd_nxt = end;
@@ -338,12 +340,16 @@ impl Connection {
             && (!self.flags.contains(Flags::FIN_SENT) || self.snd_nxt + len as u32 == fin_seq);
         if len > 0 {
             // Nagle (RFC 1122 §4.2.3.4) and sender SWS avoidance (RFC 9293 §3.8.6.2.1).
-            let idle = self.snd_max == self.snd_una;
+            // Nagle holds a short segment back while a short segment sent earlier is
+            // unacknowledged (Minshall's refinement, as Linux): the tail of one write
+            // goes out with the full segments before it, as in Linux and BSD. A FIN is
+            // never held back (both do the same).
+            let small_in_flight = self.snd_sml > self.snd_una && self.snd_sml <= self.snd_max;
             let send = len == max_payload
                 || rtx
-                || ((self.flags.contains(Flags::NODELAY) || idle) && all_out)
+                || ((self.flags.contains(Flags::NODELAY) || !small_in_flight) && all_out)
                 || (self.max_snd_wnd > 0 && len >= self.max_snd_wnd as usize / 2)
-                || (fin_now && idle);
+                || fin_now;
             if send {
                 self.flags.remove(Flags::FORCE);
                 return Some(Choice {
