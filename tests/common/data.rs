@@ -1,0 +1,239 @@
+//! Helpers for the data-transfer scripted tests (`tcp_data.rs`, `tcp_cc.rs`, ...): open a
+//! connection with the test as the peer, queue bytes on the stack's side, and check the
+//! exact segments that come back.
+#![allow(dead_code)]
+
+use super::script::*;
+use tidytcp::socket::{HeapStorage, TcpListener, TcpStream};
+use tidytcp::stack::Config;
+use tidytcp::tcp::Connection;
+use tidytcp::wire::tcp::{SeqNum, TcpFlags, TcpOptions};
+use tidytcp::{Duration, Instant};
+
+/// An established connection in a [`Script`]: the stack's handle, its listener, and the
+/// sequence numbers of both sides.
+pub struct Open<'a> {
+    pub s: TcpStream<'a>,
+    pub l: Option<TcpListener<'a>>,
+    /// The stack's initial sequence number.
+    pub iss: SeqNum,
+    /// The first data byte the stack sends (ISS + 1).
+    pub snd: SeqNum,
+    /// The peer's next sequence number (what the stack expects next).
+    pub rcv: SeqNum,
+    /// The stack's port.
+    pub port: u16,
+}
+
+/// MSS only (no window scaling, timestamps or SACK): plain RFC 9293.
+pub fn mss_only(mss: u16) -> TcpOptions {
+    TcpOptions {
+        mss: Some(mss),
+        ..TcpOptions::NONE
+    }
+}
+
+/// MSS and SACK-permitted.
+pub fn mss_sack(mss: u16) -> TcpOptions {
+    TcpOptions {
+        mss: Some(mss),
+        sack_permitted: true,
+        ..TcpOptions::NONE
+    }
+}
+
+/// Storage with `rx`/`tx` bytes per connection.
+pub fn mem(rx: usize, tx: usize) -> HeapStorage {
+    HeapStorage::new(8, 2, rx, tx)
+}
+
+/// The script configuration with a change applied.
+pub fn cfg_with(f: impl FnOnce(&mut Config)) -> Config {
+    let mut c = script_config();
+    f(&mut c);
+    c
+}
+
+/// The peer connects to a listener on `STACK_PORT` with a SYN carrying `opts` (ISN
+/// 1000); returns the accepted connection. Nothing is left unread in `t.out`.
+pub fn open_passive<'a>(t: &mut Script<'a>, opts: TcpOptions) -> Open<'a> {
+    let l = t.stack.listen(STACK_PORT, 4).unwrap();
+    let (iss, rcv) = t.handshake_passive(1000, opts);
+    let s = l.accept(&mut t.stack).unwrap();
+    t.expect_none();
+    Open {
+        s,
+        l: Some(l),
+        iss,
+        snd: iss + 1u32,
+        rcv,
+        port: STACK_PORT,
+    }
+}
+
+/// The stack connects to the peer; the peer answers the SYN with a SYN-ACK carrying
+/// `opts` and `win` (ISN 5000), and the stack's ACK is checked. Returns the connection
+/// and the stack's SYN.
+pub fn open_active<'a>(t: &mut Script<'a>, opts: TcpOptions, win: u16) -> (Open<'a>, Seg) {
+    let s = t.stack.connect(t.now, peer()).unwrap();
+    t.poll();
+    let syn = t.expect(Seg {
+        flags: TcpFlags::SYN,
+        ..Default::default()
+    });
+    let mut sa = Seg {
+        src_port: PEER_PORT,
+        dst_port: syn.src_port,
+        flags: TcpFlags::SYN | TcpFlags::ACK,
+        seq: SeqNum(5000),
+        ack: syn.seq + 1u32,
+        win,
+        opts,
+        data: Vec::new(),
+    };
+    if let (Some(_), Some((v, _))) = (opts.timestamps, syn.opts.timestamps) {
+        sa.opts.timestamps = Some((opts.timestamps.unwrap().0, v));
+    }
+    t.send(sa);
+    let ack = t.expect(Seg {
+        flags: TcpFlags::ACK,
+        seq: syn.seq + 1u32,
+        ack: SeqNum(5001),
+        ..Default::default()
+    });
+    assert!(ack.data.is_empty());
+    let port = syn.src_port;
+    (
+        Open {
+            s,
+            l: None,
+            iss: syn.seq,
+            snd: syn.seq + 1u32,
+            rcv: SeqNum(5001),
+            port,
+        },
+        syn,
+    )
+}
+
+impl<'a> Open<'a> {
+    /// The engine state, read-only.
+    pub fn conn<'s>(&self, t: &'s Script<'a>) -> &'s Connection {
+        self.s.connection(&t.stack).unwrap()
+    }
+
+    /// A segment from the peer on this connection: `flags` at the peer's current
+    /// sequence number, acknowledging `ack`, window `win`.
+    pub fn seg(&self, flags: TcpFlags, ack: SeqNum, win: u16) -> Seg {
+        Seg {
+            dst_port: self.port,
+            flags,
+            seq: self.rcv,
+            ack,
+            win,
+            ..Default::default()
+        }
+    }
+
+    /// A pure ACK from the peer.
+    pub fn ack(&self, ack: SeqNum, win: u16) -> Seg {
+        self.seg(TcpFlags::ACK, ack, win)
+    }
+
+    /// Data from the peer at its current sequence number (which advances), ACKing `ack`.
+    pub fn data(&mut self, ack: SeqNum, data: &[u8]) -> Seg {
+        let mut s = self.seg(TcpFlags::ACK | TcpFlags::PSH, ack, 65535);
+        s.data = data.to_vec();
+        self.rcv += data.len() as u32;
+        s
+    }
+
+    /// Queues `n` bytes of the pattern on the stack's side (all must fit) and polls.
+    pub fn write(&mut self, t: &mut Script<'a>, n: usize) {
+        let data = bytes(n);
+        let w = self.s.write(&mut t.stack, &data).unwrap();
+        assert_eq!(w, n, "send buffer too small for the test");
+        t.poll();
+    }
+
+    /// Reads everything the stack holds for the user (and polls, so that a window
+    /// update can go out). Returns the bytes.
+    pub fn read_all(&mut self, t: &mut Script<'a>) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = self.s.read(&mut t.stack, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        t.poll();
+        out
+    }
+}
+
+/// `n` bytes of a recognisable pattern (byte `i` is `i % 251`).
+pub fn bytes(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
+}
+
+/// The next segment must carry exactly `len` data bytes at `seq`, flags ACK (plus PSH if
+/// `psh`), no FIN/SYN/RST. Returns it.
+#[track_caller]
+pub fn expect_data(t: &mut Script<'_>, seq: SeqNum, len: usize, psh: bool) -> Seg {
+    let got = t.recv().unwrap_or_else(|| {
+        panic!(
+            "at {:?}: expected {len} bytes at {seq:?}, got nothing",
+            t.now
+        )
+    });
+    let want = if psh {
+        TcpFlags::ACK | TcpFlags::PSH
+    } else {
+        TcpFlags::ACK
+    };
+    assert_eq!(got.flags, want, "flags of {got:?}");
+    assert_eq!(got.seq, seq, "seq of {got:?}");
+    assert_eq!(got.data.len(), len, "length of {got:?}");
+    got
+}
+
+/// The next segment must be a pure ACK (no data) of `ack` with window `win`.
+#[track_caller]
+pub fn expect_ack(t: &mut Script<'_>, ack: SeqNum, win: u16) -> Seg {
+    let got = t
+        .recv()
+        .unwrap_or_else(|| panic!("at {:?}: expected an ACK of {ack:?}, got nothing", t.now));
+    assert_eq!(got.flags, TcpFlags::ACK, "flags of {got:?}");
+    assert!(got.data.is_empty(), "data in {got:?}");
+    assert_eq!(got.ack, ack, "ack of {got:?}");
+    assert_eq!(got.win, win, "window of {got:?}");
+    got
+}
+
+/// Takes every segment the stack has sent so far.
+pub fn drain(t: &mut Script<'_>) -> Vec<Seg> {
+    let mut v = Vec::new();
+    while let Some(s) = t.recv() {
+        v.push(s);
+    }
+    v
+}
+
+/// Data segments among `segs` as (offset from `base`, length).
+pub fn spans(segs: &[Seg], base: SeqNum) -> Vec<(u32, usize)> {
+    segs.iter()
+        .filter(|s| !s.data.is_empty())
+        .map(|s| (s.seq - base, s.data.len()))
+        .collect()
+}
+
+/// Advances the clock by `ms` milliseconds.
+pub fn ms(t: &mut Script<'_>, ms: u64) {
+    t.advance(Duration::from_millis(ms));
+}
+
+/// The time `d` after `t0`.
+pub fn at(t0: Instant, d: Duration) -> Instant {
+    t0 + d
+}
