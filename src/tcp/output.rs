@@ -349,7 +349,8 @@ impl Connection {
                 || rtx
                 || ((self.flags.contains(Flags::NODELAY) || !small_in_flight) && all_out)
                 || (self.max_snd_wnd > 0 && len >= self.max_snd_wnd as usize / 2)
-                || fin_now;
+                || fin_now
+                || self.flags.contains(Flags::FORCE);
             if send {
                 self.flags.remove(Flags::FORCE);
                 return Some(Choice {
@@ -368,6 +369,16 @@ impl Connection {
                 fin: true,
                 probe: false,
             });
+        }
+
+        if len > 0
+            && self.snd_una == self.snd_max
+            && self.t_persist.is_none()
+            && self.t_rexmt.is_none()
+        {
+            // Held back by SWS avoidance with nothing in flight to clock it out: the
+            // persist timer is the override timeout of RFC 1122 §4.2.3.4 (d), as in BSD.
+            self.arm_persist(ctx);
         }
 
         // Zero window with data waiting: the persist timer probes it (RFC 9293 §3.8.6.1).

@@ -125,10 +125,17 @@ impl Connection {
         None
     }
 
-    /// The persist timer expired: probe the zero window and back off.
+    /// The persist timer expired: probe the zero window and back off; with a window
+    /// open, it was the SWS override timeout: send what the window allows.
     fn on_persist(&mut self, ctx: &mut Ctx<'_>) {
-        if self.snd_wnd != 0 || self.state == State::Closed {
+        if self.state == State::Closed {
             self.persist_backoff = 0;
+            return;
+        }
+        if self.snd_wnd != 0 {
+            // RFC 1122 §4.2.3.4 (d).
+            self.persist_backoff = 0;
+            self.flags |= Flags::FORCE;
             return;
         }
         // RFC 1122 §4.2.2.17: keep probing as long as the peer answers. Unanswered probes
