@@ -195,7 +195,10 @@ fn reassembly_delivers_in_order() {
     let (p0, p1, p2) = (piece(0), piece(1000), piece(2000));
     t.send(p2);
     t.send(p1);
-    assert!(o.read_all(&mut t).is_empty(), "nothing readable before the gap fills");
+    assert!(
+        o.read_all(&mut t).is_empty(),
+        "nothing readable before the gap fills"
+    );
     t.send(p0);
     assert_eq!(o.read_all(&mut t), all);
     assert_eq!(t.stack.stats().tcp.ooo_segments, 2);
@@ -367,7 +370,11 @@ fn sack_blocks_three_with_timestamps() {
     assert_eq!(o.conn(&t).options(), (false, true, true));
     let base = o.rcv;
     for (i, k) in [2u32, 4, 6, 8].into_iter().enumerate() {
-        t.send(with_ts(at_off(&o, base, k * 1000, 1000, 1), true, 200 + i as u32));
+        t.send(with_ts(
+            at_off(&o, base, k * 1000, 1000, 1),
+            true,
+            200 + i as u32,
+        ));
     }
     let a = drain(&mut t);
     let last = a.last().unwrap();

@@ -237,3 +237,54 @@ pub fn ms(t: &mut Script<'_>, ms: u64) {
 pub fn at(t0: Instant, d: Duration) -> Instant {
     t0 + d
 }
+
+/// Like [`open_passive`], but the peer's ACK of the SYN-ACK comes `rtt` later (the
+/// stack's first RTT sample), and the peer's window is `win`.
+pub fn open_passive_rtt<'a>(
+    t: &mut Script<'a>,
+    opts: TcpOptions,
+    rtt: Duration,
+    win: u16,
+) -> Open<'a> {
+    let l = t.stack.listen(STACK_PORT, 4).unwrap();
+    t.send(Seg {
+        flags: TcpFlags::SYN,
+        seq: SeqNum(1000),
+        win,
+        opts,
+        ..Default::default()
+    });
+    let sa = t.expect(Seg {
+        flags: TcpFlags::SYN | TcpFlags::ACK,
+        ack: SeqNum(1001),
+        ..Default::default()
+    });
+    t.now += rtt;
+    let mut ack = Seg {
+        flags: TcpFlags::ACK,
+        seq: SeqNum(1001),
+        ack: sa.seq + 1u32,
+        win,
+        ..Default::default()
+    };
+    if let (Some((v, _)), Some((tv, _))) = (opts.timestamps, sa.opts.timestamps) {
+        ack.opts.timestamps = Some((v + rtt.total_millis() as u32, tv));
+    }
+    t.send(ack);
+    let s = l.accept(&mut t.stack).unwrap();
+    t.expect_none();
+    Open {
+        s,
+        l: Some(l),
+        iss: sa.seq,
+        snd: sa.seq + 1u32,
+        rcv: SeqNum(1001),
+        port: STACK_PORT,
+    }
+}
+
+/// Runs the clock to the stack's next deadline; returns its time and what was sent.
+pub fn next_deadline(t: &mut Script<'_>) -> (Instant, Vec<Seg>) {
+    let at = t.advance_to_deadline().expect("no deadline armed");
+    (at, drain(t))
+}
