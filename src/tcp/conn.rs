@@ -192,6 +192,9 @@ pub struct Connection {
     // Congestion control and loss recovery.
     pub(crate) cc: Controller,
     pub(crate) dupacks: u16,
+    /// SND.MAX at the first duplicate ACK: data above it was sent by limited transmit
+    /// and does not count in the FlightSize that sets ssthresh (RFC 5681 §3.2 step 2).
+    pub(crate) dupack_snd_max: SeqNum,
     /// RFC 6582 `recover` / RFC 6675 RecoveryPoint.
     pub(crate) recover: SeqNum,
     /// RFC 6675 HighRxt: highest sequence retransmitted in this recovery episode.
@@ -291,6 +294,7 @@ impl Connection {
             unacked_segs: 0,
             cc: Controller::new(cfg.congestion, cc::initial_window(u32::from(DEFAULT_MSS))),
             dupacks: 0,
+            dupack_snd_max: iss,
             recover: iss,
             high_rxt: iss,
             rtx_next: None,

@@ -501,6 +501,9 @@ impl Connection {
             return;
         }
         self.dupacks = self.dupacks.saturating_add(1);
+        if self.dupacks == 1 {
+            self.dupack_snd_max = self.snd_max;
+        }
         let sack_says_lost = self.flags.contains(Flags::SACK)
             && !self.scoreboard.is_empty()
             && self.scoreboard.is_lost(self.snd_una, smss);
@@ -516,7 +519,13 @@ impl Connection {
     fn enter_recovery(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now;
         let smss = u32::from(self.eff_mss());
-        let flight = self.snd_max - self.snd_una;
+        // RFC 5681 §3.2 step 2: segments sent by limited transmit (RFC 3042) since the
+        // first duplicate ACK are not part of FlightSize here.
+        let flight = if self.dupack_snd_max > self.snd_una && self.dupack_snd_max <= self.snd_max {
+            self.dupack_snd_max - self.snd_una
+        } else {
+            self.snd_max - self.snd_una
+        };
         ctx.stats.fast_retransmits += 1;
         self.ts_rexmt = self.ts_now(now);
         self.flags |= Flags::RECOVERY;
