@@ -384,8 +384,12 @@ impl Connection {
             && payload_len == 0
             && !r.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
             && (wnd == self.snd_wnd || new_sack)
+            && self.t_rexmt.is_some()
         {
             // RFC 5681 §2 "duplicate acknowledgment" (RFC 6675 §2 adds new SACK info).
+            // Only while the retransmission timer runs, as in BSD: the answers to
+            // zero-window probes (persist timer, no retransmission timer) repeat
+            // SND.UNA too, and must not start a fast retransmit into a closed window.
             self.on_dup_ack(ctx);
         }
         // Send window update: only from a segment newer than the last update.
