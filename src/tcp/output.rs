@@ -188,7 +188,9 @@ impl Connection {
         let rtx = choice.seq < self.snd_max;
         if rtx && !choice.probe {
             ctx.stats.retransmits += 1;
-            ctx.stats.retransmitted_bytes += choice.len as u64;
+            // Only the part sent before (a segment may run on past SND.MAX).
+            let again = (self.snd_max - choice.seq).min(choice.len as u32);
+            ctx.stats.retransmitted_bytes += u64::from(again);
             if let Some((t, _)) = self.rtt_timing {
                 if t.in_range(choice.seq, end) {
                     self.rtt_timing = None; // Karn
@@ -197,7 +199,10 @@ impl Connection {
         } else if !rtx && !choice.probe && choice.len > 0 && choice.len < max_payload {
             self.snd_sml = choice.seq + choice.len as u32;
         }
-        if choice.seq == self.snd_nxt || (choice.probe && self.snd_nxt < end) {
+        // A zero-window probe moves SND.MAX but not SND.NXT (BSD's persist case): if
+        // the peer does not take the byte, sending resumes with it when the window
+        // opens instead of leaving a hole for the retransmission timer.
+        if choice.seq == self.snd_nxt && !choice.probe {
             self.snd_nxt = end;
         }
         if end > self.snd_max {
