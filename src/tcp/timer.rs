@@ -68,7 +68,9 @@ impl Connection {
         }
         if due(self.t_keep) {
             self.t_keep = None;
-            self.on_keepalive(ctx);
+            if let Some(rst) = self.on_keepalive(ctx) {
+                return Some(rst);
+            }
         }
         reply
     }
@@ -164,18 +166,23 @@ impl Connection {
         }
     }
 
-    fn on_keepalive(&mut self, ctx: &mut Ctx<'_>) {
-        let Some(k) = self.keepalive else { return };
+    /// Returns a reset to send when the peer stopped answering: Linux
+    /// (tcp_keepalive_timer) and BSD (tcp_drop) both reset it, in case it is only
+    /// deaf, not gone.
+    fn on_keepalive(&mut self, ctx: &mut Ctx<'_>) -> Option<TcpRepr> {
+        let k = self.keepalive?;
         if !matches!(self.state, State::Established | State::CloseWait) {
-            return;
+            return None;
         }
         if self.keep_probes >= k.count {
+            let rst = self.make_rst(self.snd_max, true);
             self.time_out(ctx.stats);
-            return;
+            return Some(rst);
         }
         self.keep_probes += 1;
         self.flags |= Flags::KEEPALIVE_PROBE;
         self.t_keep = Some(ctx.now + k.interval);
+        None
     }
 
     /// (Re)arms the keep-alive timer after activity.
