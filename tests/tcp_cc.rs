@@ -135,7 +135,7 @@ fn slow_start_then_congestion_avoidance_after_rto() {
     let mut o = open_cc(&mut t, false);
     o.write(&mut t, 60_000);
     drain(&mut t);
-    let (_, segs) = next_deadline(&mut t);
+    let (_, segs) = next_send(&mut t);
     assert_eq!(spans(&segs, o.snd), vec![(0, 1000)]);
     assert_eq!((cwnd(&o, &t), ssthresh(&o, &t)), (1000, 5000));
     // The receiver had everything but the first segment: one cumulative ACK.
@@ -169,9 +169,9 @@ fn repeated_rto_keeps_ssthresh() {
     let mut o = open_cc(&mut t, false);
     o.write(&mut t, 20_000);
     drain(&mut t);
-    next_deadline(&mut t);
+    next_send(&mut t);
     assert_eq!((cwnd(&o, &t), ssthresh(&o, &t)), (1000, 5000));
-    let (_, segs) = next_deadline(&mut t);
+    let (_, segs) = next_send(&mut t);
     assert_eq!(spans(&segs, o.snd), vec![(0, 1000)]);
     assert_eq!((cwnd(&o, &t), ssthresh(&o, &t)), (1000, 5000));
 }
@@ -184,7 +184,7 @@ fn ssthresh_floor_is_two_segments() {
     let mut o = open_cc(&mut t, false);
     o.write(&mut t, 1000);
     drain(&mut t);
-    next_deadline(&mut t);
+    next_send(&mut t);
     assert_eq!((cwnd(&o, &t), ssthresh(&o, &t)), (1000, 2000));
 }
 
@@ -361,7 +361,7 @@ fn rto_during_recovery_collapses_cwnd() {
         t.send(dupack(&o, 0, &[]));
     }
     drain(&mut t);
-    let (_, segs) = next_deadline(&mut t);
+    let (_, segs) = next_send(&mut t);
     assert_eq!(spans(&segs, o.snd), vec![(0, 1000)]);
     assert_eq!(cwnd(&o, &t), 1000);
     assert_eq!(t.stack.stats().tcp.timeouts, 1);
@@ -376,7 +376,7 @@ fn no_fast_retransmit_for_losses_before_an_rto() {
     let mut o = open_cc(&mut t, false);
     o.write(&mut t, 10_000);
     drain(&mut t);
-    next_deadline(&mut t); // RTO: segment 0 again
+    next_send(&mut t); // RTO: segment 0 again
     // The receiver got segment 0 (and nothing else): ACK 1000, go-back-N goes on.
     t.send(o.ack(o.snd + 1000, 65535));
     assert_eq!(
@@ -400,7 +400,7 @@ fn fast_retransmit_again_after_recover_is_passed() {
     let mut o = open_cc(&mut t, false);
     o.write(&mut t, 30_000);
     drain(&mut t);
-    next_deadline(&mut t);
+    next_send(&mut t);
     t.send(o.ack(o.snd + 10_000, 65535)); // all of the first flight
     let segs = spans(&drain(&mut t), o.snd);
     assert_eq!(segs, vec![(10_000, 1000), (11_000, 1000), (12_000, 1000)]);
@@ -541,7 +541,7 @@ fn rto_skips_sacked_data() {
     t.send(dupack(&o, 0, &[(1000, 2000)]));
     t.send(dupack(&o, 0, &[(4000, 5000), (1000, 2000)]));
     t.expect_none();
-    let (_, segs) = next_deadline(&mut t);
+    let (_, segs) = next_send(&mut t);
     assert_eq!(spans(&segs, o.snd), vec![(0, 1000)]);
     let mut sent = Vec::new();
     t.send(dupack(&o, 2000, &[(4000, 5000)]));

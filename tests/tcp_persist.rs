@@ -31,7 +31,7 @@ fn zero_window_probes_with_backoff() {
     let mut last = t.now;
     let mut gaps = Vec::new();
     for _ in 0..12 {
-        let (at, segs) = next_deadline(&mut t);
+        let (at, segs) = next_send(&mut t);
         if segs.is_empty() {
             continue; // another timer (ARP) of the stack
         }
@@ -74,7 +74,7 @@ fn zero_window_held_for_minutes_then_resumes() {
     let t0 = t.now;
     let mut probes = 0;
     while t.now - t0 < Duration::from_secs(20 * 60) {
-        let (_, segs) = next_deadline(&mut t);
+        let (_, segs) = next_send(&mut t);
         for s in segs {
             assert_eq!(s.data.len(), 1);
             probes += 1;
@@ -121,7 +121,7 @@ fn probe_byte_accepted() {
     let mut m = script_storage();
     let mut t = Script::new(&mut m, script_config());
     let o = zero_window(&mut t);
-    let (_, segs) = next_deadline(&mut t);
+    let (_, segs) = next_send(&mut t);
     assert_eq!(spans(&segs, o.snd), vec![(2000, 1)]);
     t.send(o.ack(o.snd + 2001, 3000));
     let segs = drain(&mut t);
@@ -177,7 +177,7 @@ fn zero_window_from_the_handshake() {
     let mut o = open_passive_rtt(&mut t, mss_only(1000), Duration::from_millis(100), 0);
     o.write(&mut t, 100);
     t.expect_none();
-    let (_, segs) = next_deadline(&mut t);
+    let (_, segs) = next_send(&mut t);
     assert_eq!(spans(&segs, o.snd), vec![(0, 1)]);
     t.send(o.ack(o.snd + 1, 1000));
     assert_eq!(spans(&drain(&mut t), o.snd), vec![(1, 99)]);

@@ -31,11 +31,11 @@ fn initial_rto_is_one_second() {
     );
     t.poll();
     let syn = t.expect(seg!(SYN));
-    let (at, segs) = next_deadline(&mut t);
+    let (at, segs) = next_send(&mut t);
     assert_eq!(at, t0 + Duration::from_secs(1));
     assert_eq!(segs.len(), 1);
     assert_eq!(segs[0].seq, syn.seq);
-    let (at, segs) = next_deadline(&mut t);
+    let (at, segs) = next_send(&mut t);
     assert_eq!(at, t0 + Duration::from_secs(3));
     assert_eq!(segs[0].seq, syn.seq);
 }
@@ -52,7 +52,7 @@ fn first_sample_sets_the_rto() {
     let t0 = t.now;
     o.write(&mut t, 500);
     expect_data(&mut t, o.snd, 500, true);
-    let (at, segs) = next_deadline(&mut t);
+    let (at, segs) = next_send(&mut t);
     assert_eq!(at, t0 + msec(300));
     assert_eq!(spans(&segs, o.snd), vec![(0, 500)]);
     assert_eq!(t.stack.stats().tcp.retransmits, 1);
@@ -78,7 +78,7 @@ fn later_samples_smooth() {
     let t1 = t.now;
     o.write(&mut t, 500);
     expect_data(&mut t, o.snd + 500, 500, true);
-    let (at, _) = next_deadline(&mut t);
+    let (at, _) = next_send(&mut t);
     assert_eq!(at, t1 + Duration::from_micros(362_500));
 }
 
@@ -93,7 +93,7 @@ fn rto_floor_is_min_rto() {
     let t0 = t.now;
     o.write(&mut t, 100);
     drain(&mut t);
-    let (at, segs) = next_deadline(&mut t);
+    let (at, segs) = next_send(&mut t);
     assert_eq!(at, t0 + msec(200));
     assert_eq!(segs.len(), 1);
 
@@ -104,7 +104,7 @@ fn rto_floor_is_min_rto() {
     let t0 = t2.now;
     o2.write(&mut t2, 100);
     drain(&mut t2);
-    let (at, _) = next_deadline(&mut t2);
+    let (at, _) = next_send(&mut t2);
     assert_eq!(at, t0 + msec(50));
 }
 
@@ -119,7 +119,7 @@ fn backoff_doubles_up_to_max_rto() {
     drain(&mut t);
     let mut gaps = Vec::new();
     for _ in 0..8 {
-        let (at, segs) = next_deadline(&mut t);
+        let (at, segs) = next_send(&mut t);
         assert_eq!(
             spans(&segs, o.snd),
             vec![(0, 500)],
@@ -146,7 +146,7 @@ fn timer_restarts_on_ack_and_stops_when_all_acked() {
     // The ACK was a fresh 250 ms sample: SRTT 118.75 ms, RTTVAR 75 ms, RTO 418.75 ms.
     let rto = o.conn(&t).rto(&TcpConfig::default());
     assert_eq!(rto, Duration::from_micros(418_750));
-    let (at, segs) = next_deadline(&mut t);
+    let (at, segs) = next_send(&mut t);
     assert_eq!(at, t1 + rto);
     assert_eq!(spans(&segs, o.snd), vec![(1000, 1000)]);
     t.send(o.ack(o.snd + 2000, 65535));
@@ -168,7 +168,7 @@ fn rto_resends_from_snd_una() {
     let mut o = open_100ms(&mut t);
     o.write(&mut t, 5000);
     assert_eq!(drain(&mut t).len(), 5);
-    let (_, segs) = next_deadline(&mut t);
+    let (_, segs) = next_send(&mut t);
     assert_eq!(spans(&segs, o.snd), vec![(0, 1000)]);
     t.send(o.ack(o.snd + 1000, 65535));
     let segs = drain(&mut t);
@@ -184,7 +184,7 @@ fn karn_no_sample_from_a_retransmission() {
     let mut o = open_100ms(&mut t);
     o.write(&mut t, 500);
     drain(&mut t);
-    let (_, segs) = next_deadline(&mut t);
+    let (_, segs) = next_send(&mut t);
     assert_eq!(segs.len(), 1);
     t.advance(msec(50));
     t.send(o.ack(o.snd + 500, 65535));
@@ -210,11 +210,11 @@ fn gives_up_after_max_retransmits() {
     o.write(&mut t, 500);
     drain(&mut t);
     for _ in 0..3 {
-        let (_, segs) = next_deadline(&mut t);
+        let (_, segs) = next_send(&mut t);
         assert_eq!(spans(&segs, o.snd), vec![(0, 500)]);
     }
     // The fourth expiry: give up. BSD's tcp_drop resets a synchronized peer.
-    let (_, segs) = next_deadline(&mut t);
+    let (_, segs) = next_send(&mut t);
     assert_eq!(segs.len(), 1);
     assert!(segs[0].flags.contains(tidytcp::wire::tcp::TcpFlags::RST));
     assert_eq!(segs[0].seq, o.snd + 500);
@@ -270,11 +270,11 @@ fn user_timeout_ends_the_connection() {
     o.write(&mut t, 500);
     drain(&mut t);
     // Expiries at 0.3, 0.9 and 2.1 s: the third finds 2 s passed.
-    let (_, s1) = next_deadline(&mut t);
-    let (_, s2) = next_deadline(&mut t);
+    let (_, s1) = next_send(&mut t);
+    let (_, s2) = next_send(&mut t);
     assert_eq!((s1.len(), s2.len()), (1, 1));
     assert!(o.s.error(&t.stack).is_none());
-    let (at, _) = next_deadline(&mut t);
+    let (at, _) = next_send(&mut t);
     assert_eq!(at, t0 + msec(2100));
     assert_eq!(o.s.error(&t.stack), Some(Error::TimedOut));
     t.advance(Duration::from_secs(600));

@@ -288,3 +288,16 @@ pub fn next_deadline(t: &mut Script<'_>) -> (Instant, Vec<Seg>) {
     let at = t.advance_to_deadline().expect("no deadline armed");
     (at, drain(t))
 }
+
+/// Runs the clock from deadline to deadline until the stack sends something (skipping
+/// deadlines of other timers, such as ARP's); returns the time and the segments. Panics
+/// if nothing is sent within 100 deadlines.
+pub fn next_send(t: &mut Script<'_>) -> (Instant, Vec<Seg>) {
+    for _ in 0..100 {
+        let (at, segs) = next_deadline(t);
+        if !segs.is_empty() {
+            return (at, segs);
+        }
+    }
+    panic!("nothing sent in 100 deadlines");
+}
