@@ -427,8 +427,9 @@ impl<'a> SocketSet<'a> {
     /// ARP could not resolve the connection's next hop (RFC 1122 §4.2.3.9 soft error; a
     /// connection still opening fails at once, as Linux's connect does).
     pub(crate) fn neighbor_failed(&mut self, i: usize) {
+        let (now, cfg) = (self.now, self.cfg);
         if let Some(c) = self.slots[i].conn.as_mut() {
-            c.on_neighbor_failed();
+            c.on_neighbor_failed(now, &cfg);
         }
         self.after_change(i);
     }

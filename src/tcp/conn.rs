@@ -682,12 +682,22 @@ impl Connection {
     }
 
     /// The next hop could not be resolved: fail a connection still opening with
-    /// `HostUnreachable`; otherwise remember it as a soft error.
-    pub fn on_neighbor_failed(&mut self) {
+    /// `HostUnreachable`; otherwise remember it as a soft error. The segment that could
+    /// not go out is as good as lost: if no timer would bring the connection back to
+    /// output, the retransmission timer is armed so that it tries again (and ends with
+    /// the soft error after `max_retransmits` tries), as a dropped packet does in Linux
+    /// and BSD.
+    pub fn on_neighbor_failed(&mut self, now: Instant, cfg: &TcpConfig) {
         match self.state {
             State::SynSent => self.enter_closed(Some(Error::HostUnreachable)),
             State::Closed => {}
-            _ => self.soft_error = Some(Error::HostUnreachable),
+            State::FinWait2 | State::TimeWait => self.soft_error = Some(Error::HostUnreachable),
+            _ => {
+                self.soft_error = Some(Error::HostUnreachable);
+                if self.t_rexmt.is_none() && self.t_persist.is_none() {
+                    self.t_rexmt = Some(now + self.rtt.rto(cfg.max_rto));
+                }
+            }
         }
     }
 
