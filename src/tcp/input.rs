@@ -491,6 +491,9 @@ impl Connection {
         }
         if data_acked > 0 {
             self.events |= Events::SEND;
+            // The peer is reachable after all: an earlier ICMP or ARP error is stale
+            // (Linux clears its soft error on every ACK of new data).
+            self.soft_error = None;
         }
     }
 
