@@ -321,3 +321,39 @@ fn user_timeout_resets_on_progress() {
     }
     assert!(o.s.error(&t.stack).is_none());
 }
+
+/// RFC 1122 §4.2.3.9: an ICMP host unreachable is a soft error, reported only if the
+/// connection then times out.
+#[test]
+fn soft_error_reported_on_timeout() {
+    let mut m = script_storage();
+    let mut t = Script::new(&mut m, cfg_with(|c| c.tcp.max_retransmits = 2));
+    let mut o = open_100ms(&mut t);
+    o.write(&mut t, 500);
+    drain(&mut t);
+    icmp_unreachable(&mut t, 1, STACK_PORT, PEER_PORT, o.snd);
+    assert!(o.s.error(&t.stack).is_none(), "a soft error does not abort");
+    while o.s.error(&t.stack).is_none() {
+        next_deadline(&mut t);
+    }
+    assert_eq!(o.s.error(&t.stack), Some(Error::HostUnreachable));
+}
+
+/// …but once the peer acknowledges new data the error is stale: a later timeout reports
+/// `TimedOut` (Linux clears its soft error on every ACK of new data).
+#[test]
+fn soft_error_forgotten_after_progress() {
+    let mut m = script_storage();
+    let mut t = Script::new(&mut m, cfg_with(|c| c.tcp.max_retransmits = 2));
+    let mut o = open_100ms(&mut t);
+    o.write(&mut t, 500);
+    drain(&mut t);
+    icmp_unreachable(&mut t, 1, STACK_PORT, PEER_PORT, o.snd);
+    t.send(o.ack(o.snd + 500, 65535));
+    o.write(&mut t, 500);
+    drain(&mut t);
+    while o.s.error(&t.stack).is_none() {
+        next_deadline(&mut t);
+    }
+    assert_eq!(o.s.error(&t.stack), Some(Error::TimedOut));
+}

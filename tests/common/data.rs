@@ -301,3 +301,54 @@ pub fn next_send(t: &mut Script<'_>) -> (Instant, Vec<Seg>) {
     }
     panic!("nothing sent in 100 deadlines");
 }
+
+/// Delivers an ICMP destination unreachable (`code`: 1 host, 3 port, ...) from the peer
+/// quoting a TCP segment the stack sent (`sport` → `dport`, sequence number `seq`), and
+/// polls.
+pub fn icmp_unreachable(t: &mut Script<'_>, code: u8, sport: u16, dport: u16, seq: SeqNum) {
+    use tidytcp::wire::checksum::checksum;
+    use tidytcp::wire::ethernet::{EtherType, EthernetRepr};
+    use tidytcp::wire::ipv4::{IpProtocol, Ipv4Repr};
+    // The quote: our IPv4 header and the first 8 bytes of the TCP header.
+    let mut quote = vec![0u8; 28];
+    Ipv4Repr {
+        src: STACK_IP,
+        dst: PEER_IP,
+        protocol: IpProtocol::Tcp,
+        payload_len: 20,
+        ttl: 64,
+        ident: 7,
+        dont_frag: true,
+    }
+    .emit(&mut quote)
+    .unwrap();
+    quote[20..22].copy_from_slice(&sport.to_be_bytes());
+    quote[22..24].copy_from_slice(&dport.to_be_bytes());
+    quote[24..28].copy_from_slice(&seq.0.to_be_bytes());
+    let mut icmp = vec![3u8, code, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&quote);
+    let sum = checksum(&icmp);
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    let mut f = vec![0u8; 34 + icmp.len()];
+    EthernetRepr {
+        src: PEER_MAC,
+        dst: "02:00:00:00:00:01".parse().unwrap(),
+        ethertype: EtherType::Ipv4,
+    }
+    .emit(&mut f)
+    .unwrap();
+    Ipv4Repr {
+        src: PEER_IP,
+        dst: STACK_IP,
+        protocol: IpProtocol::Icmp,
+        payload_len: icmp.len(),
+        ttl: 64,
+        ident: 8,
+        dont_frag: false,
+    }
+    .emit(&mut f[14..])
+    .unwrap();
+    f[34..].copy_from_slice(&icmp);
+    t.dev.rx.push_back(f);
+    t.poll();
+}
