@@ -430,7 +430,7 @@ fn no_sack_blocks_without_sack_permitted() {
     let mut m2 = setup();
     let mut t2 = Script::new(&mut m2, cfg_with(|c| c.tcp.sack = false));
     let o2 = open_passive(&mut t2, sack_opts(false));
-    assert_eq!(o2.conn(&t2).options().2, false);
+    assert!(!o2.conn(&t2).options().2);
     t2.send(at_off(&o2, o2.rcv, 1000, 1000, 1));
     let a = expect_ack(&mut t2, o2.rcv, 65535);
     assert!(a.opts.sack.is_empty());
