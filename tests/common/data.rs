@@ -228,16 +228,6 @@ pub fn spans(segs: &[Seg], base: SeqNum) -> Vec<(u32, usize)> {
         .collect()
 }
 
-/// Advances the clock by `ms` milliseconds.
-pub fn ms(t: &mut Script<'_>, ms: u64) {
-    t.advance(Duration::from_millis(ms));
-}
-
-/// The time `d` after `t0`.
-pub fn at(t0: Instant, d: Duration) -> Instant {
-    t0 + d
-}
-
 /// Like [`open_passive`], but the peer's ACK of the SYN-ACK comes `rtt` later (the
 /// stack's first RTT sample), and the peer's window is `win`.
 pub fn open_passive_rtt<'a>(
