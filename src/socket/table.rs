@@ -432,9 +432,16 @@ impl<'a> SocketSet<'a> {
 
     /// ARP could not resolve the connection's next hop (RFC 1122 §4.2.3.9 soft error; a
     /// connection still opening fails at once, as Linux's connect does).
+    /// The segment that could not go out is as good as lost: if the connection has
+    /// something to send and no timer, its retransmission timer is armed so that it
+    /// retries (and ends with the soft error after `max_retransmits` tries), as a dropped
+    /// packet does in Linux and BSD.
     pub(crate) fn neighbor_failed(&mut self, i: usize) {
+        let (now, cfg) = (self.now, self.cfg);
+        let held = self.slots[i].tx.len();
         if let Some(c) = self.slots[i].conn.as_mut() {
             c.on_neighbor_failed();
+            c.on_output_blocked(now, &cfg, held);
         }
         self.after_change(i);
     }

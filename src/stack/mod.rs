@@ -647,11 +647,6 @@ impl<'a> Stack<'a> {
             Err(_) => {
                 // Unresolvable now (failed ARP, no route): remember it, and keep a timer so
                 // the connection retries later and ends in a timeout if it never can.
-                let held = set.slots[i].tx.len();
-                let cfg = set.cfg;
-                if let Some(c) = set.slots[i].conn.as_mut() {
-                    c.on_output_blocked(now, &cfg, held);
-                }
                 set.neighbor_failed(i);
                 return Emit::Nothing;
             }

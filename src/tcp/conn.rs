@@ -136,6 +136,9 @@ pub struct Connection {
     pub(crate) snd_una: SeqNum,
     pub(crate) snd_nxt: SeqNum,
     pub(crate) snd_max: SeqNum,
+    /// End of the last new-data segment sent shorter than a full segment (Minshall's
+    /// refinement of Nagle, as Linux's `snd_sml`).
+    pub(crate) snd_sml: SeqNum,
     pub(crate) snd_wnd: u32,
     pub(crate) max_snd_wnd: u32,
     pub(crate) snd_wl1: SeqNum,
@@ -193,6 +196,9 @@ pub struct Connection {
     // Congestion control and loss recovery.
     pub(crate) cc: Controller,
     pub(crate) dupacks: u16,
+    /// SND.MAX at the first duplicate ACK: data above it was sent by limited transmit
+    /// and does not count in the FlightSize that sets ssthresh (RFC 5681 §3.2 step 2).
+    pub(crate) dupack_snd_max: SeqNum,
     /// RFC 6582 `recover` / RFC 6675 RecoveryPoint.
     pub(crate) recover: SeqNum,
     /// RFC 6675 HighRxt: highest sequence retransmitted in this recovery episode.
@@ -258,6 +264,7 @@ impl Connection {
             snd_una: iss,
             snd_nxt: iss,
             snd_max: iss,
+            snd_sml: iss,
             snd_wnd: 0,
             max_snd_wnd: 0,
             snd_wl1: SeqNum(0),
@@ -292,6 +299,7 @@ impl Connection {
             unacked_segs: 0,
             cc: Controller::new(cfg.congestion, cc::initial_window(u32::from(DEFAULT_MSS))),
             dupacks: 0,
+            dupack_snd_max: iss,
             recover: iss,
             high_rxt: iss,
             rtx_next: None,
@@ -679,7 +687,8 @@ impl Connection {
     }
 
     /// The next hop could not be resolved: fail a connection still opening with
-    /// `HostUnreachable`; otherwise remember it as a soft error.
+    /// `HostUnreachable`; otherwise remember it as a soft error (RFC 1122 §4.2.3.9), which
+    /// a timeout reports and acknowledged progress clears.
     pub fn on_neighbor_failed(&mut self) {
         match self.state {
             State::SynSent => self.enter_closed(Some(Error::HostUnreachable)),

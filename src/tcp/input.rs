@@ -398,8 +398,12 @@ impl Connection {
             && payload_len == 0
             && !r.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
             && (wnd == self.snd_wnd || new_sack)
+            && self.t_rexmt.is_some()
         {
             // RFC 5681 §2 "duplicate acknowledgment" (RFC 6675 §2 adds new SACK info).
+            // Only while the retransmission timer runs, as in BSD: the answers to
+            // zero-window probes (persist timer, no retransmission timer) repeat
+            // SND.UNA too, and must not start a fast retransmit into a closed window.
             self.on_dup_ack(ctx);
         }
         // Send window update: only from a segment newer than the last update.
@@ -501,6 +505,9 @@ impl Connection {
         }
         if data_acked > 0 {
             self.events |= Events::SEND;
+            // The peer is reachable after all: an earlier ICMP or ARP error is stale
+            // (Linux clears its soft error on every ACK of new data).
+            self.soft_error = None;
         }
     }
 
@@ -515,6 +522,9 @@ impl Connection {
             return;
         }
         self.dupacks = self.dupacks.saturating_add(1);
+        if self.dupacks == 1 {
+            self.dupack_snd_max = self.snd_max;
+        }
         let sack_says_lost = self.flags.contains(Flags::SACK)
             && !self.scoreboard.is_empty()
             && self.scoreboard.is_lost(self.snd_una, smss);
@@ -530,7 +540,13 @@ impl Connection {
     fn enter_recovery(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now;
         let smss = u32::from(self.eff_mss());
-        let flight = self.snd_max - self.snd_una;
+        // RFC 5681 §3.2 step 2: segments sent by limited transmit (RFC 3042) since the
+        // first duplicate ACK are not part of FlightSize here.
+        let flight = if self.dupack_snd_max > self.snd_una && self.dupack_snd_max <= self.snd_max {
+            self.dupack_snd_max - self.snd_una
+        } else {
+            self.snd_max - self.snd_una
+        };
         ctx.stats.fast_retransmits += 1;
         self.ts_rexmt = self.ts_now(now);
         self.flags |= Flags::RECOVERY;

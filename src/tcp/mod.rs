@@ -138,7 +138,9 @@ pub struct TcpConfig {
     pub fin_wait_2_timeout: Duration,
     /// Keep-alive probes for new connections (RFC 1122 §4.2.3.6: off by default).
     pub keepalive: Option<Keepalive>,
-    /// Nagle's algorithm for new connections (RFC 1122 §4.2.3.4: on by default).
+    /// Nagle's algorithm for new connections (RFC 1122 §4.2.3.4: on by default), with
+    /// Minshall's refinement as in Linux: a short segment waits only while an earlier
+    /// short segment is unacknowledged, so the tail of a write leaves with it.
     pub nagle: bool,
     /// Offer and accept window scaling (RFC 7323 §2).
     pub window_scaling: bool,

@@ -188,14 +188,21 @@ impl Connection {
         let rtx = choice.seq < self.snd_max;
         if rtx && !choice.probe {
             ctx.stats.retransmits += 1;
-            ctx.stats.retransmitted_bytes += choice.len as u64;
+            // Only the part sent before (a segment may run on past SND.MAX).
+            let again = (self.snd_max - choice.seq).min(choice.len as u32);
+            ctx.stats.retransmitted_bytes += u64::from(again);
             if let Some((t, _)) = self.rtt_timing {
                 if t.in_range(choice.seq, end) {
                     self.rtt_timing = None; // Karn
                 }
             }
+        } else if !rtx && !choice.probe && choice.len > 0 && choice.len < max_payload {
+            self.snd_sml = choice.seq + choice.len as u32;
         }
-        if choice.seq == self.snd_nxt || (choice.probe && self.snd_nxt < end) {
+        // A zero-window probe moves SND.MAX but not SND.NXT (BSD's persist case): if
+        // the peer does not take the byte, sending resumes with it when the window
+        // opens instead of leaving a hole for the retransmission timer.
+        if choice.seq == self.snd_nxt && !choice.probe {
             self.snd_nxt = end;
         }
         if end > self.snd_max {
@@ -338,12 +345,16 @@ impl Connection {
             && (!self.flags.contains(Flags::FIN_SENT) || self.snd_nxt + len as u32 == fin_seq);
         if len > 0 {
             // Nagle (RFC 1122 §4.2.3.4) and sender SWS avoidance (RFC 9293 §3.8.6.2.1).
-            let idle = self.snd_max == self.snd_una;
+            // Nagle holds a short segment back while a short segment sent earlier is
+            // unacknowledged (Minshall's refinement, as Linux): the tail of one write
+            // goes out with the full segments before it, as in Linux and BSD. A FIN is
+            // never held back (both do the same).
+            let small_in_flight = self.snd_sml > self.snd_una && self.snd_sml <= self.snd_max;
             let send = len == max_payload
                 || rtx
-                || ((self.flags.contains(Flags::NODELAY) || idle) && all_out)
+                || ((self.flags.contains(Flags::NODELAY) || !small_in_flight) && all_out)
                 || (self.max_snd_wnd > 0 && len >= self.max_snd_wnd as usize / 2)
-                || (fin_now && idle)
+                || fin_now
                 // The SWS override timer fired (RFC 9293 §3.8.6.2.1): send what fits.
                 || self.flags.contains(Flags::FORCE);
             if send {
@@ -364,6 +375,16 @@ impl Connection {
                 fin: true,
                 probe: false,
             });
+        }
+
+        if len > 0
+            && self.snd_una == self.snd_max
+            && self.t_persist.is_none()
+            && self.t_rexmt.is_none()
+        {
+            // Held back by SWS avoidance with nothing in flight to clock it out: the
+            // persist timer is the override timeout of RFC 1122 §4.2.3.4 (d), as in BSD.
+            self.arm_persist(ctx);
         }
 
         // Zero window with data waiting: the persist timer probes it (RFC 9293 §3.8.6.1).
@@ -392,11 +413,6 @@ impl Connection {
                 self.snd_nxt = self.snd_una;
                 self.arm_persist(ctx);
             }
-        } else if unsent > 0 && self.t_rexmt.is_none() && self.t_persist.is_none() {
-            // Held back by sender SWS avoidance with nothing in flight: without a timer
-            // nothing would ever send it. The persist timer doubles as the override
-            // timeout, as in BSD.
-            self.arm_persist(ctx);
         }
         self.flags.remove(Flags::FORCE);
         None

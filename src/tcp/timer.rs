@@ -69,7 +69,9 @@ impl Connection {
         }
         if due(self.t_keep) {
             self.t_keep = None;
-            self.on_keepalive(ctx);
+            if let Some(rst) = self.on_keepalive(ctx) {
+                return Some(rst);
+            }
         }
         reply
     }
@@ -126,14 +128,14 @@ impl Connection {
         None
     }
 
-    /// The persist timer expired: probe the zero window and back off.
+    /// The persist timer expired: probe the zero window and back off; with a window
+    /// open, it was the SWS override timeout: send what the window allows.
     fn on_persist(&mut self, ctx: &mut Ctx<'_>) {
         if self.state == State::Closed {
             return;
         }
         if self.snd_wnd != 0 {
-            // The window is open but too small for sender SWS avoidance: this is the
-            // override timeout (RFC 9293 §3.8.6.2.1); send what the window allows.
+            // RFC 1122 §4.2.3.4 (d).
             self.persist_backoff = 0;
             self.flags |= Flags::FORCE;
             return;
@@ -164,18 +166,23 @@ impl Connection {
         }
     }
 
-    fn on_keepalive(&mut self, ctx: &mut Ctx<'_>) {
-        let Some(k) = self.keepalive else { return };
+    /// Returns a reset to send when the peer stopped answering: Linux
+    /// (tcp_keepalive_timer) and BSD (tcp_drop) both reset it, in case it is only
+    /// deaf, not gone.
+    fn on_keepalive(&mut self, ctx: &mut Ctx<'_>) -> Option<TcpRepr> {
+        let k = self.keepalive?;
         if !matches!(self.state, State::Established | State::CloseWait) {
-            return;
+            return None;
         }
         if self.keep_probes >= k.count {
+            let rst = self.make_rst(self.snd_max, true);
             self.time_out(ctx.stats);
-            return;
+            return Some(rst);
         }
         self.keep_probes += 1;
         self.flags |= Flags::KEEPALIVE_PROBE;
         self.t_keep = Some(ctx.now + k.interval);
+        None
     }
 
     /// (Re)arms the keep-alive timer after activity.

@@ -149,4 +149,5 @@ pub fn describe(frame: &[u8]) -> String {
 }
 
 pub mod conn;
+pub mod data;
 pub mod script;
