@@ -255,6 +255,8 @@ fn a_connection_whose_neighbour_vanished_still_ends() {
     while now < quiet {
         step(&mut now, &mut a, &mut b, &mut link, quiet);
     }
+    // B also stops answering at all, so nothing confirms it (higher-layer advice).
+    link.set_filter(Direction::BtoA, |_| Verdict::Drop);
     let mut c = c;
     c.write(&mut a, b"x").unwrap();
     let later = now + Duration::from_secs(6);
@@ -276,5 +278,69 @@ fn a_connection_whose_neighbour_vanished_still_ends() {
     }
     assert!(a.stats().tcp.timed_out >= 1);
     server.unwrap().abort(&mut b);
+    listener.close(&mut b);
+}
+
+#[test]
+fn acknowledged_traffic_keeps_the_neighbour_fresh() {
+    // RFC 1122 §2.3.2.1 higher-layer advice: while the peer acknowledges new data, its
+    // ARP entry is known good; it is not re-probed and cannot fail when ARP itself is
+    // lost, so a long transfer never stalls on the link layer.
+    let mut sa = storage();
+    let mut sb = storage();
+    let mut a = Stack::new(config(1), &mut sa);
+    let mut b = Stack::new(config(2), &mut sb);
+    let mut link = link(clean(1), 4);
+    let mut now = Instant::ZERO;
+    let listener = b.listen(7, 1).unwrap();
+    let mut c = a.connect(now, "10.0.0.2:7".parse().unwrap()).unwrap();
+    let mut server = None;
+    while server.is_none() {
+        assert!(step(
+            &mut now,
+            &mut a,
+            &mut b,
+            &mut link,
+            Instant::from_secs(5)
+        ));
+        server = listener.accept(&mut b).ok();
+    }
+    let mut server = server.unwrap();
+    // From now on every ARP request A sends is lost (B's own requests, and A's replies
+    // to them, still pass): only the acknowledgments can keep A's entry for B alive.
+    link.set_filter(Direction::AtoB, |f| {
+        if f[12..14] == [0x08, 0x06] && f[20..22] == [0, 1] {
+            Verdict::Drop
+        } else {
+            Verdict::Pass
+        }
+    });
+    let requests_before = a.stats().ip.arp_requests_sent;
+    let (mut sent, mut got) = (0u64, 0u64);
+    let end = now + Duration::from_secs(240);
+    let mut next_write = now;
+    while now < end {
+        if now >= next_write {
+            let target = sent + 1000;
+            pump_write(&mut c, &mut a, 4, &mut sent, target);
+            next_write = now + Duration::from_millis(100);
+        }
+        pump_read(&mut server, &mut b, 4, &mut got).unwrap();
+        step(&mut now, &mut a, &mut b, &mut link, end);
+    }
+    assert!(sent > 2_000_000 / 1000, "kept writing ({sent} bytes)");
+    assert!(
+        got + 2000 >= sent,
+        "the data kept flowing: sent {sent}, received {got}"
+    );
+    assert_eq!(a.stats().ip.resolution_failures, 0);
+    assert_eq!(
+        a.stats().ip.arp_requests_sent,
+        requests_before,
+        "A never had to ask again"
+    );
+    assert_eq!(a.stats().tcp.retransmits, 0);
+    c.abort(&mut a);
+    server.abort(&mut b);
     listener.close(&mut b);
 }

@@ -231,7 +231,7 @@ fn gives_up_after_max_retransmits() {
     assert_eq!(t.stack.in_use(), 0);
 }
 
-/// The default limit is 12 retransmissions (BSD's TCP_MAXRXTSHIFT), with the RTO
+/// The default limit is 15 retransmissions (Linux's tcp_retries2), with the RTO
 /// capped at 60 s: the connection is dead in well under an hour.
 #[test]
 fn default_limit_ends_within_bounded_time() {
@@ -249,10 +249,10 @@ fn default_limit_ends_within_bounded_time() {
         }
         assert!(t.now - t0 < Duration::from_secs(3600));
     }
-    assert_eq!(n, 12);
+    assert_eq!(n, 15);
     assert_eq!(o.s.error(&t.stack), Some(Error::TimedOut));
-    // 0.3 + 0.6 + ... + 38.4 (eight doublings) + 5 × 60 s.
-    let total = (0..8).map(|k| 300u64 << k).sum::<u64>() + 5 * 60_000;
+    // 0.3 + 0.6 + ... + 38.4 (eight doublings) + 8 × 60 s.
+    let total = (0..8).map(|k| 300u64 << k).sum::<u64>() + 8 * 60_000;
     assert_eq!((t.now - t0).total_millis(), total);
 }
 

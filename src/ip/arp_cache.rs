@@ -256,6 +256,25 @@ impl<const N: usize> ArpCache<N> {
         }
     }
 
+    /// Higher-layer advice that `ip` is reachable (RFC 1122 §2.3.2.1: e.g. TCP saw the
+    /// peer acknowledge new data): a known address, fresh or being re-probed, becomes
+    /// fresh for `ttl` without another request. Returns whether an address was known.
+    pub(crate) fn confirm(&mut self, now: Instant, ip: Ipv4Addr, ttl: Duration) -> bool {
+        match self.find_mut(ip) {
+            Some(e) => match e.state {
+                NeighborState::Reachable { mac, .. } | NeighborState::Probing { mac, .. } => {
+                    e.state = NeighborState::Reachable {
+                        mac,
+                        expires_at: now + ttl,
+                    };
+                    true
+                }
+                _ => false,
+            },
+            None => false,
+        }
+    }
+
     /// Adds or updates `ip` at `mac`, fresh for `ttl`. Returns false when there was no
     /// room.
     pub(crate) fn insert(
@@ -427,6 +446,22 @@ mod tests {
     }
     fn mac(n: u8) -> EthernetAddress {
         EthernetAddress([2, 0, 0, 0, 0, n])
+    }
+
+    #[test]
+    fn higher_layer_advice_keeps_an_entry_fresh() {
+        let t0 = Instant::from_secs(1);
+        let mut c = ArpCache::<4>::new();
+        assert!(c.insert(t0, ip(1), mac(1), TTL));
+        // Confirmed before it goes stale: stays reachable past the first TTL.
+        assert!(c.confirm(t0 + TTL - SEC, ip(1), TTL));
+        assert!(
+            matches!(c.get(ip(1)), Some(NeighborState::Reachable { expires_at, .. }) if expires_at > t0 + TTL)
+        );
+        // Nothing to confirm for an unknown or unresolved neighbour.
+        assert!(!c.confirm(t0, ip(2), TTL));
+        assert!(c.start(t0, ip(3)));
+        assert!(!c.confirm(t0, ip(3), TTL));
     }
 
     #[test]

@@ -466,6 +466,16 @@ impl<const N: usize> Interface<N> {
         }
     }
 
+    /// Higher-layer advice (RFC 1122 §2.3.2.1): traffic from `peer` shows the path works,
+    /// so the next hop's entry is kept fresh without re-probing it. TCP calls this when a
+    /// peer acknowledges new data.
+    pub fn confirm_reachable(&mut self, now: Instant, peer: Ipv4Addr) {
+        if let Ok(Hop::Neighbor(ip)) = self.next_hop(peer) {
+            let ttl = self.config.arp.cache_ttl;
+            self.cache.confirm(now, ip, ttl);
+        }
+    }
+
     /// Queues `token` until the next hop for `dst` is resolved
     /// ([`Interface::poll_resolved`]) or fails ([`Interface::poll_failed`]), starting
     /// resolution if needed; if the neighbour is already resolved (or failed) the token

@@ -358,7 +358,12 @@ impl<'a> Stack<'a> {
         };
         let remote = c.remote();
         let mut ctx = Ctx { now, cfg, stats };
+        let una = c.snd_una();
         let reply = c.input(&mut ctx, &seg, &mut rxb, &mut txb);
+        if c.snd_una() != una {
+            // The peer acknowledged new data: its link-layer address works.
+            self.iface.confirm_reachable(now, *remote.ip());
+        }
         let wants = c.wants_output();
         set.after_change(i);
         if let Some(rst) = reply {

@@ -462,6 +462,10 @@ impl Connection {
     pub fn user_closed(&self) -> bool {
         self.flags.contains(Flags::USER_CLOSED)
     }
+    /// SND.UNA: the oldest unacknowledged sequence number.
+    pub fn snd_una(&self) -> SeqNum {
+        self.snd_una
+    }
     /// Congestion window in bytes.
     pub fn cwnd(&self) -> u32 {
         self.cc.cwnd()

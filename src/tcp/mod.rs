@@ -119,7 +119,8 @@ pub struct TcpConfig {
     /// Upper bound of the RTO (RFC 6298 §2.5: at least 60 s).
     pub max_rto: Duration,
     /// Retransmissions of the same data before the connection ends with `TimedOut`
-    /// (RFC 9293 R2; BSD's TCP_MAXRXTSHIFT is 12).
+    /// (RFC 9293 R2). The default is Linux's `tcp_retries2`, 15 (about 15 minutes with
+    /// the RTO capped at 60 s); BSD's TCP_MAXRXTSHIFT is 12.
     pub max_retransmits: u8,
     /// Retransmissions of a SYN before `connect` fails (Linux's tcp_syn_retries is 6:
     /// about two minutes).
@@ -170,7 +171,7 @@ impl Default for TcpConfig {
             initial_rto: Duration::from_secs(1),
             min_rto: Duration::from_millis(200),
             max_rto: Duration::from_secs(60),
-            max_retransmits: 12,
+            max_retransmits: 15,
             syn_retries: 6,
             user_timeout: None,
             delayed_ack: Some(Duration::from_millis(40)),
