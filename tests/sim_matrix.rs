@@ -685,8 +685,11 @@ fn arp_failure_does_not_stall_a_connection() {
         20_000,
         lim,
     );
-    // The probes fail; new data then finds the neighbour failed and cannot go out.
-    let t2 = now + Duration::from_secs(10);
+    // Then B goes silent altogether (nothing acknowledges A's data, which would
+    // otherwise confirm the neighbour): the probes fail; new data then finds the
+    // neighbour failed and cannot go out.
+    link.set_filter(Direction::BtoA, |_| Verdict::Drop);
+    let t2 = now + Duration::from_secs(70);
     while step(&mut now, &mut a, &mut b, &mut link, t2) {}
     pump_write(&mut c, &mut a, 9, &mut sent, 30_000);
     let t3 = now + Duration::from_secs(5);
