@@ -6,7 +6,9 @@
 //! the drop marks a flag in the storage that the next `poll` acts on.
 
 use core::net::{Ipv4Addr, SocketAddrV4};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::Ordering;
+
+use super::sync::AtomicBool;
 
 use super::table::{ListenSlot, NONE, Owner, SocketSet};
 use crate::error::{Error, Result};

@@ -5,8 +5,14 @@
 //! Files: `storage.rs` (caller-provided memory), `table.rs` (slots, lifetime, hash, timer
 //! heap, output queue, readiness), `handle.rs` (handles and the user calls).
 
+pub mod asynch;
+#[cfg(feature = "std")]
+pub mod blocking;
 mod handle;
+mod lock;
+pub mod shared;
 mod storage;
+mod sync;
 mod table;
 
 pub use handle::{Readiness, SocketId, TcpListener, TcpStream};
@@ -19,7 +25,16 @@ use core::fmt;
 use core::net::SocketAddrV4;
 
 use crate::tcp::{Connection, State};
+use crate::time::Instant;
 use table::Owner;
+
+/// A stack that can be polled over a device of type `D`: what the blocking adapter's
+/// stack thread needs, so that the adapters need not name the stack type. `Stack`
+/// implements it for every `Device`.
+pub trait Drive<D> {
+    /// One poll at `now`; returns when the next must happen at the latest.
+    fn drive(&mut self, now: Instant, device: &mut D) -> Option<Instant>;
+}
 
 bitflags::bitflags! {
     /// State flags of a socket, in the spirit of BSD's `so_state`.

@@ -11,7 +11,9 @@
 //! cannot reach the next connection in the same slot.
 
 use core::net::SocketAddrV4;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::Ordering;
+
+use super::sync::AtomicBool;
 
 use super::storage::Parts;
 use crate::buf::{RecvBuf, RecvState, SendBuf, SendState};
@@ -148,6 +150,10 @@ pub struct SocketSet<'a> {
     pub(crate) epoch: u64,
     /// The time of the latest poll: user calls between polls happen "now".
     pub(crate) now: Instant,
+    /// Slots handed out by `alloc` and freed by `release`, since creation: their
+    /// difference is always `in_use()`, which the lifetime tests check.
+    allocated: u64,
+    freed: u64,
 }
 
 impl<'a> SocketSet<'a> {
@@ -231,6 +237,8 @@ impl<'a> SocketSet<'a> {
             rst_dropped: 0,
             epoch: 0,
             now: Instant::ZERO,
+            allocated: 0,
+            freed: 0,
         }
     }
 
@@ -242,6 +250,17 @@ impl<'a> SocketSet<'a> {
     /// Connection slots in use (any state, including TIME-WAIT and queued connections).
     pub fn in_use(&self) -> usize {
         self.slots.iter().filter(|s| s.owner != Owner::Free).count()
+    }
+
+    /// Connection slots allocated since the set was made (each new connection counts once).
+    pub fn slots_allocated(&self) -> u64 {
+        self.allocated
+    }
+
+    /// Connection slots freed since the set was made. Each slot is freed by one function,
+    /// once per allocation, so `slots_allocated() - slots_freed() == in_use()` always.
+    pub fn slots_freed(&self) -> u64 {
+        self.freed
     }
 
     /// Listener slots in use.
@@ -321,6 +340,7 @@ impl<'a> SocketSet<'a> {
         s.rx = RecvState::new(usize::from(self.cfg.max_ooo_ranges));
         s.tx = SendState::new();
         s.events = Events::empty();
+        self.allocated += 1;
         Some(i)
     }
 
@@ -358,6 +378,8 @@ impl<'a> SocketSet<'a> {
         s.link = self.free_head;
         self.free_head = i as u16;
         self.epoch = self.epoch.wrapping_add(1);
+        self.freed += 1;
+        debug_assert!(self.freed <= self.allocated, "slot {i} freed twice");
         true
     }
 
