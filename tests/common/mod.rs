@@ -148,4 +148,5 @@ pub fn describe(frame: &[u8]) -> String {
     )
 }
 
+pub mod loopwire;
 pub mod script;
