@@ -8,7 +8,7 @@
 use core::net::{Ipv4Addr, SocketAddrV4};
 use core::sync::atomic::Ordering;
 
-use super::sync::AtomicBool;
+use super::sync::{AtomicBool, fence};
 
 use super::table::{ListenSlot, NONE, Owner, SocketSet};
 use crate::error::{Error, Result};
@@ -83,15 +83,23 @@ pub struct TcpListener<'a> {
 
 impl Drop for TcpStream<'_> {
     fn drop(&mut self) {
-        self.flag.store(true, Ordering::Release);
-        self.any.store(true, Ordering::Release);
+        // The slot's flag, then "any", with a fence between that pairs with the one in
+        // `SocketSet::reap_dropped` (plain stores: no compare-and-swap needed, so this
+        // works on cores without one).
+        self.flag.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        self.any.store(true, Ordering::Relaxed);
     }
 }
 
 impl Drop for TcpListener<'_> {
     fn drop(&mut self) {
-        self.flag.store(true, Ordering::Release);
-        self.any.store(true, Ordering::Release);
+        // The slot's flag, then "any", with a fence between that pairs with the one in
+        // `SocketSet::reap_dropped` (plain stores: no compare-and-swap needed, so this
+        // works on cores without one).
+        self.flag.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        self.any.store(true, Ordering::Relaxed);
     }
 }
 

@@ -2,6 +2,6 @@
 //! so that `tests/loom_shared.rs` runs the real socket set under loom's scheduler.
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::AtomicBool;
+pub(crate) use core::sync::atomic::{AtomicBool, fence};
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::AtomicBool;
+pub(crate) use loom::sync::atomic::{AtomicBool, fence};

@@ -13,7 +13,7 @@
 use core::net::SocketAddrV4;
 use core::sync::atomic::Ordering;
 
-use super::sync::AtomicBool;
+use super::sync::{AtomicBool, fence};
 
 use super::storage::Parts;
 use crate::buf::{RecvBuf, RecvState, SendBuf, SendState};
@@ -809,21 +809,27 @@ impl<'a> SocketSet<'a> {
 
     /// Handles whose owners dropped them since the last poll are closed now.
     pub(crate) fn reap_dropped(&mut self, now: Instant) {
-        if !self.any_dropped.load(Ordering::Acquire) {
+        if !self.any_dropped.load(Ordering::Relaxed) {
             return;
         }
-        self.any_dropped.store(false, Ordering::Release);
+        self.any_dropped.store(false, Ordering::Relaxed);
+        // Pairs with the fence in the handles' `Drop` (which stores the slot's flag, then
+        // "any"). Without the two fences this store of `false` could overwrite the "any"
+        // of a handle dropped just now while the loads below still miss its slot flag:
+        // that connection would never be closed. With them, either the loads below see
+        // the flag, or the handle's "any" comes after our `false` and the next poll looks.
+        fence(Ordering::SeqCst);
         for i in 0..self.slots.len() {
-            if self.stream_flags[i].load(Ordering::Acquire) {
-                self.stream_flags[i].store(false, Ordering::Release);
+            if self.stream_flags[i].load(Ordering::Relaxed) {
+                self.stream_flags[i].store(false, Ordering::Relaxed);
                 if self.slots[i].owner == Owner::User {
                     self.close_slot(now, i);
                 }
             }
         }
         for li in 0..self.listeners.len() {
-            if self.listener_flags[li].load(Ordering::Acquire) {
-                self.listener_flags[li].store(false, Ordering::Release);
+            if self.listener_flags[li].load(Ordering::Relaxed) {
+                self.listener_flags[li].store(false, Ordering::Relaxed);
                 if self.listeners[li].open {
                     self.close_listener(li);
                 }
