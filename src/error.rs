@@ -84,5 +84,26 @@ impl From<Error> for std::io::Error {
     }
 }
 
+/// For `embedded-io` users: each error's nearest [`embedded_io::ErrorKind`].
+impl embedded_io::Error for Error {
+    fn kind(&self) -> embedded_io::ErrorKind {
+        use embedded_io::ErrorKind as K;
+        match self {
+            // `WouldBlock` never reaches an `embedded-io` caller: the async adapter waits.
+            Error::WouldBlock => K::Other,
+            Error::Exhausted => K::OutOfMemory,
+            Error::AddrInUse => K::AddrInUse,
+            Error::InvalidInput | Error::InvalidHandle => K::InvalidInput,
+            Error::NotConnected => K::NotConnected,
+            Error::BrokenPipe => K::BrokenPipe,
+            Error::ConnectionRefused => K::ConnectionRefused,
+            Error::ConnectionReset => K::ConnectionReset,
+            Error::ConnectionAborted => K::ConnectionAborted,
+            Error::TimedOut => K::TimedOut,
+            Error::HostUnreachable => K::AddrNotAvailable,
+        }
+    }
+}
+
 /// `Result` with the crate's [`Error`].
 pub type Result<T> = core::result::Result<T, Error>;

@@ -6,7 +6,9 @@
 //! the drop marks a flag in the storage that the next `poll` acts on.
 
 use core::net::{Ipv4Addr, SocketAddrV4};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::Ordering;
+
+use super::sync::{AtomicBool, fence};
 
 use super::table::{ListenSlot, NONE, Owner, SocketSet};
 use crate::error::{Error, Result};
@@ -81,15 +83,23 @@ pub struct TcpListener<'a> {
 
 impl Drop for TcpStream<'_> {
     fn drop(&mut self) {
-        self.flag.store(true, Ordering::Release);
-        self.any.store(true, Ordering::Release);
+        // The slot's flag, then "any", with a fence between that pairs with the one in
+        // `SocketSet::reap_dropped` (plain stores: no compare-and-swap needed, so this
+        // works on cores without one).
+        self.flag.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        self.any.store(true, Ordering::Relaxed);
     }
 }
 
 impl Drop for TcpListener<'_> {
     fn drop(&mut self) {
-        self.flag.store(true, Ordering::Release);
-        self.any.store(true, Ordering::Release);
+        // The slot's flag, then "any", with a fence between that pairs with the one in
+        // `SocketSet::reap_dropped` (plain stores: no compare-and-swap needed, so this
+        // works on cores without one).
+        self.flag.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        self.any.store(true, Ordering::Relaxed);
     }
 }
 
@@ -231,7 +241,48 @@ impl<'a> SocketSet<'a> {
     }
 
     /// A listing of every socket in use, like `netstat`: endpoints, TCP state, state flags
-    /// and queue sizes.
+    /// and queue sizes. Each [`SocketInfo`](super::SocketInfo) displays as one line:
+    ///
+    /// ```text
+    /// tcp L0        0      0  0.0.0.0:7             *:*                   LISTEN       LISTENING
+    /// tcp S0        0      0  127.0.0.1:56168       127.0.0.1:7           FIN-WAIT-2   CONNECTED | CANT_SEND_MORE
+    /// tcp S1        5      0  127.0.0.1:7           127.0.0.1:56168       CLOSE-WAIT   CONNECTED | CANT_RECV_MORE
+    /// ```
+    ///
+    /// (kind and slot, receive queue, send queue, local and remote endpoints, state,
+    /// flags), from:
+    ///
+    /// ```
+    /// use tidytcp::drivers::Loopback;
+    /// use tidytcp::socket::{SocketFlags, SocketStorage};
+    /// use tidytcp::stack::{Config, Stack};
+    /// use tidytcp::Instant;
+    ///
+    /// let mut storage = SocketStorage::<4, 1, 2048, 2048>::new();
+    /// let mut cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "127.0.0.1/8".parse().unwrap());
+    /// cfg.seed = [7; 16];
+    /// let mut stack = Stack::new(cfg, &mut storage);
+    /// let mut dev = Loopback::<8>::new();
+    /// let listener = stack.listen(7, 4).unwrap();
+    /// let mut client = stack.connect(Instant::ZERO, "127.0.0.1:7".parse().unwrap()).unwrap();
+    /// stack.poll(Instant::ZERO, &mut dev);
+    /// let server = listener.accept(&mut stack).unwrap();
+    /// client.write(&mut stack, b"hello").unwrap();
+    /// client.shutdown_write(&mut stack).unwrap();
+    /// stack.poll(Instant::from_millis(1), &mut dev);
+    ///
+    /// let table: Vec<String> = stack.sockets().map(|s| s.to_string()).collect();
+    /// for line in &table {
+    ///     println!("{line}");
+    /// }
+    /// assert!(table[0].starts_with("tcp L0        0      0  0.0.0.0:7 "));
+    /// assert!(table[1].ends_with("FIN-WAIT-2   CONNECTED | CANT_SEND_MORE"));
+    /// assert!(table[2].starts_with("tcp S1        5      0  127.0.0.1:7 "));
+    /// assert!(table[2].ends_with("CLOSE-WAIT   CONNECTED | CANT_RECV_MORE"));
+    /// let server_flags = stack.sockets().nth(2).unwrap().flags;
+    /// assert_eq!(server_flags, SocketFlags::CONNECTED | SocketFlags::CANT_RECV_MORE);
+    /// # let _ = (client, server, listener);
+    /// ```
     pub fn sockets(&self) -> impl Iterator<Item = super::SocketInfo> + '_ {
         let listeners = self
             .listeners

@@ -3,10 +3,86 @@
 //! socket for debugging. The shared, async and blocking adapters sit on top of it.
 //!
 //! Files: `storage.rs` (caller-provided memory), `table.rs` (slots, lifetime, hash, timer
-//! heap, output queue, readiness), `handle.rs` (handles and the user calls).
+//! heap, output queue, readiness), `handle.rs` (handles and the user calls), `lock.rs`
+//! and `sync.rs` (what the adapters share), and one file per adapter.
+//!
+//! # Four ways to use it
+//!
+//! - **Core, a super-loop** (`no_std`): one owner calls `stack.poll(now, &mut device)`
+//!   and, between polls, the handles' calls with the stack; `WouldBlock` means "after
+//!   the next poll". Below.
+//! - **[`shared`]** (`no_std`): the stack behind a critical-section mutex, so that
+//!   handles can live in other tasks and interrupt handlers.
+//! - **[`asynch`]** (`no_std`, no allocation, any executor): `connect().await`,
+//!   `accept().await`, `embedded-io-async` `Read`/`Write`, tasks woken by the stack's
+//!   readiness events.
+//! - **[`blocking`]** (`std`): the stack on its own thread; `std::io::Read`/`Write`
+//!   handles that block with timeouts, like BSD sockets.
+//!
+//! The adapters name no stack type: they take anything that lends a [`SocketSet`]
+//! (`T: AsMut<SocketSet>`; the blocking one also [`Drive`] to poll it), which `Stack`
+//! does.
+//!
+//! ```
+//! use tidytcp::drivers::Loopback;
+//! use tidytcp::socket::SocketStorage;
+//! use tidytcp::stack::{Config, Stack};
+//! use tidytcp::{Duration, Error, Instant};
+//!
+//! let mut storage = SocketStorage::<4, 1, 2048, 2048>::new();
+//! let mut cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "127.0.0.1/8".parse().unwrap());
+//! cfg.seed = [1; 16]; // from the board's RNG
+//! let mut stack = Stack::new(cfg, &mut storage);
+//! let mut dev = Loopback::<8>::new();
+//! let listener = stack.listen(7, 1).unwrap();
+//! let mut client = Some(stack.connect(Instant::ZERO, "127.0.0.1:7".parse().unwrap()).unwrap());
+//! let mut server = None;
+//! let mut echoed = Vec::new();
+//! let mut now = Instant::ZERO;
+//! // The super-loop: poll, then let every handle do what it can without blocking.
+//! while stack.in_use() > 0 || echoed.is_empty() {
+//!     let next = stack.poll(now, &mut dev);
+//!     if server.is_none() {
+//!         server = listener.accept(&mut stack).ok();
+//!     }
+//!     if let Some(s) = server.as_mut() {
+//!         let mut buf = [0; 64];
+//!         match s.read(&mut stack, &mut buf) {
+//!             Ok(0) => server.take().unwrap().close(&mut stack), // end of stream: close
+//!             Ok(n) => { s.write(&mut stack, &buf[..n]).unwrap(); }
+//!             Err(Error::WouldBlock) => {}
+//!             Err(e) => panic!("{e}"),
+//!         }
+//!     }
+//!     if let Some(c) = client.as_mut() {
+//!         if c.send_queue(&stack) == 0 && c.state(&stack) == tidytcp::tcp::State::Established
+//!             && echoed.is_empty()
+//!         {
+//!             c.write(&mut stack, b"ping").ok();
+//!             c.shutdown_write(&mut stack).unwrap();
+//!         }
+//!         let mut buf = [0; 64];
+//!         match c.read(&mut stack, &mut buf) {
+//!             Ok(0) => client.take().unwrap().close(&mut stack),
+//!             Ok(n) => echoed.extend_from_slice(&buf[..n]),
+//!             Err(_) => {}
+//!         }
+//!     }
+//!     // A board sleeps here until `next` or an interrupt; this loop just jumps ahead.
+//!     now = next.unwrap_or(now + Duration::from_millis(10)).max(now + Duration::from_millis(1));
+//! }
+//! assert_eq!(echoed, b"ping");
+//! listener.close(&mut stack);
+//! ```
 
+pub mod asynch;
+#[cfg(feature = "std")]
+pub mod blocking;
 mod handle;
+mod lock;
+pub mod shared;
 mod storage;
+mod sync;
 mod table;
 
 pub use handle::{Readiness, SocketId, TcpListener, TcpStream};
@@ -19,7 +95,16 @@ use core::fmt;
 use core::net::SocketAddrV4;
 
 use crate::tcp::{Connection, State};
+use crate::time::Instant;
 use table::Owner;
+
+/// A stack that can be polled over a device of type `D`: what the blocking adapter's
+/// stack thread needs, so that the adapters need not name the stack type. `Stack`
+/// implements it for every `Device`.
+pub trait Drive<D> {
+    /// One poll at `now`; returns when the next must happen at the latest.
+    fn drive(&mut self, now: Instant, device: &mut D) -> Option<Instant>;
+}
 
 bitflags::bitflags! {
     /// State flags of a socket, in the spirit of BSD's `so_state`.
@@ -70,6 +155,14 @@ impl SocketFlags {
     }
 }
 
+/// The flags joined by ` | `, `-` when there are none:
+///
+/// ```
+/// use tidytcp::socket::SocketFlags;
+/// let f = SocketFlags::CONNECTED | SocketFlags::CANT_RECV_MORE;
+/// assert_eq!(f.to_string(), "CONNECTED | CANT_RECV_MORE");
+/// assert_eq!(SocketFlags::empty().to_string(), "-");
+/// ```
 impl fmt::Display for SocketFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_empty() {

@@ -1,7 +1,7 @@
 //! Memory for a stack's sockets, provided by the caller: a `static` on a board
 //! ([`SocketStorage`] has a `const fn new`), or the heap on a host ([`HeapStorage`]).
 
-use core::sync::atomic::AtomicBool;
+use super::sync::AtomicBool;
 
 use super::table::{ListenSlot, Slot};
 
@@ -51,6 +51,7 @@ pub struct SocketStorage<const N: usize, const L: usize, const RX: usize, const 
 
 impl<const N: usize, const L: usize, const RX: usize, const TX: usize> SocketStorage<N, L, RX, TX> {
     /// Empty storage. Slot indices are 16-bit: `N` must be below 65535.
+    #[cfg(not(loom))]
     pub const fn new() -> Self {
         assert!(
             N < u16::MAX as usize && L < u16::MAX as usize,
@@ -63,6 +64,22 @@ impl<const N: usize, const L: usize, const RX: usize, const TX: usize> SocketSto
             tx: [[0; TX]; N],
             stream_flags: [const { AtomicBool::new(false) }; N],
             listener_flags: [const { AtomicBool::new(false) }; L],
+            any_dropped: AtomicBool::new(false),
+            buckets: [u16::MAX; N],
+            heap: [u16::MAX; N],
+        }
+    }
+
+    /// Empty storage (under loom, whose atomics cannot be made in a `const fn`).
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        SocketStorage {
+            slots: [const { Slot::EMPTY }; N],
+            listeners: [const { ListenSlot::EMPTY }; L],
+            rx: [[0; RX]; N],
+            tx: [[0; TX]; N],
+            stream_flags: core::array::from_fn(|_| AtomicBool::new(false)),
+            listener_flags: core::array::from_fn(|_| AtomicBool::new(false)),
             any_dropped: AtomicBool::new(false),
             buckets: [u16::MAX; N],
             heap: [u16::MAX; N],

@@ -11,7 +11,9 @@
 //! cannot reach the next connection in the same slot.
 
 use core::net::SocketAddrV4;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::Ordering;
+
+use super::sync::{AtomicBool, fence};
 
 use super::storage::Parts;
 use crate::buf::{RecvBuf, RecvState, SendBuf, SendState};
@@ -148,6 +150,10 @@ pub struct SocketSet<'a> {
     pub(crate) epoch: u64,
     /// The time of the latest poll: user calls between polls happen "now".
     pub(crate) now: Instant,
+    /// Slots handed out by `alloc` and freed by `release`, since creation: their
+    /// difference is always `in_use()`, which the lifetime tests check.
+    allocated: u64,
+    freed: u64,
 }
 
 impl<'a> SocketSet<'a> {
@@ -231,6 +237,8 @@ impl<'a> SocketSet<'a> {
             rst_dropped: 0,
             epoch: 0,
             now: Instant::ZERO,
+            allocated: 0,
+            freed: 0,
         }
     }
 
@@ -248,6 +256,17 @@ impl<'a> SocketSet<'a> {
     /// Connection slots in use (any state, including TIME-WAIT and queued connections).
     pub fn in_use(&self) -> usize {
         self.slots.iter().filter(|s| s.owner != Owner::Free).count()
+    }
+
+    /// Connection slots allocated since the set was made (each new connection counts once).
+    pub fn slots_allocated(&self) -> u64 {
+        self.allocated
+    }
+
+    /// Connection slots freed since the set was made. Each slot is freed by one function,
+    /// once per allocation, so `slots_allocated() - slots_freed() == in_use()` always.
+    pub fn slots_freed(&self) -> u64 {
+        self.freed
     }
 
     /// Listener slots in use.
@@ -327,6 +346,7 @@ impl<'a> SocketSet<'a> {
         s.rx = RecvState::new(usize::from(self.cfg.max_ooo_ranges));
         s.tx = SendState::new();
         s.events = Events::empty();
+        self.allocated += 1;
         Some(i)
     }
 
@@ -364,6 +384,8 @@ impl<'a> SocketSet<'a> {
         s.link = self.free_head;
         self.free_head = i as u16;
         self.epoch = self.epoch.wrapping_add(1);
+        self.freed += 1;
+        debug_assert!(self.freed <= self.allocated, "slot {i} freed twice");
         true
     }
 
@@ -800,21 +822,27 @@ impl<'a> SocketSet<'a> {
 
     /// Handles whose owners dropped them since the last poll are closed now.
     pub(crate) fn reap_dropped(&mut self, now: Instant) {
-        if !self.any_dropped.load(Ordering::Acquire) {
+        if !self.any_dropped.load(Ordering::Relaxed) {
             return;
         }
-        self.any_dropped.store(false, Ordering::Release);
+        self.any_dropped.store(false, Ordering::Relaxed);
+        // Pairs with the fence in the handles' `Drop` (which stores the slot's flag, then
+        // "any"). Without the two fences this store of `false` could overwrite the "any"
+        // of a handle dropped just now while the loads below still miss its slot flag:
+        // that connection would never be closed. With them, either the loads below see
+        // the flag, or the handle's "any" comes after our `false` and the next poll looks.
+        fence(Ordering::SeqCst);
         for i in 0..self.slots.len() {
-            if self.stream_flags[i].load(Ordering::Acquire) {
-                self.stream_flags[i].store(false, Ordering::Release);
+            if self.stream_flags[i].load(Ordering::Relaxed) {
+                self.stream_flags[i].store(false, Ordering::Relaxed);
                 if self.slots[i].owner == Owner::User {
                     self.close_slot(now, i);
                 }
             }
         }
         for li in 0..self.listeners.len() {
-            if self.listener_flags[li].load(Ordering::Acquire) {
-                self.listener_flags[li].store(false, Ordering::Release);
+            if self.listener_flags[li].load(Ordering::Relaxed) {
+                self.listener_flags[li].store(false, Ordering::Relaxed);
                 if self.listeners[li].open {
                     self.close_listener(li);
                 }

@@ -138,6 +138,12 @@ impl<'a> AsMut<SocketSet<'a>> for Stack<'a> {
     }
 }
 
+impl<'a, D: Device> crate::socket::Drive<D> for Stack<'a> {
+    fn drive(&mut self, now: Instant, device: &mut D) -> Option<Instant> {
+        self.poll(now, device)
+    }
+}
+
 /// What happened when a connection was asked for a segment.
 enum Emit {
     Sent,

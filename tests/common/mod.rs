@@ -150,4 +150,5 @@ pub fn describe(frame: &[u8]) -> String {
 
 pub mod conn;
 pub mod data;
+pub mod loopwire;
 pub mod script;
