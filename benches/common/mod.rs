@@ -181,7 +181,7 @@ pub fn once(f: impl FnOnce()) -> Duration {
 /// True when criterion was asked only to check that the benches run (`--test`, as
 /// `cargo test --benches` does): skip the long report passes then.
 pub fn quick() -> bool {
-    std::env::args().any(|a| a == "--test" || a == "--list")
+    std::env::args().any(|a| a == "--test" || a == "--list" || a == "--profile-time")
 }
 
 /// Workloads 1 and 2: bulk transfer on both stacks and the ceiling, criterion samples of
@@ -244,6 +244,18 @@ pub fn bulk_bench(name: &'static str, zero_copy: bool) {
         ms / mt,
         mbps(bps(mc)),
         100.0 * mc / mt
+    ));
+    let (f0, g0) = (t.frames(), s.frames());
+    t.run(CHUNK, zero_copy, None);
+    s.run(CHUNK, zero_copy, None);
+    let (f1, g1) = (t.frames(), s.frames());
+    r.line(format!(
+        "| frames per {} MiB, data way / ACK way | {} / {} | {} / {} | | | |",
+        CHUNK >> 20,
+        f1.0 - f0.0,
+        f1.1 - f0.1,
+        g1.0 - g0.0,
+        g1.1 - g0.1
     ));
     if !quick() {
         let dt = once(|| t.run(GIB, zero_copy, None));

@@ -356,6 +356,11 @@ impl Bulk {
     pub fn lost(&self) -> u64 {
         self.pair.link.lost()
     }
+
+    /// Frames sent A to B and B to A so far.
+    pub fn frames(&self) -> (u64, u64) {
+        (self.pair.link.ab.pushed, self.pair.link.ba.pushed)
+    }
 }
 
 /// Turns until socket `h` (on B if `on_b`) has read `buf.len()` bytes.

@@ -327,6 +327,11 @@ impl Bulk {
     pub fn lost(&self) -> u64 {
         self.pair.link.lost()
     }
+
+    /// Frames sent A to B and B to A so far.
+    pub fn frames(&self) -> (u64, u64) {
+        (self.pair.link.ab.pushed, self.pair.link.ba.pushed)
+    }
 }
 
 /// Workload 3: request/response of 64 bytes over a persistent connection (Nagle off).
