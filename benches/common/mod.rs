@@ -179,9 +179,10 @@ pub fn once(f: impl FnOnce()) -> Duration {
 }
 
 /// True when criterion was asked only to check that the benches run (`--test`, as
-/// `cargo test --benches` does): skip the long report passes then.
+/// `cargo test --benches` does), or `BENCH_SHORT` is set: skip the long report passes.
 pub fn quick() -> bool {
-    std::env::args().any(|a| a == "--test" || a == "--list" || a == "--profile-time")
+    std::env::var_os("BENCH_SHORT").is_some()
+        || std::env::args().any(|a| a == "--test" || a == "--list" || a == "--profile-time")
 }
 
 /// Workloads 1 and 2: bulk transfer on both stacks and the ceiling, criterion samples of

@@ -62,7 +62,10 @@ impl phy::Device for Port<'_> {
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxTok<'_>> {
-        self.outbound.has_room().then(|| TxTok {
+        if !self.outbound.has_room() {
+            return None;
+        }
+        Some(TxTok {
             ring: &mut *self.outbound,
             now_us: self.now_us,
         })

@@ -63,7 +63,10 @@ impl Device for Port<'_> {
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxTok<'_>> {
-        self.outbound.has_room().then(|| TxTok {
+        if !self.outbound.has_room() {
+            return None;
+        }
+        Some(TxTok {
             ring: &mut *self.outbound,
             now_us: self.now_us,
         })
