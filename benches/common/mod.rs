@@ -246,6 +246,27 @@ pub fn bulk_bench(name: &'static str, zero_copy: bool) {
         mbps(bps(mc)),
         100.0 * mc / mt
     ));
+    let (pt, ps, pr) = paired(
+        rounds(),
+        || t.run(CHUNK, zero_copy, None),
+        || s.run(CHUNK, zero_copy, None),
+    );
+    let (_, pc, prc) = paired(
+        rounds(),
+        || t.run(CHUNK, zero_copy, None),
+        || {
+            std::hint::black_box(ceil.run(CHUNK));
+        },
+    );
+    r.line(format!(
+        "| interleaved runs, {} MiB each, medians (ratio: median of per-round ratios) | {} | {} | **{:.2}×** | {} | {:.0} % |",
+        CHUNK >> 20,
+        mbps(bps(pt)),
+        mbps(bps(ps)),
+        pr,
+        mbps(bps(pc)),
+        100.0 * prc
+    ));
     let (f0, g0) = (t.frames(), s.frames());
     t.run(CHUNK, zero_copy, None);
     s.run(CHUNK, zero_copy, None);
@@ -277,4 +298,39 @@ pub fn bulk_bench(name: &'static str, zero_copy: bool) {
         ));
     }
     r.finish();
+}
+
+/// Interleaved timing for the ratio: `rounds` times, one run of `a` then one of `b`
+/// (order alternating), so that load from other processes on a shared machine hits both
+/// alike. Returns the median seconds of `a`, of `b`, and the median of the per-round
+/// ratios `b / a` (how many times faster `a` is).
+pub fn paired(rounds: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64, f64) {
+    let mut ta = Vec::new();
+    let mut tb = Vec::new();
+    let mut ratio = Vec::new();
+    for k in 0..rounds.max(1) {
+        let (x, y) = if k % 2 == 0 {
+            let x = once(&mut a).as_secs_f64();
+            (x, once(&mut b).as_secs_f64())
+        } else {
+            let y = once(&mut b).as_secs_f64();
+            (once(&mut a).as_secs_f64(), y)
+        };
+        ta.push(x);
+        tb.push(y);
+        ratio.push(y / x);
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (med(&mut ta), med(&mut tb), med(&mut ratio))
+}
+
+/// Rounds of [`paired`] for the reports (fewer in quick mode).
+pub fn rounds() -> usize {
+    if let Some(n) = std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()) {
+        return n;
+    }
+    if quick() { 3 } else { 21 }
 }
