@@ -2,7 +2,7 @@
 //! connections per second. Virtual time jumps over TIME-WAIT. `cargo bench --bench churn`
 mod common;
 
-use common::{Recorder, Report, criterion, smol, tidy};
+use common::{Recorder, Report, criterion, paired, rounds, smol, tidy};
 use criterion::Throughput;
 
 fn main() {
@@ -44,6 +44,21 @@ fn main() {
         1.0 / mt,
         1.0 / ms,
         ms / mt
+    ));
+    const N: u64 = 300;
+    let (pt, ps, pr) = paired(
+        rounds(),
+        || {
+            t.run(N);
+        },
+        || {
+            s.run(N);
+        },
+    );
+    r.line(format!(
+        "| connections per second, interleaved runs of {N} (ratio: median of per-round ratios) | {:.0} | {:.0} | **{pr:.2}×** |",
+        N as f64 / pt,
+        N as f64 / ps
     ));
     r.line(format!(
         "| virtual time per connection (mostly TIME-WAIT) | {vt:.3} s | {vs:.3} s | |"

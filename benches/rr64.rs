@@ -2,7 +2,7 @@
 //! stacks), round trips per second. `cargo bench --bench rr64`
 mod common;
 
-use common::{Recorder, Report, criterion, smol, tidy};
+use common::{Recorder, Report, criterion, paired, rounds, smol, tidy};
 use criterion::Throughput;
 
 fn main() {
@@ -26,6 +26,13 @@ fn main() {
         1.0 / mt,
         1.0 / ms,
         ms / mt
+    ));
+    const N: u64 = 2000;
+    let (pt, ps, pr) = paired(rounds(), || t.run(N), || s.run(N));
+    r.line(format!(
+        "| round trips per second, interleaved runs of {N} (ratio: median of per-round ratios) | {:.0} | {:.0} | **{pr:.2}×** |",
+        N as f64 / pt,
+        N as f64 / ps
     ));
     r.finish();
 }

@@ -329,7 +329,10 @@ pub fn paired(rounds: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, 
 
 /// Rounds of [`paired`] for the reports (fewer in quick mode).
 pub fn rounds() -> usize {
-    if let Some(n) = std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()) {
+    if let Some(n) = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         return n;
     }
     if quick() { 3 } else { 21 }
