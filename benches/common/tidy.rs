@@ -158,7 +158,7 @@ impl Pair {
             None => self.now + 1000,
         };
         assert!(
-            self.now < 1_000_000_000_000,
+            self.now < 10_000_000_000_000_000,
             "workload stuck in virtual time"
         );
         true
