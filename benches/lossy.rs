@@ -7,7 +7,7 @@ mod common;
 use std::time::Instant;
 
 use common::link::LinkCfg;
-use common::{Recorder, Report, Sample, criterion, mbps, smol, tidy};
+use common::{Recorder, Report, Sample, criterion, mbps, paired, rounds, smol, tidy};
 use criterion::{SamplingMode, Throughput};
 
 /// Bytes of the deterministic report pass per stack and loss rate.
@@ -37,6 +37,24 @@ fn pass_tidy(loss: u32) -> Pass {
     let mut trace = Vec::new();
     let w = Instant::now();
     b.run(PASS, false, Some(&mut trace));
+    // Time from the start of the transfer; at most one point per 20 ms for the chart.
+    let mut last = None;
+    trace.retain_mut(|p| {
+        p.t_us -= t0;
+        let keep = last.is_none_or(|l| p.t_us >= l + 20_000);
+        if keep {
+            last = Some(p.t_us);
+        }
+        keep
+    });
+    trace.insert(
+        0,
+        Sample {
+            t_us: 0,
+            delivered: 0,
+            cwnd: 0,
+        },
+    );
     Pass {
         wall_s: w.elapsed().as_secs_f64(),
         virt_s: (b.pair.now - t0) as f64 / 1e6,
@@ -51,6 +69,24 @@ fn pass_smol(loss: u32) -> Pass {
     let mut trace = Vec::new();
     let w = Instant::now();
     b.run(PASS, false, Some(&mut trace));
+    // Time from the start of the transfer; at most one point per 20 ms for the chart.
+    let mut last = None;
+    trace.retain_mut(|p| {
+        p.t_us -= t0;
+        let keep = last.is_none_or(|l| p.t_us >= l + 20_000);
+        if keep {
+            last = Some(p.t_us);
+        }
+        keep
+    });
+    trace.insert(
+        0,
+        Sample {
+            t_us: 0,
+            delivered: 0,
+            cwnd: 0,
+        },
+    );
     Pass {
         wall_s: w.elapsed().as_secs_f64(),
         virt_s: (b.pair.now - t0) as f64 / 1e6,
@@ -75,7 +111,7 @@ fn main() {
         g.bench_function(format!("smoltcp/{pct}%"), |b| {
             b.iter_custom(|n| rs.time(n, |n| (0..n).for_each(|_| s.run(CHUNK, false, None))))
         });
-        recs.push((pct, rt, rs));
+        recs.push((pct, rt, rs, t, s));
     }
     g.finish();
     c.final_summary();
@@ -91,16 +127,16 @@ fn main() {
     ));
     r.line("| loss | measure | tidytcp | smoltcp | ratio |");
     r.line("|---|---|---|---|---|");
-    for (pct, rt, rs) in &recs {
+    for (pct, rt, rs, t, s) in &mut recs {
         let ppm = *pct as u32 * 10_000;
         let (a, b) = (pass_tidy(ppm), pass_smol(ppm));
         let gv = |p: &Pass| PASS as f64 / p.virt_s;
         let gw = |p: &Pass| PASS as f64 / p.wall_s;
         r.line(format!(
-            "| {pct} % | goodput in virtual time | {} ({:.1} s) | {} ({:.1} s) | {:.2}× |",
-            mbps(gv(&a)),
+            "| {pct} % | goodput in virtual time | {:.2} Mbit/s ({:.1} s) | {:.2} Mbit/s ({:.1} s) | **{:.2}×** |",
+            gv(&a) * 8e-6,
             a.virt_s,
-            mbps(gv(&b)),
+            gv(&b) * 8e-6,
             b.virt_s,
             gv(&a) / gv(&b)
         ));
@@ -109,6 +145,17 @@ fn main() {
             mbps(gw(&a)),
             mbps(gw(&b)),
             gw(&a) / gw(&b)
+        ));
+        let (pt, ps, pr) = paired(
+            rounds(),
+            || t.run(CHUNK, false, None),
+            || s.run(CHUNK, false, None),
+        );
+        r.line(format!(
+            "| {pct} % | goodput in wall time, interleaved runs of {} MiB (ratio: median of per-round ratios) | {} | {} | **{pr:.2}×** |",
+            CHUNK >> 20,
+            mbps(CHUNK as f64 / pt),
+            mbps(CHUNK as f64 / ps)
         ));
         let (mt, ms) = (rt.median(10), rs.median(10));
         r.line(format!(

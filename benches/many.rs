@@ -3,7 +3,7 @@
 mod common;
 
 use common::link::LinkCfg;
-use common::{Recorder, Report, criterion, mbps, smol, tidy};
+use common::{Recorder, Report, criterion, mbps, paired, rounds, smol, tidy};
 use criterion::{SamplingMode, Throughput};
 
 const CHUNK: u64 = 16 << 20;
@@ -58,6 +58,40 @@ fn main() {
         "| with idle / without | {:.0} % | {:.0} % | |",
         100.0 * m[1] / m[0],
         100.0 * m[3] / m[2]
+    ));
+    let n = rounds();
+    let (a0, a1, ra) = paired(
+        n,
+        || t0.run(CHUNK, false, None),
+        || t1.run(CHUNK, false, None),
+    );
+    let (b0, b1, rb) = paired(
+        n,
+        || s0.run(CHUNK, false, None),
+        || s1.run(CHUNK, false, None),
+    );
+    let (c1, d1, rc) = paired(
+        n,
+        || t1.run(CHUNK, false, None),
+        || s1.run(CHUNK, false, None),
+    );
+    let bps = |s: f64| CHUNK as f64 / s;
+    r.line(format!(
+        "| interleaved: no idle, then {IDLE} idle (each stack against itself) | {} → {} | {} → {} | |",
+        mbps(bps(a0)),
+        mbps(bps(a1)),
+        mbps(bps(b0)),
+        mbps(bps(b1))
+    ));
+    r.line(format!(
+        "| interleaved: with idle / without (median of per-round ratios) | **{:.0} %** | {:.0} % | |",
+        100.0 / ra,
+        100.0 / rb
+    ));
+    r.line(format!(
+        "| interleaved: {IDLE} idle, tidytcp against smoltcp | {} | {} | **{rc:.2}×** |",
+        mbps(bps(c1)),
+        mbps(bps(d1))
     ));
     r.finish();
 }
