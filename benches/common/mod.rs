@@ -81,6 +81,24 @@ pub fn machine() -> String {
     format!("{cpu}, {n} cores")
 }
 
+/// Today's date (UTC) as YYYY-MM-DD, from the system clock.
+pub fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Days since 1970-01-01 to a civil date (proleptic Gregorian).
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// A report being built: markdown lines printed at the end of a bench and saved to
 /// `target/bench-report/NAME.md` (BENCHMARKS.md is assembled from them).
 pub struct Report {
@@ -95,8 +113,9 @@ impl Report {
         let _ = writeln!(text, "### `{name}`\n");
         let _ = writeln!(
             text,
-            "Machine: {}. Command: `cargo bench --bench {name}`.\n",
-            machine()
+            "Machine: {}. Date: {}. Command: `cargo bench --bench {name}`.\n",
+            machine(),
+            today()
         );
         Report { name, text }
     }
