@@ -287,9 +287,16 @@ pub fn bulk_bench(name: &'static str, zero_copy: bool) {
         100.0 * prc
     ));
     let (f0, g0) = (t.frames(), s.frames());
+    let (u0, v0) = (t.pair.turns, s.pair.turns);
     t.run(CHUNK, zero_copy, None);
     s.run(CHUNK, zero_copy, None);
     let (f1, g1) = (t.frames(), s.frames());
+    r.line(format!(
+        "| polls of each stack per {} MiB | {} | {} | | | |",
+        CHUNK >> 20,
+        t.pair.turns - u0,
+        s.pair.turns - v0
+    ));
     r.line(format!(
         "| frames per {} MiB, data way / ACK way | {} / {} | {} / {} | | | |",
         CHUNK >> 20,

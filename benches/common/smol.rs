@@ -149,6 +149,8 @@ pub struct Pair {
     pub b: Side,
     /// The link.
     pub link: Link,
+    /// Calls of `turn` so far (each polls both stacks).
+    pub turns: u64,
     next_port: u16,
 }
 
@@ -163,6 +165,7 @@ impl Pair {
             a,
             b,
             link,
+            turns: 0,
             next_port: 49152,
         }
     }
@@ -174,6 +177,7 @@ impl Pair {
     /// Polls both stacks; when neither the application (`progress`) nor the stacks moved
     /// anything, advances virtual time to the next event. Returns true if time moved.
     pub fn turn(&mut self, progress: bool) -> bool {
+        self.turns += 1;
         let before = self.link.pushed();
         let now = self.instant();
         let mut pa = Port {

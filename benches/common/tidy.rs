@@ -100,6 +100,8 @@ pub struct Pair {
     pub b: Stack<'static>,
     /// The link.
     pub link: Link,
+    /// Calls of `turn` so far (each polls both stacks).
+    pub turns: u64,
 }
 
 impl Pair {
@@ -112,6 +114,7 @@ impl Pair {
             a: Stack::new(config(1), sa),
             b: Stack::new(config(2), sb),
             link: Link::new(cfg),
+            turns: 0,
         }
     }
 
@@ -123,6 +126,7 @@ impl Pair {
     /// Polls both stacks; when neither the application (`progress`) nor the stacks moved
     /// anything, advances virtual time to the next event. Returns true if time moved.
     pub fn turn(&mut self, progress: bool) -> bool {
+        self.turns += 1;
         let before = self.link.pushed();
         let now = self.instant();
         let na = self.a.poll(
