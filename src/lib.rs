@@ -4,6 +4,11 @@
 //! socket layer whose handles cannot be closed twice.
 //!
 //! See `ARCHITECTURE.md` for the data flow and the module map.
+//!
+//! Cargo features: `std` (default) adds the TAP driver, the blocking adapter and the
+//! `std::io` impls; `cubic` (default) adds CUBIC congestion control besides NewReno
+//! (`tcp::cc::Algorithm::Cubic`). A firmware that needs neither builds with
+//! `default-features = false`.
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

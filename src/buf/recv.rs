@@ -87,6 +87,14 @@ impl RecvState {
 
     /// Repairs the state so that it fits memory of `cap` bytes (see the type's invariants).
     fn normalize(&mut self, cap: usize) {
+        // The usual case, checked cheaply: nothing out of order, positions inside the ring.
+        if self.nranges == 0
+            && self.len <= cap
+            && (self.head < cap || cap == 0 && self.head == 0)
+            && (1..=MAX_RANGES as u8).contains(&self.max_ranges)
+        {
+            return;
+        }
         self.len = self.len.min(cap);
         self.head = ring_add(cap, self.head, 0);
         self.max_ranges = self.max_ranges.clamp(1, MAX_RANGES as u8);
@@ -114,6 +122,12 @@ impl RecvState {
     fn committed(&self, off: usize, end: usize) -> Result<(RecvState, usize), TooManyRanges> {
         let off = u32::try_from(off).unwrap_or(u32::MAX);
         let end = u32::try_from(end).unwrap_or(u32::MAX);
+        if off == 0 && self.nranges == 0 {
+            // In-order data with nothing out of order (bulk transfer): no ranges to merge.
+            let mut next = *self;
+            next.len = self.len.saturating_add(end as usize);
+            return Ok((next, end as usize));
+        }
         let rs = self.range_slice();
         // Ranges `i..j` overlap or touch `[off, end)`; those before `i` end before `off`,
         // those from `j` start after `end`.

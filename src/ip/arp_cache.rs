@@ -131,6 +131,10 @@ impl Entry {
 #[derive(Clone, Debug)]
 pub struct ArpCache<const N: usize> {
     entries: [Option<Entry>; N],
+    /// Every entry is empty or reachable with nobody waiting: nothing for the per-poll
+    /// scans (requests, expiry, waiters) to find. Cleared by anything that may change
+    /// that, set again by the next [`ArpCache::expire`] that finds it true.
+    calm: bool,
 }
 
 impl<const N: usize> Default for ArpCache<N> {
@@ -142,7 +146,10 @@ impl<const N: usize> Default for ArpCache<N> {
 impl<const N: usize> ArpCache<N> {
     /// An empty table.
     pub const fn new() -> Self {
-        ArpCache { entries: [None; N] }
+        ArpCache {
+            entries: [None; N],
+            calm: true,
+        }
     }
 
     /// Number of entries in use.
@@ -200,6 +207,7 @@ impl<const N: usize> ArpCache<N> {
         match e.state {
             NeighborState::Reachable { mac, expires_at } => {
                 if expires_at <= now {
+                    self.calm = false;
                     e.state = NeighborState::Probing {
                         mac,
                         requests_sent: 0,
@@ -296,6 +304,7 @@ impl<const N: usize> ArpCache<N> {
 
     /// Stores a new entry in a free slot or in place of the best eviction candidate.
     fn put(&mut self, now: Instant, entry: Entry) -> bool {
+        self.calm = false;
         let resolved = matches!(entry.state, NeighborState::Reachable { .. });
         let slot = match self.entries.iter().position(Option::is_none) {
             Some(i) => Some(i),
@@ -329,11 +338,15 @@ impl<const N: usize> ArpCache<N> {
         let slot = e.waiters.get_mut(usize::from(e.n_waiters)).ok_or(())?;
         *slot = token;
         e.n_waiters += 1;
+        self.calm = false;
         Ok(())
     }
 
     /// A token whose neighbour now has an address.
     pub(crate) fn pop_resolved(&mut self) -> Option<u32> {
+        if self.calm {
+            return None;
+        }
         self.entries
             .iter_mut()
             .flatten()
@@ -345,6 +358,9 @@ impl<const N: usize> ArpCache<N> {
 
     /// A token whose neighbour could not be resolved.
     pub(crate) fn pop_failed(&mut self) -> Option<u32> {
+        if self.calm {
+            return None;
+        }
         self.entries
             .iter_mut()
             .flatten()
@@ -357,6 +373,9 @@ impl<const N: usize> ArpCache<N> {
     /// Whether any entry has tokens ready for [`ArpCache::pop_resolved`] or
     /// [`ArpCache::pop_failed`].
     pub(crate) fn has_ready_waiters(&self) -> bool {
+        if self.calm {
+            return false;
+        }
         self.entries
             .iter()
             .flatten()
@@ -366,7 +385,11 @@ impl<const N: usize> ArpCache<N> {
     /// Marks entries whose last request went unanswered as failed (held for `hold`) and
     /// removes failed entries whose hold has passed. Returns how many failed now.
     pub(crate) fn expire(&mut self, now: Instant, max_requests: u8, hold: Duration) -> u32 {
+        if self.calm {
+            return 0;
+        }
         let mut failed = 0u32;
+        let mut calm = true;
         for slot in &mut self.entries {
             let Some(e) = slot else { continue };
             match e.state {
@@ -384,10 +407,13 @@ impl<const N: usize> ArpCache<N> {
                 }
                 NeighborState::Failed { until } if until <= now && e.n_waiters == 0 => {
                     *slot = None;
+                    continue;
                 }
                 _ => {}
             }
+            calm &= e.n_waiters == 0 && matches!(e.state, NeighborState::Reachable { .. });
         }
+        self.calm = calm;
         failed
     }
 
@@ -399,6 +425,9 @@ impl<const N: usize> ArpCache<N> {
         interval: Duration,
         max_requests: u8,
     ) -> Option<Ipv4Addr> {
+        if self.calm {
+            return None;
+        }
         for e in self.entries.iter_mut().flatten() {
             match &mut e.state {
                 NeighborState::Incomplete {
@@ -422,6 +451,9 @@ impl<const N: usize> ArpCache<N> {
 
     /// The earliest time a request or a failure is due.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        if self.calm {
+            return None;
+        }
         self.entries
             .iter()
             .flatten()

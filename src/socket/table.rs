@@ -144,6 +144,8 @@ pub struct SocketSet<'a> {
     pub(crate) next_ephemeral: u32,
     /// Resets waiting for the next poll (from abort/close calls made between polls).
     pending_rst: [Option<(SocketAddrV4, SocketAddrV4, TcpRepr)>; 8],
+    /// How many of `pending_rst` are `Some` (every poll asks; the array is large).
+    n_pending_rst: u8,
     pub(crate) rst_dropped: u64,
     /// Bumped whenever anything a user may wait for changes (the blocking adapter's
     /// condition variable checks it).
@@ -234,6 +236,7 @@ impl<'a> SocketSet<'a> {
             stats: TcpStats::default(),
             next_ephemeral: 0,
             pending_rst: [None; 8],
+            n_pending_rst: 0,
             rst_dropped: 0,
             epoch: 0,
             now: Instant::ZERO,
@@ -801,22 +804,33 @@ impl<'a> SocketSet<'a> {
 
     pub(crate) fn queue_rst(&mut self, local: SocketAddrV4, remote: SocketAddrV4, rst: TcpRepr) {
         match self.pending_rst.iter_mut().find(|r| r.is_none()) {
-            Some(slot) => *slot = Some((local, remote, rst)),
+            Some(slot) => {
+                *slot = Some((local, remote, rst));
+                self.n_pending_rst += 1;
+            }
             None => self.rst_dropped += 1,
         }
     }
 
     pub(crate) fn has_pending_rst(&self) -> bool {
-        self.pending_rst.iter().any(|r| r.is_some())
+        self.n_pending_rst > 0
     }
 
     pub(crate) fn take_rst(&mut self) -> Option<(SocketAddrV4, SocketAddrV4, TcpRepr)> {
-        self.pending_rst.iter_mut().find_map(|r| r.take())
+        if self.n_pending_rst == 0 {
+            return None;
+        }
+        let r = self.pending_rst.iter_mut().find_map(|r| r.take());
+        if r.is_some() {
+            self.n_pending_rst -= 1;
+        }
+        r
     }
 
     pub(crate) fn put_back_rst(&mut self, r: (SocketAddrV4, SocketAddrV4, TcpRepr)) {
         if let Some(slot) = self.pending_rst.iter_mut().find(|r| r.is_none()) {
             *slot = Some(r);
+            self.n_pending_rst += 1;
         }
     }
 

@@ -363,6 +363,7 @@ impl<'a> Stack<'a> {
             return;
         };
         let remote = c.remote();
+        let had_ooo = rxb.ooo_bytes() != 0;
         let mut ctx = Ctx { now, cfg, stats };
         let una = c.snd_una();
         let reply = c.input(&mut ctx, &seg, &mut rxb, &mut txb);
@@ -371,9 +372,26 @@ impl<'a> Stack<'a> {
             self.iface.confirm_reachable(now, *remote.ip());
         }
         let wants = c.wants_output();
+        // An ACK for in-order data may wait until the end of this batch of received
+        // frames, so that one ACK covers every segment that arrived together (as Linux's
+        // GRO and the BSDs' LRO do): it goes out in this same poll, never later. ACKs that
+        // carry news (duplicate ACKs for out-of-order data, a filled gap, FIN, SYN) and
+        // ACKs that would cover half the receive buffer or more go out at once.
+        let coalesce = wants
+            && reply.is_none()
+            && !payload.is_empty()
+            && !had_ooo
+            && rxb.ooo_bytes() == 0
+            && c.state() == State::Established
+            && !repr
+                .flags
+                .intersects(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST)
+            && (c.rcv_nxt.diff(c.last_ack_sent) as usize) < rxb.capacity() / 2;
         set.after_change(i);
         if let Some(rst) = reply {
             self.send_stateless(now, tx, remote, &rst);
+        } else if coalesce {
+            // after_change queued the connection for the output pass of this poll.
         } else if wants && self.sockets.live(i) {
             // An ACK that should not wait: use the transmit room that came with the frame.
             self.emit_connection(now, i, tx);

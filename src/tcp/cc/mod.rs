@@ -6,14 +6,17 @@
 //! the connection, which tells the controller when an episode starts and ends and may set
 //! `cwnd` directly while it lasts (NewReno's inflation and deflation).
 //!
-//! [`Cubic`] (RFC 9438, integer arithmetic) is the alternative, selectable per connection.
+//! `Cubic` (RFC 9438, integer arithmetic; cargo feature `cubic`, on by default) is the
+//! alternative, selectable per connection.
 //! [`NewReno`] (RFC 5681 + RFC 6582, with Appropriate Byte Counting from RFC 3465 and the
 //! initial window of RFC 6928) is the default. Another algorithm plugs in by implementing
 //! the trait and adding a variant to [`Controller`], which dispatches without a heap.
 
+#[cfg(feature = "cubic")]
 mod cubic;
 mod newreno;
 
+#[cfg(feature = "cubic")]
 pub use cubic::Cubic;
 pub use newreno::NewReno;
 
@@ -63,7 +66,8 @@ pub enum Algorithm {
     /// RFC 5681 / RFC 6582 NewReno (the default).
     #[default]
     NewReno,
-    /// RFC 9438 CUBIC.
+    /// RFC 9438 CUBIC (cargo feature `cubic`).
+    #[cfg(feature = "cubic")]
     Cubic,
 }
 
@@ -73,6 +77,7 @@ pub enum Controller {
     /// NewReno.
     NewReno(NewReno),
     /// CUBIC.
+    #[cfg(feature = "cubic")]
     Cubic(Cubic),
 }
 
@@ -81,6 +86,7 @@ impl Controller {
     pub fn new(alg: Algorithm, initial_window: u32) -> Self {
         match alg {
             Algorithm::NewReno => Controller::NewReno(NewReno::new(initial_window)),
+            #[cfg(feature = "cubic")]
             Algorithm::Cubic => Controller::Cubic(Cubic::new(initial_window)),
         }
     }
@@ -88,6 +94,7 @@ impl Controller {
     fn inner(&self) -> &dyn CongestionControl {
         match self {
             Controller::NewReno(c) => c,
+            #[cfg(feature = "cubic")]
             Controller::Cubic(c) => c,
         }
     }
@@ -95,6 +102,7 @@ impl Controller {
     fn inner_mut(&mut self) -> &mut dyn CongestionControl {
         match self {
             Controller::NewReno(c) => c,
+            #[cfg(feature = "cubic")]
             Controller::Cubic(c) => c,
         }
     }
