@@ -383,9 +383,15 @@ impl Connection {
             && self.snd_max != self.snd_una
             && payload_len == 0
             && !r.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
-            && (wnd == self.snd_wnd || new_sack)
+            && if self.flags.contains(Flags::SACK) {
+                // RFC 6675 §2: with SACK, only an ACK that SACKs new data is a duplicate
+                // (a copy of an earlier ACK, made by the network, says nothing new).
+                new_sack
+            } else {
+                // RFC 5681 §2: same ACK, same window, no data.
+                wnd == self.snd_wnd
+            }
         {
-            // RFC 5681 §2 "duplicate acknowledgment" (RFC 6675 §2 adds new SACK info).
             self.on_dup_ack(ctx);
         }
         // Send window update: only from a segment newer than the last update.
