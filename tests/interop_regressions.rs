@@ -75,3 +75,54 @@ fn copies_of_a_sack_ack_are_not_duplicate_acks() {
     s.abort(&mut t.stack);
     l.close(&mut t.stack);
 }
+
+/// RFC 6675 §5: an ACK that moves the cumulative point *and* SACKs new data is also a
+/// duplicate ACK; if IsLost(HighACK + 1) then holds, recovery starts at once. Seen
+/// against Linux through reordering: the late segment filled one hole, the ACK for it
+/// showed three segments SACKed above the next hole, and the stack waited for a
+/// retransmission timeout instead of retransmitting.
+#[test]
+fn cumulative_ack_with_new_sack_can_start_recovery() {
+    let mut mem = script_storage();
+    let mut t = Script::new(&mut mem, script_config());
+    let l = t.stack.listen(STACK_PORT, 4).unwrap();
+    let opts = TcpOptions {
+        mss: Some(1000),
+        sack_permitted: true,
+        ..TcpOptions::NONE
+    };
+    let (iss, pseq) = t.handshake_passive(1000, opts);
+    let mut s = l.accept(&mut t.stack).unwrap();
+    s.set_nodelay(&mut t.stack, true).unwrap();
+    assert_eq!(s.write(&mut t.stack, &[7u8; 6000]).unwrap(), 6000);
+    t.poll();
+    let base = iss + 1u32;
+    for _ in 0..6 {
+        t.recv().expect("six segments in the initial window");
+    }
+    // Segment 1 is late, segment 2 lost; 3 and 4 arrive.
+    t.send(with_sack(
+        seg!(ACK, seq = pseq, ack = base + 1000u32),
+        base,
+        3000,
+        4000,
+    ));
+    t.send(with_sack(
+        seg!(ACK, seq = pseq, ack = base + 1000u32),
+        base,
+        3000,
+        5000,
+    ));
+    t.expect_none();
+    // Segment 1 arrives, then 5: the ACK moves to segment 2 and SACKs 3 to 5.
+    t.send(with_sack(
+        seg!(ACK, seq = pseq, ack = base + 2000u32),
+        base,
+        3000,
+        6000,
+    ));
+    let rtx = t.recv().expect("segment 2 retransmitted at once");
+    assert_eq!((rtx.seq, rtx.data.len()), (base + 2000u32, 1000));
+    s.abort(&mut t.stack);
+    l.close(&mut t.stack);
+}

@@ -379,6 +379,12 @@ impl Connection {
         let wnd = u32::from(r.window) << self.snd_wscale;
         if ack > self.snd_una {
             self.on_new_ack(ctx, r, tx);
+            // RFC 6675 §5: an ACK that SACKs new data is a duplicate ACK "regardless of
+            // its status as a cumulative acknowledgment": after the reset to zero it
+            // counts one, and IsLost(HighACK + 1) may start recovery at once.
+            if new_sack && !self.flags.contains(Flags::RECOVERY) {
+                self.on_dup_ack(ctx);
+            }
         } else if ack == self.snd_una
             && self.snd_max != self.snd_una
             && payload_len == 0
