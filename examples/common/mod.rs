@@ -404,7 +404,7 @@ pub fn report<'a, D: Link>(
     let _ = writeln!(
         out,
         "tcp: in {} out {} retransmits {} timeouts {} fast_retransmits {} rst_sent {} rst_received {} \
-         dup_acks {} ooo {} dropped(checksum {} malformed {} window {} paws {} bad_ack {}) \
+         dup_acks {} ooo {} ooo_dropped {} dropped(checksum {} malformed {} window {} paws {} bad_ack {}) \
          active {} passive {} established {} resets {} timed_out {} syn_dropped {} cookies {}",
         t.segments_in,
         t.segments_out,
@@ -415,6 +415,7 @@ pub fn report<'a, D: Link>(
         t.rst_received,
         t.dup_acks,
         t.ooo_segments,
+        t.ooo_dropped,
         t.dropped_checksum,
         t.dropped_malformed,
         t.dropped_out_of_window,
