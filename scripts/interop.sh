@@ -23,6 +23,8 @@ FAILED=0
 PASSED=0
 PIDS=()
 
+# (Background jobs call `ip netns exec` directly, so that $! is the program itself and
+# not a subshell that a kill would leave it running behind.)
 in_ns() { ip netns exec "$NS" "$@"; }
 client() { in_ns timeout 300 python3 scripts/interop_client.py "$@"; }
 
@@ -54,7 +56,7 @@ start() {
     local name=$1 log=$2
     shift 2
     : >"$log"
-    in_ns "$BIN/$name" --tap tap0 --ip "$US/24" "$@" >"$log" 2>&1 &
+    ip netns exec "$NS" "$BIN/$name" --tap tap0 --ip "$US/24" "$@" >"$log" 2>&1 &
     CURRENT=$!
     PIDS+=("$CURRENT")
     for _ in $(seq 100); do
@@ -204,7 +206,7 @@ start inetd "$WORK/inetd.log" --msl 0.5 && {
 }
 
 # ---------------------------------------------------------------- daytime client
-in_ns socat TCP-LISTEN:13,bind=$LINUX,fork,reuseaddr SYSTEM:date >/dev/null 2>&1 &
+ip netns exec "$NS" socat TCP-LISTEN:13,bind=$LINUX,fork,reuseaddr SYSTEM:date >/dev/null 2>&1 &
 SOCAT=$!
 PIDS+=("$SOCAT")
 sleep 0.3
@@ -298,7 +300,7 @@ iperf3_client_checks() {
     local tag=$1 args log lp rate
     for args in "-t 2" "-t 2 -R" "-t 2 -P 4" "-t 2 -P 4 -R"; do
         log="$WORK/iperf3-client-$tag${args// /}.log"
-        in_ns timeout 60 iperf3 -s -1 -B "$LINUX" >"$WORK/linux-iperf3-$tag${args// /}.log" 2>&1 &
+        ip netns exec "$NS" timeout 60 iperf3 -s -1 -B "$LINUX" >"$WORK/linux-iperf3-$tag${args// /}.log" 2>&1 &
         lp=$!
         PIDS+=("$lp")
         sleep 0.3
