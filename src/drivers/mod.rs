@@ -10,6 +10,8 @@
 
 use crate::time::Instant;
 
+#[cfg(feature = "std")]
+mod faulty;
 mod loopback;
 mod pcap;
 #[cfg(feature = "std")]
@@ -17,6 +19,8 @@ mod simlink;
 #[cfg(all(feature = "std", target_os = "linux"))]
 mod tap;
 
+#[cfg(feature = "std")]
+pub use faulty::{FaultConfig, FaultStats, Faulty, FaultyRxToken, FaultyTxToken};
 pub use loopback::{LOOPBACK_MAX_FRAME, Loopback, LoopbackRxToken, LoopbackStats, LoopbackTxToken};
 pub use pcap::{
     LINKTYPE_ETHERNET, PCAP_MAGIC, PCAP_SNAPLEN, PcapRxToken, PcapSink, PcapStats, PcapTxToken,

@@ -393,17 +393,29 @@ impl Connection {
         let wnd = u32::from(r.window) << self.snd_wscale;
         if ack > self.snd_una {
             self.on_new_ack(ctx, r, tx);
+            // RFC 6675 §5: an ACK that SACKs new data is a duplicate ACK "regardless of
+            // its status as a cumulative acknowledgment": after the reset to zero it
+            // counts one, and IsLost(HighACK + 1) may start recovery at once.
+            if new_sack && !self.flags.contains(Flags::RECOVERY) {
+                self.on_dup_ack(ctx);
+            }
         } else if ack == self.snd_una
             && self.snd_max != self.snd_una
             && payload_len == 0
             && !r.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
-            && (wnd == self.snd_wnd || new_sack)
-            && self.t_rexmt.is_some()
-        {
-            // RFC 5681 §2 "duplicate acknowledgment" (RFC 6675 §2 adds new SACK info).
+            && if self.flags.contains(Flags::SACK) {
+                // RFC 6675 §2: with SACK, only an ACK that SACKs new data is a duplicate
+                // (a copy of an earlier ACK, made by the network, says nothing new).
+                new_sack
+            } else {
+                // RFC 5681 §2: same ACK, same window, no data.
+                wnd == self.snd_wnd
+            }
             // Only while the retransmission timer runs, as in BSD: the answers to
             // zero-window probes (persist timer, no retransmission timer) repeat
             // SND.UNA too, and must not start a fast retransmit into a closed window.
+            && self.t_rexmt.is_some()
+        {
             self.on_dup_ack(ctx);
         }
         // Send window update: only from a segment newer than the last update.
