@@ -438,6 +438,37 @@ fn paws_drops_an_old_duplicate_and_acks() {
     assert_eq!(o.read_all(&mut t), b"fresh");
 }
 
+/// PAWS tolerates one tick, as Linux does (TCP_PAWS_WINDOW): a segment reordered behind
+/// a newer one by less than a millisecond is not an old duplicate. Two ticks are.
+#[test]
+fn paws_tolerates_one_tick_of_reordering() {
+    let mut m = script_storage();
+    let mut t = Script::new(&mut m, script_config());
+    let mut o = open_passive(&mut t, ts_opts(1_000_000));
+    // TS.Recent becomes 1 000 011; the next segment carries a TSval one tick older
+    // (sent just before, overtaken on the way): accepted.
+    t.send(with_ts(
+        seg!(ACK | PSH, seq = o.rcv, ack = o.snd, data = *b"aa"),
+        1_000_011,
+        0,
+    ));
+    t.send(with_ts(
+        seg!(ACK | PSH, seq = o.rcv + 2, ack = o.snd, data = *b"bb"),
+        1_000_010,
+        0,
+    ));
+    assert_eq!(t.stack.stats().tcp.dropped_paws, 0);
+    o.rcv += 4u32;
+    assert_eq!(o.read_all(&mut t), b"aabb");
+    // Two ticks older than TS.Recent (still 1 000 011) is dropped.
+    t.send(with_ts(
+        seg!(ACK | PSH, seq = o.rcv, ack = o.snd, data = *b"cc"),
+        1_000_009,
+        0,
+    ));
+    assert_eq!(t.stack.stats().tcp.dropped_paws, 1);
+}
+
 /// RFC 7323 §5.5: after 24 days of idleness TS.Recent is no longer trusted: a segment
 /// with an "old" TSval is accepted and its TSval becomes TS.Recent.
 #[test]

@@ -12,6 +12,11 @@ use crate::wire::tcp::{SeqNum, TcpFlags, TcpRepr};
 
 /// RFC 7323 §5.5: a TS.Recent older than 24 days is no longer trusted.
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 60 * 60);
+/// PAWS rejects a TSval more than this many ticks older than TS.Recent. RFC 7323 §5.3
+/// rejects any older value; Linux (TCP_PAWS_WINDOW) tolerates one tick, so that a
+/// segment reordered by less than a millisecond behind a newer one is not discarded
+/// as an old duplicate. Old duplicates from a previous incarnation are far older.
+const PAWS_WINDOW: u32 = 1;
 
 impl Connection {
     /// Processes one arriving segment that belongs to this connection. Returns a reset to
@@ -135,7 +140,7 @@ impl Connection {
         }
         // RFC 7323 §5.3 R1: PAWS, before the sequence number check.
         if let (true, Some((tsval, _))) = (ts_on, r.options.timestamps) {
-            if !rst && (tsval.wrapping_sub(self.ts_recent) as i32) < 0 {
+            if !rst && (self.ts_recent.wrapping_sub(tsval) as i32) > PAWS_WINDOW as i32 {
                 if now.saturating_duration_since(self.ts_recent_age) > PAWS_IDLE {
                     // RFC 7323 §5.5: TS.Recent is stale; accept and take the new value.
                     self.ts_recent = tsval;
