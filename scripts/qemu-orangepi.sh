@@ -10,7 +10,7 @@
 #   scripts/qemu-orangepi.sh run FIRMWARE      build, set up, run QEMU in the foreground
 #                                              (console on stdin/stdout: s = stats, q = quit)
 #   scripts/qemu-orangepi.sh teardown          delete the namespace
-#   scripts/qemu-orangepi.sh size FIRMWARE     print the ELF's section sizes
+#   scripts/qemu-orangepi.sh size FIRMWARE     print the ELF's section sizes (arm-none-eabi-size -A)
 #
 # Talk to the firmware from the namespace: ip netns exec tidytcp-qemu ping 10.8.0.2
 # Environment: NS, TAP, HOST_IP, MAC override the defaults below.
@@ -58,7 +58,7 @@ run() {
 size() {
     local f
     f=$(elf "$1")
-    if command -v arm-none-eabi-size >/dev/null; then arm-none-eabi-size "$f"; else llvm-size "$f"; fi
+    if command -v arm-none-eabi-size >/dev/null; then arm-none-eabi-size -A "$f"; else llvm-size -A "$f"; fi
 }
 
 case "${1:-}" in

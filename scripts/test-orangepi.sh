@@ -103,10 +103,14 @@ iperf_checks() {
     done
 }
 
-echo "== build"
+echo "== build (sizes: flash = .text+.rodata+.data, RAM = .data+.bss; the 4 MiB stack is apart)"
 for fw in inetd iperf3 iperf3-smoltcp; do
     "$Q" build "$fw"
-    echo "$fw: $("$Q" size "$fw" | tail -1 | awk '{printf "text %d  data %d  bss %d (flash = text+data = %d bytes, RAM = data+bss = %d bytes, stack 4 MiB)", $1, $2, $3, $1 + $2, $2 + $3}')"
+    "$Q" size "$fw" | awk -v fw="$fw" '
+        $1 == ".text" || $1 == ".rodata" || $1 == ".ARM.exidx" { flash += $2 }
+        $1 == ".data" { flash += $2; ram += $2 }
+        $1 == ".bss" { ram += $2 }
+        END { printf "%s: flash %d bytes, RAM %d bytes\n", fw, flash, ram }'
 done
 
 echo "== inetd"
@@ -151,5 +155,5 @@ for d in ("fwd", "-R"):
         print("%s: tidytcp %.1f Mbit/s, smoltcp %.1f Mbit/s, ratio %.2f" % (d, a / 1e6, b / 1e6, a / b))
 PY
 fi
-echo "orangepi-pc QEMU: $pass passed, $fail failed"
+echo "orangepi-pc: $pass passed, $fail failed"
 [[ $fail == 0 ]]

@@ -98,10 +98,10 @@ fn main() -> ! {
             accept(svc, &mut stack, boot_time, now);
             for slot in svc.conns.iter_mut() {
                 let Some(c) = slot else { continue };
-                if !serve(svc.kind, c, &mut stack, &mut buf) {
-                    if let Some(c) = slot.take() {
-                        c.stream.close(&mut stack);
-                    }
+                if !serve(svc.kind, c, &mut stack, &mut buf)
+                    && let Some(c) = slot.take()
+                {
+                    c.stream.close(&mut stack);
                 }
             }
         }

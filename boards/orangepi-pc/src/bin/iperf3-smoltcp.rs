@@ -194,10 +194,10 @@ fn main() -> ! {
                         }
                     }
                     let out = server.ctrl_output();
-                    if !out.is_empty() {
-                        if let Ok(n) = s.send_slice(out) {
-                            server.ctrl_sent(n);
-                        }
+                    if !out.is_empty()
+                        && let Ok(n) = s.send_slice(out)
+                    {
+                        server.ctrl_sent(n);
                     }
                     if !s.may_recv() && !s.can_recv() {
                         finished = true;

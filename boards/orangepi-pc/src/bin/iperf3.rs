@@ -63,12 +63,11 @@ fn main() -> ! {
         if let Some(c) = ctrl.as_mut() {
             finished |= !control(c, &mut stack, server, now);
         }
-        if let Some(d) = data.as_mut() {
-            if !stream(d, &mut stack, server, &mut verdict, now) {
-                if let Some(d) = data.take() {
-                    d.close(&mut stack);
-                }
-            }
+        if let Some(d) = data.as_mut()
+            && !stream(d, &mut stack, server, &mut verdict, now)
+            && let Some(d) = data.take()
+        {
+            d.close(&mut stack);
         }
         if server.phase() == Phase::Done && server.ctrl_output().is_empty() {
             finished = true;
@@ -173,10 +172,16 @@ fn stream<'a>(
 
 fn print_stats(stack: &Stack<'_>, emac: &net::Emac) {
     let s = stack.stats();
+    let t = s.tcp;
     println!("emac {:?}", emac.stats());
-    println!("ip {:?}", s.ip);
-    println!("tcp {:?}", s.tcp);
-    let (head, owned, cur, sta) = emac.rx_ring_state();
-    println!("rx ring: head {head} owned {owned:#018x} dma at {cur:#x} int_sta {sta:#x}");
+    println!(
+        "tcp segments in {} out {}, retransmits {}, dropped: checksum {} out-of-window {} malformed {}",
+        t.segments_in,
+        t.segments_out,
+        t.retransmits,
+        t.dropped_checksum,
+        t.dropped_out_of_window,
+        t.dropped_malformed
+    );
     println!("sockets in use {}", stack.in_use());
 }
