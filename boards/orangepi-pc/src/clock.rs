@@ -1,12 +1,15 @@
 //! Time: a monotonic clock from the ARM generic timer (CNTPCT at CNTFRQ), and the wall
 //! clock at boot from the H3's RTC.
 
+#[cfg(target_arch = "arm")]
 use tidytcp::Instant;
 
 /// Frequency assumed if CNTFRQ reads 0 (firmware was meant to set it): the H3's 24 MHz
 /// oscillator.
+#[cfg(target_arch = "arm")]
 const DEFAULT_FREQ: u64 = 24_000_000;
 
+#[cfg(target_arch = "arm")]
 /// The physical counter.
 pub fn counter() -> u64 {
     let (lo, hi): (u32, u32);
@@ -24,6 +27,7 @@ pub fn counter() -> u64 {
     (u64::from(hi) << 32) | u64::from(lo)
 }
 
+#[cfg(target_arch = "arm")]
 /// The counter's frequency in Hz (CNTFRQ).
 pub fn frequency() -> u64 {
     let f: u32;
@@ -34,6 +38,7 @@ pub fn frequency() -> u64 {
     if f == 0 { DEFAULT_FREQ } else { u64::from(f) }
 }
 
+#[cfg(target_arch = "arm")]
 /// A monotonic clock counting from its creation.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
@@ -41,6 +46,7 @@ pub struct Clock {
     start: u64,
 }
 
+#[cfg(target_arch = "arm")]
 impl Clock {
     /// A clock starting now.
     pub fn new() -> Self {
@@ -64,15 +70,18 @@ impl Clock {
     }
 }
 
+#[cfg(target_arch = "arm")]
 impl Default for Clock {
     fn default() -> Self {
         Self::new()
     }
 }
 
+#[cfg(target_arch = "arm")]
 /// The H3's RTC (sun6i type): date and time registers, years counted from 1970.
 const RTC: usize = 0x01F0_0000;
 
+#[cfg(target_arch = "arm")]
 fn rtc_read(off: usize) -> u32 {
     // SAFETY: the H3 RTC's date/time registers, 32-bit aligned, mapped 1:1 with the MMU
     // off; reading them has no side effect.
@@ -99,6 +108,7 @@ pub struct DateTime {
 impl DateTime {
     /// The RTC's reading (QEMU sets it to the host's UTC time at reset and does not
     /// advance it; a board's RTC runs if it was set).
+    #[cfg(target_arch = "arm")]
     pub fn from_rtc() -> Self {
         let ymd = rtc_read(0x10);
         let hms = rtc_read(0x14);
@@ -196,5 +206,37 @@ impl core::fmt::Display for DateTime {
             "{wd}, {mon} {}, {} {:02}:{:02}:{:02}-UTC",
             self.day, self.year, self.hour, self.minute, self.second
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DateTime;
+
+    #[test]
+    fn unix_time_round_trips_and_names_the_day() {
+        let t = DateTime {
+            year: 2026,
+            month: 11,
+            day: 25,
+            hour: 11,
+            minute: 40,
+            second: 7,
+        };
+        assert_eq!(t.to_unix(), 1_795_606_807);
+        assert_eq!(DateTime::from_unix(t.to_unix()), t);
+        assert_eq!(
+            std::format!("{t}"),
+            "Wednesday, November 25, 2026 11:40:07-UTC"
+        );
+        // Leap day, the epoch, and the end of a year.
+        for s in [0u64, 951_782_400, 1_709_164_800, 1_735_689_599] {
+            assert_eq!(DateTime::from_unix(s).to_unix(), s);
+        }
+        assert_eq!(
+            std::format!("{}", DateTime::from_unix(1_709_164_800)),
+            "Thursday, February 29, 2024 00:00:00-UTC"
+        );
+        assert_eq!(DateTime::from_unix(0).weekday(), 4);
     }
 }

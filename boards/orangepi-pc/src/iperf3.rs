@@ -453,3 +453,169 @@ fn json_int(j: &str, key: &str) -> Option<i64> {
         .map_or(v.len(), |(i, _)| i);
     v[..end].parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    //! The server against a scripted client that speaks as iperf3 3.12 does, fed in odd
+    //! pieces (one byte, then whole messages) to check the framing.
+    use super::*;
+    use std::string::String;
+    use std::vec::Vec;
+
+    const COOKIE: &[u8; COOKIE_LEN] = b"abcdefghijklmnopqrstuvwxyz0123456789\0";
+
+    fn json_msg(j: &str) -> Vec<u8> {
+        let mut m = (j.len() as u32).to_be_bytes().to_vec();
+        m.extend_from_slice(j.as_bytes());
+        m
+    }
+
+    /// Feeds `data` in pieces of `step` bytes, re-offering what was not used.
+    fn feed(s: &mut Server, data: &[u8], step: usize, now: Instant) {
+        let mut at = 0;
+        while at < data.len() {
+            let end = (at + step).min(data.len());
+            let n = s.ctrl_input(&data[at..end], now);
+            assert!(n > 0 || s.phase() == Phase::Done, "no progress at {at}");
+            at += n;
+            if s.phase() == Phase::Done {
+                break;
+            }
+        }
+    }
+
+    fn take(s: &mut Server) -> Vec<u8> {
+        let out = s.ctrl_output().to_vec();
+        s.ctrl_sent(out.len());
+        out
+    }
+
+    fn params(reverse: bool) -> String {
+        std::format!(
+            "{{\"tcp\":\ttrue,\"omit\":0,\"time\":2,\"num\":0,\"blockcount\":0,\"parallel\":1,\
+             \"reverse\":\t{reverse},\"len\":131072,\"pacing_timer\":1000,\"client_version\":\"3.12\"}}"
+        )
+    }
+
+    fn run(reverse: bool, step: usize) {
+        let t0 = Instant::from_secs(1);
+        let mut s = Server::new();
+        feed(&mut s, COOKIE, step, t0);
+        assert_eq!(take(&mut s), [PARAM_EXCHANGE]);
+        feed(&mut s, &json_msg(&params(reverse)), step, t0);
+        assert_eq!(take(&mut s), [CREATE_STREAMS]);
+        assert!(s.wants_stream());
+        // The data connection: its cookie, in two pieces, then (forward) test data.
+        assert_eq!(s.data_input(&COOKIE[..10], t0), (10, DataVerdict::Pending));
+        let mut first = COOKIE[10..].to_vec();
+        if !reverse {
+            first.extend_from_slice(&[0u8; 1000]);
+        }
+        let (n, v) = s.data_input(&first, t0);
+        assert_eq!((n, v), (first.len(), DataVerdict::Accepted));
+        assert_eq!(take(&mut s), [TEST_START, TEST_RUNNING]);
+        assert_eq!(s.sending(), reverse);
+        if reverse {
+            s.data_sent(5000);
+            s.set_retransmits(3);
+        } else {
+            s.data_input(&[0u8; 4000], t0);
+        }
+        assert!(!s.stream_over());
+        let t1 = Instant::from_secs(3);
+        feed(&mut s, &[TEST_END], step, t1);
+        assert_eq!(take(&mut s), [EXCHANGE_RESULTS]);
+        assert!(
+            s.stream_over() && !s.sending(),
+            "the data connection closes now"
+        );
+        // Bytes still arriving are not counted.
+        s.data_input(&[0u8; 100], t1);
+        let client = "{\"cpu_util_total\":1,\"cpu_util_user\":0.5,\"cpu_util_system\":0.5,\
+             \"sender_has_retransmits\":0,\"streams\":[{\"id\":1,\"bytes\":5000,\
+             \"retransmits\":0,\"jitter\":0,\"errors\":0,\"packets\":0}]}";
+        feed(&mut s, &json_msg(client), step, t1);
+        let out = take(&mut s);
+        let len = u32::from_be_bytes([out[0], out[1], out[2], out[3]]) as usize;
+        assert_eq!(out.len(), 4 + len + 1);
+        assert_eq!(out[4 + len], DISPLAY_RESULTS);
+        let j = core::str::from_utf8(&out[4..4 + len]).unwrap();
+        assert_eq!(json_int(j, "bytes"), Some(5000));
+        assert_eq!(json_int(j, "id"), Some(1));
+        assert_eq!(
+            json_int(j, "retransmits"),
+            Some(if reverse { 3 } else { -1 })
+        );
+        assert_eq!(
+            json_int(j, "sender_has_retransmits"),
+            Some(i64::from(reverse))
+        );
+        for key in [
+            "cpu_util_total",
+            "cpu_util_user",
+            "cpu_util_system",
+            "jitter",
+            "errors",
+            "packets",
+        ] {
+            assert!(json_value(j, key).is_some(), "{key} missing from {j}");
+        }
+        assert!(j.contains("\"end_time\":2.000000"), "{j}");
+        feed(&mut s, &[IPERF_DONE], step, t1);
+        assert_eq!(s.phase(), Phase::Done);
+    }
+
+    #[test]
+    fn forward_test_whole_messages() {
+        run(false, usize::MAX);
+    }
+
+    #[test]
+    fn reverse_test_one_byte_at_a_time() {
+        run(true, 1);
+    }
+
+    #[test]
+    fn unsupported_tests_are_denied() {
+        for p in [
+            "{\"udp\":true,\"parallel\":1}",
+            "{\"tcp\":true,\"parallel\":2}",
+            "{\"tcp\":true,\"bidirectional\":true}",
+        ] {
+            let mut s = Server::new();
+            feed(&mut s, COOKIE, 64, Instant::ZERO);
+            take(&mut s);
+            feed(&mut s, &json_msg(p), 64, Instant::ZERO);
+            assert_eq!(take(&mut s), [ACCESS_DENIED], "{p}");
+            assert_eq!(s.phase(), Phase::Done);
+        }
+        // Parameters longer than the server takes.
+        let mut s = Server::new();
+        feed(&mut s, COOKIE, 64, Instant::ZERO);
+        take(&mut s);
+        feed(&mut s, &[0, 1, 0, 0], 64, Instant::ZERO);
+        assert_eq!(take(&mut s), [ACCESS_DENIED]);
+    }
+
+    #[test]
+    fn a_stranger_on_the_data_port_is_rejected() {
+        let mut s = Server::new();
+        feed(&mut s, COOKIE, 64, Instant::ZERO);
+        feed(&mut s, &json_msg(&params(false)), 64, Instant::ZERO);
+        take(&mut s);
+        let mut wrong = *COOKIE;
+        wrong[0] = b'X';
+        assert_eq!(s.data_input(&wrong, Instant::ZERO).1, DataVerdict::Rejected);
+        assert!(s.wants_stream(), "the real stream may still come");
+        assert_eq!(s.data_input(COOKIE, Instant::ZERO).1, DataVerdict::Accepted);
+    }
+
+    #[test]
+    fn client_terminate_ends_the_test() {
+        let mut s = Server::new();
+        feed(&mut s, COOKIE, 64, Instant::ZERO);
+        feed(&mut s, &json_msg(&params(false)), 64, Instant::ZERO);
+        feed(&mut s, &[CLIENT_TERMINATE], 64, Instant::ZERO);
+        assert_eq!(s.phase(), Phase::Done);
+    }
+}
