@@ -1014,6 +1014,9 @@ mod tests {
         wire: RefCell<VecDeque<Vec<u8>>>,
         race: Cell<bool>,
         coin: Cell<u32>,
+        /// Scripted races: before the next write to this register takes effect, this
+        /// frame arrives.
+        on_write: RefCell<VecDeque<(usize, Vec<u8>)>>,
     }
 
     impl Fake {
@@ -1036,6 +1039,7 @@ mod tests {
                 wire: RefCell::new(VecDeque::new()),
                 race: Cell::new(false),
                 coin: Cell::new(7),
+                on_write: RefCell::new(VecDeque::new()),
             }
         }
 
@@ -1228,6 +1232,16 @@ mod tests {
         }
         fn write(&self, off: usize, v: u32) {
             self.maybe_race(off);
+            let scripted = {
+                let mut q = self.on_write.borrow_mut();
+                match q.front() {
+                    Some((o, _)) if *o == off => q.pop_front().map(|(_, f)| f),
+                    _ => None,
+                }
+            };
+            if let Some(f) = scripted {
+                self.deliver(&f);
+            }
             match off {
                 reg::INT_STA => self.regs.borrow_mut()[off / 4] &= !v,
                 reg::BASIC_CTL1 => self.regs.borrow_mut()[off / 4] = v & !bits::CTL1_SOFT_RESET,
@@ -1463,6 +1477,38 @@ mod tests {
             }
         }
         assert_eq!(got, sent, "frames stuck: {:?}", emac.stats());
+    }
+
+    #[test]
+    fn ring_filling_again_during_the_restart_is_not_lost() {
+        // The ring is full and the DMA stopped. The driver gives one descriptor back and
+        // starts the restart; before it clears the status flag, a frame takes that
+        // descriptor (the ring is full again), and before it re-points the list another
+        // frame arrives and is held back. Clearing the flag must not lose the second
+        // stop: the held frame has to come through.
+        let mem = Box::new(EmacStorage::<4, 2>::new());
+        let fake = Fake::new(&mem);
+        let mut emac = Sun8iEmac::with_bus_address(&fake, &mem, config(), BUS).unwrap();
+        for n in 0..4 {
+            fake.deliver(&frame(n, 60));
+        }
+        fake.on_write.borrow_mut().extend([
+            (reg::INT_STA, frame(4, 60)),
+            (reg::RX_DESC_LIST, frame(5, 60)),
+        ]);
+        let mut got = 0;
+        for _ in 0..20 {
+            while let Some((rx, _tx)) = emac.receive(Instant::ZERO) {
+                let n = rx.consume(|f| u32::from_be_bytes([f[14], f[15], f[16], f[17]]));
+                assert_eq!(n, got, "frames out of order");
+                got += 1;
+            }
+            // The second scripted frame arrives by itself if no list write came.
+            if let Some((_, f)) = fake.on_write.borrow_mut().pop_front() {
+                fake.deliver(&f);
+            }
+        }
+        assert_eq!(got, 6, "a frame stuck: {:?}", emac.stats());
     }
 
     #[test]
