@@ -16,6 +16,8 @@ mod loopback;
 mod pcap;
 #[cfg(feature = "std")]
 mod simlink;
+#[cfg(any(feature = "sun8i-emac", test))]
+pub mod sun8i_emac;
 #[cfg(all(feature = "std", target_os = "linux"))]
 mod tap;
 

@@ -150,7 +150,8 @@ pub struct IfaceConfig {
     pub ttl: u8,
     /// ARP timing.
     pub arp: ArpConfig,
-    /// Checksum offloads of the device (copy them from `Device::capabilities`): with
+    /// Checksum offloads of the device (a `Stack` copies them from
+    /// `Device::capabilities` at every poll): with
     /// `tx_ipv4` the IPv4 header checksum is left zero, with `rx_verified` it is not
     /// checked on input. ICMP checksums are always computed and checked.
     pub checksum: ChecksumCaps,

@@ -199,6 +199,12 @@ impl<'a> Stack<'a> {
     pub fn poll<D: Device>(&mut self, now: Instant, device: &mut D) -> Option<Instant> {
         let caps = device.capabilities();
         self.sockets.mtu = self.mtu.min(caps.mtu);
+        if self.iface.config().checksum != caps.checksum {
+            // The device's offloads decide which checksums are left zero on output.
+            let mut c = *self.iface.config();
+            c.checksum = caps.checksum;
+            self.iface.set_config(now, c);
+        }
         self.sockets.now = now;
         if !self.up {
             self.iface.up(now);
