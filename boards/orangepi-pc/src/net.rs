@@ -1,7 +1,7 @@
 //! The network side shared by the firmwares: the EMAC, the address, the seed, the
 //! console commands.
 
-use static_cell::StaticCell;
+use static_cell::ConstStaticCell;
 use tidytcp::drivers::sun8i_emac::{
     EmacConfig, EmacStorage, H3_EMAC_BASE, H3_EPHY_ADDR, Mmio, Sun8iEmac, h3_power_up,
 };
@@ -27,7 +27,8 @@ pub const TX_DESCS: usize = 32;
 /// The EMAC driver type of the firmwares.
 pub type Emac = Sun8iEmac<'static, Mmio>;
 
-static EMAC_MEM: StaticCell<EmacStorage<RX_DESCS, TX_DESCS>> = StaticCell::new();
+static EMAC_MEM: ConstStaticCell<EmacStorage<RX_DESCS, TX_DESCS>> =
+    ConstStaticCell::new(EmacStorage::new());
 
 /// Powers up and opens the EMAC (checksum offload as asked), waits up to three seconds
 /// for the link, and returns the driver.
@@ -38,7 +39,7 @@ pub fn bring_up_emac(clock: &Clock, checksum_offload: bool) -> Emac {
         h3_power_up(H3_EPHY_ADDR);
         Mmio::new(H3_EMAC_BASE)
     };
-    let mem = EMAC_MEM.init_with(EmacStorage::new);
+    let mem = EMAC_MEM.take();
     let cfg = EmacConfig {
         mac: None,
         phy_addr: H3_EPHY_ADDR,

@@ -17,7 +17,7 @@ use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
-use static_cell::StaticCell;
+use static_cell::{ConstStaticCell, StaticCell};
 use tidytcp::drivers::{Device, RxToken, TxToken};
 
 orangepi_pc::entry!(main);
@@ -31,7 +31,11 @@ struct Memory {
     tx: [[u8; BUF]; SOCKETS],
     slots: [SocketStorage<'static>; SOCKETS],
 }
-static MEMORY: StaticCell<Memory> = StaticCell::new();
+static MEMORY: ConstStaticCell<Memory> = ConstStaticCell::new(Memory {
+    rx: [[0; BUF]; SOCKETS],
+    tx: [[0; BUF]; SOCKETS],
+    slots: [SocketStorage::EMPTY; SOCKETS],
+});
 static SERVER: StaticCell<iperf3::Server> = StaticCell::new();
 
 /// A tidytcp [`Device`] as a smoltcp [`phy::Device`]: tokens are passed through, so the
@@ -126,11 +130,7 @@ fn main() -> ! {
             addr.prefix_len(),
         ));
     });
-    let mem = MEMORY.init_with(|| Memory {
-        rx: [[0; BUF]; SOCKETS],
-        tx: [[0; BUF]; SOCKETS],
-        slots: [SocketStorage::EMPTY; SOCKETS],
-    });
+    let mem = MEMORY.take();
     let mut sockets = SocketSet::new(&mut mem.slots[..]);
     let mut handles = [None::<SocketHandle>; SOCKETS];
     for ((h, rx), tx) in handles

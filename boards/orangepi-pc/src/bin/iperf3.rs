@@ -11,7 +11,7 @@ use orangepi_pc::clock::Clock;
 use orangepi_pc::iperf3::{self, DataVerdict, Phase};
 use orangepi_pc::net::{self, Command};
 use orangepi_pc::{console, println, semihosting};
-use static_cell::StaticCell;
+use static_cell::{ConstStaticCell, StaticCell};
 use tidytcp::socket::{SocketStorage, TcpStream};
 use tidytcp::stack::{Config, Stack};
 use tidytcp::{Error, Instant};
@@ -21,7 +21,8 @@ orangepi_pc::entry!(main);
 /// Socket buffers each way; the same as the smoltcp build.
 pub const BUF: usize = 128 * 1024;
 type Storage = SocketStorage<4, 1, BUF, BUF>;
-static SOCKETS: StaticCell<Storage> = StaticCell::new();
+// Built at compile time in .bss: no copy of the storage ever passes through the stack.
+static SOCKETS: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
 static SERVER: StaticCell<iperf3::Server> = StaticCell::new();
 
 fn main() -> ! {
@@ -31,7 +32,7 @@ fn main() -> ! {
     let mut emac = net::bring_up_emac(&clock, true);
     let mut cfg = Config::new(emac.mac(), net::address());
     cfg.seed = net::seed();
-    let mut stack = Stack::new(cfg, SOCKETS.init_with(Storage::new));
+    let mut stack = Stack::new(cfg, SOCKETS.take());
     println!(
         "ip {} mac {} (iperf3 on port {}); timer {} Hz",
         net::address(),
