@@ -401,6 +401,13 @@ fn blind_injection(timestamps: bool) {
             st.dropped_bad_ack >= batches,
             "bad ACKs not all dropped: {st:?}"
         );
+        // Answers to the attack are rate limited, so they cannot pose as enough
+        // duplicate ACKs to make the real peer retransmit much.
+        assert!(
+            st.retransmits <= 10,
+            "{} retransmissions: {st:?}",
+            st.retransmits
+        );
     }
     client.take().unwrap().close(&mut p.a);
     server.take().unwrap().close(&mut p.b);
@@ -790,6 +797,42 @@ fn timestamps_echoing_the_future_are_not_rtt_samples() {
 }
 
 // ---------------------------------------------------------------- lying and silent peers
+
+/// A peer that acknowledges data never sent, over and over, during a transfer: each such
+/// ACK is dropped (its data too) and counted, the answers to them are rate limited
+/// (RFC 5961 §7), SND.UNA never moves past what was sent, and the real ACKs that follow
+/// still work.
+#[test]
+fn acks_of_data_never_sent_are_dropped_and_rate_limited() {
+    let mut m = mem(16384, 16384);
+    let mut t = Script::new(&mut m, script_config());
+    let mut o = open_passive_rtt(&mut t, mss_only(1000), Duration::from_millis(100), 65535);
+    o.write(&mut t, 3000);
+    assert_eq!(drain(&mut t).len(), 3);
+    let mut answers = 0;
+    for k in 0..200u32 {
+        let mut a = o.ack(o.snd + 3001 + k * 977, 65535);
+        a.data = vec![0xab; 10];
+        t.send(a);
+        answers += drain(&mut t).len();
+        assert_eq!(o.conn(&t).in_flight(), 3000);
+    }
+    let st = t.stack.stats().tcp;
+    assert_eq!(st.dropped_bad_ack, 200);
+    assert!(
+        answers <= 10,
+        "{answers} answers to 200 bad ACKs in one instant"
+    );
+    assert!(o.read_all(&mut t).is_empty(), "data of a bad ACK was taken");
+    // A second later the budget is back; the real ACK is taken.
+    t.advance(Duration::from_secs(1));
+    drain(&mut t);
+    t.send(o.ack(o.snd + 3000, 65535));
+    assert_eq!(o.conn(&t).in_flight(), 0);
+    let d = o.data(o.snd + 3000, b"real");
+    t.send(d);
+    assert_eq!(o.read_all(&mut t), b"real");
+}
 
 /// A peer that shrinks its window to zero with 4000 bytes in flight beyond the new right
 /// edge (RFC 9293 §3.8.6: strongly discouraged, but a sender must cope): no data goes
