@@ -888,6 +888,38 @@ fn window_shrunk_to_zero_with_data_in_flight() {
     assert_eq!(got, bytes(8000)[1000..]);
 }
 
+/// A zero window held forever by a peer that answers every probe: RFC 9293 §3.8.6.1
+/// (MUST-37) keeps the connection open for as long as the user wants it — but not past
+/// a user timeout (RFC 5482: data stayed unacknowledged that long; Linux ends such a
+/// connection too), which then ends it with `TimedOut`.
+#[test]
+fn zero_window_forever_ends_at_the_user_timeout() {
+    let mut m = script_storage();
+    let mut t = Script::new(&mut m, script_config());
+    let mut o = open_passive_rtt(&mut t, mss_only(1000), Duration::from_millis(100), 2000);
+    o.s.set_user_timeout(&mut t.stack, Some(Duration::from_secs(120)))
+        .unwrap();
+    o.write(&mut t, 5000);
+    drain(&mut t);
+    t.advance(Duration::from_millis(100));
+    t.send(o.ack(o.snd + 2000, 0));
+    let t0 = t.now;
+    while o.s.error(&t.stack).is_none() {
+        let (_, segs) = next_deadline(&mut t);
+        if !segs.is_empty() && o.s.error(&t.stack).is_none() {
+            t.send(o.ack(o.snd + 2000, 0));
+        }
+        assert!(
+            t.now - t0 <= Duration::from_secs(120 + 61),
+            "still open at {:?}",
+            t.now - t0
+        );
+    }
+    assert!(t.now - t0 >= Duration::from_secs(120), "ended early");
+    assert_eq!(o.s.error(&t.stack), Some(Error::TimedOut));
+    assert_eq!(o.s.write(&mut t.stack, b"x"), Err(Error::TimedOut));
+}
+
 /// A peer that completes the handshake and then never acknowledges anything: the user's
 /// writes fill the send buffer (`WouldBlock`), the retransmissions back off, and after
 /// the retransmission limit the connection ends with `TimedOut` — reported by `write`

@@ -141,8 +141,14 @@ impl Connection {
             return;
         }
         // RFC 1122 §4.2.2.17: keep probing as long as the peer answers. Unanswered probes
-        // count like retransmissions.
-        if self.rexmt_count >= ctx.cfg.max_retransmits {
+        // count like retransmissions. RFC 5482: the user timeout still applies — the
+        // probe byte has stayed unacknowledged that long (Linux ends such a connection
+        // at the first probe past the user timeout, too).
+        let user_timeout_hit = self
+            .user_timeout
+            .zip(self.unacked_since)
+            .is_some_and(|(limit, since)| ctx.now.saturating_duration_since(since) >= limit);
+        if self.rexmt_count >= ctx.cfg.max_retransmits || user_timeout_hit {
             self.time_out(ctx.stats);
             return;
         }
