@@ -920,6 +920,53 @@ fn zero_window_forever_ends_at_the_user_timeout() {
     assert_eq!(o.s.write(&mut t.stack, b"x"), Err(Error::TimedOut));
 }
 
+/// The same peer after our user has closed the connection (FIN queued behind data the
+/// peer will never take): nobody will ever read the outcome, so the connection no
+/// longer gets the indefinite patience of MUST-37 (RFC 9293 §3.8.6.1 leaves this to
+/// "resource management concerns", RFC 6429): it probes with back-off as usual, and once
+/// as many probes as retransmissions are allowed have gone unfruitful the slot is
+/// freed, as Linux frees orphaned connections stuck in persist. Otherwise a peer could
+/// pin every slot for ever.
+#[test]
+fn zero_window_forever_after_close_frees_the_slot() {
+    let mut m = script_storage();
+    let mut t = Script::new(&mut m, script_config());
+    let mut o = open_passive_rtt(&mut t, mss_only(1000), Duration::from_millis(100), 2000);
+    o.write(&mut t, 5000);
+    drain(&mut t);
+    t.advance(Duration::from_millis(100));
+    t.send(o.ack(o.snd + 2000, 0));
+    let Open { s, l, .. } = o;
+    s.close(&mut t.stack);
+    l.unwrap().close(&mut t.stack);
+    t.poll();
+    let t0 = t.now;
+    let mut probes = 0;
+    while t.stack.in_use() > 0 {
+        let (_, segs) = next_deadline(&mut t);
+        for p in &segs {
+            assert!(
+                p.data.len() <= 1 && !p.flags.contains(TcpFlags::FIN),
+                "{p:?}"
+            );
+            probes += 1;
+        }
+        if !segs.is_empty() && t.stack.in_use() > 0 {
+            t.send(Seg {
+                seq: SeqNum(1001),
+                ..seg!(ACK, ack = segs[0].seq, win = 0)
+            });
+        }
+        assert!(
+            t.now - t0 <= Duration::from_secs(20 * 60),
+            "slot still held at {:?}",
+            t.now - t0
+        );
+    }
+    let max = u32::from(tidytcp::tcp::TcpConfig::default().max_retransmits);
+    assert!(probes as u32 >= max, "{probes} probes");
+}
+
 /// A peer that completes the handshake and then never acknowledges anything: the user's
 /// writes fill the send buffer (`WouldBlock`), the retransmissions back off, and after
 /// the retransmission limit the connection ends with `TimedOut` — reported by `write`

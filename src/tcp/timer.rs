@@ -165,9 +165,13 @@ impl Connection {
         self.t_persist = Some(ctx.now + d);
     }
 
-    /// Any acceptable segment answers the probes.
+    /// Any acceptable segment answers the probes — unless our user has closed the
+    /// connection: then nobody waits for the outcome, and a peer that keeps its window
+    /// shut must not hold the slot for ever (RFC 9293 §3.8.6.1 leaves this to resource
+    /// management, RFC 6429; Linux likewise bounds the probes of orphaned connections),
+    /// so every probe counts, answered or not, and the retransmission limit ends it.
     pub(crate) fn persist_unanswered_reset(&mut self) {
-        if self.t_persist.is_some() {
+        if self.t_persist.is_some() && !self.flags.contains(Flags::USER_CLOSED) {
             self.rexmt_count = 0;
         }
     }
