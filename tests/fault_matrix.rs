@@ -346,6 +346,15 @@ fn check(cell: &Cell, o: &Outcome) -> Vec<String> {
             o.retransmits
         ));
     }
+    // Duplication alone loses nothing: copies of an ACK are not duplicate ACKs with
+    // SACK (RFC 6675 §2), so nothing is retransmitted but, at most, a SYN-ACK answering
+    // a copy of the SYN.
+    if cell.loss == 0 && cell.reorder == 0 && cell.corrupt == 0 && o.retransmits > 2 {
+        bad.push(format!(
+            "{} retransmissions with duplication only",
+            o.retransmits
+        ));
+    }
     // Each fault that is on happened, and only those.
     for (name, pct, n) in [
         ("duplicated", cell.dup, o.duplicated),

@@ -798,6 +798,40 @@ fn timestamps_echoing_the_future_are_not_rtt_samples() {
 
 // ---------------------------------------------------------------- lying and silent peers
 
+/// Copies of one duplicate ACK — made by a duplicating network, or sent on purpose — are
+/// one duplicate ACK when SACK is in use (RFC 6675 §2: a duplicate ACK is one that SACKs
+/// data not SACKed before; Linux and FreeBSD count them so): three copies do not fake a
+/// loss and trigger a fast retransmit, three ACKs with new SACK information do.
+#[test]
+fn copies_of_one_dupack_do_not_fake_a_loss_with_sack() {
+    let mut m = mem(16384, 16384);
+    let mut t = Script::new(&mut m, script_config());
+    let mut o = open_passive_rtt(&mut t, mss_sack(1000), Duration::from_millis(100), 65535);
+    o.write(&mut t, 6000);
+    assert_eq!(drain(&mut t).len(), 6);
+    let base = o.snd;
+    t.advance(Duration::from_millis(100));
+    t.send(o.ack(base + 1000, 65535));
+    let dupack = |r: u32| {
+        let mut a = o.ack(base + 1000, 65535);
+        a.opts.sack.push(base + 2000, base + r);
+        a
+    };
+    for _ in 0..4 {
+        t.send(dupack(3000));
+    }
+    t.expect_none();
+    let st = t.stack.stats().tcp;
+    assert_eq!((st.dup_acks, st.fast_retransmits), (1, 0));
+    // Each with something new: the third one starts the recovery.
+    t.send(dupack(4000));
+    t.expect_none();
+    t.send(dupack(5000));
+    assert_eq!(t.stack.stats().tcp.fast_retransmits, 1);
+    let rtx = drain(&mut t);
+    assert_eq!(spans(&rtx, base).first(), Some(&(1000, 1000)), "{rtx:?}");
+}
+
 /// A peer that acknowledges data never sent, over and over, during a transfer: each such
 /// ACK is dropped (its data too) and counted, the answers to them are rate limited
 /// (RFC 5961 §7), SND.UNA never moves past what was sent, and the real ACKs that follow

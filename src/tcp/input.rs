@@ -400,10 +400,16 @@ impl Connection {
             && self.snd_max != self.snd_una
             && payload_len == 0
             && !r.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
-            && (wnd == self.snd_wnd || new_sack)
+            && (if self.flags.contains(Flags::SACK) {
+                new_sack
+            } else {
+                wnd == self.snd_wnd
+            })
             && self.t_rexmt.is_some()
         {
-            // RFC 5681 §2 "duplicate acknowledgment" (RFC 6675 §2 adds new SACK info).
+            // RFC 5681 §2 "duplicate acknowledgment"; with SACK, RFC 6675 §2's: one that
+            // SACKs data not SACKed before (so copies of one ACK, made by the network,
+            // count once, as in Linux and FreeBSD).
             // Only while the retransmission timer runs, as in BSD: the answers to
             // zero-window probes (persist timer, no retransmission timer) repeat
             // SND.UNA too, and must not start a fast retransmit into a closed window.
