@@ -681,6 +681,34 @@ fn broken_options_on_a_syn() {
     }
 }
 
+/// A SYN-ACK whose option list cannot be walked, answering our active open, is dropped
+/// like any other such segment: no ACK, no connection, the SYN is sent again when its
+/// timer fires, and a proper SYN-ACK then completes the handshake.
+#[test]
+fn broken_options_on_a_syn_ack() {
+    let mut m = script_storage();
+    let mut t = Script::new(&mut m, script_config());
+    let (s, syn) = t.connect_syn();
+    let synack = |seq: u32| Seg {
+        flags: TcpFlags::SYN | TcpFlags::ACK,
+        seq: SeqNum(seq),
+        ack: syn.seq + 1u32,
+        ..Default::default()
+    };
+    for opts in BROKEN_OPTIONS {
+        t.send_raw_tcp(&with_raw_options(&synack(7000), opts), false);
+        t.expect_none();
+    }
+    assert_eq!(t.stack.stats().tcp.dropped_bad_options, 5);
+    assert_eq!(s.state(&t.stack), State::SynSent);
+    let (_, again) = next_send(&mut t);
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].flags, again[0].seq), (TcpFlags::SYN, syn.seq));
+    t.send(synack(7000));
+    t.expect(seg!(ACK, seq = syn.seq + 1u32, ack = 7001));
+    assert_eq!(s.state(&t.stack), State::Established);
+}
+
 // ---------------------------------------------------------------- lying SACK and timestamps
 
 /// SACK blocks that lie: reversed, reaching past anything sent, or wrapping half the
