@@ -7,6 +7,16 @@
 //! in the socket slot; the bytes live in storage the caller provided. A view
 //! ([`SendBuf`], [`RecvBuf`]) joins the two for the duration of an operation.
 //!
+//! # Overlapping data
+//!
+//! When received segments overlap, the first copy of each byte wins, whatever a later
+//! copy says (a broken or hostile sender may send different bytes for the same
+//! sequence numbers): bytes already in order, read or not, are never written again;
+//! bytes held out of order are never overwritten ([`RecvBuf::insert`] and
+//! [`RecvBuf::stage`] fill only the gaps, as BSD's reassembly trims new segments); and
+//! staging writes only into free window space, so a segment whose checksum then fails
+//! changes nothing that was received.
+//!
 //! # Robustness
 //!
 //! No operation panics, whatever its arguments: counts and offsets are clamped to what

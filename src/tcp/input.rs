@@ -237,10 +237,13 @@ impl Connection {
             }
         }
         // RFC 5961 §5.2: an ACK is acceptable in
-        // [SND.UNA - MAX.SND.WND, SND.NXT]; anything else is answered and dropped.
+        // [SND.UNA - MAX.SND.WND, SND.NXT]; anything else is dropped and answered with a
+        // challenge ACK, rate limited (§7) even when the segment carries data: each
+        // answer is a duplicate ACK to the real peer, so unthrottled answers would let a
+        // blind attacker trigger its fast retransmits (Linux throttles them too).
         if r.ack > self.snd_max || r.ack < self.snd_una - self.max_snd_wnd.max(1) {
             ctx.stats.dropped_bad_ack += 1;
-            self.ack_unacceptable(ctx, &r, seg.payload.len());
+            self.challenge_ack(ctx);
             return None;
         }
 

@@ -143,8 +143,14 @@ impl Connection {
             return;
         }
         // RFC 1122 §4.2.2.17: keep probing as long as the peer answers. Unanswered probes
-        // count like retransmissions.
-        if self.rexmt_count >= ctx.cfg.max_retransmits {
+        // count like retransmissions. RFC 5482: the user timeout still applies — the
+        // probe byte has stayed unacknowledged that long (Linux ends such a connection
+        // at the first probe past the user timeout, too).
+        let user_timeout_hit = self
+            .user_timeout
+            .zip(self.unacked_since)
+            .is_some_and(|(limit, since)| ctx.now.saturating_duration_since(since) >= limit);
+        if self.rexmt_count >= ctx.cfg.max_retransmits || user_timeout_hit {
             self.time_out(ctx.stats);
             return;
         }
@@ -161,9 +167,13 @@ impl Connection {
         self.t_persist = Some(ctx.now + d);
     }
 
-    /// Any acceptable segment answers the probes.
+    /// Any acceptable segment answers the probes — unless our user has closed the
+    /// connection: then nobody waits for the outcome, and a peer that keeps its window
+    /// shut must not hold the slot for ever (RFC 9293 §3.8.6.1 leaves this to resource
+    /// management, RFC 6429; Linux likewise bounds the probes of orphaned connections),
+    /// so every probe counts, answered or not, and the retransmission limit ends it.
     pub(crate) fn persist_unanswered_reset(&mut self) {
-        if self.t_persist.is_some() {
+        if self.t_persist.is_some() && !self.flags.contains(Flags::USER_CLOSED) {
             self.rexmt_count = 0;
         }
     }
