@@ -656,7 +656,12 @@ impl<'a> Stack<'a> {
         let Some(c) = set.slots.get(i).and_then(|s| s.conn.as_ref()) else {
             return Emit::Nothing;
         };
-        if c.state() == State::Closed {
+        // Most connections queued for output (after input that only arms the delayed
+        // ACK, after a read that opened too little window) have nothing to send: find
+        // that out before resolving the next hop and joining the buffers.
+        let s = &set.slots[i];
+        let rx_cap = set.rx_buffer_size();
+        if !c.may_output(s.tx.len(), rx_cap, rx_cap.saturating_sub(s.rx.len())) {
             return Emit::Nothing;
         }
         let rip = *c.remote().ip();

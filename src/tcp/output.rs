@@ -490,8 +490,14 @@ impl Connection {
     }
 
     fn window_to_offer(&self, rx: &RecvBuf<'_>) -> u32 {
-        let cap = u32::try_from(rx.capacity()).unwrap_or(u32::MAX);
-        let free = u32::try_from(rx.window()).unwrap_or(u32::MAX);
+        self.window_to_offer_in(rx.capacity(), rx.window())
+    }
+
+    /// [`Connection::window_to_offer`] for a receive ring of `cap` bytes with `free` bytes
+    /// of window (`RecvBuf::capacity` and `RecvBuf::window`).
+    fn window_to_offer_in(&self, cap: usize, free: usize) -> u32 {
+        let cap = u32::try_from(cap).unwrap_or(u32::MAX);
+        let free = u32::try_from(free).unwrap_or(u32::MAX);
         let cur = self.rcv_wnd();
         let thresh = (cap / 2).min(u32::from(self.rcv_mss)).max(1);
         let win = if free >= cur.saturating_add(thresh) || free == cap {
@@ -505,13 +511,47 @@ impl Connection {
     /// After the user read: has the window opened by two segments or half the buffer
     /// since it was last advertised (BSD's rule)?
     pub(crate) fn window_update_due(&self, rx: &RecvBuf<'_>) -> bool {
+        self.window_update_due_in(rx.capacity(), rx.window())
+    }
+
+    /// [`Connection::window_update_due`] from the ring's capacity and free window.
+    fn window_update_due_in(&self, cap: usize, free: usize) -> bool {
         if !self.state.can_receive_data() || self.flags.contains(Flags::RCVD_FIN) {
             return false;
         }
-        let win = self.window_to_offer(rx);
+        let win = self.window_to_offer_in(cap, free);
         let cur = self.rcv_wnd();
         let incr = win.saturating_sub(cur);
-        let cap = u32::try_from(rx.capacity()).unwrap_or(u32::MAX);
+        let cap = u32::try_from(cap).unwrap_or(u32::MAX);
         incr > 0 && (incr >= 2 * u32::from(self.rcv_mss) || incr.saturating_mul(2) >= cap)
+    }
+
+    /// A cheap, conservative test made before the output pass resolves the next hop and
+    /// joins the buffers: `false` only when [`Connection::poll_output`] would return
+    /// `None` without changing anything that matters (a deferred idle restart of the
+    /// congestion window happens at the next call that sends data, with the same result).
+    /// `held` is the send ring's length, `rx_cap` and `rx_free` the receive ring's
+    /// capacity and window.
+    pub fn may_output(&self, held: usize, rx_cap: usize, rx_free: usize) -> bool {
+        match self.state {
+            State::Closed | State::Listen => return false,
+            State::SynSent | State::SynReceived => return true,
+            _ => {}
+        }
+        if self
+            .flags
+            .intersects(Flags::ACK_NOW | Flags::FORCE | Flags::KEEPALIVE_PROBE | Flags::RECOVERY)
+            || self.rtx_next.is_some()
+            || self.snd_nxt != self.snd_max
+            || (self.flags.contains(Flags::FIN_QUEUED) && !self.flags.contains(Flags::FIN_ACKED))
+        {
+            return true;
+        }
+        // Unsent data (everything from SND.NXT on): new segments, Nagle, SWS avoidance
+        // and the persist timer all start from here.
+        if self.state != State::TimeWait && held > (self.snd_nxt - self.snd_una) as usize {
+            return true;
+        }
+        self.window_update_due_in(rx_cap, rx_free)
     }
 }
