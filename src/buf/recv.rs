@@ -239,6 +239,21 @@ impl<'a> RecvBuf<'a> {
         RecvBuf { mem, st }
     }
 
+    /// Joins state and memory that are known to fit each other (the socket table always
+    /// joins a state with the same memory): no repair, only a debug assertion.
+    #[inline]
+    pub(crate) fn joined(mem: &'a mut [u8], st: &'a mut RecvState) -> Self {
+        debug_assert!(
+            {
+                let mut n = *st;
+                n.normalize(mem.len());
+                n == *st
+            },
+            "receive state does not fit its memory"
+        );
+        RecvBuf { mem, st }
+    }
+
     /// Size of the ring.
     pub fn capacity(&self) -> usize {
         self.mem.len()

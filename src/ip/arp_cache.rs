@@ -152,6 +152,13 @@ impl<const N: usize> ArpCache<N> {
         }
     }
 
+    /// Every entry resolved and fresh when last checked, and no token waiting: no request,
+    /// failure or waiter to hand out (what `calm` records).
+    #[inline]
+    pub(crate) fn is_calm(&self) -> bool {
+        self.calm
+    }
+
     /// Number of entries in use.
     pub fn len(&self) -> usize {
         self.entries.iter().flatten().count()

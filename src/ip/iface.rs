@@ -372,6 +372,9 @@ impl<const N: usize> Interface<N> {
     /// [`Interface::emit_reply`]; get transmit room before calling this, as a frame
     /// handed out and not sent waits for the next retry.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Reply<'static>> {
+        if self.announce_left == 0 && self.cache.is_calm() {
+            return None;
+        }
         self.advance(now);
         let arp = self.config.arp;
         if self.announce_left > 0 && self.announce_at <= now {
@@ -499,6 +502,14 @@ impl<const N: usize> Interface<N> {
         true
     }
 
+    /// No neighbour event to poll for: [`Interface::poll_resolved`] and
+    /// [`Interface::poll_failed`] would both return `None` (every neighbour in the cache
+    /// is resolved and no token waits). O(1), for the poll loop.
+    #[inline]
+    pub fn neighbors_settled(&self) -> bool {
+        self.cache.is_calm()
+    }
+
     /// A token whose neighbour has been resolved: retry its output now.
     pub fn poll_resolved(&mut self) -> Option<u32> {
         self.cache.pop_resolved()
@@ -514,6 +525,9 @@ impl<const N: usize> Interface<N> {
     /// resolution failure. An instant at or before the present (possibly
     /// [`Instant::ZERO`]) means now: tokens are waiting to be polled or a frame is due.
     pub fn poll_at(&self) -> Option<Instant> {
+        if self.announce_left == 0 && self.cache.is_calm() {
+            return None;
+        }
         if self.cache.has_ready_waiters() {
             return Some(Instant::ZERO);
         }

@@ -307,8 +307,8 @@ impl<'a> SocketSet<'a> {
         let txm = self.tx_mem.get_mut(i * ts..(i + 1) * ts)?;
         Some((
             conn,
-            RecvBuf::new(rxm, rx),
-            SendBuf::new(txm, tx),
+            RecvBuf::joined(rxm, rx),
+            SendBuf::joined(txm, tx),
             &mut self.stats,
             &self.cfg,
         ))
@@ -900,7 +900,25 @@ impl<'a> SocketSet<'a> {
             return;
         }
         self.update_timer(i);
-        self.mark_dirty(i);
+        if self.may_output(i) {
+            self.mark_dirty(i);
+        }
+    }
+
+    /// Whether slot `i`'s connection may have a segment to send ([`Connection::may_output`]:
+    /// conservative, cheap, no buffers joined).
+    #[inline]
+    pub(crate) fn may_output(&self, i: usize) -> bool {
+        let Some(s) = self.slots.get(i) else {
+            return false;
+        };
+        s.conn.as_ref().is_some_and(|c| {
+            c.may_output(
+                s.tx.len(),
+                self.rx_size,
+                self.rx_size.saturating_sub(s.rx.len()),
+            )
+        })
     }
 
     /// Closes listener `li`: every connection it still owns (embryonic or waiting in the

@@ -589,6 +589,9 @@ impl<'a> Stack<'a> {
 
     /// Neighbours resolved (retry output at once) or failed (host unreachable).
     fn neighbor_events(&mut self, now: Instant) {
+        if self.iface.neighbors_settled() {
+            return;
+        }
         while let Some(t) = self.iface.poll_resolved() {
             if let Some(i) = self.sockets.token_slot(t) {
                 self.sockets.mark_dirty(i);
@@ -638,7 +641,11 @@ impl<'a> Stack<'a> {
                 Emit::Sent => {
                     sent = true;
                     self.sockets.update_timer(i);
-                    self.sockets.rotate_dirty();
+                    if self.sockets.may_output(i) {
+                        self.sockets.rotate_dirty();
+                    } else {
+                        self.sockets.undirty(i);
+                    }
                 }
                 Emit::Nothing | Emit::Waiting => {
                     self.sockets.undirty(i);
@@ -659,9 +666,7 @@ impl<'a> Stack<'a> {
         // Most connections queued for output (after input that only arms the delayed
         // ACK, after a read that opened too little window) have nothing to send: find
         // that out before resolving the next hop and joining the buffers.
-        let s = &set.slots[i];
-        let rx_cap = set.rx_buffer_size();
-        if !c.may_output(s.tx.len(), rx_cap, rx_cap.saturating_sub(s.rx.len())) {
+        if !set.may_output(i) {
             return Emit::Nothing;
         }
         let rip = *c.remote().ip();
