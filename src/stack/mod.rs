@@ -216,9 +216,18 @@ impl<'a> Stack<'a> {
                 progress = true;
                 self.process_frame(now, rx, tx, &caps);
             }
-            self.run_timers(now);
-            self.neighbor_events(now);
-            progress |= self.dispatch(now, device, &caps);
+            if self.sockets.due(now).is_some() {
+                self.run_timers(now);
+            }
+            if !self.iface.neighbors_settled() {
+                self.neighbor_events(now);
+            }
+            if !self.iface.transmit_idle()
+                || self.sockets.has_pending_rst()
+                || self.sockets.first_dirty().is_some()
+            {
+                progress |= self.dispatch(now, device, &caps);
+            }
             if !progress || budget == 0 {
                 break;
             }
@@ -231,6 +240,7 @@ impl<'a> Stack<'a> {
     }
 
     /// When `poll` must next run, if nothing arrives before.
+    #[inline]
     pub fn poll_at(&self) -> Option<Instant> {
         if self.sockets.first_dirty().is_some() || self.sockets.has_pending_rst() {
             return Some(self.sockets.now);
@@ -589,9 +599,6 @@ impl<'a> Stack<'a> {
 
     /// Neighbours resolved (retry output at once) or failed (host unreachable).
     fn neighbor_events(&mut self, now: Instant) {
-        if self.iface.neighbors_settled() {
-            return;
-        }
         while let Some(t) = self.iface.poll_resolved() {
             if let Some(i) = self.sockets.token_slot(t) {
                 self.sockets.mark_dirty(i);

@@ -214,7 +214,12 @@ fn copy_and_sum_ne(dst: &mut [u8], src: &[u8]) -> u64 {
 #[inline]
 fn finish_tail(acc: u64, tail: &[u8]) -> u64 {
     let mut s = 0u64;
-    let mut words = tail.chunks_exact(4);
+    let mut quads = tail.chunks_exact(8);
+    for q in &mut quads {
+        let w = word(q);
+        s += (w & 0xffff_ffff) + (w >> 32);
+    }
+    let mut words = quads.remainder().chunks_exact(4);
     for w in &mut words {
         s += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
     }
