@@ -535,7 +535,11 @@ impl Connection {
     pub fn may_output(&self, held: usize, rx_cap: usize, rx_free: usize) -> bool {
         match self.state {
             State::Closed | State::Listen => return false,
-            State::SynSent | State::SynReceived => return true,
+            // Exactly the test `output_syn` starts with.
+            State::SynSent => return self.snd_nxt == self.iss,
+            State::SynReceived => {
+                return self.snd_nxt == self.iss || self.flags.contains(Flags::ACK_NOW);
+            }
             _ => {}
         }
         if self
@@ -543,7 +547,9 @@ impl Connection {
             .intersects(Flags::ACK_NOW | Flags::FORCE | Flags::KEEPALIVE_PROBE | Flags::RECOVERY)
             || self.rtx_next.is_some()
             || self.snd_nxt != self.snd_max
-            || (self.flags.contains(Flags::FIN_QUEUED) && !self.flags.contains(Flags::FIN_ACKED))
+            // A FIN not sent yet (once sent, it goes again only after SND.NXT was
+            // rewound, which the test above catches).
+            || (self.flags.contains(Flags::FIN_QUEUED) && !self.flags.contains(Flags::FIN_SENT))
         {
             return true;
         }
