@@ -575,7 +575,7 @@ impl<'a> SocketSet<'a> {
             self.slots[i].heap_pos = p as u16;
             self.heap_len += 1;
             self.sift_up(p);
-        } else {
+        } else if self.heap_len > 1 {
             let p = usize::from(pos);
             self.sift_up(p);
             self.sift_down(usize::from(self.slots[i].heap_pos));
