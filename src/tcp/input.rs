@@ -115,21 +115,26 @@ impl Connection {
         rx: &mut RecvBuf<'_>,
         tx: &mut SendBuf<'_>,
     ) -> Option<TcpRepr> {
-        let mut r = seg.repr;
         let now = ctx.now;
-        if self.state == State::SynReceived
+        let trimmed;
+        let seg = if self.state == State::SynReceived
             && !self.flags.contains(Flags::PASSIVE)
-            && r.flags.contains(TcpFlags::SYN | TcpFlags::ACK)
-            && !r.flags.contains(TcpFlags::RST)
-            && r.seq + 1u32 == self.rcv_nxt
+            && seg.repr.flags.contains(TcpFlags::SYN | TcpFlags::ACK)
+            && !seg.repr.flags.contains(TcpFlags::RST)
+            && seg.repr.seq + 1u32 == self.rcv_nxt
         {
             // RFC 9293 §3.5 figure 8: after crossing SYNs the peer's SYN-ACK repeats the
             // SYN we already hold. Its SYN is old (trimmed, as BSD does); its ACK completes
             // the handshake.
+            let mut r = seg.repr;
             r.flags.remove(TcpFlags::SYN);
             r.seq = self.rcv_nxt;
-        }
-        let seg = &SegmentIn { repr: r, ..*seg };
+            trimmed = SegmentIn { repr: r, ..*seg };
+            &trimmed
+        } else {
+            seg
+        };
+        let r = &seg.repr;
         let rst = r.flags.contains(TcpFlags::RST);
         let ts_on = self.flags.contains(Flags::TS);
 
@@ -147,7 +152,7 @@ impl Connection {
                     self.ts_recent_age = now;
                 } else {
                     ctx.stats.dropped_paws += 1;
-                    self.ack_unacceptable(ctx, &r, seg.payload.len());
+                    self.ack_unacceptable(ctx, r, seg.payload.len());
                     return None;
                 }
             }
@@ -170,7 +175,7 @@ impl Connection {
                 self.flags |= Flags::ACK_NOW;
                 return None;
             }
-            self.ack_unacceptable(ctx, &r, seg.payload.len());
+            self.ack_unacceptable(ctx, r, seg.payload.len());
             return None;
         }
 
@@ -225,7 +230,7 @@ impl Connection {
         }
         if self.state == State::SynReceived {
             if !(self.snd_una < r.ack && r.ack <= self.snd_max) {
-                return rst_for(&r, seg.payload.len());
+                return rst_for(r, seg.payload.len());
             }
             self.snd_wnd = u32::from(r.window) << self.snd_wscale;
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
@@ -240,7 +245,7 @@ impl Connection {
         // [SND.UNA - MAX.SND.WND, SND.NXT]; anything else is answered and dropped.
         if r.ack > self.snd_max || r.ack < self.snd_una - self.max_snd_wnd.max(1) {
             ctx.stats.dropped_bad_ack += 1;
-            self.ack_unacceptable(ctx, &r, seg.payload.len());
+            self.ack_unacceptable(ctx, r, seg.payload.len());
             return None;
         }
 
@@ -257,7 +262,7 @@ impl Connection {
             }
         }
 
-        self.process_ack(ctx, &r, seg.payload.len(), tx);
+        self.process_ack(ctx, r, seg.payload.len(), tx);
         match self.state {
             State::FinWait1 if self.flags.contains(Flags::FIN_ACKED) => {
                 self.state = State::FinWait2;
@@ -284,10 +289,10 @@ impl Connection {
         }
         if self.flags.contains(Flags::USER_CLOSED)
             && matches!(self.state, State::FinWait1 | State::FinWait2)
-            && self.has_new_data(&r, seg.payload.len())
+            && self.has_new_data(r, seg.payload.len())
         {
             ctx.stats.rst_sent += 0;
-            let reply = rst_for(&r, seg.payload.len());
+            let reply = rst_for(r, seg.payload.len());
             self.enter_closed(None);
             return reply;
         }
