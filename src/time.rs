@@ -82,6 +82,18 @@ impl Instant {
             micros: self.total_micros().saturating_sub(earlier.total_micros()),
         }
     }
+    /// `t` as one `u64` (microseconds plus one; 0 for `None`), for compact storage.
+    #[inline]
+    pub(crate) fn to_raw(t: Option<Instant>) -> u64 {
+        t.map_or(0, |t| t.micros_plus_1.get())
+    }
+
+    /// The inverse of [`Instant::to_raw`].
+    #[inline]
+    pub(crate) fn from_raw(raw: u64) -> Option<Instant> {
+        NonZeroU64::new(raw).map(|micros_plus_1| Instant { micros_plus_1 })
+    }
+
     /// The earliest of `ts`, ignoring `None`s; `None` if all are. Branch-free: an absent
     /// instant is taken as the end of the clock plus one, which no instant reaches.
     #[inline]
