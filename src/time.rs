@@ -83,12 +83,14 @@ impl Instant {
         }
     }
     /// `t` as one `u64` (microseconds plus one; 0 for `None`), for compact storage.
+    #[cfg(feature = "cubic")]
     #[inline]
     pub(crate) fn to_raw(t: Option<Instant>) -> u64 {
         t.map_or(0, |t| t.micros_plus_1.get())
     }
 
     /// The inverse of [`Instant::to_raw`].
+    #[cfg(feature = "cubic")]
     #[inline]
     pub(crate) fn from_raw(raw: u64) -> Option<Instant> {
         NonZeroU64::new(raw).map(|micros_plus_1| Instant { micros_plus_1 })

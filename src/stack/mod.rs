@@ -17,7 +17,8 @@ use crate::ip::{
 use crate::socket::{SocketSet, Storage};
 use crate::tcp::isn::Secrets;
 use crate::tcp::{
-    Connection, Ctx, SegmentIn, State, TcpConfig, TcpStats, Transmit, rst_for, syncookie,
+    Connection, Ctx, SYN_COOKIES, SegmentIn, State, TcpConfig, TcpStats, Transmit, rst_for,
+    syncookie,
 };
 use crate::time::Instant;
 use crate::wire::checksum::{Checksum, pseudo_header};
@@ -429,7 +430,7 @@ impl<'a> Stack<'a> {
         }
         // Second: an ACK is bad in LISTEN, unless it completes a SYN-cookie handshake.
         if f.contains(TcpFlags::ACK) {
-            if !f.contains(TcpFlags::SYN) && set.cfg.syn_cookies {
+            if !f.contains(TcpFlags::SYN) && SYN_COOKIES && set.cfg.syn_cookies {
                 if let Some(r) = syncookie::check(&set.secrets, &set.cfg, now, local, remote, repr)
                 {
                     set.stats.syncookies_ok += 1;
@@ -459,7 +460,7 @@ impl<'a> Stack<'a> {
             None
         };
         let Some(i) = slot else {
-            if set.cfg.syn_cookies {
+            if SYN_COOKIES && set.cfg.syn_cookies {
                 set.stats.syncookies_sent += 1;
                 let mss = (set.mtu.saturating_sub(40)).min(0xffff) as u16;
                 let sa = syncookie::syn_ack(

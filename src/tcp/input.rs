@@ -136,7 +136,7 @@ impl Connection {
         };
         let r = &seg.repr;
         let rst = r.flags.contains(TcpFlags::RST);
-        let ts_on = self.flags.contains(Flags::TS);
+        let ts_on = self.ts_on();
 
         // RFC 7323 §3.2: once negotiated, a non-RST segment without TSopt is dropped.
         if ts_on && r.options.timestamps.is_none() && !rst {
@@ -361,7 +361,7 @@ impl Connection {
                 return;
             }
         }
-        if self.flags.contains(Flags::TS) {
+        if self.ts_on() {
             if let Some((_, ecr)) = r.options.timestamps {
                 let ms = self.ts_now(ctx.now).wrapping_sub(ecr);
                 // Karn's rule for timestamps: an echo of a segment sent before our latest
@@ -389,7 +389,7 @@ impl Connection {
     ) {
         let ack = r.ack;
         let mut new_sack = false;
-        if self.flags.contains(Flags::SACK) && !r.options.sack.is_empty() {
+        if self.sack_on() && !r.options.sack.is_empty() {
             let up = self.scoreboard.update(
                 ack.max(self.snd_una),
                 self.snd_max,
@@ -413,7 +413,7 @@ impl Connection {
             && self.snd_max != self.snd_una
             && payload_len == 0
             && !r.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
-            && if self.flags.contains(Flags::SACK) {
+            && if self.sack_on() {
                 // RFC 6675 §2: with SACK, only an ACK that SACKs new data is a duplicate
                 // (a copy of an earlier ACK, made by the network, says nothing new).
                 new_sack
@@ -487,7 +487,7 @@ impl Connection {
                 self.dupacks = 0;
                 let flight = self.snd_max - self.snd_una;
                 self.cc.on_recovery_end(now, flight, smss);
-            } else if !self.flags.contains(Flags::SACK) {
+            } else if !self.sack_on() {
                 // Partial acknowledgment (RFC 6582 §3.2 step 4): retransmit the next
                 // unacknowledged segment, deflate by the amount acknowledged, add back one
                 // SMSS if at least that much was acknowledged.
@@ -537,7 +537,7 @@ impl Connection {
         ctx.stats.dup_acks += 1;
         let smss = u32::from(self.eff_mss());
         if self.flags.contains(Flags::RECOVERY) {
-            if !self.flags.contains(Flags::SACK) {
+            if !self.sack_on() {
                 // RFC 5681 §3.2 step 4: inflate by one segment per duplicate.
                 self.cc.set_cwnd(self.cc.cwnd().saturating_add(smss));
             }
@@ -547,7 +547,7 @@ impl Connection {
         if self.dupacks == 1 {
             self.dupack_snd_max = self.snd_max;
         }
-        let sack_says_lost = self.flags.contains(Flags::SACK)
+        let sack_says_lost = self.sack_on()
             && !self.scoreboard.is_empty()
             && self.scoreboard.is_lost(self.snd_una, smss);
         // RFC 6582 §3.2 step 2: enter only if the ACK covers more than `recover`.
@@ -577,7 +577,7 @@ impl Connection {
         self.rtt_timing = None;
         self.high_rxt = self.snd_una;
         self.rtx_next = Some(self.snd_una);
-        if !self.flags.contains(Flags::SACK) {
+        if !self.sack_on() {
             self.cc
                 .set_cwnd(self.cc.ssthresh().saturating_add(3 * smss));
         }

@@ -2,9 +2,9 @@
 //! new data under the congestion and receive windows with Nagle and sender-side SWS
 //! avoidance, FIN, zero-window and keep-alive probes, and ACKs.
 
-use super::State;
 use super::cc::{self, CongestionControl};
 use super::conn::{Connection, Ctx, Flags, IP_TCP_HEADERS, Transmit};
+use super::{SACK, State, TIMESTAMPS, WINDOW_SCALING};
 use crate::buf::{RecvBuf, SendBuf};
 use crate::time::Instant;
 use crate::wire::tcp::{SackBlocks, SeqNum, TcpFlags, TcpOptions, TcpRepr};
@@ -58,17 +58,13 @@ impl Connection {
         }
         let now = ctx.now;
         let retransmission = self.snd_max != self.iss;
-        let ts = self
-            .flags
-            .contains(Flags::OFFERED_TS)
+        let ts = (TIMESTAMPS && self.flags.contains(Flags::OFFERED_TS))
             .then(|| (self.ts_now(now), if synack { self.ts_recent } else { 0 }));
         let options = TcpOptions {
             mss: Some(self.rcv_mss),
-            window_scale: self
-                .flags
-                .contains(Flags::OFFERED_WSCALE)
+            window_scale: (WINDOW_SCALING && self.flags.contains(Flags::OFFERED_WSCALE))
                 .then_some(self.rcv_wscale),
-            sack_permitted: self.flags.contains(Flags::OFFERED_SACK),
+            sack_permitted: SACK && self.flags.contains(Flags::OFFERED_SACK),
             sack: SackBlocks::EMPTY,
             timestamps: ts,
         };
@@ -125,10 +121,10 @@ impl Connection {
     ) -> Option<Transmit> {
         let now = ctx.now;
         let mut options = TcpOptions::NONE;
-        if self.flags.contains(Flags::TS) {
+        if self.ts_on() {
             options.timestamps = Some((self.ts_now(now), self.ts_recent));
         }
-        if self.flags.contains(Flags::SACK) && rx.ooo_bytes() > 0 {
+        if self.sack_on() && rx.ooo_bytes() > 0 {
             let max = if options.timestamps.is_some() { 3 } else { 4 };
             options.sack = self.recv_sack.blocks(self.rcv_nxt, rx, max);
         }
@@ -249,7 +245,7 @@ impl Connection {
                 State::FinWait1 | State::Closing | State::LastAck
             );
         let fin_seq = self.snd_una + held as u32;
-        let sack = self.flags.contains(Flags::SACK);
+        let sack = self.sack_on();
         let smss = u32::from(self.eff_mss());
 
         // A retransmission asked for by fast retransmit or a partial ACK.
