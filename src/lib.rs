@@ -5,10 +5,13 @@
 //!
 //! See `ARCHITECTURE.md` for the data flow and the module map.
 //!
-//! Cargo features: `std` (default) adds the TAP driver, the blocking adapter and the
-//! `std::io` impls; `cubic` (default) adds CUBIC congestion control besides NewReno
-//! (`tcp::cc::Algorithm::Cubic`). A firmware that needs neither builds with
-//! `default-features = false`.
+//! Cargo features, all on by default: `std` adds the TAP driver, the blocking adapter and
+//! the `std::io` impls; `cubic` adds CUBIC congestion control besides NewReno
+//! (`tcp::cc::Algorithm::Cubic`); `sack` (SACK and RFC 6675 recovery), `timestamps`
+//! (RFC 7323 RTTM and PAWS), `window-scaling` (RFC 7323 §2) and `syncookies` build in
+//! those protocol options (without one, the matching `TcpConfig` switch is ignored and
+//! the option is never offered). `default-features = false` is the documented minimal
+//! set: `no_std`, NewReno, none of the options; a firmware adds back what it needs.
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

@@ -82,6 +82,31 @@ impl Instant {
             micros: self.total_micros().saturating_sub(earlier.total_micros()),
         }
     }
+    /// `t` as one `u64` (microseconds plus one; 0 for `None`), for compact storage.
+    #[cfg(feature = "cubic")]
+    #[inline]
+    pub(crate) fn to_raw(t: Option<Instant>) -> u64 {
+        t.map_or(0, |t| t.micros_plus_1.get())
+    }
+
+    /// The inverse of [`Instant::to_raw`].
+    #[cfg(feature = "cubic")]
+    #[inline]
+    pub(crate) fn from_raw(raw: u64) -> Option<Instant> {
+        NonZeroU64::new(raw).map(|micros_plus_1| Instant { micros_plus_1 })
+    }
+
+    /// The earliest of `ts`, ignoring `None`s; `None` if all are. Branch-free: an absent
+    /// instant is taken as the end of the clock plus one, which no instant reaches.
+    #[inline]
+    pub(crate) fn earliest<const N: usize>(ts: [Option<Instant>; N]) -> Option<Instant> {
+        // `micros_plus_1 - 1`, with `None` (a zero `micros_plus_1`) wrapping to u64::MAX.
+        let m = ts
+            .iter()
+            .map(|t| t.map_or(u64::MAX, |t| t.micros_plus_1.get() - 1))
+            .fold(u64::MAX, u64::min);
+        NonZeroU64::new(m.wrapping_add(1)).map(|micros_plus_1| Instant { micros_plus_1 })
+    }
     /// `self + d`, saturating at the end of the clock instead of overflowing.
     pub const fn saturating_add(self, d: Duration) -> Instant {
         Instant::from_micros(self.total_micros().saturating_add(d.micros))

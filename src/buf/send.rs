@@ -51,6 +51,17 @@ impl<'a> SendBuf<'a> {
         SendBuf { mem, st }
     }
 
+    /// Joins state and memory that are known to fit each other (the socket table always
+    /// joins a state with the same memory): no clamping, only a debug assertion.
+    #[inline]
+    pub(crate) fn joined(mem: &'a mut [u8], st: &'a mut SendState) -> Self {
+        debug_assert!(
+            st.len <= mem.len() && (st.head < mem.len() || st.head == 0),
+            "send state does not fit its memory"
+        );
+        SendBuf { mem, st }
+    }
+
     /// Size of the ring.
     pub fn capacity(&self) -> usize {
         self.mem.len()

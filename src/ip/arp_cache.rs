@@ -152,6 +152,13 @@ impl<const N: usize> ArpCache<N> {
         }
     }
 
+    /// Every entry resolved and fresh when last checked, and no token waiting: no request,
+    /// failure or waiter to hand out (what `calm` records).
+    #[inline]
+    pub(crate) fn is_calm(&self) -> bool {
+        self.calm
+    }
+
     /// Number of entries in use.
     pub fn len(&self) -> usize {
         self.entries.iter().flatten().count()
@@ -189,17 +196,42 @@ impl<const N: usize> ArpCache<N> {
         self.entries.iter_mut().flatten().find(|e| e.ip == ip)
     }
 
+    /// The slot holding `ip`, trying `hint` (where it was last found) first.
+    #[inline]
+    fn position(&self, ip: Ipv4Addr, hint: Option<usize>) -> Option<usize> {
+        if let Some(h) = hint {
+            if matches!(self.entries.get(h), Some(Some(e)) if e.ip == ip) {
+                return Some(h);
+            }
+        }
+        self.entries
+            .iter()
+            .position(|e| e.as_ref().is_some_and(|e| e.ip == ip))
+    }
+
     /// Looks `ip` up for sending at `now`. A fresh entry is returned; an expired one is
     /// returned too and starts being re-requested (first request at once). Marks the
     /// entry used.
+    #[cfg(test)]
     pub(crate) fn lookup(&mut self, now: Instant, ip: Ipv4Addr) -> Lookup {
-        let Some(idx) = self
-            .entries
-            .iter()
-            .position(|e| e.is_some_and(|e| e.ip == ip))
-        else {
-            return Lookup::Missing;
+        self.lookup_hinted(now, ip, None).0
+    }
+
+    /// [`ArpCache::lookup`], trying slot `hint` first; also returns the slot the entry is
+    /// in.
+    pub(crate) fn lookup_hinted(
+        &mut self,
+        now: Instant,
+        ip: Ipv4Addr,
+        hint: Option<usize>,
+    ) -> (Lookup, Option<usize>) {
+        let Some(idx) = self.position(ip, hint) else {
+            return (Lookup::Missing, None);
         };
+        (self.lookup_at(now, idx), Some(idx))
+    }
+
+    fn lookup_at(&mut self, now: Instant, idx: usize) -> Lookup {
         let Some(Some(e)) = self.entries.get_mut(idx) else {
             return Lookup::Missing;
         };
@@ -267,8 +299,24 @@ impl<const N: usize> ArpCache<N> {
     /// Higher-layer advice that `ip` is reachable (RFC 1122 §2.3.2.1: e.g. TCP saw the
     /// peer acknowledge new data): a known address, fresh or being re-probed, becomes
     /// fresh for `ttl` without another request. Returns whether an address was known.
+    #[cfg(test)]
     pub(crate) fn confirm(&mut self, now: Instant, ip: Ipv4Addr, ttl: Duration) -> bool {
-        match self.find_mut(ip) {
+        self.confirm_hinted(now, ip, ttl, None)
+    }
+
+    /// [`ArpCache::confirm`], trying slot `hint` first.
+    pub(crate) fn confirm_hinted(
+        &mut self,
+        now: Instant,
+        ip: Ipv4Addr,
+        ttl: Duration,
+        hint: Option<usize>,
+    ) -> bool {
+        let e = self
+            .position(ip, hint)
+            .and_then(|i| self.entries.get_mut(i))
+            .and_then(Option::as_mut);
+        match e {
             Some(e) => match e.state {
                 NeighborState::Reachable { mac, .. } | NeighborState::Probing { mac, .. } => {
                     e.state = NeighborState::Reachable {

@@ -36,6 +36,10 @@ pub struct Interface<const N: usize = DEFAULT_NEIGHBORS> {
     /// Gratuitous ARPs still to send, and when the next is due.
     announce_left: u8,
     announce_at: Instant,
+    /// The last destination routed to a neighbour, that neighbour, and the cache slot it
+    /// was found in (checked before use: the slot may have been reused since). Saves the
+    /// route and the cache scan for the next segment to the same peer.
+    memo: Option<(Ipv4Addr, Ipv4Addr, usize)>,
 }
 
 impl<const N: usize> Interface<N> {
@@ -52,6 +56,7 @@ impl<const N: usize> Interface<N> {
             ident: u16::from_be_bytes([m[4], m[5]]),
             stats: IpStats::default(),
             announce_at: Instant::ZERO,
+            memo: None,
         }
     }
 
@@ -65,6 +70,7 @@ impl<const N: usize> Interface<N> {
     pub fn set_config(&mut self, now: Instant, config: IfaceConfig) {
         let renumbered = config.mac != self.config.mac || config.addr != self.config.addr;
         self.config = config;
+        self.memo = None;
         if renumbered {
             self.cache.flush();
             self.up(now);
@@ -372,6 +378,9 @@ impl<const N: usize> Interface<N> {
     /// [`Interface::emit_reply`]; get transmit room before calling this, as a frame
     /// handed out and not sent waits for the next retry.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Reply<'static>> {
+        if self.announce_left == 0 && self.cache.is_calm() {
+            return None;
+        }
         self.advance(now);
         let arp = self.config.arp;
         if self.announce_left > 0 && self.announce_at <= now {
@@ -435,15 +444,19 @@ impl<const N: usize> Interface<N> {
         dst: Ipv4Addr,
     ) -> Result<EthernetAddress, NeighborStatus> {
         self.advance(now);
-        let ip = match self.next_hop(dst) {
-            Ok(Hop::Direct(mac)) => return Ok(mac),
-            Ok(Hop::Neighbor(ip)) => ip,
+        let (ip, hint) = match self.neighbor_hop(dst) {
+            Ok(Ok(hop)) => hop,
+            Ok(Err(mac)) => return Ok(mac),
             Err(e) => {
                 bump(&mut self.stats.no_route);
                 return Err(e);
             }
         };
-        match self.cache.lookup(now, ip) {
+        let (found, at) = self.cache.lookup_hinted(now, ip, hint);
+        if let Some(at) = at {
+            self.memo = Some((dst, ip, at));
+        }
+        match found {
             Lookup::Found(mac) => {
                 bump(&mut self.stats.arp_hits);
                 Ok(mac)
@@ -470,9 +483,27 @@ impl<const N: usize> Interface<N> {
     /// so the next hop's entry is kept fresh without re-probing it. TCP calls this when a
     /// peer acknowledges new data.
     pub fn confirm_reachable(&mut self, now: Instant, peer: Ipv4Addr) {
-        if let Ok(Hop::Neighbor(ip)) = self.next_hop(peer) {
+        if let Ok(Ok((ip, hint))) = self.neighbor_hop(peer) {
             let ttl = self.config.arp.cache_ttl;
-            self.cache.confirm(now, ip, ttl);
+            self.cache.confirm_hinted(now, ip, ttl, hint);
+        }
+    }
+
+    /// The neighbour to resolve for `dst` and the cache slot it was last found in
+    /// (`Ok(Ok(..))`), or the fixed address that needs no ARP (`Ok(Err(mac))`).
+    #[inline]
+    fn neighbor_hop(
+        &self,
+        dst: Ipv4Addr,
+    ) -> Result<Result<(Ipv4Addr, Option<usize>), EthernetAddress>, NeighborStatus> {
+        if let Some((d, hop, at)) = self.memo {
+            if d == dst {
+                return Ok(Ok((hop, Some(at))));
+            }
+        }
+        match self.next_hop(dst)? {
+            Hop::Neighbor(ip) => Ok(Ok((ip, None))),
+            Hop::Direct(mac) => Ok(Err(mac)),
         }
     }
 
@@ -499,6 +530,21 @@ impl<const N: usize> Interface<N> {
         true
     }
 
+    /// No neighbour event to poll for: [`Interface::poll_resolved`] and
+    /// [`Interface::poll_failed`] would both return `None` (every neighbour in the cache
+    /// is resolved and no token waits). O(1), for the poll loop.
+    #[inline]
+    pub fn neighbors_settled(&self) -> bool {
+        self.cache.is_calm()
+    }
+
+    /// Nothing for [`Interface::poll_transmit`] to send: no announcement left and every
+    /// neighbour resolved. O(1), for the poll loop.
+    #[inline]
+    pub fn transmit_idle(&self) -> bool {
+        self.announce_left == 0 && self.cache.is_calm()
+    }
+
     /// A token whose neighbour has been resolved: retry its output now.
     pub fn poll_resolved(&mut self) -> Option<u32> {
         self.cache.pop_resolved()
@@ -514,6 +560,9 @@ impl<const N: usize> Interface<N> {
     /// resolution failure. An instant at or before the present (possibly
     /// [`Instant::ZERO`]) means now: tokens are waiting to be polled or a frame is due.
     pub fn poll_at(&self) -> Option<Instant> {
+        if self.announce_left == 0 && self.cache.is_calm() {
+            return None;
+        }
         if self.cache.has_ready_waiters() {
             return Some(Instant::ZERO);
         }

@@ -401,11 +401,18 @@ impl<'a> TcpStream<'a> {
     /// `WouldBlock`.
     pub fn read(&mut self, set: &mut SocketSet<'a>, buf: &mut [u8]) -> Result<usize> {
         let i = set.check(self)?;
-        let Some((_, mut rx, _, _, _)) = set.parts(i) else {
+        if buf.is_empty() || set.slots[i].rx.is_empty() {
+            return Self::read_nothing(set, i, buf.is_empty());
+        }
+        let Some((c, mut rx, _, _, _)) = set.parts(i) else {
             return Err(Error::InvalidHandle);
         };
         let n = rx.read(buf);
-        Self::after_read(set, i, n, buf.is_empty())
+        c.on_user_read(&rx);
+        if c.wants_output() {
+            set.mark_dirty(i);
+        }
+        Ok(n)
     }
 
     /// Zero-copy read: offers the largest contiguous run of buffered bytes to `f`, which
@@ -416,23 +423,25 @@ impl<'a> TcpStream<'a> {
         f: impl FnOnce(&[u8]) -> usize,
     ) -> Result<usize> {
         let i = set.check(self)?;
-        let Some((_, mut rx, _, _, _)) = set.parts(i) else {
+        if set.slots[i].rx.is_empty() {
+            return Self::read_nothing(set, i, false);
+        }
+        let Some((c, mut rx, _, _, _)) = set.parts(i) else {
             return Err(Error::InvalidHandle);
         };
-        let n = if rx.is_empty() { 0 } else { rx.read_with(f) };
-        Self::after_read(set, i, n, false)
-    }
-
-    fn after_read(set: &mut SocketSet<'a>, i: usize, n: usize, empty_buf: bool) -> Result<usize> {
+        let n = rx.read_with(f);
         if n > 0 {
-            if let Some((c, rx, _, _, _)) = set.parts(i) {
-                c.on_user_read(&rx);
-                if c.wants_output() {
-                    set.mark_dirty(i);
-                }
+            c.on_user_read(&rx);
+            if c.wants_output() {
+                set.mark_dirty(i);
             }
             return Ok(n);
         }
+        Self::read_nothing(set, i, false)
+    }
+
+    /// What a read that took nothing returns.
+    fn read_nothing(set: &SocketSet<'a>, i: usize, empty_buf: bool) -> Result<usize> {
         if empty_buf {
             return Ok(0);
         }

@@ -307,8 +307,8 @@ impl<'a> SocketSet<'a> {
         let txm = self.tx_mem.get_mut(i * ts..(i + 1) * ts)?;
         Some((
             conn,
-            RecvBuf::new(rxm, rx),
-            SendBuf::new(txm, tx),
+            RecvBuf::joined(rxm, rx),
+            SendBuf::joined(txm, tx),
             &mut self.stats,
             &self.cfg,
         ))
@@ -575,13 +575,14 @@ impl<'a> SocketSet<'a> {
             self.slots[i].heap_pos = p as u16;
             self.heap_len += 1;
             self.sift_up(p);
-        } else {
+        } else if self.heap_len > 1 {
             let p = usize::from(pos);
             self.sift_up(p);
             self.sift_down(usize::from(self.slots[i].heap_pos));
         }
     }
 
+    #[inline]
     fn key(&self, p: usize) -> Instant {
         self.slots[usize::from(self.heap[p])]
             .deadline
@@ -645,11 +646,13 @@ impl<'a> SocketSet<'a> {
     }
 
     /// The earliest deadline of any connection.
+    #[inline]
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         (self.heap_len > 0).then(|| self.key(0))
     }
 
     /// The slot whose deadline is earliest, if it is due at `now`.
+    #[inline]
     pub(crate) fn due(&self, now: Instant) -> Option<usize> {
         (self.heap_len > 0 && self.key(0) <= now).then(|| usize::from(self.heap[0]))
     }
@@ -672,6 +675,7 @@ impl<'a> SocketSet<'a> {
     }
 
     /// The first slot with output pending (left in the queue).
+    #[inline]
     pub(crate) fn first_dirty(&self) -> Option<usize> {
         (self.dirty_head != NONE).then_some(usize::from(self.dirty_head))
     }
@@ -812,6 +816,7 @@ impl<'a> SocketSet<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn has_pending_rst(&self) -> bool {
         self.n_pending_rst > 0
     }
@@ -835,10 +840,14 @@ impl<'a> SocketSet<'a> {
     }
 
     /// Handles whose owners dropped them since the last poll are closed now.
+    #[inline]
     pub(crate) fn reap_dropped(&mut self, now: Instant) {
-        if !self.any_dropped.load(Ordering::Relaxed) {
-            return;
+        if self.any_dropped.load(Ordering::Relaxed) {
+            self.reap_dropped_slow(now);
         }
+    }
+
+    fn reap_dropped_slow(&mut self, now: Instant) {
         self.any_dropped.store(false, Ordering::Relaxed);
         // Pairs with the fence in the handles' `Drop` (which stores the slot's flag, then
         // "any"). Without the two fences this store of `false` could overwrite the "any"
@@ -900,7 +909,25 @@ impl<'a> SocketSet<'a> {
             return;
         }
         self.update_timer(i);
-        self.mark_dirty(i);
+        if self.may_output(i) {
+            self.mark_dirty(i);
+        }
+    }
+
+    /// Whether slot `i`'s connection may have a segment to send ([`Connection::may_output`]:
+    /// conservative, cheap, no buffers joined).
+    #[inline]
+    pub(crate) fn may_output(&self, i: usize) -> bool {
+        let Some(s) = self.slots.get(i) else {
+            return false;
+        };
+        s.conn.as_ref().is_some_and(|c| {
+            c.may_output(
+                s.tx.len(),
+                self.rx_size,
+                self.rx_size.saturating_sub(s.rx.len()),
+            )
+        })
     }
 
     /// Closes listener `li`: every connection it still owns (embryonic or waiting in the

@@ -17,7 +17,8 @@ use crate::ip::{
 use crate::socket::{SocketSet, Storage};
 use crate::tcp::isn::Secrets;
 use crate::tcp::{
-    Connection, Ctx, SegmentIn, State, TcpConfig, TcpStats, Transmit, rst_for, syncookie,
+    Connection, Ctx, SYN_COOKIES, SegmentIn, State, TcpConfig, TcpStats, Transmit, rst_for,
+    syncookie,
 };
 use crate::time::Instant;
 use crate::wire::checksum::{Checksum, pseudo_header};
@@ -222,9 +223,18 @@ impl<'a> Stack<'a> {
                 progress = true;
                 self.process_frame(now, rx, tx, &caps);
             }
-            self.run_timers(now);
-            self.neighbor_events(now);
-            progress |= self.dispatch(now, device, &caps);
+            if self.sockets.due(now).is_some() {
+                self.run_timers(now);
+            }
+            if !self.iface.neighbors_settled() {
+                self.neighbor_events(now);
+            }
+            if !self.iface.transmit_idle()
+                || self.sockets.has_pending_rst()
+                || self.sockets.first_dirty().is_some()
+            {
+                progress |= self.dispatch(now, device, &caps);
+            }
             if !progress || budget == 0 {
                 break;
             }
@@ -237,6 +247,7 @@ impl<'a> Stack<'a> {
     }
 
     /// When `poll` must next run, if nothing arrives before.
+    #[inline]
     pub fn poll_at(&self) -> Option<Instant> {
         if self.sockets.first_dirty().is_some() || self.sockets.has_pending_rst() {
             return Some(self.sockets.now);
@@ -425,7 +436,7 @@ impl<'a> Stack<'a> {
         }
         // Second: an ACK is bad in LISTEN, unless it completes a SYN-cookie handshake.
         if f.contains(TcpFlags::ACK) {
-            if !f.contains(TcpFlags::SYN) && set.cfg.syn_cookies {
+            if !f.contains(TcpFlags::SYN) && SYN_COOKIES && set.cfg.syn_cookies {
                 if let Some(r) = syncookie::check(&set.secrets, &set.cfg, now, local, remote, repr)
                 {
                     set.stats.syncookies_ok += 1;
@@ -455,7 +466,7 @@ impl<'a> Stack<'a> {
             None
         };
         let Some(i) = slot else {
-            if set.cfg.syn_cookies {
+            if SYN_COOKIES && set.cfg.syn_cookies {
                 set.stats.syncookies_sent += 1;
                 let mss = (set.mtu.saturating_sub(40)).min(0xffff) as u16;
                 let sa = syncookie::syn_ack(
@@ -644,7 +655,11 @@ impl<'a> Stack<'a> {
                 Emit::Sent => {
                     sent = true;
                     self.sockets.update_timer(i);
-                    self.sockets.rotate_dirty();
+                    if self.sockets.may_output(i) {
+                        self.sockets.rotate_dirty();
+                    } else {
+                        self.sockets.undirty(i);
+                    }
                 }
                 Emit::Nothing | Emit::Waiting => {
                     self.sockets.undirty(i);
@@ -662,7 +677,10 @@ impl<'a> Stack<'a> {
         let Some(c) = set.slots.get(i).and_then(|s| s.conn.as_ref()) else {
             return Emit::Nothing;
         };
-        if c.state() == State::Closed {
+        // Most connections queued for output (after input that only arms the delayed
+        // ACK, after a read that opened too little window) have nothing to send: find
+        // that out before resolving the next hop and joining the buffers.
+        if !set.may_output(i) {
             return Emit::Nothing;
         }
         let rip = *c.remote().ip();

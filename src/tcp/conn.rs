@@ -5,7 +5,7 @@ use core::net::SocketAddrV4;
 use super::cc::{self, CongestionControl, Controller};
 use super::rtt::RttEstimator;
 use super::sack::{RecvSack, Scoreboard};
-use super::{State, TcpConfig, TcpStats};
+use super::{SACK, State, TIMESTAMPS, TcpConfig, TcpStats, WINDOW_SCALING};
 use crate::buf::RecvBuf;
 use crate::error::Error;
 use crate::time::{Duration, Instant};
@@ -333,14 +333,14 @@ impl Connection {
         c.state = State::SynSent;
         c.ts_offset = ts_offset;
         c.ts_rexmt = c.ts_now(now);
-        if cfg.window_scaling {
+        if WINDOW_SCALING && cfg.window_scaling {
             c.flags |= Flags::OFFERED_WSCALE;
             c.rcv_wscale = wscale_for(rcv_cap);
         }
-        if cfg.timestamps {
+        if TIMESTAMPS && cfg.timestamps {
             c.flags |= Flags::OFFERED_TS;
         }
-        if cfg.sack {
+        if SACK && cfg.sack {
             c.flags |= Flags::OFFERED_SACK;
         }
         c
@@ -370,14 +370,14 @@ impl Connection {
         c.rcv_nxt = syn.seq + 1u32;
         c.rcv_adv = c.rcv_nxt;
         c.last_ack_sent = c.rcv_nxt;
-        if cfg.window_scaling && syn.options.window_scale.is_some() {
+        if WINDOW_SCALING && cfg.window_scaling && syn.options.window_scale.is_some() {
             c.flags |= Flags::OFFERED_WSCALE;
             c.rcv_wscale = wscale_for(rcv_cap);
         }
-        if cfg.timestamps && syn.options.timestamps.is_some() {
+        if TIMESTAMPS && cfg.timestamps && syn.options.timestamps.is_some() {
             c.flags |= Flags::OFFERED_TS;
         }
-        if cfg.sack && syn.options.sack_permitted {
+        if SACK && cfg.sack && syn.options.sack_permitted {
             c.flags |= Flags::OFFERED_SACK;
         }
         c.negotiate(cfg, &syn.options, now);
@@ -395,7 +395,7 @@ impl Connection {
         let peer_mss = o.mss.unwrap_or(DEFAULT_MSS).max(cfg.min_mss);
         self.smss = peer_mss.min(self.rcv_mss).min(self.path_mss);
         match o.window_scale {
-            Some(s) if self.flags.contains(Flags::OFFERED_WSCALE) => {
+            Some(s) if WINDOW_SCALING && self.flags.contains(Flags::OFFERED_WSCALE) => {
                 self.flags |= Flags::WSCALE;
                 // RFC 7323 §2.3: a shift above 14 is used as 14.
                 self.snd_wscale = s.min(14);
@@ -407,14 +407,14 @@ impl Connection {
             }
         }
         match o.timestamps {
-            Some((tsval, _)) if self.flags.contains(Flags::OFFERED_TS) => {
+            Some((tsval, _)) if TIMESTAMPS && self.flags.contains(Flags::OFFERED_TS) => {
                 self.flags |= Flags::TS;
                 self.ts_recent = tsval;
                 self.ts_recent_age = now;
             }
             _ => self.flags.remove(Flags::TS),
         }
-        if o.sack_permitted && self.flags.contains(Flags::OFFERED_SACK) {
+        if SACK && o.sack_permitted && self.flags.contains(Flags::OFFERED_SACK) {
             self.flags |= Flags::SACK;
         } else {
             self.flags.remove(Flags::SACK);
@@ -426,12 +426,20 @@ impl Connection {
     /// Payload bytes in a full segment: the send MSS less the timestamp option
     /// (RFC 9293 §3.7.1: the MSS counts no options).
     pub(crate) fn eff_mss(&self) -> u16 {
-        let ts = if self.flags.contains(Flags::TS) {
-            TS_OPT_LEN as u16
-        } else {
-            0
-        };
+        let ts = if self.ts_on() { TS_OPT_LEN as u16 } else { 0 };
         self.smss.saturating_sub(ts).max(1)
+    }
+
+    /// Timestamps agreed (and built in).
+    #[inline]
+    pub(crate) fn ts_on(&self) -> bool {
+        TIMESTAMPS && self.flags.contains(Flags::TS)
+    }
+
+    /// SACK agreed (and built in).
+    #[inline]
+    pub(crate) fn sack_on(&self) -> bool {
+        SACK && self.flags.contains(Flags::SACK)
     }
 
     /// The connection's state.
@@ -493,9 +501,9 @@ impl Connection {
     /// Which options were agreed: (window scaling, timestamps, SACK).
     pub fn options(&self) -> (bool, bool, bool) {
         (
-            self.flags.contains(Flags::WSCALE),
-            self.flags.contains(Flags::TS),
-            self.flags.contains(Flags::SACK),
+            WINDOW_SCALING && self.flags.contains(Flags::WSCALE),
+            self.ts_on(),
+            self.sack_on(),
         )
     }
     /// Window scale shifts (ours, the peer's); zero when scaling is off.
@@ -760,7 +768,7 @@ impl Connection {
         if self.state != State::TimeWait {
             return false;
         }
-        match (self.flags.contains(Flags::TS), syn.options.timestamps) {
+        match (self.ts_on(), syn.options.timestamps) {
             (true, Some((tsval, _))) => (tsval.wrapping_sub(self.ts_recent) as i32) > 0,
             _ => syn.seq > self.rcv_nxt,
         }

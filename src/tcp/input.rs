@@ -115,23 +115,28 @@ impl Connection {
         rx: &mut RecvBuf<'_>,
         tx: &mut SendBuf<'_>,
     ) -> Option<TcpRepr> {
-        let mut r = seg.repr;
         let now = ctx.now;
-        if self.state == State::SynReceived
+        let trimmed;
+        let seg = if self.state == State::SynReceived
             && !self.flags.contains(Flags::PASSIVE)
-            && r.flags.contains(TcpFlags::SYN | TcpFlags::ACK)
-            && !r.flags.contains(TcpFlags::RST)
-            && r.seq + 1u32 == self.rcv_nxt
+            && seg.repr.flags.contains(TcpFlags::SYN | TcpFlags::ACK)
+            && !seg.repr.flags.contains(TcpFlags::RST)
+            && seg.repr.seq + 1u32 == self.rcv_nxt
         {
             // RFC 9293 §3.5 figure 8: after crossing SYNs the peer's SYN-ACK repeats the
             // SYN we already hold. Its SYN is old (trimmed, as BSD does); its ACK completes
             // the handshake.
+            let mut r = seg.repr;
             r.flags.remove(TcpFlags::SYN);
             r.seq = self.rcv_nxt;
-        }
-        let seg = &SegmentIn { repr: r, ..*seg };
+            trimmed = SegmentIn { repr: r, ..*seg };
+            &trimmed
+        } else {
+            seg
+        };
+        let r = &seg.repr;
         let rst = r.flags.contains(TcpFlags::RST);
-        let ts_on = self.flags.contains(Flags::TS);
+        let ts_on = self.ts_on();
 
         // RFC 7323 §3.2: once negotiated, a non-RST segment without TSopt is dropped.
         if ts_on && r.options.timestamps.is_none() && !rst {
@@ -147,7 +152,7 @@ impl Connection {
                     self.ts_recent_age = now;
                 } else {
                     ctx.stats.dropped_paws += 1;
-                    self.ack_unacceptable(ctx, &r, seg.payload.len());
+                    self.ack_unacceptable(ctx, r, seg.payload.len());
                     return None;
                 }
             }
@@ -170,7 +175,7 @@ impl Connection {
                 self.flags |= Flags::ACK_NOW;
                 return None;
             }
-            self.ack_unacceptable(ctx, &r, seg.payload.len());
+            self.ack_unacceptable(ctx, r, seg.payload.len());
             return None;
         }
 
@@ -225,7 +230,7 @@ impl Connection {
         }
         if self.state == State::SynReceived {
             if !(self.snd_una < r.ack && r.ack <= self.snd_max) {
-                return rst_for(&r, seg.payload.len());
+                return rst_for(r, seg.payload.len());
             }
             self.snd_wnd = u32::from(r.window) << self.snd_wscale;
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
@@ -260,7 +265,7 @@ impl Connection {
             }
         }
 
-        self.process_ack(ctx, &r, seg.payload.len(), tx);
+        self.process_ack(ctx, r, seg.payload.len(), tx);
         match self.state {
             State::FinWait1 if self.flags.contains(Flags::FIN_ACKED) => {
                 self.state = State::FinWait2;
@@ -287,10 +292,10 @@ impl Connection {
         }
         if self.flags.contains(Flags::USER_CLOSED)
             && matches!(self.state, State::FinWait1 | State::FinWait2)
-            && self.has_new_data(&r, seg.payload.len())
+            && self.has_new_data(r, seg.payload.len())
         {
             ctx.stats.rst_sent += 0;
-            let reply = rst_for(&r, seg.payload.len());
+            let reply = rst_for(r, seg.payload.len());
             self.enter_closed(None);
             return reply;
         }
@@ -359,7 +364,7 @@ impl Connection {
                 return;
             }
         }
-        if self.flags.contains(Flags::TS) {
+        if self.ts_on() {
             if let Some((_, ecr)) = r.options.timestamps {
                 let ms = self.ts_now(ctx.now).wrapping_sub(ecr);
                 // Karn's rule for timestamps: an echo of a segment sent before our latest
@@ -387,7 +392,7 @@ impl Connection {
     ) {
         let ack = r.ack;
         let mut new_sack = false;
-        if self.flags.contains(Flags::SACK) && !r.options.sack.is_empty() {
+        if self.sack_on() && !r.options.sack.is_empty() {
             let up = self.scoreboard.update(
                 ack.max(self.snd_una),
                 self.snd_max,
@@ -411,7 +416,7 @@ impl Connection {
             && self.snd_max != self.snd_una
             && payload_len == 0
             && !r.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
-            && if self.flags.contains(Flags::SACK) {
+            && if self.sack_on() {
                 // RFC 6675 §2: with SACK, only an ACK that SACKs new data is a duplicate
                 // (a copy of an earlier ACK, made by the network, says nothing new).
                 new_sack
@@ -485,7 +490,7 @@ impl Connection {
                 self.dupacks = 0;
                 let flight = self.snd_max - self.snd_una;
                 self.cc.on_recovery_end(now, flight, smss);
-            } else if !self.flags.contains(Flags::SACK) {
+            } else if !self.sack_on() {
                 // Partial acknowledgment (RFC 6582 §3.2 step 4): retransmit the next
                 // unacknowledged segment, deflate by the amount acknowledged, add back one
                 // SMSS if at least that much was acknowledged.
@@ -535,7 +540,7 @@ impl Connection {
         ctx.stats.dup_acks += 1;
         let smss = u32::from(self.eff_mss());
         if self.flags.contains(Flags::RECOVERY) {
-            if !self.flags.contains(Flags::SACK) {
+            if !self.sack_on() {
                 // RFC 5681 §3.2 step 4: inflate by one segment per duplicate.
                 self.cc.set_cwnd(self.cc.cwnd().saturating_add(smss));
             }
@@ -545,7 +550,7 @@ impl Connection {
         if self.dupacks == 1 {
             self.dupack_snd_max = self.snd_max;
         }
-        let sack_says_lost = self.flags.contains(Flags::SACK)
+        let sack_says_lost = self.sack_on()
             && !self.scoreboard.is_empty()
             && self.scoreboard.is_lost(self.snd_una, smss);
         // RFC 6582 §3.2 step 2: enter only if the ACK covers more than `recover`.
@@ -575,7 +580,7 @@ impl Connection {
         self.rtt_timing = None;
         self.high_rxt = self.snd_una;
         self.rtx_next = Some(self.snd_una);
-        if !self.flags.contains(Flags::SACK) {
+        if !self.sack_on() {
             self.cc
                 .set_cwnd(self.cc.ssthresh().saturating_add(3 * smss));
         }

@@ -33,6 +33,20 @@ pub use sack::Scoreboard;
 
 use crate::time::Duration;
 
+/// SACK (RFC 2018, RFC 6675) is built in: cargo feature `sack`, on by default. Without
+/// it, [`TcpConfig::sack`] is ignored, SACK is never offered or agreed, and the
+/// scoreboard and block choice are left out of the build.
+pub(crate) const SACK: bool = cfg!(feature = "sack");
+/// Timestamps (RFC 7323 §3–5: RTTM, PAWS) are built in: cargo feature `timestamps`, on
+/// by default. Without it, [`TcpConfig::timestamps`] is ignored.
+pub(crate) const TIMESTAMPS: bool = cfg!(feature = "timestamps");
+/// Window scaling (RFC 7323 §2) is built in: cargo feature `window-scaling`, on by
+/// default. Without it, [`TcpConfig::window_scaling`] is ignored.
+pub(crate) const WINDOW_SCALING: bool = cfg!(feature = "window-scaling");
+/// SYN cookies are built in: cargo feature `syncookies`, on by default. Without it,
+/// [`TcpConfig::syn_cookies`] is ignored (a full SYN queue drops SYNs).
+pub(crate) const SYN_COOKIES: bool = cfg!(feature = "syncookies");
+
 /// The TCP states of RFC 9293 §3.3.2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum State {

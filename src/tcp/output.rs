@@ -2,9 +2,9 @@
 //! new data under the congestion and receive windows with Nagle and sender-side SWS
 //! avoidance, FIN, zero-window and keep-alive probes, and ACKs.
 
-use super::State;
 use super::cc::{self, CongestionControl};
 use super::conn::{Connection, Ctx, Flags, IP_TCP_HEADERS, Transmit};
+use super::{SACK, State, TIMESTAMPS, WINDOW_SCALING};
 use crate::buf::{RecvBuf, SendBuf};
 use crate::time::Instant;
 use crate::wire::tcp::{SackBlocks, SeqNum, TcpFlags, TcpOptions, TcpRepr};
@@ -58,17 +58,13 @@ impl Connection {
         }
         let now = ctx.now;
         let retransmission = self.snd_max != self.iss;
-        let ts = self
-            .flags
-            .contains(Flags::OFFERED_TS)
+        let ts = (TIMESTAMPS && self.flags.contains(Flags::OFFERED_TS))
             .then(|| (self.ts_now(now), if synack { self.ts_recent } else { 0 }));
         let options = TcpOptions {
             mss: Some(self.rcv_mss),
-            window_scale: self
-                .flags
-                .contains(Flags::OFFERED_WSCALE)
+            window_scale: (WINDOW_SCALING && self.flags.contains(Flags::OFFERED_WSCALE))
                 .then_some(self.rcv_wscale),
-            sack_permitted: self.flags.contains(Flags::OFFERED_SACK),
+            sack_permitted: SACK && self.flags.contains(Flags::OFFERED_SACK),
             sack: SackBlocks::EMPTY,
             timestamps: ts,
         };
@@ -125,10 +121,10 @@ impl Connection {
     ) -> Option<Transmit> {
         let now = ctx.now;
         let mut options = TcpOptions::NONE;
-        if self.flags.contains(Flags::TS) {
+        if self.ts_on() {
             options.timestamps = Some((self.ts_now(now), self.ts_recent));
         }
-        if self.flags.contains(Flags::SACK) && rx.ooo_bytes() > 0 {
+        if self.sack_on() && rx.ooo_bytes() > 0 {
             let max = if options.timestamps.is_some() { 3 } else { 4 };
             options.sack = self.recv_sack.blocks(self.rcv_nxt, rx, max);
         }
@@ -249,7 +245,7 @@ impl Connection {
                 State::FinWait1 | State::Closing | State::LastAck
             );
         let fin_seq = self.snd_una + held as u32;
-        let sack = self.flags.contains(Flags::SACK);
+        let sack = self.sack_on();
         let smss = u32::from(self.eff_mss());
 
         // A retransmission asked for by fast retransmit or a partial ACK.
@@ -490,8 +486,14 @@ impl Connection {
     }
 
     fn window_to_offer(&self, rx: &RecvBuf<'_>) -> u32 {
-        let cap = u32::try_from(rx.capacity()).unwrap_or(u32::MAX);
-        let free = u32::try_from(rx.window()).unwrap_or(u32::MAX);
+        self.window_to_offer_in(rx.capacity(), rx.window())
+    }
+
+    /// [`Connection::window_to_offer`] for a receive ring of `cap` bytes with `free` bytes
+    /// of window (`RecvBuf::capacity` and `RecvBuf::window`).
+    fn window_to_offer_in(&self, cap: usize, free: usize) -> u32 {
+        let cap = u32::try_from(cap).unwrap_or(u32::MAX);
+        let free = u32::try_from(free).unwrap_or(u32::MAX);
         let cur = self.rcv_wnd();
         let thresh = (cap / 2).min(u32::from(self.rcv_mss)).max(1);
         let win = if free >= cur.saturating_add(thresh) || free == cap {
@@ -505,13 +507,53 @@ impl Connection {
     /// After the user read: has the window opened by two segments or half the buffer
     /// since it was last advertised (BSD's rule)?
     pub(crate) fn window_update_due(&self, rx: &RecvBuf<'_>) -> bool {
+        self.window_update_due_in(rx.capacity(), rx.window())
+    }
+
+    /// [`Connection::window_update_due`] from the ring's capacity and free window.
+    fn window_update_due_in(&self, cap: usize, free: usize) -> bool {
         if !self.state.can_receive_data() || self.flags.contains(Flags::RCVD_FIN) {
             return false;
         }
-        let win = self.window_to_offer(rx);
+        let win = self.window_to_offer_in(cap, free);
         let cur = self.rcv_wnd();
         let incr = win.saturating_sub(cur);
-        let cap = u32::try_from(rx.capacity()).unwrap_or(u32::MAX);
+        let cap = u32::try_from(cap).unwrap_or(u32::MAX);
         incr > 0 && (incr >= 2 * u32::from(self.rcv_mss) || incr.saturating_mul(2) >= cap)
+    }
+
+    /// A cheap, conservative test made before the output pass resolves the next hop and
+    /// joins the buffers: `false` only when [`Connection::poll_output`] would return
+    /// `None` without changing anything that matters (a deferred idle restart of the
+    /// congestion window happens at the next call that sends data, with the same result).
+    /// `held` is the send ring's length, `rx_cap` and `rx_free` the receive ring's
+    /// capacity and window.
+    pub fn may_output(&self, held: usize, rx_cap: usize, rx_free: usize) -> bool {
+        match self.state {
+            State::Closed | State::Listen => return false,
+            // Exactly the test `output_syn` starts with.
+            State::SynSent => return self.snd_nxt == self.iss,
+            State::SynReceived => {
+                return self.snd_nxt == self.iss || self.flags.contains(Flags::ACK_NOW);
+            }
+            _ => {}
+        }
+        if self
+            .flags
+            .intersects(Flags::ACK_NOW | Flags::FORCE | Flags::KEEPALIVE_PROBE | Flags::RECOVERY)
+            || self.rtx_next.is_some()
+            || self.snd_nxt != self.snd_max
+            // A FIN not sent yet (once sent, it goes again only after SND.NXT was
+            // rewound, which the test above catches).
+            || (self.flags.contains(Flags::FIN_QUEUED) && !self.flags.contains(Flags::FIN_SENT))
+        {
+            return true;
+        }
+        // Unsent data (everything from SND.NXT on): new segments, Nagle, SWS avoidance
+        // and the persist timer all start from here.
+        if self.state != State::TimeWait && held > (self.snd_nxt - self.snd_una) as usize {
+            return true;
+        }
+        self.window_update_due_in(rx_cap, rx_free)
     }
 }

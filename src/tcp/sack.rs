@@ -5,8 +5,12 @@ use crate::buf::RecvBuf;
 use crate::wire::tcp::{SackBlocks, SeqNum};
 
 /// SACKed ranges the scoreboard keeps. When a peer reports more disjoint ranges, the
-/// highest are forgotten: that data may be sent again, which is safe.
-pub const SCOREBOARD_BLOCKS: usize = 8;
+/// highest are forgotten: that data may be sent again, which is safe. None without the
+/// `sack` feature (the scoreboard is then never used and takes no room).
+pub const SCOREBOARD_BLOCKS: usize = if super::SACK { 8 } else { 0 };
+
+/// Recent out-of-order segments the receiver remembers to order its SACK blocks.
+const RECENT: usize = if super::SACK { 4 } else { 0 };
 
 /// RFC 6675 DupThresh.
 pub(crate) const DUP_THRESH: u32 = 3;
@@ -136,6 +140,8 @@ impl Scoreboard {
             k += 1;
         }
         // Keep the lowest blocks: they describe the data nearest to retransmission.
+        // (Without `sack`, SCOREBOARD_BLOCKS is 0 and clippy sees a constant.)
+        #[allow(clippy::unnecessary_min_or_max)]
         let keep = k.min(SCOREBOARD_BLOCKS);
         self.blocks[..keep].copy_from_slice(&out[..keep]);
         self.len = keep as u8;
@@ -290,7 +296,7 @@ impl Scoreboard {
 /// blocks reported most recently.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RecvSack {
-    recent: [SeqNum; 4],
+    recent: [SeqNum; RECENT],
     len: u8,
 }
 
@@ -298,18 +304,23 @@ impl RecvSack {
     /// Empty.
     pub const fn new() -> Self {
         RecvSack {
-            recent: [SeqNum(0); 4],
+            recent: [SeqNum(0); RECENT],
             len: 0,
         }
     }
 
     /// An out-of-order segment starting at `seq` was stored.
     pub(crate) fn note(&mut self, seq: SeqNum) {
+        if RECENT == 0 {
+            return;
+        }
         let n = usize::from(self.len);
-        let mut tmp = [seq; 4];
+        let mut tmp = [seq; RECENT];
         let mut k = 1;
         for &s in &self.recent[..n] {
-            if k < 4 && s != seq {
+            // (Without `sack`, RECENT is 0 and clippy sees a constant.)
+            #[allow(clippy::absurd_extreme_comparisons)]
+            if k < RECENT && s != seq {
                 tmp[k] = s;
                 k += 1;
             }

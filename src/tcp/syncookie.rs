@@ -9,9 +9,9 @@
 
 use core::net::SocketAddrV4;
 
-use super::TcpConfig;
 use super::conn::{Connection, wscale_for};
 use super::isn::{Secrets, tuple_bytes};
+use super::{SACK, TIMESTAMPS, TcpConfig, WINDOW_SCALING};
 use crate::time::Instant;
 use crate::wire::tcp::{SackBlocks, SeqNum, TcpFlags, TcpOptions, TcpRepr};
 
@@ -60,12 +60,12 @@ pub fn syn_ack(
         mss: Some(our_mss),
         ..TcpOptions::NONE
     };
-    if let (true, Some((tsval, _))) = (cfg.timestamps, syn.options.timestamps) {
+    if let (true, Some((tsval, _))) = (TIMESTAMPS && cfg.timestamps, syn.options.timestamps) {
         let ws = match syn.options.window_scale {
-            Some(w) if cfg.window_scaling => u32::from(w.min(14)),
+            Some(w) if WINDOW_SCALING && cfg.window_scaling => u32::from(w.min(14)),
             _ => 15,
         };
-        let sack = u32::from(cfg.sack && syn.options.sack_permitted);
+        let sack = u32::from(SACK && cfg.sack && syn.options.sack_permitted);
         let clock = (now.total_millis() as u32).wrapping_add(s.ts_offset(local, remote));
         let mut ours = (clock & !TS_BITS) | (sack << 4) | ws;
         if ours.wrapping_sub(clock) as i32 > 0 {
@@ -125,12 +125,12 @@ pub fn check(
         return None;
     }
     let (mut wscale, mut sack) = (None, false);
-    if let (true, Some((_, ecr))) = (cfg.timestamps, ack.options.timestamps) {
+    if let (true, Some((_, ecr))) = (TIMESTAMPS && cfg.timestamps, ack.options.timestamps) {
         let ws = ecr & 0xf;
-        if ws != 15 && cfg.window_scaling {
+        if ws != 15 && WINDOW_SCALING && cfg.window_scaling {
             wscale = Some(ws as u8);
         }
-        sack = cfg.sack && ecr & 0x10 != 0;
+        sack = SACK && cfg.sack && ecr & 0x10 != 0;
     }
     Some(Restored {
         mss: MSS_TABLE[mss_idx as usize],
@@ -167,7 +167,10 @@ impl Connection {
                 window_scale: r.wscale,
                 sack_permitted: r.sack,
                 sack: SackBlocks::EMPTY,
-                timestamps: ack.options.timestamps.filter(|_| cfg.timestamps),
+                timestamps: ack
+                    .options
+                    .timestamps
+                    .filter(|_| TIMESTAMPS && cfg.timestamps),
             },
         };
         let mut c = Connection::accept_syn(

@@ -13,19 +13,16 @@ const PERSIST_MAX: Duration = Duration::from_secs(60);
 
 impl Connection {
     /// The earliest armed deadline.
+    #[inline]
     pub fn poll_at(&self) -> Option<Instant> {
-        // Written out (rather than an iterator over Options): this runs after every
-        // segment.
-        let mut m = self.t_rexmt;
-        for t in [self.t_persist, self.t_delack, self.t_keep, self.t_close]
-            .into_iter()
-            .flatten()
-        {
-            if m.is_none_or(|m| t < m) {
-                m = Some(t);
-            }
-        }
-        m
+        // Branch-free: this runs after every segment.
+        Instant::earliest([
+            self.t_rexmt,
+            self.t_persist,
+            self.t_delack,
+            self.t_keep,
+            self.t_close,
+        ])
     }
 
     /// Handles every timer due at `ctx.now`. Returns a reset to send when the connection

@@ -12,7 +12,7 @@ use zerocopy::byteorder::network_endian::U16;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use super::WireError;
-use super::checksum::{Checksum, checksum};
+use super::checksum::{Checksum, checksum, checksum20};
 
 /// Length of a header without options.
 pub const HEADER_LEN: usize = 20;
@@ -313,7 +313,10 @@ impl<'a> Ipv4Packet<'a> {
     }
     /// Whether the header checksum (options included) is correct.
     pub fn checksum_valid(&self) -> bool {
-        checksum(self.header_bytes) == 0
+        match <&[u8; HEADER_LEN]>::try_from(self.header_bytes) {
+            Ok(h) => checksum20(h) == 0,
+            Err(_) => checksum(self.header_bytes) == 0,
+        }
     }
 }
 
@@ -366,7 +369,11 @@ impl Ipv4Repr {
     /// [`WireError::Truncated`].
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         let n = self.emit_no_checksum(buf)?;
-        let c = checksum(buf.get(..HEADER_LEN).ok_or(WireError::Truncated)?);
+        let h = buf
+            .get(..HEADER_LEN)
+            .and_then(|h| <&[u8; HEADER_LEN]>::try_from(h).ok())
+            .ok_or(WireError::Truncated)?;
+        let c = checksum20(h);
         set_checksum(buf, c);
         Ok(n)
     }

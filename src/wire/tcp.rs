@@ -282,6 +282,32 @@ impl TcpOptions {
     /// is ignored (as Linux and BSD do) rather than failing the whole segment.
     pub fn parse(mut bytes: &[u8]) -> Result<TcpOptions, WireError> {
         let mut o = TcpOptions::NONE;
+        // The layout of nearly every segment once timestamps are on (Linux, the BSDs,
+        // us): NOP, NOP, timestamps. Same result as the general loop below.
+        if let [
+            kind::NOP,
+            kind::NOP,
+            kind::TIMESTAMPS,
+            10,
+            v0,
+            v1,
+            v2,
+            v3,
+            e0,
+            e1,
+            e2,
+            e3,
+        ] = *bytes
+        {
+            o.timestamps = Some((
+                u32::from_be_bytes([v0, v1, v2, v3]),
+                u32::from_be_bytes([e0, e1, e2, e3]),
+            ));
+            return Ok(o);
+        }
+        if bytes.is_empty() {
+            return Ok(o);
+        }
         while let Some((&k, rest)) = bytes.split_first() {
             match k {
                 kind::EOL => break,
@@ -344,6 +370,33 @@ impl TcpOptions {
     /// familiar) and returns the number of bytes written, a multiple of four. `buf` must
     /// hold [`TcpOptions::wire_len`] bytes; fewer SACK blocks are written if it does not.
     pub fn emit(&self, buf: &mut [u8]) -> usize {
+        if let (None, None, false, true, Some((v, e))) = (
+            self.mss,
+            self.window_scale,
+            self.sack_permitted,
+            self.sack.is_empty(),
+            self.timestamps,
+        ) {
+            // Timestamps alone, the options of nearly every segment: as below, in one go.
+            if let Some(b) = buf.get_mut(..12) {
+                let (v, e) = (v.to_be_bytes(), e.to_be_bytes());
+                b.copy_from_slice(&[
+                    kind::NOP,
+                    kind::NOP,
+                    kind::TIMESTAMPS,
+                    10,
+                    v[0],
+                    v[1],
+                    v[2],
+                    v[3],
+                    e[0],
+                    e[1],
+                    e[2],
+                    e[3],
+                ]);
+                return 12;
+            }
+        }
         let mut w = Writer { buf, at: 0 };
         if let Some(mss) = self.mss {
             let m = mss.to_be_bytes();

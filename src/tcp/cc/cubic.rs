@@ -27,20 +27,31 @@ const ALPHA_DEN: u64 = 17;
 pub struct Cubic {
     cwnd: u32,
     ssthresh: u32,
-    /// W_max: the window before the last reduction, bytes.
-    w_max: u64,
-    /// Start of the current congestion avoidance epoch.
-    epoch_start: Option<Instant>,
-    /// K in milliseconds.
-    k_ms: u64,
-    /// W_max the epoch's curve plateaus at (bytes).
-    origin: u64,
-    /// Reno-friendly estimate W_est in bytes, scaled by 2^16 for fractional growth.
-    w_est_fp: u64,
-    /// Fractional growth carried between ACKs (bytes * cwnd units).
-    carry: u64,
+    /// W_max: the window before the last reduction, bytes (at most a `u32` cwnd).
+    w_max: u32,
+    /// K in milliseconds (at most cbrt(2^32 · 2.5·10^9) ≈ 2.2·10^6).
+    k_ms: u32,
+    /// W_max the epoch's curve plateaus at (bytes; W_max or cwnd).
+    origin: u32,
+    /// Fractional growth carried between ACKs (bytes * cwnd units; below cwnd).
+    carry: u32,
     /// Slow start byte counting.
     bytes_acked: u32,
+    /// Reno-friendly estimate W_est in bytes, scaled by 2^16 for fractional growth, as
+    /// two 32-bit halves (low first): with no 64-bit field the controller needs only
+    /// 4-byte alignment, which keeps `Controller` and every connection smaller.
+    w_est_fp: [u32; 2],
+    /// Start of the current congestion avoidance epoch (`Instant::to_raw`; 0: none),
+    /// as two 32-bit halves (low first).
+    epoch_start: [u32; 2],
+}
+
+fn split(v: u64) -> [u32; 2] {
+    [v as u32, (v >> 32) as u32]
+}
+
+fn join(v: [u32; 2]) -> u64 {
+    u64::from(v[0]) | u64::from(v[1]) << 32
 }
 
 impl Cubic {
@@ -50,51 +61,60 @@ impl Cubic {
             cwnd: initial_window,
             ssthresh: u32::MAX,
             w_max: 0,
-            epoch_start: None,
             k_ms: 0,
             origin: 0,
-            w_est_fp: 0,
             carry: 0,
             bytes_acked: 0,
+            w_est_fp: [0; 2],
+            epoch_start: [0; 2],
         }
     }
 
     /// W_max, the window at the last congestion event (bytes).
     pub fn w_max(&self) -> u64 {
-        self.w_max
+        u64::from(self.w_max)
     }
 
     /// K of RFC 9438 eq. (2), in milliseconds.
     pub fn k_millis(&self) -> u64 {
-        self.k_ms
+        u64::from(self.k_ms)
+    }
+
+    fn epoch_start(&self) -> Option<Instant> {
+        Instant::from_raw(join(self.epoch_start))
+    }
+
+    fn set_epoch_start(&mut self, t: Option<Instant>) {
+        self.epoch_start = split(Instant::to_raw(t));
     }
 
     /// W_cubic(t) of RFC 9438 eq. (1) in bytes, `t_ms` after the epoch start.
     pub fn w_cubic(&self, t_ms: u64, smss: u32) -> u64 {
-        let d = t_ms.abs_diff(self.k_ms);
+        let k = self.k_millis();
+        let d = t_ms.abs_diff(k);
         let delta = cubic_term(d, smss);
-        if t_ms >= self.k_ms {
-            self.origin.saturating_add(delta)
+        let origin = u64::from(self.origin);
+        if t_ms >= k {
+            origin.saturating_add(delta)
         } else {
-            self.origin.saturating_sub(delta)
+            origin.saturating_sub(delta)
         }
     }
 
     fn start_epoch(&mut self, now: Instant, smss: u32) {
-        self.epoch_start = Some(now);
-        let cwnd = u64::from(self.cwnd);
-        if cwnd < self.w_max {
+        self.set_epoch_start(Some(now));
+        if self.cwnd < self.w_max {
             // K = cbrt((W_max − cwnd_epoch) / C), eq. (2), in ms:
             // d³ = (W_max − cwnd)·10¹⁰ / (4·SMSS).
             let num =
-                u128::from(self.w_max - cwnd) * 10_000_000_000 / (4 * u128::from(smss.max(1)));
-            self.k_ms = cbrt_u128(num);
+                u128::from(self.w_max - self.cwnd) * 10_000_000_000 / (4 * u128::from(smss.max(1)));
+            self.k_ms = u32::try_from(cbrt_u128(num)).unwrap_or(u32::MAX);
             self.origin = self.w_max;
         } else {
             self.k_ms = 0;
-            self.origin = cwnd;
+            self.origin = self.cwnd;
         }
-        self.w_est_fp = cwnd << 16;
+        self.w_est_fp = split(u64::from(self.cwnd) << 16);
         self.carry = 0;
     }
 }
@@ -138,7 +158,7 @@ impl CongestionControl for Cubic {
             self.cwnd = self.cwnd.saturating_add(ev.acked.min(2 * smss));
             return;
         }
-        let start = match self.epoch_start {
+        let start = match self.epoch_start() {
             Some(s) => s,
             None => {
                 self.start_epoch(ev.now, smss);
@@ -155,8 +175,9 @@ impl CongestionControl for Cubic {
         // Reno-friendly estimate (§4.3): W_est += α·(acked/cwnd) segments.
         let inc_fp =
             (ALPHA_NUM << 16) * u64::from(ev.acked) * u64::from(smss) / (ALPHA_DEN * cwnd.max(1));
-        self.w_est_fp = self.w_est_fp.saturating_add(inc_fp);
-        let w_est = self.w_est_fp >> 16;
+        let w_est_fp = join(self.w_est_fp).saturating_add(inc_fp);
+        self.w_est_fp = split(w_est_fp);
+        let w_est = w_est_fp >> 16;
         if self.w_cubic(t_ms, smss) < w_est {
             // Reno-friendly region: follow W_est.
             if w_est > cwnd {
@@ -165,23 +186,25 @@ impl CongestionControl for Cubic {
             return;
         }
         // Concave and convex regions (§4.4–4.5): (target − cwnd)/cwnd per SMSS acked.
-        let num = (target - cwnd) * u64::from(ev.acked) + self.carry;
+        let num = (target - cwnd) * u64::from(ev.acked) + u64::from(self.carry);
         let grow = num / cwnd.max(1);
-        self.carry = num % cwnd.max(1);
+        // Below cwnd, a u32.
+        self.carry = u32::try_from(num % cwnd.max(1)).unwrap_or(u32::MAX);
         self.cwnd = u32::try_from(cwnd + grow).unwrap_or(u32::MAX);
     }
     fn on_congestion(&mut self, _now: Instant, _flight: u32, smss: u32) {
         let cwnd = u64::from(self.cwnd);
-        // Fast convergence (§4.7).
-        self.w_max = if cwnd < self.w_max {
+        // Fast convergence (§4.7). Both are at most cwnd, a u32.
+        let w_max = if cwnd < u64::from(self.w_max) {
             cwnd * (BETA_DEN + BETA_NUM) / (2 * BETA_DEN)
         } else {
             cwnd
         };
+        self.w_max = u32::try_from(w_max).unwrap_or(u32::MAX);
         let reduced = (cwnd * BETA_NUM / BETA_DEN).max(2 * u64::from(smss));
         self.ssthresh = u32::try_from(reduced).unwrap_or(u32::MAX);
         self.cwnd = self.ssthresh;
-        self.epoch_start = None;
+        self.set_epoch_start(None);
         self.bytes_acked = 0;
     }
     fn on_recovery_end(&mut self, _now: Instant, _flight: u32, _smss: u32) {
@@ -194,7 +217,7 @@ impl CongestionControl for Cubic {
     }
     fn on_idle_restart(&mut self, _now: Instant, initial_window: u32) {
         self.cwnd = self.cwnd.min(initial_window);
-        self.epoch_start = None;
+        self.set_epoch_start(None);
     }
 }
 
