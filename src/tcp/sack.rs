@@ -367,6 +367,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sack")]
     fn merges_and_trims() {
         let mut sb = Scoreboard::new();
         let up = sb.update(
@@ -398,6 +399,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sack")]
     fn detects_dsack() {
         let mut sb = Scoreboard::new();
         let up = sb.update(s(5000), s(9000), &[(s(1000), s(2000)), (s(6000), s(7000))]);
@@ -408,6 +410,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sack")]
     fn is_lost_and_pipe() {
         let mut sb = Scoreboard::new();
         let smss = 1000;
@@ -427,6 +430,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sack")]
     fn keeps_lowest_blocks_when_full() {
         let mut sb = Scoreboard::new();
         for i in 0..12u32 {

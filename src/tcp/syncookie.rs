@@ -230,6 +230,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(all(feature = "timestamps", feature = "window-scaling", feature = "sack"))]
     fn round_trip_with_timestamps() {
         let s = Secrets::new([3; 16]);
         let cfg = TcpConfig::default();
