@@ -10,12 +10,15 @@
 
 use core::ptr::{addr_of, addr_of_mut};
 
+use core::net::Ipv4Addr;
 use cortex_m_rt::entry;
 use panic_halt as _;
 use static_cell::StaticCell;
 use tidytcp::drivers::{Device, DeviceCaps, RxToken, TxToken};
 use tidytcp::socket::{SocketStorage, TcpStream};
 use tidytcp::stack::{Config, Stack};
+use tidytcp::wire::ethernet::EthernetAddress;
+use tidytcp::wire::ipv4::Ipv4Cidr;
 use tidytcp::{Error, Instant};
 
 const CONNS: usize = 2;
@@ -106,8 +109,8 @@ fn main() -> ! {
         tx: [0; FRAME],
     });
     let mut cfg = Config::new(
-        "02:00:00:00:00:01".parse().unwrap(),
-        "192.168.69.2/24".parse().unwrap(),
+        EthernetAddress([0x02, 0, 0, 0, 0, 0x01]),
+        Ipv4Cidr::new(Ipv4Addr::new(192, 168, 69, 2), 24),
     );
     cfg.seed = [0x5a; 16]; // a real board takes these from its RNG
     let mut stack = Stack::new(cfg, storage);
