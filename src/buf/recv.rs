@@ -342,6 +342,12 @@ impl<'a> RecvBuf<'a> {
         self.ranges().find(|&(o, l)| o <= offset && offset - o < l)
     }
 
+    /// Whether any bytes are held out of order (`ooo_bytes() > 0`, without the sum).
+    #[inline]
+    pub fn has_ooo(&self) -> bool {
+        self.st.nranges != 0
+    }
+
     /// Bytes held out of order.
     pub fn ooo_bytes(&self) -> usize {
         self.ranges().map(|(_, l)| l).sum()

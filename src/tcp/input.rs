@@ -34,8 +34,97 @@ impl Connection {
         match self.state {
             State::Closed | State::Listen => None,
             State::SynSent => self.input_syn_sent(ctx, seg, rx),
+            State::Established => {
+                if self.input_predicted(ctx, seg, rx, tx) {
+                    None
+                } else {
+                    self.input_synchronized(ctx, seg, rx, tx)
+                }
+            }
             _ => self.input_synchronized(ctx, seg, rx, tx),
         }
+    }
+
+    /// Header prediction (Van Jacobson's, as in 4.4BSD `tcp_input`): in ESTABLISHED, a
+    /// segment that is exactly what was expected — only ACK (and PSH) set, `SEG.SEQ =
+    /// RCV.NXT`, the same send window, no SACK blocks, a timestamp no older than
+    /// TS.Recent, no recovery episode and nothing held out of order or a FIN pending —
+    /// that acknowledges new data, carries in-order data, or both. Such a segment passes
+    /// every test of [`Connection::input_synchronized`] and takes only its ACK and text
+    /// steps; this does exactly those, in the same order, and returns true. Anything else
+    /// returns false, having changed nothing, and takes the full path.
+    #[inline]
+    fn input_predicted(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &SegmentIn<'_>,
+        rx: &mut RecvBuf<'_>,
+        tx: &mut SendBuf<'_>,
+    ) -> bool {
+        let r = &seg.repr;
+        let len = seg.payload.len();
+        let ack = r.ack;
+        if r.flags.intersection(
+            TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST | TcpFlags::URG | TcpFlags::ACK,
+        ) != TcpFlags::ACK
+            || r.seq != self.rcv_nxt
+            || (u32::from(r.window) << self.snd_wscale) != self.snd_wnd
+            || !r.options.sack.is_empty()
+            || self.flags.contains(Flags::RECOVERY)
+            || self.rcv_fin.is_some()
+        {
+            return false;
+        }
+        // Either new data acknowledged (never beyond SND.MAX), or the same SND.UNA with
+        // data (an ACK without data that repeats SND.UNA may be a duplicate ACK).
+        let new_ack = ack > self.snd_una;
+        if (new_ack && ack > self.snd_max) || (!new_ack && (ack != self.snd_una || len == 0)) {
+            return false;
+        }
+        if len > 0 && rx.has_ooo() {
+            return false;
+        }
+        let ts_on = self.ts_on();
+        let mut tsval = 0;
+        if ts_on {
+            // RFC 7323: a TSval at or after TS.Recent passes PAWS without further tests.
+            match r.options.timestamps {
+                Some((v, _)) if (v.wrapping_sub(self.ts_recent) as i32) >= 0 => tsval = v,
+                _ => return false,
+            }
+        }
+
+        // What the full path does for this segment: the sequence number is RCV.NXT
+        // (acceptable whatever the window), no RST, no SYN, an ACK inside
+        // [SND.UNA, SND.MAX].
+        let now = ctx.now;
+        self.last_recv = now;
+        self.keep_probes = 0;
+        self.persist_unanswered_reset();
+        self.arm_keepalive(now);
+        // RFC 7323 §4.3 (2).
+        if ts_on && r.seq <= self.last_ack_sent {
+            self.ts_recent = tsval;
+            self.ts_recent_age = now;
+        }
+        // §3.10.7.4 fifth, as `process_ack` does it for a new ACK without SACK blocks
+        // and an unchanged window (not a duplicate ACK: it acknowledges new data, or
+        // carries data).
+        if new_ack {
+            self.on_new_ack(ctx, r, tx);
+        }
+        if self.snd_wl1 < r.seq || (self.snd_wl1 == r.seq && self.snd_wl2 <= ack) {
+            self.snd_wl1 = r.seq;
+            self.snd_wl2 = ack;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            if self.snd_wnd > 0 {
+                self.t_persist = None;
+                self.persist_backoff = 0;
+            }
+        }
+        // §3.10.7.4 seventh; no FIN (eighth).
+        self.process_text(ctx, seg, rx);
+        true
     }
 
     /// RFC 9293 §3.10.7.3: SYN-SENT.
@@ -741,5 +830,334 @@ impl Connection {
             ctx.stats.challenge_acks_suppressed += 1;
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Header prediction against the full path: the same segments, from the same states,
+    //! must leave the same connection, buffers and counters.
+    use super::*;
+    use crate::buf::{RecvState, SendState};
+    use crate::tcp::{Keepalive, TcpConfig, TcpStats};
+    use crate::time::Instant;
+    use crate::wire::checksum::Checksum;
+    use crate::wire::tcp::{SackBlocks, TcpOptions};
+    use core::net::SocketAddrV4;
+    use std::format;
+    use std::string::String;
+    use std::vec;
+    use std::vec::Vec;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn chance(&mut self, percent: u64) -> bool {
+            self.below(100) < percent
+        }
+    }
+
+    /// A connection with its buffers and counters.
+    #[derive(Clone)]
+    struct Side {
+        conn: Connection,
+        rx_mem: Vec<u8>,
+        rx: RecvState,
+        tx_mem: Vec<u8>,
+        tx: SendState,
+        stats: TcpStats,
+    }
+
+    impl Side {
+        /// Everything observable, as text.
+        fn snapshot(&self) -> String {
+            format!(
+                "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+                self.conn, self.rx, self.rx_mem, self.tx, self.tx_mem, self.stats
+            )
+        }
+
+        /// Delivers `repr` with `payload`, staged into the ring first as the stack's fused
+        /// receive path does (if `stage`). `predicted_only`: call only the prediction
+        /// and report whether it took the segment.
+        fn deliver(
+            &mut self,
+            cfg: &TcpConfig,
+            now: Instant,
+            repr: TcpRepr,
+            payload: &[u8],
+            stage: bool,
+            path: Path,
+        ) -> (bool, Option<TcpRepr>) {
+            let mut rx = RecvBuf::new(&mut self.rx_mem, &mut self.rx);
+            let mut tx = SendBuf::new(&mut self.tx_mem, &mut self.tx);
+            let mut staged = None;
+            if stage {
+                if let Some((skip, off)) = self.conn.stage_plan(repr.seq, payload.len()) {
+                    let n = rx.stage(payload, skip, off, &mut Checksum::new());
+                    staged = Some((off, n));
+                }
+            }
+            let seg = SegmentIn {
+                repr,
+                payload,
+                staged,
+            };
+            let mut ctx = Ctx {
+                now,
+                cfg,
+                stats: &mut self.stats,
+            };
+            match path {
+                Path::Predicted => (
+                    self.conn.input_predicted(&mut ctx, &seg, &mut rx, &mut tx),
+                    None,
+                ),
+                Path::Full => (
+                    true,
+                    self.conn
+                        .input_synchronized(&mut ctx, &seg, &mut rx, &mut tx),
+                ),
+                Path::Input => (true, self.conn.input(&mut ctx, &seg, &mut rx, &mut tx)),
+            }
+        }
+
+        /// Sends up to `n` segments; returns them.
+        fn output(&mut self, cfg: &TcpConfig, now: Instant, n: usize) -> Vec<Transmit> {
+            let mut out = Vec::new();
+            for _ in 0..n {
+                let rx = RecvBuf::new(&mut self.rx_mem, &mut self.rx);
+                let tx = SendBuf::new(&mut self.tx_mem, &mut self.tx);
+                let mut ctx = Ctx {
+                    now,
+                    cfg,
+                    stats: &mut self.stats,
+                };
+                match self.conn.poll_output(&mut ctx, &rx, &tx, 1500) {
+                    Some(t) => out.push(t),
+                    None => break,
+                }
+            }
+            out
+        }
+    }
+
+    #[derive(Clone, Copy)]
+    enum Path {
+        Predicted,
+        Full,
+        Input,
+    }
+
+    use super::super::conn::Transmit;
+
+    fn peer_repr(seq: SeqNum, ack: SeqNum, flags: TcpFlags, window: u16) -> TcpRepr {
+        TcpRepr {
+            src_port: 80,
+            dst_port: 40000,
+            seq,
+            ack,
+            flags,
+            window,
+            options: TcpOptions::NONE,
+        }
+    }
+
+    /// An ESTABLISHED connection in a random state: options on or off, data in flight,
+    /// data received, maybe a hole in the received data, maybe in recovery.
+    fn established(rng: &mut Rng) -> (TcpConfig, Instant, Side, u32) {
+        let mut cfg = TcpConfig {
+            timestamps: rng.chance(70),
+            sack: rng.chance(60),
+            window_scaling: rng.chance(60),
+            ..TcpConfig::default()
+        };
+        if rng.chance(30) {
+            cfg.delayed_ack = None;
+        }
+        if rng.chance(30) {
+            cfg.keepalive = Some(Keepalive::default());
+        }
+        let mut now = Instant::from_millis(1_000 + rng.below(1_000_000));
+        let local = SocketAddrV4::new([10, 0, 0, 1].into(), 40000);
+        let remote = SocketAddrV4::new([10, 0, 0, 2].into(), 80);
+        let iss = SeqNum(rng.next() as u32);
+        let rx_cap = [1024usize, 4096, 70_000][rng.below(3) as usize];
+        let conn = Connection::connect(&cfg, now, local, remote, iss, 1500, rx_cap, 7);
+        let mut side = Side {
+            conn,
+            rx_mem: vec![0; rx_cap],
+            rx: RecvState::new(usize::from(cfg.max_ooo_ranges)),
+            tx_mem: vec![0; 8192],
+            tx: SendState::new(),
+            stats: TcpStats::default(),
+        };
+        assert_eq!(side.output(&cfg, now, 1).len(), 1);
+        let irs = SeqNum(rng.next() as u32);
+        let wscale = rng.below(4) as u8;
+        let mut ts_peer = rng.next() as u32;
+        let mut syn_ack = peer_repr(irs, iss + 1, TcpFlags::SYN | TcpFlags::ACK, 20_000);
+        syn_ack.options = TcpOptions {
+            mss: Some(1460),
+            window_scale: cfg.window_scaling.then_some(wscale),
+            sack_permitted: cfg.sack,
+            sack: SackBlocks::EMPTY,
+            timestamps: cfg.timestamps.then_some((ts_peer, 0)),
+        };
+        now += crate::time::Duration::from_millis(1 + rng.below(50));
+        side.deliver(&cfg, now, syn_ack, &[], false, Path::Input);
+        assert_eq!(side.conn.state, State::Established);
+        side.output(&cfg, now, 1);
+
+        let ts_opt = |ts_peer: u32| cfg.timestamps.then_some((ts_peer, 7));
+        let wnd = (20_000u32 >> if cfg.window_scaling { wscale } else { 0 }) as u16;
+        // Data in flight.
+        let written = rng.below(6000) as usize;
+        let data: Vec<u8> = (0..written).map(|i| i as u8).collect();
+        SendBuf::new(&mut side.tx_mem, &mut side.tx).write(&data);
+        let segs = rng.below(5) as usize;
+        side.output(&cfg, now, segs);
+        // Data received in order.
+        for _ in 0..rng.below(3) {
+            let len = 1 + rng.below(700) as usize;
+            let mut r = peer_repr(
+                side.conn.rcv_nxt,
+                side.conn.snd_una,
+                TcpFlags::ACK | TcpFlags::PSH,
+                wnd,
+            );
+            ts_peer = ts_peer.wrapping_add(rng.below(3) as u32);
+            r.options.timestamps = ts_opt(ts_peer);
+            let payload = vec![0xa5; len];
+            now += crate::time::Duration::from_millis(rng.below(5));
+            side.deliver(&cfg, now, r, &payload, rng.chance(50), Path::Input);
+            if rng.chance(50) {
+                side.output(&cfg, now, 1);
+            }
+        }
+        // A hole: data beyond RCV.NXT.
+        if rng.chance(15) {
+            let mut r = peer_repr(
+                side.conn.rcv_nxt + 100,
+                side.conn.snd_una,
+                TcpFlags::ACK,
+                wnd,
+            );
+            r.options.timestamps = ts_opt(ts_peer);
+            side.deliver(&cfg, now, r, &[1; 50], false, Path::Input);
+        }
+        // Duplicate ACKs (recovery after three, with data in flight).
+        if rng.chance(15) {
+            for _ in 0..3 {
+                let mut r = peer_repr(side.conn.rcv_nxt, side.conn.snd_una, TcpFlags::ACK, wnd);
+                r.options.timestamps = ts_opt(ts_peer);
+                side.deliver(&cfg, now, r, &[], false, Path::Input);
+            }
+        }
+        // A read that makes room.
+        if rng.chance(30) {
+            let mut out = vec![0; 300];
+            RecvBuf::new(&mut side.rx_mem, &mut side.rx).read(&mut out);
+        }
+        now += crate::time::Duration::from_millis(rng.below(100));
+        (cfg, now, side, ts_peer)
+    }
+
+    /// A segment near what the connection expects: mostly exactly that, sometimes off by
+    /// a little in one field.
+    fn candidate(rng: &mut Rng, side: &Side, ts_peer: u32) -> (TcpRepr, Vec<u8>) {
+        let c = &side.conn;
+        let flags = match rng.below(12) {
+            0 => TcpFlags::ACK | TcpFlags::FIN,
+            1 => TcpFlags::ACK | TcpFlags::SYN,
+            2 => TcpFlags::ACK | TcpFlags::RST,
+            3 => TcpFlags::ACK | TcpFlags::URG,
+            4 => TcpFlags::PSH,
+            5 => TcpFlags::ACK | TcpFlags::ECE,
+            6..=8 => TcpFlags::ACK | TcpFlags::PSH,
+            _ => TcpFlags::ACK,
+        };
+        let seq = match rng.below(10) {
+            0 => c.rcv_nxt - 1,
+            1 => c.rcv_nxt + 1,
+            2 => c.rcv_nxt - 50,
+            3 => c.rcv_nxt + (rng.below(3000) as u32),
+            _ => c.rcv_nxt,
+        };
+        let flight = c.snd_max - c.snd_una;
+        let ack = match rng.below(10) {
+            0 => c.snd_una - 1,
+            1 => c.snd_max + 1,
+            2 => c.snd_max,
+            3..=5 => c.snd_una,
+            _ => c.snd_una + (rng.below(u64::from(flight) + 1) as u32),
+        };
+        let wnd = c.snd_wnd >> c.snd_wscale;
+        let window = match rng.below(10) {
+            0 => wnd.wrapping_add(1) as u16,
+            1 => 0,
+            2 => rng.next() as u16,
+            _ => wnd as u16,
+        };
+        let mut r = peer_repr(seq, ack, flags, window);
+        let tsval = match rng.below(10) {
+            0 => c.ts_recent.wrapping_sub(1),
+            1 => c.ts_recent.wrapping_sub(5),
+            2 => c.ts_recent.wrapping_add(0x8000_0000),
+            3 => c.ts_recent,
+            _ => ts_peer.wrapping_add(rng.below(4) as u32),
+        };
+        if rng.chance(95) {
+            r.options.timestamps = Some((tsval, c.ts_now(Instant::ZERO)));
+        }
+        if rng.chance(10) {
+            r.options.sack.push(c.snd_una + 10, c.snd_una + 20);
+        }
+        let len = if rng.chance(40) {
+            0
+        } else {
+            1 + rng.below(1500) as usize
+        };
+        let payload = (0..len).map(|i| (i * 7) as u8).collect();
+        (r, payload)
+    }
+
+    #[test]
+    fn prediction_matches_the_full_path() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let (mut taken, mut declined) = (0, 0);
+        for _ in 0..12_000 {
+            let (cfg, now, side, ts_peer) = established(&mut rng);
+            let (repr, payload) = candidate(&mut rng, &side, ts_peer);
+            let stage = rng.chance(60);
+            let mut fast = side.clone();
+            let (took, _) = fast.deliver(&cfg, now, repr, &payload, stage, Path::Predicted);
+            if took {
+                taken += 1;
+                let mut full = side.clone();
+                let (_, reply) = full.deliver(&cfg, now, repr, &payload, stage, Path::Full);
+                assert_eq!(reply, None);
+                assert_eq!(fast.snapshot(), full.snapshot(), "segment {repr:?}");
+            } else {
+                declined += 1;
+                // Declined: nothing changed but what staging wrote into free ring space.
+                let mut untouched = side.clone();
+                if stage {
+                    untouched.rx_mem.copy_from_slice(&fast.rx_mem);
+                }
+                assert_eq!(fast.snapshot(), untouched.snapshot(), "segment {repr:?}");
+            }
+        }
+        // Both outcomes are well represented.
+        assert!(taken > 700, "prediction took {taken} segments");
+        assert!(declined > 2_000, "prediction declined {declined} segments");
     }
 }
