@@ -555,11 +555,20 @@ impl<'a> SocketSet<'a> {
     // ----- the timer heap -----
 
     /// Re-reads slot `i`'s earliest deadline and fixes its place in the heap.
+    #[inline]
     pub(crate) fn update_timer(&mut self, i: usize) {
-        let d = self.slots[i].conn.as_ref().and_then(|c| c.poll_at());
-        if d == self.slots[i].deadline && (d.is_none() || self.slots[i].heap_pos != NONE) {
+        let Some(s) = self.slots.get(i) else {
+            return;
+        };
+        let d = s.conn.as_ref().and_then(|c| c.poll_at());
+        if d == s.deadline && (d.is_none() || s.heap_pos != NONE) {
             return;
         }
+        self.move_timer(i, d);
+    }
+
+    /// Sets slot `i`'s deadline to `d` and fixes its place in the heap.
+    fn move_timer(&mut self, i: usize, d: Option<Instant>) {
         self.slots[i].deadline = d;
         if d.is_none() {
             self.heap_remove(i);
@@ -733,6 +742,11 @@ impl<'a> SocketSet<'a> {
         if ev.is_empty() {
             return;
         }
+        self.absorb(i, ev);
+    }
+
+    /// [`SocketSet::absorb_events`] with the events `ev` already taken.
+    fn absorb(&mut self, i: usize, ev: Events) {
         self.epoch = self.epoch.wrapping_add(1);
         let s = &mut self.slots[i];
         s.events |= ev;
@@ -904,12 +918,23 @@ impl<'a> SocketSet<'a> {
 
     /// After anything touched slot `i`: readiness, timer, output, and maybe freeing.
     pub(crate) fn after_change(&mut self, i: usize) {
-        self.absorb_events(i);
-        if self.release(i) {
+        let Some(s) = self.slots.get_mut(i) else {
+            return;
+        };
+        // What `absorb_events` and `release` would find, read once: most changes leave
+        // no event and a connection that is not closed.
+        let (ev, closed) = match s.conn.as_mut() {
+            Some(c) => (c.take_events(), c.state() == State::Closed),
+            None => (Events::empty(), true),
+        };
+        if !ev.is_empty() {
+            self.absorb(i, ev);
+        }
+        if closed && self.release(i) {
             return;
         }
         self.update_timer(i);
-        if self.may_output(i) {
+        if !self.slots[i].dirty && self.may_output(i) {
             self.mark_dirty(i);
         }
     }
