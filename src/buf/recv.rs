@@ -360,6 +360,18 @@ impl<'a> RecvBuf<'a> {
         let cap = self.mem.len();
         let n = in_window(self.window(), offset, data.len());
         let (inwin, beyond) = split_clamped(data, n);
+        if self.st.nranges == 0 {
+            // Nothing held out of order (the common case): one run to copy. A non-empty
+            // run starts inside the window, so `len + offset < cap`.
+            if !inwin.is_empty() {
+                let pos = ring_add(cap, self.st.head, self.st.len + offset);
+                put(self.mem, pos, inwin, sum.as_deref_mut());
+            }
+            if let Some(c) = sum {
+                c.add_bytes(beyond);
+            }
+            return n;
+        }
         // Ring position of offset 0 (RCV.NXT).
         let base = ring_add(cap, self.st.head, self.st.len);
         // `inwin[..at]` is done; `offset + at` is its offset past the in-order end.

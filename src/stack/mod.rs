@@ -380,7 +380,7 @@ impl<'a> Stack<'a> {
             return;
         };
         let remote = c.remote();
-        let had_ooo = rxb.ooo_bytes() != 0;
+        let had_ooo = rxb.has_ooo();
         let mut ctx = Ctx { now, cfg, stats };
         let una = c.snd_una();
         let reply = c.input(&mut ctx, &seg, &mut rxb, &mut txb);
@@ -398,7 +398,7 @@ impl<'a> Stack<'a> {
             && reply.is_none()
             && !payload.is_empty()
             && !had_ooo
-            && rxb.ooo_bytes() == 0
+            && !rxb.has_ooo()
             && c.state() == State::Established
             && !repr
                 .flags
