@@ -231,6 +231,28 @@ impl<const N: usize> ArpCache<N> {
         (self.lookup_at(now, idx), Some(idx))
     }
 
+    /// [`ArpCache::lookup_hinted`] for the common case: `ip` is in slot `idx`, resolved
+    /// and fresh at `now`. Marks it used and returns its address; `None` (changing
+    /// nothing) in every other case.
+    #[inline]
+    pub(crate) fn fresh_at(
+        &mut self,
+        now: Instant,
+        ip: Ipv4Addr,
+        idx: usize,
+    ) -> Option<EthernetAddress> {
+        match self.entries.get_mut(idx) {
+            Some(Some(e)) if e.ip == ip => match e.state {
+                NeighborState::Reachable { mac, expires_at } if now < expires_at => {
+                    e.last_used = now;
+                    Some(mac)
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     fn lookup_at(&mut self, now: Instant, idx: usize) -> Lookup {
         let Some(Some(e)) = self.entries.get_mut(idx) else {
             return Lookup::Missing;

@@ -443,6 +443,16 @@ impl<const N: usize> Interface<N> {
         now: Instant,
         dst: Ipv4Addr,
     ) -> Result<EthernetAddress, NeighborStatus> {
+        // The destination of the last lookup, still fresh in its slot: when every entry
+        // is resolved (`advance` has nothing to expire) that is the answer below.
+        if let Some((d, ip, at)) = self.memo {
+            if d == dst && self.cache.is_calm() {
+                if let Some(mac) = self.cache.fresh_at(now, ip, at) {
+                    bump(&mut self.stats.arp_hits);
+                    return Ok(mac);
+                }
+            }
+        }
         self.advance(now);
         let (ip, hint) = match self.neighbor_hop(dst) {
             Ok(Ok(hop)) => hop,
