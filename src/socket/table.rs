@@ -555,7 +555,7 @@ impl<'a> SocketSet<'a> {
     // ----- the timer heap -----
 
     /// Re-reads slot `i`'s earliest deadline and fixes its place in the heap.
-    #[inline]
+    #[cfg_attr(target_pointer_width = "64", inline)]
     pub(crate) fn update_timer(&mut self, i: usize) {
         let Some(s) = self.slots.get(i) else {
             return;
