@@ -42,6 +42,41 @@ pub struct Duration {
     micros: u64,
 }
 
+/// `n / 1000`. On 32-bit targets a 64-bit division is a library routine (about 1 KiB of
+/// flash on a Cortex-M, whose only user without CUBIC would be the timestamp clock), so
+/// there it is [`div_1000_narrow`].
+#[inline]
+const fn div_1000(n: u64) -> u64 {
+    if cfg!(target_pointer_width = "64") {
+        n / 1000
+    } else {
+        div_1000_narrow(n)
+    }
+}
+
+/// `n / 1000` as long division in 32-bit steps of 32, 16 and 16 bits: each divides a
+/// value below `1000 << 16` (after the first) by a constant, which the compiler turns
+/// into a multiplication. Inlined, the callers fold it with what they compute around
+/// it (the Cortex-M firmware without CUBIC is smallest so); with CUBIC, whose own
+/// divisions keep the library routine linked, one shared copy is smaller.
+#[cfg_attr(
+    all(not(target_pointer_width = "64"), feature = "cubic"),
+    inline(never)
+)]
+#[cfg_attr(not(all(not(target_pointer_width = "64"), feature = "cubic")), inline)]
+const fn div_1000_narrow(n: u64) -> u64 {
+    let hi = (n >> 32) as u32;
+    let lo = n as u32;
+    // n = hi·2^32 + (lo >> 16)·2^16 + (lo & 0xffff); each step carries its remainder,
+    // below 1000, into the next.
+    let (q_hi, r) = (hi / 1000, hi % 1000);
+    let mid = (r << 16) | (lo >> 16);
+    let (q_mid, r) = (mid / 1000, mid % 1000);
+    let low = (r << 16) | (lo & 0xffff);
+    let q_lo = low / 1000;
+    ((q_hi as u64) << 32) | (((q_mid << 16) + q_lo) as u64)
+}
+
 impl Instant {
     /// The origin of the clock.
     pub const ZERO: Instant = Instant::from_micros(0);
@@ -74,7 +109,7 @@ impl Instant {
     }
     /// Milliseconds since the origin (truncated).
     pub const fn total_millis(self) -> u64 {
-        self.total_micros() / 1_000
+        div_1000(self.total_micros())
     }
     /// The time from `earlier` to `self`, or zero if `earlier` is later.
     pub const fn saturating_duration_since(self, earlier: Instant) -> Duration {
@@ -141,7 +176,7 @@ impl Duration {
     }
     /// Whole milliseconds (truncated).
     pub const fn total_millis(self) -> u64 {
-        self.micros / 1_000
+        div_1000(self.micros)
     }
     /// `self * n`, saturating.
     pub const fn saturating_mul(self, n: u64) -> Duration {
@@ -258,6 +293,35 @@ impl From<std::time::Duration> for Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn narrow_division_by_1000() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let edges = [
+            0,
+            1,
+            999,
+            1000,
+            1001,
+            65_535_999,
+            u64::from(u32::MAX),
+            1 << 32,
+        ];
+        for n in edges
+            .into_iter()
+            .chain([u64::MAX, u64::MAX - 1, MAX_MICROS])
+        {
+            assert_eq!(div_1000_narrow(n), n / 1000, "{n}");
+        }
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for n in [x, x >> 20, x >> 40, x % 1_000_000] {
+                assert_eq!(div_1000_narrow(n), n / 1000, "{n}");
+            }
+        }
+    }
 
     #[test]
     fn optional_instant_costs_no_extra_word() {
