@@ -66,6 +66,14 @@ bitflags::bitflags! {
         const OFFERED_TS = 1 << 15;
         /// We offered SACK on our SYN.
         const OFFERED_SACK = 1 << 16;
+        /// Keep-alive probing on (`ka_idle`, `ka_interval`, `ka_count` hold the settings).
+        const KEEPALIVE = 1 << 17;
+        /// An RFC 5482 user timeout is set (`user_timeout_us` holds it).
+        const USER_TIMEOUT = 1 << 18;
+        /// The peer's FIN was seen out of order (`rcv_fin_seq` holds its sequence number).
+        const FIN_AHEAD = 1 << 19;
+        /// A retransmission is asked for (`rtx_seq` says where).
+        const RTX_NEXT = 1 << 20;
     }
 }
 
@@ -151,8 +159,9 @@ pub struct Connection {
     /// Right edge of the window last advertised (RCV.NXT + RCV.WND as sent).
     pub(crate) rcv_adv: SeqNum,
     pub(crate) rcv_wscale: u8,
-    /// The peer's FIN seen on an out-of-order segment: processed when RCV.NXT reaches it.
-    pub(crate) rcv_fin: Option<SeqNum>,
+    /// The peer's FIN seen on an out-of-order segment, processed when RCV.NXT reaches
+    /// it: meaningful with `Flags::FIN_AHEAD` (see `rcv_fin()`).
+    rcv_fin_seq: SeqNum,
 
     /// Largest payload the peer accepts (its MSS option, or 536), capped by our MTU.
     pub(crate) smss: u16,
@@ -173,8 +182,10 @@ pub struct Connection {
 
     // RTT.
     pub(crate) rtt: RttEstimator,
-    /// Sequence number being timed and when it was sent (when timestamps are off).
-    pub(crate) rtt_timing: Option<(SeqNum, Instant)>,
+    /// Sequence number being timed (see `rtt_timing()`), meaningful while `rtt_sent`
+    /// holds when it was sent.
+    rtt_seq: SeqNum,
+    rtt_sent: Option<Instant>,
 
     // Timers: deadlines, `None` when not armed.
     pub(crate) t_rexmt: Option<Instant>,
@@ -203,8 +214,9 @@ pub struct Connection {
     pub(crate) recover: SeqNum,
     /// RFC 6675 HighRxt: highest sequence retransmitted in this recovery episode.
     pub(crate) high_rxt: SeqNum,
-    /// NewReno: retransmit the segment at this sequence number next.
-    pub(crate) rtx_next: Option<SeqNum>,
+    /// NewReno: retransmit the segment at this sequence number next; meaningful with
+    /// `Flags::RTX_NEXT` (see `rtx_next()`).
+    rtx_seq: SeqNum,
     pub(crate) scoreboard: Scoreboard,
     pub(crate) recv_sack: RecvSack,
 
@@ -218,8 +230,18 @@ pub struct Connection {
     pub(crate) error: Option<Error>,
     pub(crate) events: Events,
 
-    pub(crate) keepalive: Option<Keepalive>,
-    pub(crate) user_timeout: Option<Duration>,
+    // The keep-alive and user timeout settings, kept as plain fields with a flag each
+    // (`Flags::KEEPALIVE`, `Flags::USER_TIMEOUT`) rather than as `Option`s of their
+    // public types, which would take 48 bytes per connection instead of 25: see
+    // `keepalive()` and `user_timeout()`.
+    /// Keep-alive idle time, microseconds.
+    ka_idle: u64,
+    /// Keep-alive probe interval, microseconds.
+    ka_interval: u64,
+    /// Unanswered keep-alive probes before the connection ends.
+    ka_count: u8,
+    /// RFC 5482 user timeout, microseconds.
+    user_timeout_us: u64,
 }
 
 /// The default MSS when the peer sends none (RFC 9293 §3.7.1).
@@ -255,7 +277,7 @@ impl Connection {
         if !cfg.nagle {
             flags |= Flags::NODELAY;
         }
-        Connection {
+        let mut c = Connection {
             state: State::Closed,
             local,
             remote,
@@ -274,7 +296,7 @@ impl Connection {
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
             rcv_wscale: 0,
-            rcv_fin: None,
+            rcv_fin_seq: SeqNum(0),
             smss: DEFAULT_MSS.min(rcv_mss),
             rcv_mss,
             path_mss: u16::MAX,
@@ -284,7 +306,8 @@ impl Connection {
             last_ack_sent: SeqNum(0),
             ts_rexmt: 0,
             rtt: RttEstimator::new(cfg.initial_rto),
-            rtt_timing: None,
+            rtt_seq: SeqNum(0),
+            rtt_sent: None,
             t_rexmt: None,
             t_persist: None,
             t_delack: None,
@@ -302,7 +325,7 @@ impl Connection {
             dupack_snd_max: iss,
             recover: iss,
             high_rxt: iss,
-            rtx_next: None,
+            rtx_seq: SeqNum(0),
             scoreboard: Scoreboard::new(),
             recv_sack: RecvSack::new(),
             chal_window: now,
@@ -310,9 +333,94 @@ impl Connection {
             soft_error: None,
             error: None,
             events: Events::empty(),
-            keepalive: cfg.keepalive,
-            user_timeout: cfg.user_timeout,
+            ka_idle: 0,
+            ka_interval: 0,
+            ka_count: 0,
+            user_timeout_us: 0,
+        };
+        c.store_keepalive(cfg.keepalive);
+        c.store_user_timeout(cfg.user_timeout);
+        c
+    }
+
+    // `Option<SeqNum>` and `Option<(SeqNum, Instant)>` fields would take 4 bytes more
+    // each: the three below keep a flag bit or a niche instead.
+
+    /// The peer's FIN seen on an out-of-order segment, if any.
+    #[inline]
+    pub(crate) fn rcv_fin(&self) -> Option<SeqNum> {
+        self.flags
+            .contains(Flags::FIN_AHEAD)
+            .then_some(self.rcv_fin_seq)
+    }
+
+    #[inline]
+    pub(crate) fn set_rcv_fin(&mut self, v: Option<SeqNum>) {
+        if let Some(s) = v {
+            self.rcv_fin_seq = s;
         }
+        self.flags.set(Flags::FIN_AHEAD, v.is_some());
+    }
+
+    /// Where the next retransmission asked for (fast retransmit, partial ACK) starts.
+    #[inline]
+    pub(crate) fn rtx_next(&self) -> Option<SeqNum> {
+        self.flags.contains(Flags::RTX_NEXT).then_some(self.rtx_seq)
+    }
+
+    #[inline]
+    pub(crate) fn set_rtx_next(&mut self, v: Option<SeqNum>) {
+        if let Some(s) = v {
+            self.rtx_seq = s;
+        }
+        self.flags.set(Flags::RTX_NEXT, v.is_some());
+    }
+
+    /// The segment being timed for an RTT sample: its sequence number and when it was
+    /// sent.
+    #[inline]
+    pub(crate) fn rtt_timing(&self) -> Option<(SeqNum, Instant)> {
+        self.rtt_sent.map(|t| (self.rtt_seq, t))
+    }
+
+    #[inline]
+    pub(crate) fn set_rtt_timing(&mut self, v: Option<(SeqNum, Instant)>) {
+        if let Some((s, _)) = v {
+            self.rtt_seq = s;
+        }
+        self.rtt_sent = v.map(|(_, t)| t);
+    }
+
+    /// The keep-alive settings (`None`: no probing).
+    #[inline]
+    pub(crate) fn keepalive(&self) -> Option<Keepalive> {
+        self.flags.contains(Flags::KEEPALIVE).then(|| Keepalive {
+            idle: Duration::from_micros(self.ka_idle),
+            interval: Duration::from_micros(self.ka_interval),
+            count: self.ka_count,
+        })
+    }
+
+    fn store_keepalive(&mut self, k: Option<Keepalive>) {
+        let k = k.inspect(|k| {
+            self.ka_idle = k.idle.total_micros();
+            self.ka_interval = k.interval.total_micros();
+            self.ka_count = k.count;
+        });
+        self.flags.set(Flags::KEEPALIVE, k.is_some());
+    }
+
+    /// The RFC 5482 user timeout, if set.
+    #[inline]
+    pub(crate) fn user_timeout(&self) -> Option<Duration> {
+        self.flags
+            .contains(Flags::USER_TIMEOUT)
+            .then(|| Duration::from_micros(self.user_timeout_us))
+    }
+
+    fn store_user_timeout(&mut self, t: Option<Duration>) {
+        let t = t.inspect(|t| self.user_timeout_us = t.total_micros());
+        self.flags.set(Flags::USER_TIMEOUT, t.is_some());
     }
 
     /// An active open (RFC 9293 §3.10.1): SYN-SENT; the SYN goes out at the next output.
@@ -535,13 +643,13 @@ impl Connection {
     }
     /// Sets keep-alive probing.
     pub fn set_keepalive(&mut self, now: Instant, keepalive: Option<Keepalive>) {
-        self.keepalive = keepalive;
+        self.store_keepalive(keepalive);
         self.keep_probes = 0;
         self.arm_keepalive(now);
     }
     /// Sets the RFC 5482 user timeout.
     pub fn set_user_timeout(&mut self, timeout: Option<Duration>) {
-        self.user_timeout = timeout;
+        self.store_user_timeout(timeout);
     }
     /// Selects the congestion control algorithm (keeps the current window).
     pub fn set_congestion_control(&mut self, alg: cc::Algorithm) {
@@ -756,7 +864,7 @@ impl Connection {
             // The segment that was too big was dropped: send it again, smaller, now.
             if self.snd_una != self.snd_max {
                 self.snd_nxt = self.snd_una;
-                self.rtt_timing = None;
+                self.set_rtt_timing(None);
             }
         }
     }

@@ -71,7 +71,7 @@ impl Connection {
             || (u32::from(r.window) << self.snd_wscale) != self.snd_wnd
             || !r.options.sack.is_empty()
             || self.flags.contains(Flags::RECOVERY)
-            || self.rcv_fin.is_some()
+            || self.flags.contains(Flags::FIN_AHEAD)
         {
             return false;
         }
@@ -446,9 +446,9 @@ impl Connection {
     /// the echoed timestamp (RFC 7323 §4.1).
     fn take_rtt_sample(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr, ack: SeqNum) {
         let cfg = ctx.cfg;
-        if let Some((seq, sent)) = self.rtt_timing {
+        if let Some((seq, sent)) = self.rtt_timing() {
             if ack > seq {
-                self.rtt_timing = None;
+                self.set_rtt_timing(None);
                 self.rtt.sample(ctx.now - sent, cfg.min_rto, cfg.max_rto);
                 return;
             }
@@ -583,7 +583,7 @@ impl Connection {
                 // Partial acknowledgment (RFC 6582 §3.2 step 4): retransmit the next
                 // unacknowledged segment, deflate by the amount acknowledged, add back one
                 // SMSS if at least that much was acknowledged.
-                self.rtx_next = Some(self.snd_una);
+                self.set_rtx_next(Some(self.snd_una));
                 let mut cwnd = self.cc.cwnd().saturating_sub(data_acked);
                 if data_acked >= smss {
                     cwnd += smss;
@@ -666,9 +666,9 @@ impl Connection {
         self.flags |= Flags::RECOVERY;
         self.recover = self.snd_max;
         self.cc.on_congestion(now, flight, smss);
-        self.rtt_timing = None;
+        self.set_rtt_timing(None);
         self.high_rxt = self.snd_una;
-        self.rtx_next = Some(self.snd_una);
+        self.set_rtx_next(Some(self.snd_una));
         if !self.sack_on() {
             self.cc
                 .set_cwnd(self.cc.ssthresh().saturating_add(3 * smss));
@@ -758,21 +758,21 @@ impl Connection {
             let fin_seq = r.seq + seg.payload.len() as u32;
             if fin_seq > self.rcv_nxt {
                 if fin_seq.diff(self.rcv_nxt) as u32 <= self.rcv_wnd() {
-                    self.rcv_fin = Some(fin_seq);
+                    self.set_rcv_fin(Some(fin_seq));
                 }
             } else if fin_seq == self.rcv_nxt && !self.flags.contains(Flags::RCVD_FIN) {
                 self.receive_fin(ctx);
                 return;
             }
         }
-        if self.rcv_fin == Some(self.rcv_nxt) && !self.flags.contains(Flags::RCVD_FIN) {
+        if self.rcv_fin() == Some(self.rcv_nxt) && !self.flags.contains(Flags::RCVD_FIN) {
             self.receive_fin(ctx);
         }
     }
 
     fn receive_fin(&mut self, ctx: &mut Ctx<'_>) {
         self.rcv_nxt += 1u32;
-        self.rcv_fin = None;
+        self.set_rcv_fin(None);
         self.flags |= Flags::RCVD_FIN | Flags::ACK_NOW;
         self.events |= Events::RECV;
         match self.state {

@@ -29,7 +29,7 @@ impl Connection {
     pub fn wants_output(&self) -> bool {
         self.flags
             .intersects(Flags::ACK_NOW | Flags::FORCE | Flags::KEEPALIVE_PROBE)
-            || self.rtx_next.is_some()
+            || self.flags.contains(Flags::RTX_NEXT)
             || (matches!(self.state, State::SynSent) && self.snd_nxt == self.iss)
             || (matches!(self.state, State::SynReceived) && self.snd_nxt == self.iss)
     }
@@ -89,9 +89,9 @@ impl Connection {
         }
         if retransmission {
             ctx.stats.retransmits += 1;
-            self.rtt_timing = None;
+            self.set_rtt_timing(None);
         } else {
-            self.rtt_timing = Some((self.iss, now));
+            self.set_rtt_timing(Some((self.iss, now)));
         }
         if self.t_rexmt.is_none() {
             self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
@@ -187,9 +187,9 @@ impl Connection {
             // Only the part sent before (a segment may run on past SND.MAX).
             let again = (self.snd_max - choice.seq).min(choice.len as u32);
             ctx.stats.retransmitted_bytes += u64::from(again);
-            if let Some((t, _)) = self.rtt_timing {
+            if let Some((t, _)) = self.rtt_timing() {
                 if t.in_range(choice.seq, end) {
-                    self.rtt_timing = None; // Karn
+                    self.set_rtt_timing(None); // Karn
                 }
             }
         } else if !rtx && !choice.probe && choice.len > 0 && choice.len < max_payload {
@@ -202,8 +202,8 @@ impl Connection {
             self.snd_nxt = end;
         }
         if end > self.snd_max {
-            if self.rtt_timing.is_none() && !rtx && !self.flags.contains(Flags::RECOVERY) {
-                self.rtt_timing = Some((choice.seq, now));
+            if self.rtt_timing().is_none() && !rtx && !self.flags.contains(Flags::RECOVERY) {
+                self.set_rtt_timing(Some((choice.seq, now)));
             }
             self.snd_max = end;
         }
@@ -249,7 +249,8 @@ impl Connection {
         let smss = u32::from(self.eff_mss());
 
         // A retransmission asked for by fast retransmit or a partial ACK.
-        if let Some(s) = self.rtx_next.take() {
+        if let Some(s) = self.rtx_next() {
+            self.set_rtx_next(None);
             if self.snd_una <= s && s < self.snd_max {
                 let c = self.segment_at(s, max_payload, held, fin_pending, fin_seq);
                 if c.len > 0 || c.fin {
@@ -541,7 +542,7 @@ impl Connection {
         if self
             .flags
             .intersects(Flags::ACK_NOW | Flags::FORCE | Flags::KEEPALIVE_PROBE | Flags::RECOVERY)
-            || self.rtx_next.is_some()
+            || self.flags.contains(Flags::RTX_NEXT)
             || self.snd_nxt != self.snd_max
             // A FIN not sent yet (once sent, it goes again only after SND.NXT was
             // rewound, which the test above catches).

@@ -86,7 +86,7 @@ impl Connection {
             ctx.cfg.max_retransmits
         };
         let user_timeout_hit = self
-            .user_timeout
+            .user_timeout()
             .zip(self.unacked_since)
             .is_some_and(|(limit, since)| now.saturating_duration_since(since) >= limit);
         if self.rexmt_count >= limit || user_timeout_hit {
@@ -118,11 +118,11 @@ impl Connection {
             self.dupacks = 0;
             self.recover = self.snd_max;
             self.high_rxt = self.snd_una;
-            self.rtx_next = None;
+            self.set_rtx_next(None);
         }
         // Go back N from SND.UNA (SACKed data is skipped by output).
         self.snd_nxt = self.snd_una;
-        self.rtt_timing = None;
+        self.set_rtt_timing(None);
         self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
         None
     }
@@ -144,7 +144,7 @@ impl Connection {
         // probe byte has stayed unacknowledged that long (Linux ends such a connection
         // at the first probe past the user timeout, too).
         let user_timeout_hit = self
-            .user_timeout
+            .user_timeout()
             .zip(self.unacked_since)
             .is_some_and(|(limit, since)| ctx.now.saturating_duration_since(since) >= limit);
         if self.rexmt_count >= ctx.cfg.max_retransmits || user_timeout_hit {
@@ -179,7 +179,7 @@ impl Connection {
     /// (tcp_keepalive_timer) and BSD (tcp_drop) both reset it, in case it is only
     /// deaf, not gone.
     fn on_keepalive(&mut self, ctx: &mut Ctx<'_>) -> Option<TcpRepr> {
-        let k = self.keepalive?;
+        let k = self.keepalive()?;
         if !matches!(self.state, State::Established | State::CloseWait) {
             return None;
         }
@@ -196,7 +196,7 @@ impl Connection {
 
     /// (Re)arms the keep-alive timer after activity.
     pub(crate) fn arm_keepalive(&mut self, now: Instant) {
-        self.t_keep = match self.keepalive {
+        self.t_keep = match self.keepalive() {
             Some(k) if matches!(self.state, State::Established | State::CloseWait) => {
                 Some(now + k.idle)
             }
