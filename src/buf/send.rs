@@ -150,6 +150,14 @@ impl<'a> SendBuf<'a> {
     /// Only the bytes copied are summed, continuing whatever `sum` holds (any parity), so
     /// a segment is summed as pseudo header, header, then this payload.
     pub fn copy_and_sum(&self, offset: usize, dst: &mut [u8], sum: &mut Checksum) -> usize {
+        // The common case: the bytes are held and do not wrap.
+        if offset <= self.st.len && dst.len() <= self.st.len - offset {
+            let start = self.st.head + offset;
+            if let Some(src) = self.mem.get(start..start + dst.len()) {
+                sum.copy_and_add(dst, src);
+                return dst.len();
+            }
+        }
         let (a, b) = self.slices(offset, dst.len());
         let (d1, rest) = dst.split_at_mut_checked(a.len()).unwrap_or_default();
         let d2 = rest.get_mut(..b.len()).unwrap_or_default();
