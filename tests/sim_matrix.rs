@@ -324,9 +324,10 @@ fn cell(loss: f64, dup: f64, reorder: f64, corrupt: f64, bound: Duration) {
             "loss {loss} dup {dup} reorder {reorder} corrupt {corrupt} seed {seed}: \
              took {done:?}, bound {bound:?}"
         );
-        // TIME-WAIT (2·MSL = 60 s) is all that may follow.
+        // TIME-WAIT (2·MSL = 60 s) is all that may follow, after the FIN exchange, which
+        // a lossy link may make retransmit a few times (seed 13 at 30 % loss: 2.4 s).
         assert!(
-            o.freed - o.done <= Duration::from_secs(61),
+            o.freed - o.done <= Duration::from_secs(61 + if loss > 0.1 { 5 } else { 0 }),
             "slots freed late"
         );
         if loss == 0.0 && dup == 0.0 && reorder == 0.0 && corrupt == 0.0 {
@@ -363,20 +364,22 @@ fn clean_link() {
 
 #[test]
 fn loss_1_percent() {
-    // Measured: 0.70–1.65 s.
+    // Measured: 0.63–1.17 s (RFC 6675 alone, without RACK-TLP: 0.70–1.65 s).
     cell(0.01, 0.0, 0.0, 0.0, secs(5));
 }
 
 #[test]
 fn loss_10_percent() {
-    // Measured: 7.7–12.8 s.
+    // Measured: 2.7–5.2 s (RFC 6675 alone: 7.7–12.8 s).
     cell(0.10, 0.0, 0.0, 0.0, secs(40));
 }
 
 #[test]
 fn loss_30_percent() {
-    // Measured: 83–323 s over these seeds; 787 s at worst over 200 others (long chains
-    // of backed-off retransmission timeouts).
+    // Measured: 32–462 s over these seeds (RFC 6675 alone: 83–323 s; 787 s at worst over
+    // 200 others): long chains of backed-off retransmission timeouts, which RACK-TLP
+    // shortens on most seeds and cannot prevent when the retransmissions and probes are
+    // lost too.
     cell(0.30, 0.0, 0.0, 0.0, secs(1200));
 }
 
@@ -588,11 +591,14 @@ fn sack_effectiveness_10_percent() {
 /// 30 % loss of the data segments, ACKs not lost. (With 30 % loss each way, ACK losses
 /// make timeout chains so long that they swamp what SACK changes: over 80 seeds the two
 /// took the same total time, though SACK still retransmitted 11 % fewer bytes.)
-/// Measured over 160 seeds: SACK faster in 128 runs, 13 % less time in total, never a
-/// byte retransmitted that was not lost.
+/// Measured over 160 seeds, SACK with RACK-TLP: faster in 158 runs, 60 % less time in
+/// total (3 589 s against 8 906 s; RFC 6675 alone took 7 726 s). RACK resends some
+/// data the peer held, which RFC 6675's patience never did: up to 1.14 bytes
+/// retransmitted per byte lost (RFC 6675 alone: 1.01), 10 % more bytes in total, still
+/// fewer than without SACK.
 #[test]
 fn sack_effectiveness_30_percent() {
-    sack_effectiveness(0.30, 0.0, SACK_SEEDS.1, 1.1);
+    sack_effectiveness(0.30, 0.0, SACK_SEEDS.1, 1.2);
 }
 
 // ---------------------------------------------------------------- ARP failure

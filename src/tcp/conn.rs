@@ -74,6 +74,21 @@ bitflags::bitflags! {
         const FIN_AHEAD = 1 << 19;
         /// A retransmission is asked for (`rtx_seq` says where).
         const RTX_NEXT = 1 << 20;
+        /// `t_loss` is a tail loss probe timeout (RFC 8985 §7.2).
+        const TLP_ARMED = 1 << 21;
+        /// `t_loss` ends RACK's reordering window (RFC 8985 §6.2): the holes below
+        /// `reo_mark` are lost when it fires.
+        const REO_ARMED = 1 << 22;
+        /// Send a tail loss probe now.
+        const TLP_PROBE = 1 << 23;
+        /// A tail loss probe is outstanding (`tlp_end` is its end).
+        const TLP_OUT = 1 << 24;
+        /// The outstanding probe retransmitted data (rather than sending new data).
+        const TLP_RTX = 1 << 25;
+        /// `rxt_mark` holds SND.MAX as of the latest retransmission of this episode.
+        const RXT_MARK = 1 << 26;
+        /// The peer reported a duplicate (D-SACK): the path reorders, RACK waits longer.
+        const REORDER_SEEN = 1 << 27;
     }
 }
 
@@ -219,6 +234,19 @@ pub struct Connection {
     rtx_seq: SeqNum,
     pub(crate) scoreboard: Scoreboard,
     pub(crate) recv_sack: RecvSack,
+    // RACK-TLP (RFC 8985), see `tcp::rack`.
+    /// The loss-detection timer: a tail loss probe (`Flags::TLP_ARMED`) or the end of
+    /// the reordering window (`Flags::REO_ARMED`).
+    pub(crate) t_loss: Option<Instant>,
+    /// The highest SACKed sequence number when the reordering window started.
+    pub(crate) reo_mark: SeqNum,
+    /// SND.MAX when the latest retransmission was sent (with `Flags::RXT_MARK`): data
+    /// above it left after that retransmission.
+    pub(crate) rxt_mark: SeqNum,
+    /// The end of the outstanding tail loss probe (with `Flags::TLP_OUT`).
+    pub(crate) tlp_end: SeqNum,
+    /// Multiplier of the reordering window, raised by each D-SACK (RFC 8985 §6.2).
+    pub(crate) reo_mult: u8,
 
     // RFC 5961 §7 rate limit, per connection.
     pub(crate) chal_window: Instant,
@@ -328,6 +356,11 @@ impl Connection {
             rtx_seq: SeqNum(0),
             scoreboard: Scoreboard::new(),
             recv_sack: RecvSack::new(),
+            t_loss: None,
+            reo_mark: iss,
+            rxt_mark: iss,
+            tlp_end: iss,
+            reo_mult: 1,
             chal_window: now,
             chal_count: 0,
             soft_error: None,
@@ -771,8 +804,15 @@ impl Connection {
         self.t_delack = None;
         self.t_keep = None;
         self.t_close = None;
-        self.flags
-            .remove(Flags::ACK_NOW | Flags::FORCE | Flags::KEEPALIVE_PROBE);
+        self.t_loss = None;
+        self.flags.remove(
+            Flags::ACK_NOW
+                | Flags::FORCE
+                | Flags::KEEPALIVE_PROBE
+                | Flags::TLP_ARMED
+                | Flags::REO_ARMED
+                | Flags::TLP_PROBE,
+        );
         self.events |= Events::CLOSED | Events::RECV | Events::SEND;
     }
 

@@ -489,10 +489,18 @@ impl Connection {
             );
             if up.dsack {
                 ctx.stats.dsacks += 1;
+                self.rack_on_dsack(ctx);
             }
             new_sack = up.newly_sacked > 0;
         }
         let wnd = u32::from(r.window) << self.snd_wscale;
+        // RACK: a partial ACK of retransmitted data overtakes everything sent before
+        // that retransmission, up to the recovery point.
+        let rtx_delivered = (self.flags.contains(Flags::RECOVERY)
+            && ack > self.snd_una
+            && self.snd_una < self.high_rxt
+            && ack < self.recover)
+            .then_some(self.recover);
         if ack > self.snd_una {
             self.on_new_ack(ctx, r, tx);
             // RFC 6675 §5: an ACK that SACKs new data is a duplicate ACK "regardless of
@@ -533,6 +541,7 @@ impl Connection {
                 self.persist_backoff = 0;
             }
         }
+        self.rack_detect(ctx, rtx_delivered);
     }
 
     fn on_new_ack(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr, tx: &mut SendBuf<'_>) {
@@ -607,15 +616,18 @@ impl Connection {
             }
         }
 
+        self.tlp_on_ack(ctx, flight_before);
         // RFC 6298 §5.2–5.3.
         if self.snd_una == self.snd_max {
             self.t_rexmt = None;
             self.unacked_since = None;
+            self.rack_reset();
         } else {
             if restart_timer {
                 self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
             }
             self.unacked_since = Some(now);
+            self.arm_tlp(ctx);
         }
         if data_acked > 0 {
             self.events |= Events::SEND;
@@ -651,7 +663,7 @@ impl Connection {
 
     /// Fast retransmit and the start of a recovery episode (RFC 5681 §3.2 steps 2–3,
     /// RFC 6675 §5 step 4).
-    fn enter_recovery(&mut self, ctx: &mut Ctx<'_>) {
+    pub(crate) fn enter_recovery(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now;
         let smss = u32::from(self.eff_mss());
         // RFC 5681 §3.2 step 2: segments sent by limited transmit (RFC 3042) since the
@@ -663,6 +675,7 @@ impl Connection {
         };
         ctx.stats.fast_retransmits += 1;
         self.ts_rexmt = self.ts_now(now);
+        self.rack_reset();
         self.flags |= Flags::RECOVERY;
         self.recover = self.snd_max;
         self.cc.on_congestion(now, flight, smss);

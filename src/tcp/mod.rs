@@ -20,6 +20,7 @@ mod conn;
 mod input;
 pub mod isn;
 mod output;
+mod rack;
 mod reply;
 pub mod rtt;
 mod sack;
@@ -163,6 +164,14 @@ pub struct TcpConfig {
     pub timestamps: bool,
     /// Offer and accept selective acknowledgments (RFC 2018).
     pub sack: bool,
+    /// RACK-TLP loss detection (RFC 8985) on connections that negotiated SACK, as Linux
+    /// does: a hole is deemed lost once data sent after it has arrived and a reordering
+    /// window (a quarter of the smoothed RTT, widened by D-SACKs) has passed, instead
+    /// of waiting for three segments SACKed above it; a retransmission is deemed lost
+    /// once data sent after it has arrived; and a tail loss probe, two smoothed RTTs
+    /// after the last ACK, makes the receiver report a lost tail long before the
+    /// retransmission timeout would. Off: RFC 6675 alone.
+    pub rack_tlp: bool,
     /// Answer with SYN cookies when a listener's SYN queue is full.
     pub syn_cookies: bool,
     /// Congestion control for new connections.
@@ -196,6 +205,7 @@ impl Default for TcpConfig {
             window_scaling: true,
             timestamps: true,
             sack: true,
+            rack_tlp: true,
             syn_cookies: true,
             congestion: cc::Algorithm::NewReno,
             max_ooo_ranges: crate::buf::MAX_RANGES as u8,
@@ -252,6 +262,12 @@ pub struct TcpStats {
     pub timeouts: u64,
     /// Fast retransmits (loss recovery episodes started by duplicate ACKs or SACK).
     pub fast_retransmits: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub tlp_probes: u64,
+    /// Recovery episodes a tail loss probe's retransmission ended (RFC 8985 §7.4).
+    pub tlp_recoveries: u64,
+    /// Retransmissions found lost because data sent after them arrived (RFC 8985 §6).
+    pub lost_retransmits: u64,
     /// Zero-window probes sent.
     pub window_probes: u64,
     /// Keep-alive probes sent.

@@ -28,7 +28,7 @@ impl Connection {
     /// in detail (an ACK, a probe, a SYN): the stack uses it to decide whom to poll.
     pub fn wants_output(&self) -> bool {
         self.flags
-            .intersects(Flags::ACK_NOW | Flags::FORCE | Flags::KEEPALIVE_PROBE)
+            .intersects(Flags::ACK_NOW | Flags::FORCE | Flags::KEEPALIVE_PROBE | Flags::TLP_PROBE)
             || self.flags.contains(Flags::RTX_NEXT)
             || (matches!(self.state, State::SynSent) && self.snd_nxt == self.iss)
             || (matches!(self.state, State::SynReceived) && self.snd_nxt == self.iss)
@@ -192,6 +192,7 @@ impl Connection {
                     self.set_rtt_timing(None); // Karn
                 }
             }
+            self.rack_on_retransmit();
         } else if !rtx && !choice.probe && choice.len > 0 && choice.len < max_payload {
             self.snd_sml = choice.seq + choice.len as u32;
         }
@@ -201,7 +202,8 @@ impl Connection {
         if choice.seq == self.snd_nxt && !choice.probe {
             self.snd_nxt = end;
         }
-        if end > self.snd_max {
+        let new_data = end > self.snd_max;
+        if new_data {
             if self.rtt_timing().is_none() && !rtx && !self.flags.contains(Flags::RECOVERY) {
                 self.set_rtt_timing(Some((choice.seq, now)));
             }
@@ -215,6 +217,10 @@ impl Connection {
         } else if self.t_rexmt.is_none() {
             // RFC 6298 §5.1.
             self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
+        }
+        // RFC 8985 §7.2: sending new data arms the probe too (an ACK re-arms it).
+        if new_data && !self.flags.contains(Flags::TLP_ARMED) {
+            self.arm_tlp(ctx);
         }
         if self.unacked_since.is_none() {
             self.unacked_since = Some(now);
@@ -259,6 +265,18 @@ impl Connection {
                     }
                     return Some(c);
                 }
+            }
+        }
+
+        // A tail loss probe (RFC 8985 §7.3): not held back by the congestion window.
+        if self.flags.contains(Flags::TLP_PROBE) {
+            if let Some((seq, len, fin)) = self.tlp_segment(max_payload, held, fin_pending) {
+                return Some(Choice {
+                    seq,
+                    len,
+                    fin,
+                    probe: false,
+                });
             }
         }
 
@@ -541,7 +559,13 @@ impl Connection {
         }
         if self
             .flags
-            .intersects(Flags::ACK_NOW | Flags::FORCE | Flags::KEEPALIVE_PROBE | Flags::RECOVERY)
+            .intersects(
+                Flags::ACK_NOW
+                    | Flags::FORCE
+                    | Flags::KEEPALIVE_PROBE
+                    | Flags::RECOVERY
+                    | Flags::TLP_PROBE,
+            )
             || self.flags.contains(Flags::RTX_NEXT)
             || self.snd_nxt != self.snd_max
             // A FIN not sent yet (once sent, it goes again only after SND.NXT was

@@ -21,6 +21,12 @@ pub(crate) const DUP_THRESH: u32 = 3;
 pub struct Scoreboard {
     blocks: [(SeqNum, SeqNum); SCOREBOARD_BLOCKS],
     len: u8,
+    /// RACK's verdict (RFC 8985 §6.2, see `tcp::rack`): the holes below `lost_to` were
+    /// sent before data that has since arrived, and the reordering window has passed, so
+    /// they are lost whatever RFC 6675's count of SACKed bytes above them says.
+    /// Meaningful while `lost_set`; it never lies below `SND.UNA`.
+    lost_to: SeqNum,
+    lost_set: bool,
 }
 
 /// What one ACK's SACK option changed.
@@ -44,6 +50,8 @@ impl Scoreboard {
         Scoreboard {
             blocks: [(SeqNum(0), SeqNum(0)); SCOREBOARD_BLOCKS],
             len: 0,
+            lost_to: SeqNum(0),
+            lost_set: false,
         }
     }
 
@@ -60,6 +68,20 @@ impl Scoreboard {
     /// Forgets everything (RFC 2018 §8 after reneging).
     pub fn clear(&mut self) {
         self.len = 0;
+        self.lost_set = false;
+    }
+
+    /// Deems every hole below `seq` lost (RACK, RFC 8985 §6.2).
+    pub(crate) fn mark_lost_to(&mut self, seq: SeqNum) {
+        if !self.lost_set || seq > self.lost_to {
+            self.lost_to = seq;
+            self.lost_set = true;
+        }
+    }
+
+    /// The end of what RACK has deemed lost, if anything.
+    pub(crate) fn lost_to(&self) -> Option<SeqNum> {
+        self.lost_set.then_some(self.lost_to)
     }
 
     /// Total bytes SACKed.
@@ -161,6 +183,9 @@ impl Scoreboard {
             k += 1;
         }
         self.len = k as u8;
+        if self.lost_set && self.lost_to <= snd_una {
+            self.lost_set = false;
+        }
     }
 
     /// If `seq` is SACKed, the end of its block.
@@ -177,8 +202,11 @@ impl Scoreboard {
     }
 
     /// RFC 6675 IsLost for a byte in a hole: DupThresh discontiguous SACKed ranges, or more
-    /// than (DupThresh - 1) * SMSS SACKed bytes, above it.
+    /// than (DupThresh - 1) * SMSS SACKed bytes, above it; or RACK deemed it lost.
     pub(crate) fn is_lost(&self, seq: SeqNum, smss: u32) -> bool {
+        if self.lost_set && seq < self.lost_to {
+            return true;
+        }
         let mut bytes = 0u32;
         let mut ranges = 0u32;
         for &(l, r) in self.blocks() {
@@ -256,7 +284,11 @@ impl Scoreboard {
         high_rxt: SeqNum,
         smss: u32,
     ) -> Option<(SeqNum, u32)> {
-        let highest = self.highest()?;
+        // Holes above the highest SACKed byte are lost only by RACK's verdict.
+        let highest = match (self.highest(), self.lost_to()) {
+            (Some(h), Some(l)) => Some(if l > h { l } else { h }),
+            (h, l) => h.or(l),
+        }?;
         for (a, b) in self.holes(snd_una, snd_max) {
             if a >= highest {
                 break;

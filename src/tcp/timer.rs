@@ -22,6 +22,7 @@ impl Connection {
             self.t_delack,
             self.t_keep,
             self.t_close,
+            self.t_loss,
         ])
     }
 
@@ -50,6 +51,10 @@ impl Connection {
         if due(self.t_delack) {
             self.t_delack = None;
             self.flags |= Flags::ACK_NOW;
+        }
+        if due(self.t_loss) {
+            self.t_loss = None;
+            self.on_loss_timer(ctx);
         }
         let mut reply = None;
         if due(self.t_rexmt) {
@@ -103,6 +108,7 @@ impl Connection {
         self.rexmt_count += 1;
         self.rtt.back_off();
         self.ts_rexmt = self.ts_now(now);
+        self.rack_reset();
         if !synchronizing {
             let smss = u32::from(self.eff_mss());
             let flight = self.snd_max - self.snd_una;

@@ -1,0 +1,304 @@
+//! RACK-TLP (RFC 8985), in the form a heap-free sender can keep: loss detection by the
+//! order in which data was sent, and the tail loss probe.
+//!
+//! RFC 6675 deems a hole lost only when three segments' worth of data above it has been
+//! SACKed. With a small window (a lossy link keeps the window small) that rarely
+//! happens, and neither a lost retransmission nor a lost tail is ever detected: only the
+//! retransmission timeout, hundreds of times the RTT on a LAN, repairs them. RACK asks
+//! instead whether data *sent after* the hole has arrived; TLP sends a probe two RTTs
+//! after the last ACK so that a lost tail produces a SACK to reason about.
+//!
+//! RFC 8985 keeps a send time per segment. This sender keeps no per-segment records, so
+//! it uses what the byte order tells it, which is the same information for data sent
+//! once (it leaves in sequence order):
+//! - a hole below the highest SACKed byte was sent before that byte, which arrived: once
+//!   the reordering window has passed since that SACK arrived, the hole is lost (RFC
+//!   8985 marks it at the SACKed segment's send time plus RTT plus the window, which is
+//!   no later, so this is the more patient of the two);
+//! - for retransmissions, `rxt_mark` remembers SND.MAX when the latest one was sent:
+//!   once data above it is SACKed, every hole still open below `high_rxt` had its
+//!   retransmission sent before data that arrived, and is lost again.
+//!
+//! The reordering window is RFC 8985 §6.2's: none during recovery until reordering has
+//! been seen, otherwise a quarter of the smoothed RTT (the RFC uses the minimum RTT,
+//! which this sender does not keep), times a multiplier that each D-SACK raises, at
+//! most one smoothed RTT, and at least a millisecond.
+
+use super::State;
+use super::cc::CongestionControl;
+use super::conn::{Connection, Ctx, Flags};
+use crate::time::Duration;
+use crate::wire::tcp::SeqNum;
+
+/// RFC 8985 §7.2 WCDelAckT: the probe for a single outstanding segment waits for the
+/// peer's delayed ACK too.
+const WC_DEL_ACK: Duration = Duration::from_millis(200);
+/// Added to two smoothed RTTs for a flight of several segments, as Linux does
+/// (`TCP_TIMEOUT_MIN_US`): timer granularity and the receiver's scheduling.
+const PTO_SLACK: Duration = Duration::from_millis(2);
+/// The shortest reordering window outside recovery: the clock granularity the RTT
+/// estimator assumes (RFC 6298's G). Below it, an RTT is poll-loop noise and a window of
+/// a quarter of it would retransmit what a switch merely reordered.
+const REO_WND_MIN: Duration = Duration::from_millis(1);
+/// Upper bound of the reordering window multiplier.
+const REO_MULT_MAX: u8 = 16;
+
+impl Connection {
+    /// RACK-TLP applies: configured, and SACK negotiated.
+    #[inline]
+    pub(crate) fn rack_on(&self, ctx: &Ctx<'_>) -> bool {
+        ctx.cfg.rack_tlp && self.sack_on()
+    }
+
+    /// RFC 8985 §6.2: how long a hole below SACKed data may be a reordering.
+    fn reo_wnd(&self) -> Duration {
+        if self.flags.contains(Flags::RECOVERY) && !self.flags.contains(Flags::REORDER_SEEN) {
+            return Duration::ZERO;
+        }
+        let srtt = self.rtt.srtt().unwrap_or(Duration::ZERO);
+        Duration::from_micros((srtt.total_micros() / 4) * u64::from(self.reo_mult))
+            .min(srtt)
+            .max(REO_WND_MIN)
+    }
+
+    /// A D-SACK arrived: the peer got something twice, so the path reorders or a
+    /// retransmission was spurious. RACK waits longer from now on (RFC 8985 §6.2 step 4).
+    pub(crate) fn rack_on_dsack(&mut self, ctx: &mut Ctx<'_>) {
+        if !self.rack_on(ctx) {
+            return;
+        }
+        self.flags |= Flags::REORDER_SEEN;
+        self.reo_mult = self.reo_mult.saturating_add(1).min(REO_MULT_MAX);
+        if self.flags.contains(Flags::TLP_OUT | Flags::TLP_RTX) {
+            // RFC 8985 §7.4.1: the probe retransmitted data that had arrived: nothing
+            // was lost, the episode ends without a congestion response.
+            self.flags.remove(Flags::TLP_OUT | Flags::TLP_RTX);
+        }
+    }
+
+    /// RFC 8985 §6.2 after an ACK's SACK blocks and cumulative ACK are recorded: deem
+    /// lost the retransmissions and holes that data sent after them overtook, at once
+    /// or when the reordering window closes.
+    ///
+    /// `delivered`: a partial ACK during recovery acknowledged retransmitted data, and
+    /// everything below `delivered` (the recovery point) had left before that
+    /// retransmission: with nothing SACKed any more, what remains below it was
+    /// overtaken as well.
+    pub(crate) fn rack_detect(&mut self, ctx: &mut Ctx<'_>, delivered: Option<SeqNum>) {
+        if !self.rack_on(ctx) {
+            return;
+        }
+        // With SACK blocks still held, the highest of them is the better guide: the
+        // scoreboard may have forgotten blocks above it, data the peer holds.
+        let high = self.scoreboard.highest().or(delivered);
+        let Some(high) = high.filter(|&h| h > self.snd_una) else {
+            self.disarm_reorder();
+            return;
+        };
+        if self.flags.contains(Flags::RXT_MARK) && high > self.rxt_mark {
+            self.flags.remove(Flags::RXT_MARK);
+            if self.high_rxt > self.snd_una && self.flags.contains(Flags::RECOVERY) {
+                // Every retransmission up to HighRxt left before data that has arrived;
+                // the holes still open there were lost again. NextSeg resends them.
+                ctx.stats.lost_retransmits += 1;
+                self.scoreboard.mark_lost_to(self.high_rxt);
+                self.high_rxt = self.snd_una;
+            }
+        }
+        let marked = self.scoreboard.lost_to().unwrap_or(self.snd_una);
+        if high <= marked {
+            return;
+        }
+        let reo = self.reo_wnd();
+        if reo == Duration::ZERO {
+            self.scoreboard.mark_lost_to(high);
+            self.rack_start_recovery(ctx);
+        } else if !self.flags.contains(Flags::REO_ARMED) {
+            self.reo_mark = high;
+            self.flags.remove(Flags::TLP_ARMED);
+            self.flags |= Flags::REO_ARMED;
+            self.t_loss = Some(ctx.now + reo);
+        }
+    }
+
+    /// Holes RACK deemed lost start a recovery episode if none runs (RFC 6582's
+    /// `recover` still guards against a second one for the same window).
+    fn rack_start_recovery(&mut self, ctx: &mut Ctx<'_>) {
+        let smss = u32::from(self.eff_mss());
+        if !self.flags.contains(Flags::RECOVERY)
+            && self.rexmt_count == 0
+            && self.snd_una >= self.recover
+            && self.snd_una < self.snd_max
+            && self.scoreboard.is_lost(self.snd_una, smss)
+        {
+            self.enter_recovery(ctx);
+        }
+    }
+
+    fn disarm_reorder(&mut self) {
+        if self.flags.contains(Flags::REO_ARMED) {
+            self.flags.remove(Flags::REO_ARMED);
+            self.t_loss = None;
+        }
+    }
+
+    /// A retransmission left during recovery: remember SND.MAX so that data sent after
+    /// it can tell whether it arrived.
+    #[inline]
+    pub(crate) fn rack_on_retransmit(&mut self) {
+        if self.flags.contains(Flags::RECOVERY) {
+            self.rxt_mark = self.snd_max;
+            self.flags |= Flags::RXT_MARK;
+        }
+    }
+
+    /// RFC 8985 §7.4: an ACK arrived while a probe is outstanding. If it acknowledges
+    /// the probe's retransmission without a D-SACK, the probe repaired a loss: respond
+    /// as to one.
+    pub(crate) fn tlp_on_ack(&mut self, ctx: &mut Ctx<'_>, flight_before: u32) {
+        if !self.flags.contains(Flags::TLP_OUT) || self.snd_una < self.tlp_end {
+            return;
+        }
+        let rtx = self.flags.contains(Flags::TLP_RTX);
+        self.flags.remove(Flags::TLP_OUT | Flags::TLP_RTX);
+        if rtx && !self.flags.contains(Flags::RECOVERY) {
+            ctx.stats.tlp_recoveries += 1;
+            let smss = u32::from(self.eff_mss());
+            self.cc.on_congestion(ctx.now, flight_before, smss);
+        }
+    }
+
+    /// RFC 8985 §7.2: arms the probe timeout after an ACK, when the sender is in its open
+    /// state (no recovery, nothing SACKed, no timeout backing off) with data in flight.
+    /// A probe that would not come before the retransmission timeout is not armed: the
+    /// timeout resends the same segment (RFC 8985 sends the probe in its place; the
+    /// difference is only which of the two counts the backoff).
+    pub(crate) fn arm_tlp(&mut self, ctx: &Ctx<'_>) {
+        if !self.rack_on(ctx)
+            || self
+                .flags
+                .intersects(Flags::RECOVERY | Flags::TLP_OUT | Flags::REO_ARMED)
+            || !self.scoreboard.is_empty()
+            || self.rexmt_count != 0
+            || self.snd_nxt != self.snd_max
+            || !matches!(
+                self.state,
+                State::Established
+                    | State::CloseWait
+                    | State::FinWait1
+                    | State::Closing
+                    | State::LastAck
+            )
+        {
+            self.disarm_tlp();
+            return;
+        }
+        let (Some(rto_at), Some(srtt)) = (self.t_rexmt, self.rtt.srtt()) else {
+            self.disarm_tlp();
+            return;
+        };
+        let flight = self.snd_max - self.snd_una;
+        let slack = if flight <= u32::from(self.eff_mss()) {
+            WC_DEL_ACK
+        } else {
+            PTO_SLACK
+        };
+        let at = ctx.now + srtt + srtt + slack;
+        if at >= rto_at {
+            self.disarm_tlp();
+            return;
+        }
+        self.flags |= Flags::TLP_ARMED;
+        self.t_loss = Some(at);
+    }
+
+    fn disarm_tlp(&mut self) {
+        if self.flags.contains(Flags::TLP_ARMED) {
+            self.flags.remove(Flags::TLP_ARMED);
+            self.t_loss = None;
+        }
+    }
+
+    /// Everything sent is acknowledged, or a timeout took over: no probe, no window.
+    pub(crate) fn rack_reset(&mut self) {
+        self.t_loss = None;
+        self.flags.remove(
+            Flags::TLP_ARMED
+                | Flags::REO_ARMED
+                | Flags::TLP_PROBE
+                | Flags::TLP_OUT
+                | Flags::TLP_RTX
+                | Flags::RXT_MARK,
+        );
+    }
+
+    /// The loss-detection timer expired: close the reordering window, or send the tail
+    /// loss probe (RFC 8985 §6.3 and §7.3).
+    pub(crate) fn on_loss_timer(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now;
+        if self.flags.contains(Flags::REO_ARMED) {
+            self.flags.remove(Flags::REO_ARMED);
+            if self.reo_mark > self.snd_una {
+                self.scoreboard.mark_lost_to(self.reo_mark);
+                self.rack_start_recovery(ctx);
+            }
+            // SACKs that arrived during the window may have opened newer holes.
+            self.rack_detect(ctx, None);
+            return;
+        }
+        if self.flags.contains(Flags::TLP_ARMED) {
+            self.flags.remove(Flags::TLP_ARMED);
+            if self.snd_una == self.snd_max || self.flags.contains(Flags::RECOVERY) {
+                return;
+            }
+            ctx.stats.tlp_probes += 1;
+            self.flags |= Flags::TLP_PROBE;
+            // §7.3: the retransmission timer restarts with the probe.
+            self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
+        }
+    }
+
+    /// The probe to send (RFC 8985 §7.3), asked for by `Flags::TLP_PROBE`: new data if
+    /// there is some and the peer's window takes it, else the last segment sent again.
+    /// Records it as the outstanding probe.
+    pub(crate) fn tlp_segment(
+        &mut self,
+        max_payload: usize,
+        held: usize,
+        fin_pending: bool,
+    ) -> Option<(SeqNum, usize, bool)> {
+        self.flags.remove(Flags::TLP_PROBE);
+        let fin_seq = self.snd_una + held as u32;
+        let off = ((self.snd_max - self.snd_una) as usize).min(held);
+        let unsent = held - off;
+        let room = (self.snd_wnd as usize).saturating_sub(off);
+        let (seq, len, fin, new_data) = if unsent > 0 && room > 0 && self.snd_nxt == self.snd_max {
+            let len = unsent.min(room).min(max_payload);
+            let fin = fin_pending && off + len == held && !self.flags.contains(Flags::FIN_SENT);
+            (self.snd_nxt, len, fin, true)
+        } else {
+            // The last segment: its data ends at the FIN if one was sent.
+            let data_end = if self.snd_max > fin_seq {
+                fin_seq
+            } else {
+                self.snd_max
+            };
+            let len = ((data_end - self.snd_una) as usize).min(max_payload);
+            let seq = data_end - len as u32;
+            let fin = fin_pending && self.flags.contains(Flags::FIN_SENT) && data_end == fin_seq;
+            (seq, len, fin, false)
+        };
+        if len == 0 && !fin {
+            return None;
+        }
+        self.flags |= Flags::TLP_OUT;
+        self.flags.set(Flags::TLP_RTX, !new_data);
+        let end = seq + (len as u32 + u32::from(fin));
+        self.tlp_end = if end > self.snd_max {
+            end
+        } else {
+            self.snd_max
+        };
+        Some((seq, len, fin))
+    }
+}
