@@ -20,6 +20,16 @@ fn open_rack<'a>(t: &mut Script<'a>) -> Open<'a> {
     o
 }
 
+/// Opens with [`open_rack`], sends `n` bytes at once and lets one RTT pass: the first
+/// ACK is due.
+fn sent_one_rtt_ago<'a>(t: &mut Script<'a>, n: usize) -> Open<'a> {
+    let mut o = open_rack(t);
+    o.write(t, n);
+    drain(t);
+    t.now += Duration::from_millis(100);
+    o
+}
+
 /// A duplicate ACK of `ack` with SACK blocks, offsets from `o.snd`.
 fn sack_ack(o: &Open<'_>, ack: u32, sack: &[(u32, u32)]) -> Seg {
     let mut s = o.ack(o.snd + ack, 65535);
@@ -75,10 +85,7 @@ fn without_rack_one_sacked_segment_waits_for_the_rto() {
 fn reordering_inside_the_window_is_not_a_loss() {
     let mut m = storage();
     let mut t = Script::new(&mut m, script_config());
-    let mut o = open_rack(&mut t);
-    o.write(&mut t, 4000);
-    drain(&mut t);
-    t.now += Duration::from_millis(100);
+    let o = sent_one_rtt_ago(&mut t, 4000);
     t.send(sack_ack(&o, 0, &[(1000, 2000)]));
     t.now += Duration::from_millis(10);
     t.send(o.ack(o.snd + 2000, 65535));
@@ -145,10 +152,7 @@ fn a_lost_retransmission_is_found_by_later_data() {
 fn tail_loss_probe_resends_the_last_segment() {
     let mut m = storage();
     let mut t = Script::new(&mut m, script_config());
-    let mut o = open_rack(&mut t);
-    o.write(&mut t, 3000);
-    drain(&mut t);
-    t.now += Duration::from_millis(100);
+    let o = sent_one_rtt_ago(&mut t, 3000);
     t.send(o.ack(o.snd + 1000, 65535));
     t.expect_none();
     let acked_at = t.now;
@@ -183,10 +187,7 @@ fn tail_loss_probe_resends_the_last_segment() {
 fn a_probe_that_repairs_the_tail_reduces_the_window() {
     let mut m = storage();
     let mut t = Script::new(&mut m, script_config());
-    let mut o = open_rack(&mut t);
-    o.write(&mut t, 4000);
-    drain(&mut t);
-    t.now += Duration::from_millis(100);
+    let o = sent_one_rtt_ago(&mut t, 4000);
     t.send(o.ack(o.snd + 2000, 65535));
     let before = o.conn(&t).cwnd();
     let (_, segs) = next_send(&mut t);
@@ -203,10 +204,7 @@ fn a_probe_that_repairs_the_tail_reduces_the_window() {
 fn a_probe_reported_as_duplicate_leaves_the_window() {
     let mut m = storage();
     let mut t = Script::new(&mut m, script_config());
-    let mut o = open_rack(&mut t);
-    o.write(&mut t, 4000);
-    drain(&mut t);
-    t.now += Duration::from_millis(100);
+    let o = sent_one_rtt_ago(&mut t, 4000);
     t.send(o.ack(o.snd + 2000, 65535));
     let before = o.conn(&t).cwnd();
     let (_, segs) = next_send(&mut t);
