@@ -102,7 +102,7 @@ iperf_checks() {
     done
 }
 
-echo "== build (sizes: flash = .text+.rodata+.data, RAM = .data+.bss; the 4 MiB stack is apart)"
+echo "== build (sizes: flash = .text+.rodata+.data, RAM = .data+.bss; the 256 KiB stack is apart)"
 for fw in inetd iperf3 iperf3-smoltcp; do
     "$Q" build "$fw"
     "$Q" size "$fw" | awk -v fw="$fw" '
