@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::vec;
 use std::vec::Vec;
 
+use super::simlink::Rng;
 use super::{Device, DeviceCaps, RxToken, TxToken};
 use crate::time::{Duration, Instant};
 
@@ -71,23 +72,6 @@ pub struct FaultStats {
     pub reordered: u64,
     /// Frames dropped because too many were held already.
     pub overflow: u64,
-}
-
-/// splitmix64, as in `SimLink`: small, fast and reproducible.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        ((self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)) < p
-    }
 }
 
 /// The fate of one frame.
@@ -173,7 +157,7 @@ impl<D: Device> Faulty<D> {
             inner,
             tx_cfg: tx,
             rx_cfg: rx,
-            rng: Rng(seed),
+            rng: Rng::new(seed),
             rx_held: Held::default(),
             tx_held: Held::default(),
             rx_stats: FaultStats::default(),

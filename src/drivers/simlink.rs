@@ -212,16 +212,16 @@ pub struct Delivery {
     pub frame: Vec<u8>,
 }
 
-/// splitmix64: a small, fast, well-mixed generator; every decision of a `SimLink`
-/// comes from it so a seed reproduces a run exactly.
+/// splitmix64: a small, fast, well-mixed generator; every decision of a `SimLink` (and
+/// of the `Faulty` wrapper) comes from it so a seed reproduces a run exactly.
 #[derive(Debug, Clone)]
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Rng(seed)
     }
-    fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -233,7 +233,7 @@ impl Rng {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
     /// Draws once; true with probability `p`.
-    fn chance(&mut self, p: f64) -> bool {
+    pub(crate) fn chance(&mut self, p: f64) -> bool {
         self.unit() < p
     }
     /// Uniform in `0..n` (0 if `n` is 0).
