@@ -154,8 +154,7 @@ impl CongestionControl for Cubic {
     fn on_ack(&mut self, ev: &AckEvent) {
         let smss = ev.smss.max(1);
         if self.cwnd < self.ssthresh {
-            // Slow start as in RFC 5681 with ABC (RFC 9438 §4.10).
-            self.cwnd = self.cwnd.saturating_add(ev.acked.min(2 * smss));
+            self.cwnd = super::newreno::slow_start(self.cwnd, ev);
             return;
         }
         let start = match self.epoch_start() {

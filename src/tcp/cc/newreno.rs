@@ -7,6 +7,13 @@ use crate::time::Instant;
 /// start.
 const ABC_L: u32 = 2;
 
+/// Slow start with Appropriate Byte Counting (RFC 3465 §2.2, RFC 5681 §3.1; CUBIC's slow
+/// start is the same, RFC 9438 §4.10): `cwnd` grows by the bytes acknowledged, at most
+/// L·SMSS per ACK.
+pub(super) fn slow_start(cwnd: u32, ev: &AckEvent) -> u32 {
+    cwnd.saturating_add(ev.acked.min(ABC_L * ev.smss.max(1)))
+}
+
 /// NewReno: slow start and congestion avoidance by bytes acknowledged.
 ///
 /// ```
@@ -55,8 +62,7 @@ impl CongestionControl for NewReno {
     }
     fn on_ack(&mut self, ev: &AckEvent) {
         if self.cwnd < self.ssthresh {
-            // Slow start with ABC: grow by the bytes acknowledged, at most L*SMSS.
-            self.cwnd = self.cwnd.saturating_add(ev.acked.min(ABC_L * ev.smss));
+            self.cwnd = slow_start(self.cwnd, ev);
             self.bytes_acked = 0;
         } else {
             // Congestion avoidance: one SMSS per cwnd of bytes acknowledged.
