@@ -113,15 +113,7 @@ impl Connection {
         if new_ack {
             self.on_new_ack(ctx, r, tx);
         }
-        if self.snd_wl1 < r.seq || (self.snd_wl1 == r.seq && self.snd_wl2 <= ack) {
-            self.snd_wl1 = r.seq;
-            self.snd_wl2 = ack;
-            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-            if self.snd_wnd > 0 {
-                self.t_persist = None;
-                self.persist_backoff = 0;
-            }
-        }
+        self.update_send_window(r, self.snd_wnd);
         // §3.10.7.4 seventh; no FIN (eighth).
         self.process_text(ctx, seg, rx);
         true
@@ -528,20 +520,26 @@ impl Connection {
         {
             self.on_dup_ack(ctx);
         }
-        // Send window update: only from a segment newer than the last update.
-        if self.snd_una <= ack
-            && (self.snd_wl1 < r.seq || (self.snd_wl1 == r.seq && self.snd_wl2 <= ack))
-        {
+        if self.snd_una <= ack {
+            self.update_send_window(r, wnd);
+        }
+        self.rack_detect(ctx, rtx_delivered);
+    }
+
+    /// RFC 9293 §3.10.7.4 fifth: the send window from a segment newer than the one that
+    /// last set it (SND.WL1, SND.WL2); an open window ends zero-window probing.
+    #[inline]
+    fn update_send_window(&mut self, r: &TcpRepr, wnd: u32) {
+        if self.snd_wl1 < r.seq || (self.snd_wl1 == r.seq && self.snd_wl2 <= r.ack) {
             self.snd_wnd = wnd;
             self.max_snd_wnd = self.max_snd_wnd.max(wnd);
             self.snd_wl1 = r.seq;
-            self.snd_wl2 = ack;
+            self.snd_wl2 = r.ack;
             if wnd > 0 {
                 self.t_persist = None;
                 self.persist_backoff = 0;
             }
         }
-        self.rack_detect(ctx, rtx_delivered);
     }
 
     fn on_new_ack(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr, tx: &mut SendBuf<'_>) {

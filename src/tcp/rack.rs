@@ -27,7 +27,7 @@
 use super::State;
 use super::cc::CongestionControl;
 use super::conn::{Connection, Ctx, Flags};
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 use crate::wire::tcp::SeqNum;
 
 /// RFC 8985 §7.2 WCDelAckT: the probe for a single outstanding segment waits for the
@@ -92,7 +92,7 @@ impl Connection {
         // scoreboard may have forgotten blocks above it, data the peer holds.
         let high = self.scoreboard.highest().or(delivered);
         let Some(high) = high.filter(|&h| h > self.snd_una) else {
-            self.disarm_reorder();
+            self.disarm(Flags::REO_ARMED);
             return;
         };
         if self.flags.contains(Flags::RXT_MARK) && high > self.rxt_mark {
@@ -135,9 +135,10 @@ impl Connection {
         }
     }
 
-    fn disarm_reorder(&mut self) {
-        if self.flags.contains(Flags::REO_ARMED) {
-            self.flags.remove(Flags::REO_ARMED);
+    /// Stops `t_loss` if it runs for `kind` (`TLP_ARMED` or `REO_ARMED`).
+    fn disarm(&mut self, kind: Flags) {
+        if self.flags.contains(kind) {
+            self.flags.remove(kind);
             self.t_loss = None;
         }
     }
@@ -174,6 +175,17 @@ impl Connection {
     /// timeout resends the same segment (RFC 8985 sends the probe in its place; the
     /// difference is only which of the two counts the backoff).
     pub(crate) fn arm_tlp(&mut self, ctx: &Ctx<'_>) {
+        match self.pto_deadline(ctx) {
+            Some(at) => {
+                self.flags |= Flags::TLP_ARMED;
+                self.t_loss = Some(at);
+            }
+            None => self.disarm(Flags::TLP_ARMED),
+        }
+    }
+
+    /// When the probe is due, if one may be armed now (see [`Connection::arm_tlp`]).
+    fn pto_deadline(&self, ctx: &Ctx<'_>) -> Option<Instant> {
         if !self.rack_on(ctx)
             || self
                 .flags
@@ -190,13 +202,9 @@ impl Connection {
                     | State::LastAck
             )
         {
-            self.disarm_tlp();
-            return;
+            return None;
         }
-        let (Some(rto_at), Some(srtt)) = (self.t_rexmt, self.rtt.srtt()) else {
-            self.disarm_tlp();
-            return;
-        };
+        let (rto_at, srtt) = (self.t_rexmt?, self.rtt.srtt()?);
         let flight = self.snd_max - self.snd_una;
         let slack = if flight <= u32::from(self.eff_mss()) {
             WC_DEL_ACK
@@ -204,19 +212,7 @@ impl Connection {
             PTO_SLACK
         };
         let at = ctx.now + srtt + srtt + slack;
-        if at >= rto_at {
-            self.disarm_tlp();
-            return;
-        }
-        self.flags |= Flags::TLP_ARMED;
-        self.t_loss = Some(at);
-    }
-
-    fn disarm_tlp(&mut self) {
-        if self.flags.contains(Flags::TLP_ARMED) {
-            self.flags.remove(Flags::TLP_ARMED);
-            self.t_loss = None;
-        }
+        (at < rto_at).then_some(at)
     }
 
     /// Everything sent is acknowledged, or a timeout took over: no probe, no window.

@@ -90,11 +90,7 @@ impl Connection {
         } else {
             ctx.cfg.max_retransmits
         };
-        let user_timeout_hit = self
-            .user_timeout()
-            .zip(self.unacked_since)
-            .is_some_and(|(limit, since)| now.saturating_duration_since(since) >= limit);
-        if self.rexmt_count >= limit || user_timeout_hit {
+        if self.rexmt_count >= limit || self.user_timeout_hit(now) {
             // RFC 9293 R2 / RFC 5482: give up.
             let rst = (!synchronizing || self.state == State::SynReceived)
                 .then(|| self.make_rst(self.snd_max, true));
@@ -133,6 +129,13 @@ impl Connection {
         None
     }
 
+    /// RFC 5482: sent data has stayed unacknowledged for the user timeout, if one is set.
+    fn user_timeout_hit(&self, now: Instant) -> bool {
+        self.user_timeout()
+            .zip(self.unacked_since)
+            .is_some_and(|(limit, since)| now.saturating_duration_since(since) >= limit)
+    }
+
     /// The persist timer expired: probe the zero window and back off; with a window
     /// open, it was the SWS override timeout: send what the window allows.
     fn on_persist(&mut self, ctx: &mut Ctx<'_>) {
@@ -149,11 +152,7 @@ impl Connection {
         // count like retransmissions. RFC 5482: the user timeout still applies — the
         // probe byte has stayed unacknowledged that long (Linux ends such a connection
         // at the first probe past the user timeout, too).
-        let user_timeout_hit = self
-            .user_timeout()
-            .zip(self.unacked_since)
-            .is_some_and(|(limit, since)| ctx.now.saturating_duration_since(since) >= limit);
-        if self.rexmt_count >= ctx.cfg.max_retransmits || user_timeout_hit {
+        if self.rexmt_count >= ctx.cfg.max_retransmits || self.user_timeout_hit(ctx.now) {
             self.time_out(ctx.stats);
             return;
         }
