@@ -114,6 +114,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Sleeps on `changed` until it is signalled or `deadline` passes; `None` once the
+/// deadline has passed (the lock is then released).
+fn wait_changed<'g, T>(
+    changed: &Condvar,
+    g: MutexGuard<'g, T>,
+    deadline: Option<StdInstant>,
+) -> Option<MutexGuard<'g, T>> {
+    match deadline {
+        None => Some(changed.wait(g).unwrap_or_else(PoisonError::into_inner)),
+        Some(d) => {
+            let now = StdInstant::now();
+            if now >= d {
+                return None;
+            }
+            Some(
+                changed
+                    .wait_timeout(g, d - now)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0,
+            )
+        }
+    }
+}
+
 impl<T> BlockingStack<T> {
     /// Puts `stack` behind the lock. Its thread sleeps at most 50 ms between polls unless
     /// told otherwise ([`set_max_idle`](Self::set_max_idle)).
@@ -215,18 +239,9 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send> BlockingStack<T> {
             if pred(&mut g.stack) {
                 return Ok(true);
             }
-            g = match deadline {
-                None => self.changed.wait(g).unwrap_or_else(PoisonError::into_inner),
-                Some(d) => {
-                    let now = StdInstant::now();
-                    if now >= d {
-                        return Ok(false);
-                    }
-                    self.changed
-                        .wait_timeout(g, d - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
-                }
+            g = match wait_changed(&self.changed, g, deadline) {
+                Some(g) => g,
+                None => return Ok(false),
             };
         }
     }
@@ -392,18 +407,9 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send> Core<'a> for BlockingStack<T> {
                 }
                 Step::Wait => {}
             }
-            g = match deadline {
-                None => self.changed.wait(g).unwrap_or_else(PoisonError::into_inner),
-                Some(d) => {
-                    let now = StdInstant::now();
-                    if now >= d {
-                        return Ok(false);
-                    }
-                    self.changed
-                        .wait_timeout(g, d - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
-                }
+            g = match wait_changed(&self.changed, g, deadline) {
+                Some(g) => g,
+                None => return Ok(false),
             };
         }
     }
