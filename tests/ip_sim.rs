@@ -242,8 +242,9 @@ fn a_connection_whose_neighbour_vanished_still_ends() {
         server = listener.accept(&mut b).ok();
     }
     // From now on B answers no ARP. A's entry for B goes stale (60 s), A sends a byte (the
-    // stale address still works for it while A asks again), the requests go unanswered
-    // and the entry fails. Then A closes: its FIN has nowhere to go.
+    // stale address still works for it while A asks again, after the probe delay), the
+    // requests go unanswered and the entry fails. Then A closes: its FIN has nowhere to
+    // go.
     link.set_filter(Direction::BtoA, |f| {
         if f[12..14] == [0x08, 0x06] {
             Verdict::Drop
@@ -259,7 +260,9 @@ fn a_connection_whose_neighbour_vanished_still_ends() {
     link.set_filter(Direction::BtoA, |_| Verdict::Drop);
     let mut c = c;
     c.write(&mut a, b"x").unwrap();
-    let later = now + Duration::from_secs(6);
+    // The first poll waits the probe delay (5 s) for advice; three unicast polls, then
+    // three broadcast requests go unanswered.
+    let later = now + Duration::from_secs(12);
     while now < later {
         step(&mut now, &mut a, &mut b, &mut link, later);
     }

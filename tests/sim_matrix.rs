@@ -698,7 +698,9 @@ fn arp_failure_does_not_stall_a_connection() {
     let t2 = now + Duration::from_secs(70);
     while step(&mut now, &mut a, &mut b, &mut link, t2) {}
     pump_write(&mut c, &mut a, 9, &mut sent, 30_000);
-    let t3 = now + Duration::from_secs(5);
+    // The stale entry waits the probe delay (5 s) for advice; three unanswered unicast
+    // polls, then three broadcast requests, a second apart, fail it.
+    let t3 = now + Duration::from_secs(12);
     while step(&mut now, &mut a, &mut b, &mut link, t3) {}
     assert!(got < 30_000);
     let entry = a

@@ -5,18 +5,20 @@
 //!
 //! ```text
 //!  (none) --lookup/wait_for--> Incomplete --reply--> Reachable --ttl passes, used--> Probing
-//!                                  |                     ^                            |
-//!                         max requests unanswered        +-----------reply------------+
-//!                                  v                                                  |
-//!                               Failed <------------max requests unanswered-----------+
-//!                                  |
-//!                        hold time passes: removed
+//!    ^                           |     ^                ^                            |  |
+//!    |             max requests  |     |                +----reply or TCP advice-----+  |
+//!    |               unanswered  v     +--------------max polls unanswered--------------+
+//!    +-----hold time passes---- Failed
 //! ```
 //!
 //! Requests are sent by the interface when [`ArpCache::due_request`] says so: the first at
 //! once, then one every `request_interval` (RFC 1122 §2.3.2.1: at most one per second per
-//! address). Entries with waiters are never evicted; otherwise the entry used least
-//! recently goes first, failed and expired ones before live ones.
+//! address). A stale entry (Probing) is still used. Its first request waits `probe_delay`
+//! for higher-layer advice, and its requests go to the address last learnt rather than to
+//! everyone (RFC 1122's unicast poll; Linux's DELAY and PROBE states); when they go
+//! unanswered, the neighbour is resolved afresh by broadcast. Entries with waiters are
+//! never evicted; otherwise the entry used least recently goes first, failed and expired
+//! ones before live ones.
 
 use core::net::Ipv4Addr;
 
@@ -43,7 +45,8 @@ pub enum NeighborState {
         /// When the entry goes stale.
         expires_at: Instant,
     },
-    /// Stale but still in use: the old address is used while it is re-requested.
+    /// Stale but still in use: the old address is used while it is re-confirmed, first
+    /// by waiting for higher-layer advice, then by requests sent to it.
     Probing {
         /// The address last learnt.
         mac: EthernetAddress,
@@ -215,11 +218,11 @@ impl<const N: usize> ArpCache<N> {
     }
 
     /// Looks `ip` up for sending at `now`. A fresh entry is returned; an expired one is
-    /// returned too and starts being re-requested (first request at once). Marks the
-    /// entry used.
+    /// returned too and starts being re-confirmed (its first request `delay` later,
+    /// unless higher-layer advice comes first). Marks the entry used.
     #[cfg(test)]
-    pub(crate) fn lookup(&mut self, now: Instant, ip: Ipv4Addr) -> Lookup {
-        self.lookup_hinted(now, ip, None).0
+    pub(crate) fn lookup(&mut self, now: Instant, ip: Ipv4Addr, delay: Duration) -> Lookup {
+        self.lookup_hinted(now, ip, None, delay).0
     }
 
     /// [`ArpCache::lookup`], trying slot `hint` first; also returns the slot the entry is
@@ -229,11 +232,12 @@ impl<const N: usize> ArpCache<N> {
         now: Instant,
         ip: Ipv4Addr,
         hint: Option<usize>,
+        delay: Duration,
     ) -> (Lookup, Option<usize>) {
         let Some(idx) = self.position(ip, hint) else {
             return (Lookup::Missing, None);
         };
-        (self.lookup_at(now, idx), Some(idx))
+        (self.lookup_at(now, idx, delay), Some(idx))
     }
 
     /// [`ArpCache::lookup_hinted`] for the common case: `ip` is in slot `idx`, resolved
@@ -258,7 +262,7 @@ impl<const N: usize> ArpCache<N> {
         }
     }
 
-    fn lookup_at(&mut self, now: Instant, idx: usize) -> Lookup {
+    fn lookup_at(&mut self, now: Instant, idx: usize, delay: Duration) -> Lookup {
         let Some(Some(e)) = self.entries.get_mut(idx) else {
             return Lookup::Missing;
         };
@@ -270,7 +274,7 @@ impl<const N: usize> ArpCache<N> {
                     e.state = NeighborState::Probing {
                         mac,
                         requests_sent: 0,
-                        next_at: now,
+                        next_at: now + delay,
                     };
                 }
                 Lookup::Found(mac)
@@ -457,7 +461,8 @@ impl<const N: usize> ArpCache<N> {
             .any(|e| e.n_waiters > 0 && !matches!(e.state, NeighborState::Incomplete { .. }))
     }
 
-    /// Marks entries whose last request went unanswered as failed (held for `hold`) and
+    /// Marks entries whose last request went unanswered as failed (held for `hold`), sends
+    /// stale entries whose polls went unanswered back to resolution by broadcast, and
     /// removes failed entries whose hold has passed. Returns how many failed now.
     pub(crate) fn expire(&mut self, now: Instant, max_requests: u8, hold: Duration) -> u32 {
         if self.calm {
@@ -471,14 +476,21 @@ impl<const N: usize> ArpCache<N> {
                 NeighborState::Incomplete {
                     requests_sent,
                     next_at,
+                } if requests_sent >= max_requests && next_at <= now => {
+                    e.state = NeighborState::Failed { until: now + hold };
+                    failed = failed.saturating_add(1);
                 }
-                | NeighborState::Probing {
+                NeighborState::Probing {
                     requests_sent,
                     next_at,
                     ..
                 } if requests_sent >= max_requests && next_at <= now => {
-                    e.state = NeighborState::Failed { until: now + hold };
-                    failed = failed.saturating_add(1);
+                    // The neighbour no longer answers at its old address (it may have
+                    // a new one): forget it and ask everyone, as for a new neighbour.
+                    e.state = NeighborState::Incomplete {
+                        requests_sent: 0,
+                        next_at: now,
+                    };
                 }
                 NeighborState::Failed { until } if until <= now && e.n_waiters == 0 => {
                     *slot = None;
@@ -492,33 +504,35 @@ impl<const N: usize> ArpCache<N> {
         failed
     }
 
-    /// The address of a neighbour whose next request is due, marking it sent (the next
-    /// one is due `interval` later).
+    /// The address of a neighbour whose next request is due, and the Ethernet address to
+    /// send it to (broadcast to resolve, the last known address to re-confirm), marking
+    /// it sent (the next one is due `interval` later).
     pub(crate) fn due_request(
         &mut self,
         now: Instant,
         interval: Duration,
         max_requests: u8,
-    ) -> Option<Ipv4Addr> {
+    ) -> Option<(Ipv4Addr, EthernetAddress)> {
         if self.calm {
             return None;
         }
         for e in self.entries.iter_mut().flatten() {
-            match &mut e.state {
+            let (requests_sent, next_at, to) = match &mut e.state {
                 NeighborState::Incomplete {
                     requests_sent,
                     next_at,
-                }
-                | NeighborState::Probing {
+                } => (requests_sent, next_at, EthernetAddress::BROADCAST),
+                NeighborState::Probing {
                     requests_sent,
                     next_at,
-                    ..
-                } if *requests_sent < max_requests && *next_at <= now => {
-                    *requests_sent += 1;
-                    *next_at = now + interval;
-                    return Some(e.ip);
-                }
-                _ => {}
+                    mac,
+                } => (requests_sent, next_at, *mac),
+                _ => continue,
+            };
+            if *requests_sent < max_requests && *next_at <= now {
+                *requests_sent += 1;
+                *next_at = now + interval;
+                return Some((e.ip, to));
             }
         }
         None
@@ -599,29 +613,59 @@ mod tests {
 
     #[test]
     fn insert_lookup_and_expiry() {
+        const DELAY: Duration = Duration::from_secs(5);
         let mut c = ArpCache::<4>::new();
-        assert_eq!(c.lookup(t(0), ip(1)), Lookup::Missing);
+        assert_eq!(c.lookup(t(0), ip(1), DELAY), Lookup::Missing);
         assert!(c.insert(t(0), ip(1), mac(1), TTL));
-        assert_eq!(c.lookup(t(59), ip(1)), Lookup::Found(mac(1)));
+        assert_eq!(c.lookup(t(59), ip(1), DELAY), Lookup::Found(mac(1)));
         assert_eq!(c.due_request(t(59), SEC, 3), None);
-        // Past its lifetime the entry is still used, and re-requested at once.
-        assert_eq!(c.lookup(t(60), ip(1)), Lookup::Found(mac(1)));
+        // Past its lifetime the entry is still used; it is re-requested after the delay,
+        // from the address last learnt.
+        assert_eq!(c.lookup(t(60), ip(1), DELAY), Lookup::Found(mac(1)));
         assert!(matches!(c.get(ip(1)), Some(NeighborState::Probing { .. })));
-        assert_eq!(c.due_request(t(60), SEC, 3), Some(ip(1)));
+        assert_eq!(c.next_deadline(), Some(t(65)));
+        assert_eq!(c.due_request(t(64), SEC, 3), None);
+        assert_eq!(c.due_request(t(65), SEC, 3), Some((ip(1), mac(1))));
         // A reply makes it fresh again.
-        assert!(c.merge(t(60), ip(1), mac(9), TTL));
-        assert_eq!(c.lookup(t(61), ip(1)), Lookup::Found(mac(9)));
-        // Unanswered probes fail it.
-        assert_eq!(c.lookup(t(200), ip(1)), Lookup::Found(mac(9)));
-        for s in 200..203 {
-            assert_eq!(c.due_request(t(s), SEC, 3), Some(ip(1)));
+        assert!(c.merge(t(65), ip(1), mac(9), TTL));
+        assert_eq!(c.lookup(t(66), ip(1), DELAY), Lookup::Found(mac(9)));
+        // Unanswered polls send it back to resolution by broadcast, which fails it too.
+        assert_eq!(c.lookup(t(200), ip(1), DELAY), Lookup::Found(mac(9)));
+        for s in 205..208 {
+            assert_eq!(c.due_request(t(s), SEC, 3), Some((ip(1), mac(9))));
             assert_eq!(c.expire(t(s), 3, Duration::from_secs(20)), 0);
         }
-        assert_eq!(c.expire(t(203), 3, Duration::from_secs(20)), 1);
-        assert_eq!(c.lookup(t(204), ip(1)), Lookup::Failed);
+        assert_eq!(c.expire(t(208), 3, Duration::from_secs(20)), 0);
+        assert_eq!(c.lookup(t(208), ip(1), DELAY), Lookup::Pending);
+        for s in 208..211 {
+            let bcast = Some((ip(1), EthernetAddress::BROADCAST));
+            assert_eq!(c.due_request(t(s), SEC, 3), bcast);
+            assert_eq!(c.expire(t(s), 3, Duration::from_secs(20)), 0);
+        }
+        assert_eq!(c.expire(t(211), 3, Duration::from_secs(20)), 1);
+        assert_eq!(c.lookup(t(212), ip(1), DELAY), Lookup::Failed);
         // After the hold the entry goes and resolution may start over.
-        assert_eq!(c.lookup(t(223), ip(1)), Lookup::Missing);
+        assert_eq!(c.lookup(t(231), ip(1), DELAY), Lookup::Missing);
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn advice_during_the_probe_delay_saves_the_request() {
+        const DELAY: Duration = Duration::from_secs(5);
+        let mut c = ArpCache::<4>::new();
+        assert!(c.insert(t(0), ip(1), mac(1), TTL));
+        // Stale at 60 s: used at once, nothing sent yet.
+        assert_eq!(c.lookup(t(70), ip(1), DELAY), Lookup::Found(mac(1)));
+        assert_eq!(c.due_request(t(70), SEC, 3), None);
+        // The peer acknowledges new data within the delay: fresh again, no request.
+        assert!(c.confirm(t(72), ip(1), TTL));
+        assert!(matches!(
+            c.get(ip(1)),
+            Some(NeighborState::Reachable { expires_at, .. }) if expires_at == t(72) + TTL
+        ));
+        assert_eq!(c.due_request(t(75), SEC, 3), None);
+        assert_eq!(c.expire(t(80), 3, SEC), 0);
+        assert_eq!(c.next_deadline(), None);
     }
 
     #[test]
@@ -630,13 +674,13 @@ mod tests {
         assert!(!c.merge(t(0), ip(1), mac(1), TTL));
         assert!(c.is_empty());
         assert!(c.start(t(0), ip(1)));
-        assert_eq!(c.lookup(t(0), ip(1)), Lookup::Pending);
+        assert_eq!(c.lookup(t(0), ip(1), SEC), Lookup::Pending);
         assert!(c.merge(t(1), ip(1), mac(1), TTL));
-        assert_eq!(c.lookup(t(1), ip(1)), Lookup::Found(mac(1)));
+        assert_eq!(c.lookup(t(1), ip(1), SEC), Lookup::Found(mac(1)));
         // A failed neighbour that speaks up is reachable again.
         c.entries[0].as_mut().unwrap().state = NeighborState::Failed { until: t(100) };
         assert!(c.merge(t(2), ip(1), mac(2), TTL));
-        assert_eq!(c.lookup(t(2), ip(1)), Lookup::Found(mac(2)));
+        assert_eq!(c.lookup(t(2), ip(1), SEC), Lookup::Found(mac(2)));
     }
 
     #[test]
@@ -645,15 +689,15 @@ mod tests {
         c.insert(t(0), ip(1), mac(1), TTL);
         c.insert(t(1), ip(2), mac(2), TTL);
         c.insert(t(2), ip(3), mac(3), TTL);
-        c.lookup(t(3), ip(1)); // 1 used most recently: 2 is now the oldest
+        c.lookup(t(3), ip(1), SEC); // 1 used most recently: 2 is now the oldest
         assert!(c.insert(t(4), ip(4), mac(4), TTL));
         assert_eq!(c.get(ip(2)), None);
         assert_eq!(c.len(), 3);
         // An expired entry goes before a fresher-used live one.
         c.insert(t(5), ip(5), mac(5), Duration::from_secs(1)); // evicts 3 (oldest use)
         assert_eq!(c.get(ip(3)), None);
-        c.lookup(t(6), ip(1));
-        c.lookup(t(6), ip(4));
+        c.lookup(t(6), ip(1), SEC);
+        c.lookup(t(6), ip(4), SEC);
         assert!(c.insert(t(7), ip(6), mac(6), TTL));
         assert_eq!(c.get(ip(5)), None);
         // Entries with waiters are never evicted.
@@ -671,12 +715,21 @@ mod tests {
         let mut c = ArpCache::<4>::new();
         c.start(t(0), ip(1));
         assert_eq!(c.next_deadline(), Some(t(0)));
-        assert_eq!(c.due_request(t(0), SEC, 3), Some(ip(1)));
+        assert_eq!(
+            c.due_request(t(0), SEC, 3),
+            Some((ip(1), EthernetAddress::BROADCAST))
+        );
         assert_eq!(c.due_request(t(0), SEC, 3), None); // rate limited
         assert_eq!(c.next_deadline(), Some(t(1)));
         assert_eq!(c.due_request(Instant::from_millis(999), SEC, 3), None);
-        assert_eq!(c.due_request(t(1), SEC, 3), Some(ip(1)));
-        assert_eq!(c.due_request(t(2), SEC, 3), Some(ip(1)));
+        assert_eq!(
+            c.due_request(t(1), SEC, 3),
+            Some((ip(1), EthernetAddress::BROADCAST))
+        );
+        assert_eq!(
+            c.due_request(t(2), SEC, 3),
+            Some((ip(1), EthernetAddress::BROADCAST))
+        );
         assert_eq!(c.due_request(t(3), SEC, 3), None); // all three sent
         assert_eq!(c.next_deadline(), Some(t(3)));
         assert_eq!(c.expire(Instant::from_millis(2999), 3, SEC), 0);

@@ -325,9 +325,9 @@ impl<const N: usize> Interface<N> {
                 self.write_arp(buf, dst_mac, &arp)?;
                 bump(&mut self.stats.arp_replies_sent);
             }
-            Reply::ArpRequest { target } => {
+            Reply::ArpRequest { target, dst_mac } => {
                 let arp = ArpRepr::request(mac, our, target);
-                self.write_arp(buf, EthernetAddress::BROADCAST, &arp)?;
+                self.write_arp(buf, dst_mac, &arp)?;
                 bump(&mut self.stats.arp_requests_sent);
             }
             Reply::GratuitousArp => {
@@ -392,7 +392,7 @@ impl<const N: usize> Interface<N> {
         }
         self.cache
             .due_request(now, arp.request_interval, arp.max_retries)
-            .map(|target| Reply::ArpRequest { target })
+            .map(|(target, dst_mac)| Reply::ArpRequest { target, dst_mac })
     }
 
     // ----- output ------------------------------------------------------------------
@@ -462,7 +462,8 @@ impl<const N: usize> Interface<N> {
                 return Err(e);
             }
         };
-        let (found, at) = self.cache.lookup_hinted(now, ip, hint);
+        let delay = self.config.arp.probe_delay;
+        let (found, at) = self.cache.lookup_hinted(now, ip, hint, delay);
         if let Some(at) = at {
             self.memo = Some((dst, ip, at));
         }
@@ -924,7 +925,10 @@ mod tests {
         assert_eq!(i.poll_transmit(t(0)), Some(Reply::GratuitousArp));
         assert_eq!(
             i.poll_transmit(t(0)),
-            Some(Reply::ArpRequest { target: PEER_IP })
+            Some(Reply::ArpRequest {
+                target: PEER_IP,
+                dst_mac: EthernetAddress::BROADCAST
+            })
         );
         assert_eq!(i.poll_transmit(t(0)), None);
         assert_eq!(i.poll_at(), Some(t(1000)));
@@ -934,11 +938,17 @@ mod tests {
         assert_eq!(i.poll_transmit(t(1000)), Some(Reply::GratuitousArp));
         assert_eq!(
             i.poll_transmit(t(1000)),
-            Some(Reply::ArpRequest { target: PEER_IP })
+            Some(Reply::ArpRequest {
+                target: PEER_IP,
+                dst_mac: EthernetAddress::BROADCAST
+            })
         );
         assert_eq!(
             i.poll_transmit(t(2000)),
-            Some(Reply::ArpRequest { target: PEER_IP })
+            Some(Reply::ArpRequest {
+                target: PEER_IP,
+                dst_mac: EthernetAddress::BROADCAST
+            })
         );
         assert_eq!(i.poll_transmit(t(2500)), None);
         assert_eq!(i.poll_failed(t(2999)), None);
@@ -959,10 +969,19 @@ mod tests {
         assert_eq!(i.lookup(t(23_000), PEER_IP), Err(NeighborStatus::Pending));
         assert_eq!(
             i.poll_transmit(t(23_000)),
-            Some(Reply::ArpRequest { target: PEER_IP })
+            Some(Reply::ArpRequest {
+                target: PEER_IP,
+                dst_mac: EthernetAddress::BROADCAST
+            })
         );
         // The emitted request is a broadcast who-has from us.
-        let out = emit(&mut i, &Reply::ArpRequest { target: PEER_IP });
+        let out = emit(
+            &mut i,
+            &Reply::ArpRequest {
+                target: PEER_IP,
+                dst_mac: EthernetAddress::BROADCAST,
+            },
+        );
         let e = EthernetFrame::new_checked(&out).unwrap();
         assert_eq!(e.dst(), EthernetAddress::BROADCAST);
         let arp = ArpRepr::parse(&ArpPacket::new_checked(e.payload()).unwrap()).unwrap();
@@ -1020,18 +1039,37 @@ mod tests {
         // The two announcements.
         assert_eq!(i.poll_transmit(t(0)), Some(Reply::GratuitousArp));
         assert_eq!(i.poll_transmit(t(1000)), Some(Reply::GratuitousArp));
+        // Stale: still used, and re-requested once the probe delay has passed without
+        // advice, from the address last learnt.
         assert_eq!(i.lookup(t(60_000), PEER_IP), Ok(PEER_MAC));
-        assert_eq!(
-            i.poll_transmit(t(60_000)),
-            Some(Reply::ArpRequest { target: PEER_IP })
-        );
+        assert_eq!(i.poll_transmit(t(60_000)), None);
+        assert_eq!(i.poll_at(), Some(t(65_000)));
+        let probe = Reply::ArpRequest {
+            target: PEER_IP,
+            dst_mac: PEER_MAC,
+        };
+        assert_eq!(i.poll_transmit(t(65_000)), Some(probe));
+        let out = emit(&mut i, &probe);
+        let e = EthernetFrame::new_checked(&out).unwrap();
+        assert_eq!(e.dst(), PEER_MAC);
+        let arp = ArpRepr::parse(&ArpPacket::new_checked(e.payload()).unwrap()).unwrap();
+        assert_eq!(arp, ArpRepr::request(OUR_MAC, OUR_IP, PEER_IP));
         let f = arp_frame(ArpOperation::Reply, PEER_MAC, PEER_IP, OUR_IP);
-        i.receive(t(60_100), &f);
+        i.receive(t(65_100), &f);
         assert!(matches!(
             i.arp_cache().get(PEER_IP),
             Some(NeighborState::Reachable { .. })
         ));
-        assert_eq!(i.poll_transmit(t(61_000)), None);
+        assert_eq!(i.poll_transmit(t(66_000)), None);
+        // Stale again; TCP's advice within the delay makes it fresh with no request.
+        assert_eq!(i.lookup(t(130_000), PEER_IP), Ok(PEER_MAC));
+        i.confirm_reachable(t(130_010), PEER_IP);
+        assert!(matches!(
+            i.arp_cache().get(PEER_IP),
+            Some(NeighborState::Reachable { .. })
+        ));
+        assert_eq!(i.poll_at(), None);
+        assert_eq!(i.poll_transmit(t(135_000)), None);
     }
 
     #[test]
@@ -1042,7 +1080,10 @@ mod tests {
         i.poll_transmit(t(0)); // announcement
         assert_eq!(
             i.poll_transmit(t(0)),
-            Some(Reply::ArpRequest { target: GW_IP })
+            Some(Reply::ArpRequest {
+                target: GW_IP,
+                dst_mac: EthernetAddress::BROADCAST
+            })
         );
         let f = arp_frame(ArpOperation::Reply, GW_MAC, GW_IP, OUR_IP);
         i.receive(t(1), &f);

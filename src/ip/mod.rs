@@ -112,6 +112,13 @@ pub struct ArpConfig {
     /// How long a failed neighbour stays failed: lookups fail at once and no requests
     /// are sent for it. Default 20 s (4.4BSD's `arpt_down`).
     pub failed_hold: Duration,
+    /// How long a stale entry (older than `cache_ttl`) is used on trust before it is
+    /// re-requested: higher-layer advice (a TCP peer acknowledging new data) within that
+    /// time makes it fresh again without any ARP traffic. The re-requests are sent to the
+    /// address last learnt (RFC 1122 §2.3.2.1's unicast poll), as Linux's neighbour
+    /// state machine does (its DELAY and PROBE states). Default 5 s (Linux's
+    /// `delay_first_probe_time`).
+    pub probe_delay: Duration,
     /// Gratuitous ARP announcements sent when the interface comes up, `request_interval`
     /// apart. Default 2 (RFC 5227 §2.3); 0 sends none.
     pub announcements: u8,
@@ -125,6 +132,7 @@ impl ArpConfig {
             request_interval: Duration::from_secs(1),
             max_retries: 3,
             failed_hold: Duration::from_secs(20),
+            probe_delay: Duration::from_secs(5),
             announcements: 2,
         }
     }
@@ -208,10 +216,14 @@ pub enum Reply<'f> {
         /// The requester's IPv4 address (0.0.0.0 for an RFC 5227 probe).
         dst_ip: Ipv4Addr,
     },
-    /// A broadcast ARP request for `target`.
+    /// An ARP request for `target`: broadcast to resolve a new neighbour, or sent to the
+    /// address last learnt to re-confirm a stale one (RFC 1122 §2.3.2.1's unicast poll).
     ArpRequest {
         /// The address to resolve.
         target: Ipv4Addr,
+        /// The Ethernet destination: [`EthernetAddress::BROADCAST`] or the neighbour's
+        /// last known address.
+        dst_mac: EthernetAddress,
     },
     /// A gratuitous ARP announcing our address (a request for it, from it).
     GratuitousArp,
