@@ -88,7 +88,7 @@ mod table;
 pub use handle::{Readiness, SocketId, TcpListener, TcpStream};
 #[cfg(feature = "std")]
 pub use storage::HeapStorage;
-pub use storage::{Parts, SocketStorage, Storage};
+pub use storage::{Parts, SocketBuffers, SocketStorage, SocketTable, SplitStorage, Storage};
 pub use table::{ListenSlot, Slot, SocketSet};
 
 use core::fmt;

@@ -30,6 +30,12 @@ pub trait Storage {
 /// listener slots (listeners need no buffers). No heap; `new` is `const` so the whole
 /// thing can live in a `static` (with `static_cell`).
 ///
+/// It is a [`SocketTable`] and its [`SocketBuffers`] in one value. A `const`-initialised
+/// `static` of it lands in `.data`, taking its full size in the firmware image, because
+/// the table's empty state is not all zero bytes; when the buffers are large, keep the
+/// two halves in separate `static`s and join them with [`SplitStorage`], so that the
+/// buffers go to `.bss`.
+///
 /// ```
 /// use tidytcp::socket::SocketStorage;
 /// // Four connections with 2 KiB each way, two listeners: about 16.5 KiB plus slots.
@@ -38,35 +44,17 @@ pub trait Storage {
 /// # let _ = storage;
 /// ```
 pub struct SocketStorage<const N: usize, const L: usize, const RX: usize, const TX: usize> {
-    slots: [Slot; N],
-    listeners: [ListenSlot; L],
-    rx: [[u8; RX]; N],
-    tx: [[u8; TX]; N],
-    stream_flags: [AtomicBool; N],
-    listener_flags: [AtomicBool; L],
-    any_dropped: AtomicBool,
-    buckets: [u16; N],
-    heap: [u16; N],
+    table: SocketTable<N, L>,
+    buffers: SocketBuffers<N, RX, TX>,
 }
 
 impl<const N: usize, const L: usize, const RX: usize, const TX: usize> SocketStorage<N, L, RX, TX> {
     /// Empty storage. Slot indices are 16-bit: `N` must be below 65535.
     #[cfg(not(loom))]
     pub const fn new() -> Self {
-        assert!(
-            N < u16::MAX as usize && L < u16::MAX as usize,
-            "at most 65534 slots"
-        );
         SocketStorage {
-            slots: [const { Slot::EMPTY }; N],
-            listeners: [const { ListenSlot::EMPTY }; L],
-            rx: [[0; RX]; N],
-            tx: [[0; TX]; N],
-            stream_flags: [const { AtomicBool::new(false) }; N],
-            listener_flags: [const { AtomicBool::new(false) }; L],
-            any_dropped: AtomicBool::new(false),
-            buckets: [u16::MAX; N],
-            heap: [u16::MAX; N],
+            table: SocketTable::new(),
+            buffers: SocketBuffers::new(),
         }
     }
 
@@ -74,15 +62,8 @@ impl<const N: usize, const L: usize, const RX: usize, const TX: usize> SocketSto
     #[cfg(loom)]
     pub fn new() -> Self {
         SocketStorage {
-            slots: [const { Slot::EMPTY }; N],
-            listeners: [const { ListenSlot::EMPTY }; L],
-            rx: [[0; RX]; N],
-            tx: [[0; TX]; N],
-            stream_flags: core::array::from_fn(|_| AtomicBool::new(false)),
-            listener_flags: core::array::from_fn(|_| AtomicBool::new(false)),
-            any_dropped: AtomicBool::new(false),
-            buckets: [u16::MAX; N],
-            heap: [u16::MAX; N],
+            table: SocketTable::new(),
+            buffers: SocketBuffers::new(),
         }
     }
 }
@@ -99,11 +80,65 @@ impl<const N: usize, const L: usize, const RX: usize, const TX: usize> Storage
     for SocketStorage<N, L, RX, TX>
 {
     fn parts(&mut self) -> Parts<'_> {
+        self.table.parts_with(&mut self.buffers)
+    }
+}
+
+/// The socket table of `N` connection slots and `L` listener slots, without the stream
+/// buffers: connection state, handle flags, the hash and the timer heap. Its size is a
+/// few hundred bytes per slot; joined to [`SocketBuffers`] by [`SplitStorage`].
+pub struct SocketTable<const N: usize, const L: usize> {
+    slots: [Slot; N],
+    listeners: [ListenSlot; L],
+    stream_flags: [AtomicBool; N],
+    listener_flags: [AtomicBool; L],
+    any_dropped: AtomicBool,
+    buckets: [u16; N],
+    heap: [u16; N],
+}
+
+impl<const N: usize, const L: usize> SocketTable<N, L> {
+    /// An empty table. Slot indices are 16-bit: `N` must be below 65535.
+    #[cfg(not(loom))]
+    pub const fn new() -> Self {
+        assert!(
+            N < u16::MAX as usize && L < u16::MAX as usize,
+            "at most 65534 slots"
+        );
+        SocketTable {
+            slots: [const { Slot::EMPTY }; N],
+            listeners: [const { ListenSlot::EMPTY }; L],
+            stream_flags: [const { AtomicBool::new(false) }; N],
+            listener_flags: [const { AtomicBool::new(false) }; L],
+            any_dropped: AtomicBool::new(false),
+            buckets: [u16::MAX; N],
+            heap: [u16::MAX; N],
+        }
+    }
+
+    /// An empty table (under loom, whose atomics cannot be made in a `const fn`).
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        SocketTable {
+            slots: [const { Slot::EMPTY }; N],
+            listeners: [const { ListenSlot::EMPTY }; L],
+            stream_flags: core::array::from_fn(|_| AtomicBool::new(false)),
+            listener_flags: core::array::from_fn(|_| AtomicBool::new(false)),
+            any_dropped: AtomicBool::new(false),
+            buckets: [u16::MAX; N],
+            heap: [u16::MAX; N],
+        }
+    }
+
+    fn parts_with<'a, const RX: usize, const TX: usize>(
+        &'a mut self,
+        buffers: &'a mut SocketBuffers<N, RX, TX>,
+    ) -> Parts<'a> {
         Parts {
             slots: &mut self.slots,
             listeners: &mut self.listeners,
-            rx: self.rx.as_flattened_mut(),
-            tx: self.tx.as_flattened_mut(),
+            rx: buffers.rx.as_flattened_mut(),
+            tx: buffers.tx.as_flattened_mut(),
             rx_size: RX,
             tx_size: TX,
             stream_flags: &self.stream_flags,
@@ -112,6 +147,81 @@ impl<const N: usize, const L: usize, const RX: usize, const TX: usize> Storage
             buckets: &mut self.buckets,
             heap: &mut self.heap,
         }
+    }
+}
+
+impl<const N: usize, const L: usize> Default for SocketTable<N, L> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The receive and send buffers of `N` connections, `RX` and `TX` bytes each. Empty,
+/// they are all zero bytes, so a `static` of them is placed in `.bss` and costs nothing
+/// in the firmware image.
+pub struct SocketBuffers<const N: usize, const RX: usize, const TX: usize> {
+    rx: [[u8; RX]; N],
+    tx: [[u8; TX]; N],
+}
+
+impl<const N: usize, const RX: usize, const TX: usize> SocketBuffers<N, RX, TX> {
+    /// Zeroed buffers.
+    pub const fn new() -> Self {
+        SocketBuffers {
+            rx: [[0; RX]; N],
+            tx: [[0; TX]; N],
+        }
+    }
+}
+
+impl<const N: usize, const RX: usize, const TX: usize> Default for SocketBuffers<N, RX, TX> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A [`SocketTable`] and [`SocketBuffers`] kept in separate places, lent together to a
+/// stack. This is how firmware with large buffers keeps them out of its image: the
+/// table, whose empty state is not all zero, goes to `.data` (a few hundred bytes per
+/// slot), the buffers to `.bss`.
+///
+/// ```
+/// use static_cell::ConstStaticCell;
+/// use tidytcp::socket::{SocketBuffers, SocketTable, SplitStorage};
+/// use tidytcp::stack::{Config, Stack};
+///
+/// // Four connections with 128 KiB each way: 1 MiB of buffers in .bss.
+/// static TABLE: ConstStaticCell<SocketTable<4, 1>> = ConstStaticCell::new(SocketTable::new());
+/// static BUFFERS: ConstStaticCell<SocketBuffers<4, 131072, 131072>> =
+///     ConstStaticCell::new(SocketBuffers::new());
+///
+/// let mut storage = SplitStorage::new(TABLE.take(), BUFFERS.take());
+/// let cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "192.168.1.2/24".parse().unwrap());
+/// let stack = Stack::new(cfg, &mut storage);
+/// # drop(stack);
+/// ```
+pub struct SplitStorage<'m, const N: usize, const L: usize, const RX: usize, const TX: usize> {
+    table: &'m mut SocketTable<N, L>,
+    buffers: &'m mut SocketBuffers<N, RX, TX>,
+}
+
+impl<'m, const N: usize, const L: usize, const RX: usize, const TX: usize>
+    SplitStorage<'m, N, L, RX, TX>
+{
+    /// `table` and `buffers` as one storage.
+    pub fn new(
+        table: &'m mut SocketTable<N, L>,
+        buffers: &'m mut SocketBuffers<N, RX, TX>,
+    ) -> Self {
+        SplitStorage { table, buffers }
+    }
+}
+
+impl<const N: usize, const L: usize, const RX: usize, const TX: usize> Storage
+    for SplitStorage<'_, N, L, RX, TX>
+{
+    fn parts(&mut self) -> Parts<'_> {
+        self.table.parts_with(self.buffers)
     }
 }
 

@@ -9,7 +9,7 @@ use orangepi_pc::clock::{Clock, DateTime};
 use orangepi_pc::net::{self, Command};
 use orangepi_pc::{console, println, semihosting};
 use static_cell::ConstStaticCell;
-use tidytcp::socket::{SocketStorage, TcpListener, TcpStream};
+use tidytcp::socket::{SocketBuffers, SocketTable, SplitStorage, TcpListener, TcpStream};
 use tidytcp::stack::{Config, Stack};
 use tidytcp::{Error, Instant};
 
@@ -17,10 +17,11 @@ orangepi_pc::entry!(main);
 
 /// Connections per service.
 const PER_SERVICE: usize = 4;
-/// 16 connections, 4 listeners, 64 KiB each way.
-type Storage = SocketStorage<16, 4, 65536, 65536>;
-// Built at compile time in .bss: no copy of the storage ever passes through the stack.
-static SOCKETS: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
+// 16 connections, 4 listeners, 64 KiB each way. Built at compile time: no copy of the storage ever passes through the stack. The
+// table (not all zero bytes) is in .data, the 2 MiB of buffers (all zero) in .bss.
+static TABLE: ConstStaticCell<SocketTable<16, 4>> = ConstStaticCell::new(SocketTable::new());
+static BUFFERS: ConstStaticCell<SocketBuffers<16, 65536, 65536>> =
+    ConstStaticCell::new(SocketBuffers::new());
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -70,7 +71,8 @@ fn main() -> ! {
     let mut emac = net::bring_up_emac(&clock, true);
     let mut cfg = Config::new(emac.mac(), net::address());
     cfg.seed = net::seed();
-    let mut stack = Stack::new(cfg, SOCKETS.take());
+    let mut storage = SplitStorage::new(TABLE.take(), BUFFERS.take());
+    let mut stack = Stack::new(cfg, &mut storage);
     println!(
         "ip {} mac {} (echo 7, discard 9, daytime 13, chargen 19); timer {} Hz",
         net::address(),

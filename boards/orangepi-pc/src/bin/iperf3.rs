@@ -12,7 +12,7 @@ use orangepi_pc::iperf3::{self, DataVerdict, Phase};
 use orangepi_pc::net::{self, Command};
 use orangepi_pc::{console, println, semihosting};
 use static_cell::{ConstStaticCell, StaticCell};
-use tidytcp::socket::{SocketStorage, TcpStream};
+use tidytcp::socket::{SocketBuffers, SocketTable, SplitStorage, TcpStream};
 use tidytcp::stack::{Config, Stack};
 use tidytcp::{Error, Instant};
 
@@ -20,9 +20,12 @@ orangepi_pc::entry!(main);
 
 /// Socket buffers each way; the same as the smoltcp build.
 pub const BUF: usize = 128 * 1024;
-type Storage = SocketStorage<4, 1, BUF, BUF>;
-// Built at compile time in .bss: no copy of the storage ever passes through the stack.
-static SOCKETS: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
+// Built at compile time: no copy of the storage ever passes through the stack. The
+// table (not all zero bytes) is in .data, the 1 MiB of buffers (all zero) in .bss, so
+// the image does not carry them.
+static TABLE: ConstStaticCell<SocketTable<4, 1>> = ConstStaticCell::new(SocketTable::new());
+static BUFFERS: ConstStaticCell<SocketBuffers<4, BUF, BUF>> =
+    ConstStaticCell::new(SocketBuffers::new());
 static SERVER: StaticCell<iperf3::Server> = StaticCell::new();
 
 fn main() -> ! {
@@ -32,7 +35,8 @@ fn main() -> ! {
     let mut emac = net::bring_up_emac(&clock, true);
     let mut cfg = Config::new(emac.mac(), net::address());
     cfg.seed = net::seed();
-    let mut stack = Stack::new(cfg, SOCKETS.take());
+    let mut storage = SplitStorage::new(TABLE.take(), BUFFERS.take());
+    let mut stack = Stack::new(cfg, &mut storage);
     println!(
         "ip {} mac {} (iperf3 on port {}); timer {} Hz",
         net::address(),
