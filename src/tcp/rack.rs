@@ -24,9 +24,9 @@
 //! which this sender does not keep), times a multiplier that each D-SACK raises, at
 //! most one smoothed RTT, and at least a millisecond.
 
-use super::State;
 use super::cc::CongestionControl;
 use super::conn::{Connection, Ctx, Flags};
+use super::{SACK, State};
 use crate::time::{Duration, Instant};
 use crate::wire::tcp::SeqNum;
 
@@ -147,7 +147,7 @@ impl Connection {
     /// it can tell whether it arrived.
     #[inline]
     pub(crate) fn rack_on_retransmit(&mut self) {
-        if self.flags.contains(Flags::RECOVERY) {
+        if SACK && self.flags.contains(Flags::RECOVERY) {
             self.rxt_mark = self.snd_max;
             self.flags |= Flags::RXT_MARK;
         }
@@ -157,7 +157,7 @@ impl Connection {
     /// the probe's retransmission without a D-SACK, the probe repaired a loss: respond
     /// as to one.
     pub(crate) fn tlp_on_ack(&mut self, ctx: &mut Ctx<'_>, flight_before: u32) {
-        if !self.flags.contains(Flags::TLP_OUT) || self.snd_una < self.tlp_end {
+        if !SACK || !self.flags.contains(Flags::TLP_OUT) || self.snd_una < self.tlp_end {
             return;
         }
         let rtx = self.flags.contains(Flags::TLP_RTX);
@@ -231,6 +231,10 @@ impl Connection {
     /// The loss-detection timer expired: close the reordering window, or send the tail
     /// loss probe (RFC 8985 §6.3 and §7.3).
     pub(crate) fn on_loss_timer(&mut self, ctx: &mut Ctx<'_>) {
+        if !SACK {
+            // Never armed without SACK; the constant lets the build leave all this out.
+            return;
+        }
         let now = ctx.now;
         if self.flags.contains(Flags::REO_ARMED) {
             self.flags.remove(Flags::REO_ARMED);
@@ -264,6 +268,9 @@ impl Connection {
         fin_pending: bool,
     ) -> Option<(SeqNum, usize, bool)> {
         self.flags.remove(Flags::TLP_PROBE);
+        if !SACK {
+            return None;
+        }
         let fin_seq = self.snd_una + held as u32;
         let off = ((self.snd_max - self.snd_una) as usize).min(held);
         let unsent = held - off;
