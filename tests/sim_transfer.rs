@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use tidytcp::drivers::DirectionConfig;
 use tidytcp::stack::Stack;
+use tidytcp::tcp::cc::Algorithm;
 use tidytcp::{Duration, Instant};
 
 struct Outcome {
@@ -16,10 +17,24 @@ struct Outcome {
 /// `bytes` each way over a link with `dir` faults; both sides half-close when done
 /// sending, read to end of stream, then close.
 fn transfer(dir: DirectionConfig, seed: u64, bytes: u64, limit: Duration) -> Outcome {
+    transfer_with(Algorithm::NewReno, dir, seed, bytes, limit)
+}
+
+/// [`transfer`] with congestion control `congestion` on both sides.
+fn transfer_with(
+    congestion: Algorithm,
+    dir: DirectionConfig,
+    seed: u64,
+    bytes: u64,
+    limit: Duration,
+) -> Outcome {
     let mut sa = storage();
     let mut sb = storage();
-    let mut a = Stack::new(config(1), &mut sa);
-    let mut b = Stack::new(config(2), &mut sb);
+    let (mut ca, mut cb) = (config(1), config(2));
+    ca.tcp.congestion = congestion;
+    cb.tcp.congestion = congestion;
+    let mut a = Stack::new(ca, &mut sa);
+    let mut b = Stack::new(cb, &mut sb);
     let mut link = link(dir, seed);
     link.set_logging(std::env::var("SIM_LOG").is_ok());
     let mut now = Instant::ZERO;
@@ -124,6 +139,28 @@ fn transfer(dir: DirectionConfig, seed: u64, bytes: u64, limit: Duration) -> Out
 fn one_mib_each_way_clean_link() {
     let o = transfer(clean(5), 1, 1 << 20, Duration::from_secs(200));
     assert_eq!(o.retransmits, 0);
+}
+
+#[test]
+#[cfg(feature = "cubic")]
+fn cubic_one_mib_each_way_clean_and_with_loss() {
+    // CUBIC end to end (its unit tests check the curve): every byte arrives, through
+    // slow start, losses, recoveries and the cubic growth after them.
+    for (loss, seed) in [(0.0, 1u64), (0.01, 2), (0.05, 3), (0.10, 4)] {
+        let dir = DirectionConfig { loss, ..clean(20) };
+        let o = transfer_with(
+            Algorithm::Cubic,
+            dir,
+            seed,
+            1 << 20,
+            Duration::from_secs(3600),
+        );
+        eprintln!(
+            "cubic, loss {loss}: done at {:?}, {} retransmits",
+            o.finished, o.retransmits
+        );
+        assert_eq!(o.retransmits == 0, loss == 0.0);
+    }
 }
 
 #[test]

@@ -1,8 +1,11 @@
 //! CUBIC (RFC 9438) in integer arithmetic only, so it builds for cores without an FPU.
 //!
 //! Windows are in bytes, time in milliseconds. With C = 0.4 segments/s³ the cubic term
-//! `C·(t−K)³` in bytes is `SMSS·d³·4/10¹⁰` for `d = |t−K|` in milliseconds; `u128` keeps
-//! every intermediate exact for years of `t`.
+//! `C·(t−K)³` in bytes is `SMSS·d³·4/10¹⁰` for `d = |t−K|` in milliseconds. Everything
+//! fits 64 bits (no 128-bit arithmetic, which costs kilobytes of flash on a 32-bit core):
+//! `d` is capped where its cube would overflow (44 minutes, far beyond where the window
+//! stops following the curve), and the term is taken in thousandths of a segment
+//! before it is scaled to bytes.
 
 use super::{AckEvent, CongestionControl};
 use crate::time::Instant;
@@ -105,10 +108,9 @@ impl Cubic {
         self.set_epoch_start(Some(now));
         if self.cwnd < self.w_max {
             // K = cbrt((W_max − cwnd_epoch) / C), eq. (2), in ms:
-            // d³ = (W_max − cwnd)·10¹⁰ / (4·SMSS).
-            let num =
-                u128::from(self.w_max - self.cwnd) * 10_000_000_000 / (4 * u128::from(smss.max(1)));
-            self.k_ms = u32::try_from(cbrt_u128(num)).unwrap_or(u32::MAX);
+            // d³ = (W_max − cwnd)·10¹⁰ / (4·SMSS), below 2^32 · 2.5·10⁹ < 2^64.
+            let num = u64::from(self.w_max - self.cwnd) * 2_500_000_000 / u64::from(smss.max(1));
+            self.k_ms = u32::try_from(cbrt_u64(num)).unwrap_or(u32::MAX);
             self.origin = self.w_max;
         } else {
             self.k_ms = 0;
@@ -119,26 +121,34 @@ impl Cubic {
     }
 }
 
-/// C·d³ in bytes for `d` milliseconds: SMSS·d³·4/10¹⁰.
+/// The largest `d` whose cube fits a `u64`: cbrt(2^64 − 1) = 2 642 245.9.
+const D_MAX_MS: u64 = 2_642_245;
+
+/// C·d³ in bytes for `d` milliseconds: SMSS·d³·4/10¹⁰, as d³/(2.5·10⁶) thousandths of a
+/// segment (below 2^43) times SMSS/1000.
 fn cubic_term(d_ms: u64, smss: u32) -> u64 {
-    let d = u128::from(d_ms);
-    let v = d * d * d * u128::from(smss) * 4 / 10_000_000_000;
-    u64::try_from(v).unwrap_or(u64::MAX)
+    let d = d_ms.min(D_MAX_MS);
+    let milli_segments = d * d * d / 2_500_000;
+    milli_segments * u64::from(smss) / 1000
 }
 
-/// Integer cube root (floor).
-fn cbrt_u128(n: u128) -> u64 {
-    let (mut lo, mut hi) = (0u64, 1u64 << 42);
-    while lo < hi {
-        let mid = lo + (hi - lo).div_ceil(2);
-        let m = u128::from(mid);
-        if m * m * m <= n {
-            lo = mid
-        } else {
-            hi = mid - 1
+/// Integer cube root (floor), bit by bit (three bits of `n` per bit of the root).
+fn cbrt_u64(n: u64) -> u64 {
+    let (mut rest, mut root) = (n, 0u64);
+    let mut shift = 63;
+    loop {
+        root *= 2;
+        // (root + 1)³ − root³ for the doubled root, at this bit position.
+        let step = 3 * root * (root + 1) + 1;
+        if rest >> shift >= step {
+            rest -= step << shift;
+            root += 1;
         }
+        if shift == 0 {
+            return root;
+        }
+        shift -= 3;
     }
-    lo
 }
 
 impl CongestionControl for Cubic {
@@ -172,8 +182,9 @@ impl CongestionControl for Cubic {
             .w_cubic(t_ms + rtt_ms, smss)
             .clamp(cwnd, cwnd + cwnd / 2);
         // Reno-friendly estimate (§4.3): W_est += α·(acked/cwnd) segments.
-        let inc_fp =
-            (ALPHA_NUM << 16) * u64::from(ev.acked) * u64::from(smss) / (ALPHA_DEN * cwnd.max(1));
+        // Saturating: a jumbo SMSS times a gigabyte acknowledged at once would overflow.
+        let inc_fp = ((ALPHA_NUM << 16) * u64::from(ev.acked)).saturating_mul(u64::from(smss))
+            / (ALPHA_DEN * cwnd.max(1));
         let w_est_fp = join(self.w_est_fp).saturating_add(inc_fp);
         self.w_est_fp = split(w_est_fp);
         let w_est = w_est_fp >> 16;
@@ -227,10 +238,53 @@ mod tests {
 
     #[test]
     fn cube_root() {
-        assert_eq!(cbrt_u128(0), 0);
-        assert_eq!(cbrt_u128(26), 2);
-        assert_eq!(cbrt_u128(27), 3);
-        assert_eq!(cbrt_u128(1_000_000_000_000_000_000), 1_000_000);
+        assert_eq!(cbrt_u64(0), 0);
+        assert_eq!(cbrt_u64(1), 1);
+        assert_eq!(cbrt_u64(7), 1);
+        assert_eq!(cbrt_u64(8), 2);
+        assert_eq!(cbrt_u64(26), 2);
+        assert_eq!(cbrt_u64(27), 3);
+        assert_eq!(cbrt_u64(1_000_000_000_000_000_000), 1_000_000);
+        assert_eq!(cbrt_u64(u64::MAX), D_MAX_MS);
+        // Against the definition, around cubes and at random points.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for n in [x, x >> 20, x >> 40, x >> 58] {
+                let r = cbrt_u64(n);
+                assert!(r * r * r <= n, "{n}");
+                let r1 = r + 1;
+                assert!(
+                    r1.checked_mul(r1)
+                        .and_then(|v| v.checked_mul(r1))
+                        .is_none_or(|c| c > n),
+                    "{n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn cubic_term_is_exact_to_a_thousandth_of_a_segment() {
+        for (d, smss) in [
+            (0, 1460),
+            (1, 1460),
+            (4217, 1000),
+            (100_000, 9000),
+            (D_MAX_MS, 65_535),
+        ] {
+            let exact = u128::from(d) * u128::from(d) * u128::from(d) * u128::from(smss) * 4
+                / 10_000_000_000;
+            let got = u128::from(cubic_term(d, smss));
+            assert!(
+                got <= exact && exact - got <= u128::from(smss) / 1000 + 1,
+                "{d} {smss}"
+            );
+        }
+        // Beyond the cap the term stops growing instead of overflowing.
+        assert_eq!(cubic_term(u64::MAX, 1460), cubic_term(D_MAX_MS, 1460));
     }
 
     #[test]
