@@ -26,16 +26,19 @@ orangepi_pc::entry!(main);
 const BUF: usize = 128 * 1024;
 const SOCKETS: usize = 6;
 
-struct Memory {
+/// The socket buffers: all zero bytes, so in .bss (not carried in the image).
+struct Buffers {
     rx: [[u8; BUF]; SOCKETS],
     tx: [[u8; BUF]; SOCKETS],
-    slots: [SocketStorage<'static>; SOCKETS],
 }
-static MEMORY: ConstStaticCell<Memory> = ConstStaticCell::new(Memory {
+static BUFFERS: ConstStaticCell<Buffers> = ConstStaticCell::new(Buffers {
     rx: [[0; BUF]; SOCKETS],
     tx: [[0; BUF]; SOCKETS],
-    slots: [SocketStorage::EMPTY; SOCKETS],
 });
+/// The socket slots, whose empty state is not all zero (in .data), kept apart from the
+/// buffers as the tidytcp build keeps its table.
+static SLOTS: ConstStaticCell<[SocketStorage<'static>; SOCKETS]> =
+    ConstStaticCell::new([SocketStorage::EMPTY; SOCKETS]);
 static SERVER: StaticCell<iperf3::Server> = StaticCell::new();
 
 /// A tidytcp [`Device`] as a smoltcp [`phy::Device`]: tokens are passed through, so the
@@ -130,8 +133,8 @@ fn main() -> ! {
             addr.prefix_len(),
         ));
     });
-    let mem = MEMORY.take();
-    let mut sockets = SocketSet::new(&mut mem.slots[..]);
+    let mem = BUFFERS.take();
+    let mut sockets = SocketSet::new(&mut SLOTS.take()[..]);
     let mut handles = [None::<SocketHandle>; SOCKETS];
     for ((h, rx), tx) in handles
         .iter_mut()
