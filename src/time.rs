@@ -117,18 +117,19 @@ impl Instant {
             micros: self.total_micros().saturating_sub(earlier.total_micros()),
         }
     }
-    /// `t` as one `u64` (microseconds plus one; 0 for `None`), for compact storage.
-    #[cfg(feature = "cubic")]
+    /// `t` as two 32-bit halves, low first (microseconds plus one; 0 for `None`): storage
+    /// that needs only 4-byte alignment, so that it packs among 32-bit fields.
     #[inline]
-    pub(crate) fn to_raw(t: Option<Instant>) -> u64 {
-        t.map_or(0, |t| t.micros_plus_1.get())
+    pub(crate) fn to_halves(t: Option<Instant>) -> [u32; 2] {
+        let raw = t.map_or(0, |t| t.micros_plus_1.get());
+        [raw as u32, (raw >> 32) as u32]
     }
 
-    /// The inverse of [`Instant::to_raw`].
-    #[cfg(feature = "cubic")]
+    /// The inverse of [`Instant::to_halves`].
     #[inline]
-    pub(crate) fn from_raw(raw: u64) -> Option<Instant> {
-        NonZeroU64::new(raw).map(|micros_plus_1| Instant { micros_plus_1 })
+    pub(crate) fn from_halves(h: [u32; 2]) -> Option<Instant> {
+        NonZeroU64::new(u64::from(h[0]) | u64::from(h[1]) << 32)
+            .map(|micros_plus_1| Instant { micros_plus_1 })
     }
 
     /// The earliest of `ts`, ignoring `None`s; `None` if all are. Branch-free: an absent

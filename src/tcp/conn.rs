@@ -3,6 +3,7 @@
 use core::net::SocketAddrV4;
 
 use super::cc::{self, CongestionControl, Controller};
+use super::rack::RackState;
 use super::rtt::RttEstimator;
 use super::sack::{RecvSack, Scoreboard};
 use super::{SACK, State, TIMESTAMPS, TcpConfig, TcpStats, WINDOW_SCALING};
@@ -234,18 +235,10 @@ pub struct Connection {
     rtx_seq: SeqNum,
     pub(crate) scoreboard: Scoreboard,
     pub(crate) recv_sack: RecvSack,
-    // RACK-TLP (RFC 8985), see `tcp::rack`.
-    /// The loss-detection timer: a tail loss probe (`Flags::TLP_ARMED`) or the end of
-    /// the reordering window (`Flags::REO_ARMED`).
-    pub(crate) t_loss: Option<Instant>,
-    /// The highest SACKed sequence number when the reordering window started.
-    pub(crate) reo_mark: SeqNum,
-    /// SND.MAX when the latest retransmission was sent (with `Flags::RXT_MARK`): data
-    /// above it left after that retransmission.
-    pub(crate) rxt_mark: SeqNum,
-    /// The end of the outstanding tail loss probe (with `Flags::TLP_OUT`).
-    pub(crate) tlp_end: SeqNum,
-    /// Multiplier of the reordering window, raised by each D-SACK (RFC 8985 §6.2).
+    /// RACK-TLP (RFC 8985), see `tcp::rack`; no room without the `sack` feature.
+    pub(crate) rack: RackState,
+    /// RACK-TLP: multiplier of the reordering window, raised by each D-SACK (RFC 8985
+    /// §6.2). Outside `rack` because a byte among the other bytes costs no padding.
     pub(crate) reo_mult: u8,
 
     // RFC 5961 §7 rate limit, per connection.
@@ -356,10 +349,7 @@ impl Connection {
             rtx_seq: SeqNum(0),
             scoreboard: Scoreboard::new(),
             recv_sack: RecvSack::new(),
-            t_loss: None,
-            reo_mark: iss,
-            rxt_mark: iss,
-            tlp_end: iss,
+            rack: RackState::new(),
             reo_mult: 1,
             chal_window: now,
             chal_count: 0,
@@ -804,7 +794,7 @@ impl Connection {
         self.t_delack = None;
         self.t_keep = None;
         self.t_close = None;
-        self.t_loss = None;
+        self.rack.set_t_loss(None);
         self.flags.remove(
             Flags::ACK_NOW
                 | Flags::FORCE

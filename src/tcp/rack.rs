@@ -43,6 +43,76 @@ const REO_WND_MIN: Duration = Duration::from_millis(1);
 /// Upper bound of the reordering window multiplier.
 const REO_MULT_MAX: u8 = 16;
 
+/// RACK-TLP's state in a connection. It has room only with the `sack` feature: without
+/// it RACK-TLP never runs, the array is empty (no bytes in any connection), reads give
+/// the initial values and writes are dropped.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RackState([RackFields; SACK as usize]);
+
+#[derive(Clone, Copy, Debug)]
+struct RackFields {
+    /// The loss-detection timer: a tail loss probe (`Flags::TLP_ARMED`) or the end of
+    /// the reordering window (`Flags::REO_ARMED`); `Instant::to_halves`, so that the
+    /// state packs with 4-byte alignment.
+    t_loss: [u32; 2],
+    /// The highest SACKed sequence number when the reordering window started.
+    reo_mark: SeqNum,
+    /// SND.MAX when the latest retransmission was sent (with `Flags::RXT_MARK`): data
+    /// above it left after that retransmission.
+    rxt_mark: SeqNum,
+    /// The end of the outstanding tail loss probe (with `Flags::TLP_OUT`).
+    tlp_end: SeqNum,
+}
+
+/// A getter and a setter for each field of [`RackFields`].
+macro_rules! rack_fields {
+    ($($field:ident: $get:ident, $set:ident: $t:ty;)*) => {
+        impl RackState {
+            $(
+                pub(crate) fn $get(&self) -> $t {
+                    self.0.first().map_or(Self::INIT.$field, |r| r.$field)
+                }
+                pub(crate) fn $set(&mut self, v: $t) {
+                    if let Some(r) = self.0.first_mut() {
+                        r.$field = v;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+rack_fields! {
+    t_loss: t_loss_halves, set_t_loss_halves: [u32; 2];
+    reo_mark: reo_mark, set_reo_mark: SeqNum;
+    rxt_mark: rxt_mark, set_rxt_mark: SeqNum;
+    tlp_end: tlp_end, set_tlp_end: SeqNum;
+}
+
+impl RackState {
+    /// What a connection starts with (the marks' values do not matter until their flags
+    /// are set).
+    const INIT: RackFields = RackFields {
+        t_loss: [0; 2],
+        reo_mark: SeqNum(0),
+        rxt_mark: SeqNum(0),
+        tlp_end: SeqNum(0),
+    };
+
+    pub(crate) const fn new() -> Self {
+        RackState([Self::INIT; SACK as usize])
+    }
+
+    /// The loss-detection timer.
+    pub(crate) fn t_loss(&self) -> Option<Instant> {
+        Instant::from_halves(self.t_loss_halves())
+    }
+
+    pub(crate) fn set_t_loss(&mut self, t: Option<Instant>) {
+        self.set_t_loss_halves(Instant::to_halves(t));
+    }
+}
+
 impl Connection {
     /// RACK-TLP applies: configured, and SACK negotiated.
     #[inline]
@@ -95,7 +165,7 @@ impl Connection {
             self.disarm(Flags::REO_ARMED);
             return;
         };
-        if self.flags.contains(Flags::RXT_MARK) && high > self.rxt_mark {
+        if self.flags.contains(Flags::RXT_MARK) && high > self.rack.rxt_mark() {
             self.flags.remove(Flags::RXT_MARK);
             if self.high_rxt > self.snd_una && self.flags.contains(Flags::RECOVERY) {
                 // Every retransmission up to HighRxt left before data that has arrived;
@@ -114,10 +184,10 @@ impl Connection {
             self.scoreboard.mark_lost_to(high);
             self.rack_start_recovery(ctx);
         } else if !self.flags.contains(Flags::REO_ARMED) {
-            self.reo_mark = high;
+            self.rack.set_reo_mark(high);
             self.flags.remove(Flags::TLP_ARMED);
             self.flags |= Flags::REO_ARMED;
-            self.t_loss = Some(ctx.now + reo);
+            self.rack.set_t_loss(Some(ctx.now + reo));
         }
     }
 
@@ -139,7 +209,7 @@ impl Connection {
     fn disarm(&mut self, kind: Flags) {
         if self.flags.contains(kind) {
             self.flags.remove(kind);
-            self.t_loss = None;
+            self.rack.set_t_loss(None);
         }
     }
 
@@ -148,7 +218,7 @@ impl Connection {
     #[inline]
     pub(crate) fn rack_on_retransmit(&mut self) {
         if SACK && self.flags.contains(Flags::RECOVERY) {
-            self.rxt_mark = self.snd_max;
+            self.rack.set_rxt_mark(self.snd_max);
             self.flags |= Flags::RXT_MARK;
         }
     }
@@ -157,7 +227,7 @@ impl Connection {
     /// the probe's retransmission without a D-SACK, the probe repaired a loss: respond
     /// as to one.
     pub(crate) fn tlp_on_ack(&mut self, ctx: &mut Ctx<'_>, flight_before: u32) {
-        if !SACK || !self.flags.contains(Flags::TLP_OUT) || self.snd_una < self.tlp_end {
+        if !SACK || !self.flags.contains(Flags::TLP_OUT) || self.snd_una < self.rack.tlp_end() {
             return;
         }
         let rtx = self.flags.contains(Flags::TLP_RTX);
@@ -178,7 +248,7 @@ impl Connection {
         match self.pto_deadline(ctx) {
             Some(at) => {
                 self.flags |= Flags::TLP_ARMED;
-                self.t_loss = Some(at);
+                self.rack.set_t_loss(Some(at));
             }
             None => self.disarm(Flags::TLP_ARMED),
         }
@@ -217,7 +287,7 @@ impl Connection {
 
     /// Everything sent is acknowledged, or a timeout took over: no probe, no window.
     pub(crate) fn rack_reset(&mut self) {
-        self.t_loss = None;
+        self.rack.set_t_loss(None);
         self.flags.remove(
             Flags::TLP_ARMED
                 | Flags::REO_ARMED
@@ -238,8 +308,8 @@ impl Connection {
         let now = ctx.now;
         if self.flags.contains(Flags::REO_ARMED) {
             self.flags.remove(Flags::REO_ARMED);
-            if self.reo_mark > self.snd_una {
-                self.scoreboard.mark_lost_to(self.reo_mark);
+            if self.rack.reo_mark() > self.snd_una {
+                self.scoreboard.mark_lost_to(self.rack.reo_mark());
                 self.rack_start_recovery(ctx);
             }
             // SACKs that arrived during the window may have opened newer holes.
@@ -297,11 +367,11 @@ impl Connection {
         self.flags |= Flags::TLP_OUT;
         self.flags.set(Flags::TLP_RTX, !new_data);
         let end = seq + (len as u32 + u32::from(fin));
-        self.tlp_end = if end > self.snd_max {
+        self.rack.set_tlp_end(if end > self.snd_max {
             end
         } else {
             self.snd_max
-        };
+        });
         Some((seq, len, fin))
     }
 }

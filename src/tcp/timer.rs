@@ -22,7 +22,7 @@ impl Connection {
             self.t_delack,
             self.t_keep,
             self.t_close,
-            self.t_loss,
+            self.rack.t_loss(),
         ])
     }
 
@@ -52,8 +52,8 @@ impl Connection {
             self.t_delack = None;
             self.flags |= Flags::ACK_NOW;
         }
-        if due(self.t_loss) {
-            self.t_loss = None;
+        if due(self.rack.t_loss()) {
+            self.rack.set_t_loss(None);
             self.on_loss_timer(ctx);
         }
         let mut reply = None;

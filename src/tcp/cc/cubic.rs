@@ -44,8 +44,7 @@ pub struct Cubic {
     /// two 32-bit halves (low first): with no 64-bit field the controller needs only
     /// 4-byte alignment, which keeps `Controller` and every connection smaller.
     w_est_fp: [u32; 2],
-    /// Start of the current congestion avoidance epoch (`Instant::to_raw`; 0: none),
-    /// as two 32-bit halves (low first).
+    /// Start of the current congestion avoidance epoch (`Instant::to_halves`).
     epoch_start: [u32; 2],
 }
 
@@ -84,11 +83,11 @@ impl Cubic {
     }
 
     fn epoch_start(&self) -> Option<Instant> {
-        Instant::from_raw(join(self.epoch_start))
+        Instant::from_halves(self.epoch_start)
     }
 
     fn set_epoch_start(&mut self, t: Option<Instant>) {
-        self.epoch_start = split(Instant::to_raw(t));
+        self.epoch_start = Instant::to_halves(t);
     }
 
     /// W_cubic(t) of RFC 9438 eq. (1) in bytes, `t_ms` after the epoch start.
