@@ -403,7 +403,7 @@ pub fn report<'a, D: Link>(
     let t = st.tcp;
     let _ = writeln!(
         out,
-        "tcp: in {} out {} retransmits {} timeouts {} fast_retransmits {} tlp {} lost_rexmits {} rst_sent {} rst_received {} \
+        "tcp: in {} out {} retransmits {} timeouts {} fast_retransmits {} tlp {} lost_rexmits {} undone {} rst_sent {} rst_received {} \
          dup_acks {} ooo {} ooo_dropped {} dropped(checksum {} malformed {} window {} paws {} bad_ack {}) \
          active {} passive {} established {} resets {} timed_out {} syn_dropped {} cookies {}",
         t.segments_in,
@@ -413,6 +413,7 @@ pub fn report<'a, D: Link>(
         t.fast_retransmits,
         t.tlp_probes,
         t.lost_retransmits,
+        t.spurious_recoveries,
         t.rst_sent,
         t.rst_received,
         t.dup_acks,

@@ -6,6 +6,7 @@ use super::cc::{self, CongestionControl, Controller};
 use super::rack::RackState;
 use super::rtt::RttEstimator;
 use super::sack::{RecvSack, Scoreboard};
+use super::undo::UndoState;
 use super::{SACK, State, TIMESTAMPS, TcpConfig, TcpStats, WINDOW_SCALING};
 use crate::buf::RecvBuf;
 use crate::error::Error;
@@ -90,6 +91,9 @@ bitflags::bitflags! {
         const RXT_MARK = 1 << 26;
         /// The peer reported a duplicate (D-SACK): the path reorders, RACK waits longer.
         const REORDER_SEEN = 1 << 27;
+        /// The current fast recovery may be found spurious and undone (`undo` holds the
+        /// window from before it; see `tcp::undo`).
+        const UNDO_ARMED = 1 << 28;
     }
 }
 
@@ -237,6 +241,9 @@ pub struct Connection {
     pub(crate) recv_sack: RecvSack,
     /// RACK-TLP (RFC 8985), see `tcp::rack`; no room without the `sack` feature.
     pub(crate) rack: RackState,
+    /// The window before the current recovery, see `tcp::undo`; no room without the
+    /// `timestamps` feature.
+    pub(crate) undo: UndoState,
     /// RACK-TLP: multiplier of the reordering window, raised by each D-SACK (RFC 8985
     /// §6.2). Outside `rack` because a byte among the other bytes costs no padding.
     pub(crate) reo_mult: u8,
@@ -350,6 +357,7 @@ impl Connection {
             scoreboard: Scoreboard::new(),
             recv_sack: RecvSack::new(),
             rack: RackState::new(),
+            undo: UndoState::new(),
             reo_mult: 1,
             chal_window: now,
             chal_count: 0,

@@ -586,6 +586,7 @@ impl Connection {
                 self.dupacks = 0;
                 let flight = self.snd_max - self.snd_una;
                 self.cc.on_recovery_end(now, flight, smss);
+                self.undo_at_recovery_end(ctx, r);
             } else if !self.sack_on() {
                 // Partial acknowledgment (RFC 6582 §3.2 step 4): retransmit the next
                 // unacknowledged segment, deflate by the amount acknowledged, add back one
@@ -676,6 +677,7 @@ impl Connection {
         self.rack_reset();
         self.flags |= Flags::RECOVERY;
         self.recover = self.snd_max;
+        self.undo_arm();
         self.cc.on_congestion(now, flight, smss);
         self.set_rtt_timing(None);
         self.high_rxt = self.snd_una;

@@ -12,8 +12,51 @@
 //! Files: `conn.rs` (the control block and user calls), `input.rs` (segment arrival, in
 //! RFC 9293 §3.10.7 order), `output.rs` (what to send next), `timer.rs` (the deadlines),
 //! `rtt.rs`, `cc/` (congestion control), `sack.rs` (the SACK scoreboard and blocks),
+//! `rack.rs` (RACK-TLP loss detection), `undo.rs` (spurious recoveries undone),
 //! `isn.rs` (initial sequence numbers and ephemeral ports), `reply.rs` (stateless replies),
 //! `syncookie.rs` (SYN cookies).
+
+/// A connection's state for an optional feature: a record in an array of length one with
+/// the feature and zero without it (no bytes in any connection), with a getter and a
+/// setter per field; without the feature, reads give the initial values and writes are
+/// dropped, so the code using it needs no `cfg`.
+macro_rules! feature_state {
+    (
+        $(#[$m:meta])*
+        $name:ident / $fields:ident if $on:ident {
+            $($(#[$fm:meta])* $field:ident: $get:ident, $set:ident: $t:ty = $init:expr,)*
+        }
+    ) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug)]
+        pub(crate) struct $name([$fields; $on as usize]);
+
+        #[derive(Clone, Copy, Debug)]
+        struct $fields {
+            $($(#[$fm])* $field: $t,)*
+        }
+
+        impl $name {
+            const INIT: $fields = $fields { $($field: $init,)* };
+
+            pub(crate) const fn new() -> Self {
+                $name([Self::INIT; $on as usize])
+            }
+
+            $(
+                pub(crate) fn $get(&self) -> $t {
+                    self.0.first().map_or(Self::INIT.$field, |r| r.$field)
+                }
+
+                pub(crate) fn $set(&mut self, v: $t) {
+                    if let Some(r) = self.0.first_mut() {
+                        r.$field = v;
+                    }
+                }
+            )*
+        }
+    };
+}
 
 pub mod cc;
 mod conn;
@@ -26,6 +69,7 @@ pub mod rtt;
 mod sack;
 pub mod syncookie;
 mod timer;
+mod undo;
 
 pub(crate) use conn::Ctx;
 pub use conn::{Connection, Events, Keepalive, SegmentIn, Transmit};
@@ -268,6 +312,9 @@ pub struct TcpStats {
     pub tlp_recoveries: u64,
     /// Retransmissions found lost because data sent after them arrived (RFC 8985 §6).
     pub lost_retransmits: u64,
+    /// Fast recoveries found spurious (the data taken as lost had been delayed, RFC
+    /// 3522) and undone: the window and threshold went back to what they were.
+    pub spurious_recoveries: u64,
     /// Zero-window probes sent.
     pub window_probes: u64,
     /// Keep-alive probes sent.

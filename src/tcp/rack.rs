@@ -43,66 +43,26 @@ const REO_WND_MIN: Duration = Duration::from_millis(1);
 /// Upper bound of the reordering window multiplier.
 const REO_MULT_MAX: u8 = 16;
 
-/// RACK-TLP's state in a connection. It has room only with the `sack` feature: without
-/// it RACK-TLP never runs, the array is empty (no bytes in any connection), reads give
-/// the initial values and writes are dropped.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct RackState([RackFields; SACK as usize]);
-
-#[derive(Clone, Copy, Debug)]
-struct RackFields {
-    /// The loss-detection timer: a tail loss probe (`Flags::TLP_ARMED`) or the end of
-    /// the reordering window (`Flags::REO_ARMED`); `Instant::to_halves`, so that the
-    /// state packs with 4-byte alignment.
-    t_loss: [u32; 2],
-    /// The highest SACKed sequence number when the reordering window started.
-    reo_mark: SeqNum,
-    /// SND.MAX when the latest retransmission was sent (with `Flags::RXT_MARK`): data
-    /// above it left after that retransmission.
-    rxt_mark: SeqNum,
-    /// The end of the outstanding tail loss probe (with `Flags::TLP_OUT`).
-    tlp_end: SeqNum,
-}
-
-/// A getter and a setter for each field of [`RackFields`].
-macro_rules! rack_fields {
-    ($($field:ident: $get:ident, $set:ident: $t:ty;)*) => {
-        impl RackState {
-            $(
-                pub(crate) fn $get(&self) -> $t {
-                    self.0.first().map_or(Self::INIT.$field, |r| r.$field)
-                }
-                pub(crate) fn $set(&mut self, v: $t) {
-                    if let Some(r) = self.0.first_mut() {
-                        r.$field = v;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-rack_fields! {
-    t_loss: t_loss_halves, set_t_loss_halves: [u32; 2];
-    reo_mark: reo_mark, set_reo_mark: SeqNum;
-    rxt_mark: rxt_mark, set_rxt_mark: SeqNum;
-    tlp_end: tlp_end, set_tlp_end: SeqNum;
+feature_state! {
+    /// RACK-TLP's state in a connection, with room only with the `sack` feature
+    /// (without it RACK-TLP never runs). The marks' values do not matter until their
+    /// flags are set.
+    RackState / RackFields if SACK {
+        /// The loss-detection timer: a tail loss probe (`Flags::TLP_ARMED`) or the end
+        /// of the reordering window (`Flags::REO_ARMED`); `Instant::to_halves`, so that
+        /// the state packs with 4-byte alignment.
+        t_loss: t_loss_halves, set_t_loss_halves: [u32; 2] = [0; 2],
+        /// The highest SACKed sequence number when the reordering window started.
+        reo_mark: reo_mark, set_reo_mark: SeqNum = SeqNum(0),
+        /// SND.MAX when the latest retransmission was sent (with `Flags::RXT_MARK`):
+        /// data above it left after that retransmission.
+        rxt_mark: rxt_mark, set_rxt_mark: SeqNum = SeqNum(0),
+        /// The end of the outstanding tail loss probe (with `Flags::TLP_OUT`).
+        tlp_end: tlp_end, set_tlp_end: SeqNum = SeqNum(0),
+    }
 }
 
 impl RackState {
-    /// What a connection starts with (the marks' values do not matter until their flags
-    /// are set).
-    const INIT: RackFields = RackFields {
-        t_loss: [0; 2],
-        reo_mark: SeqNum(0),
-        rxt_mark: SeqNum(0),
-        tlp_end: SeqNum(0),
-    };
-
-    pub(crate) const fn new() -> Self {
-        RackState([Self::INIT; SACK as usize])
-    }
-
     /// The loss-detection timer.
     pub(crate) fn t_loss(&self) -> Option<Instant> {
         Instant::from_halves(self.t_loss_halves())

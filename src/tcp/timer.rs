@@ -116,7 +116,7 @@ impl Connection {
             }
             // RFC 6582 §4 / RFC 6675 §5.1: end any recovery; no new episode until
             // everything sent so far is acknowledged.
-            self.flags.remove(Flags::RECOVERY);
+            self.flags.remove(Flags::RECOVERY | Flags::UNDO_ARMED);
             self.dupacks = 0;
             self.recover = self.snd_max;
             self.high_rxt = self.snd_una;

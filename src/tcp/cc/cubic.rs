@@ -228,6 +228,13 @@ impl CongestionControl for Cubic {
         self.cwnd = self.cwnd.min(initial_window);
         self.set_epoch_start(None);
     }
+    fn on_spurious_congestion(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+        // As Linux's CUBIC: the window back, W_max as the reduction left it; a new epoch
+        // starts from the restored window.
+        self.cwnd = self.cwnd.max(prior_cwnd);
+        self.ssthresh = self.ssthresh.max(prior_ssthresh);
+        self.set_epoch_start(None);
+    }
 }
 
 #[cfg(test)]

@@ -58,6 +58,10 @@ pub trait CongestionControl {
     /// The connection was idle longer than an RTO: restart from the initial window
     /// (RFC 5681 §4.1).
     fn on_idle_restart(&mut self, now: Instant, initial_window: u32);
+    /// The last congestion event was spurious (the data it took as lost had been
+    /// delayed, see `tcp::undo`): go back to `prior_cwnd` and `prior_ssthresh`, the
+    /// values from before it, keeping whichever is larger now.
+    fn on_spurious_congestion(&mut self, prior_cwnd: u32, prior_ssthresh: u32);
 }
 
 /// The congestion control algorithm of a connection.
@@ -132,6 +136,10 @@ impl CongestionControl for Controller {
     }
     fn on_idle_restart(&mut self, now: Instant, initial_window: u32) {
         self.inner_mut().on_idle_restart(now, initial_window)
+    }
+    fn on_spurious_congestion(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+        self.inner_mut()
+            .on_spurious_congestion(prior_cwnd, prior_ssthresh)
     }
 }
 

@@ -92,6 +92,10 @@ impl CongestionControl for NewReno {
         self.cwnd = self.cwnd.min(initial_window);
         self.bytes_acked = 0;
     }
+    fn on_spurious_congestion(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+        self.cwnd = self.cwnd.max(prior_cwnd);
+        self.ssthresh = self.ssthresh.max(prior_ssthresh);
+    }
 }
 
 #[cfg(test)]

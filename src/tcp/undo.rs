@@ -1,0 +1,61 @@
+//! Spurious fast recoveries undone (timestamps only).
+//!
+//! Reordering makes a segment look lost: three duplicate ACKs (or RACK's reordering
+//! window) come before the segment itself, and the sender halves its window for nothing.
+//! With timestamps the sender can tell (RFC 3522, Eifel detection): the ACK that ends
+//! the recovery echoes the timestamp of the segment that filled the hole at the
+//! receiver's left edge (RFC 7323 §4.3). If that echo is older than the fast
+//! retransmission, the original filled it and the loss never happened. The response is
+//! Linux's: the window and the slow start threshold go back to what they were before
+//! the episode (`tcp_undo_cwnd_reduction`), keeping any growth made since.
+//!
+//! Only fast recoveries are undone; a retransmission timeout disarms it (RFC 4015's
+//! response to a spurious timeout is not done).
+
+use super::TIMESTAMPS;
+use super::cc::CongestionControl;
+use super::conn::{Connection, Ctx, Flags};
+use crate::wire::tcp::TcpRepr;
+
+feature_state! {
+    /// The window and threshold from before the current recovery episode, with room
+    /// only with the `timestamps` feature (detection needs them).
+    UndoState / UndoFields if TIMESTAMPS {
+        /// `cwnd` before the episode.
+        prior_cwnd: prior_cwnd, set_prior_cwnd: u32 = 0,
+        /// `ssthresh` before the episode.
+        prior_ssthresh: prior_ssthresh, set_prior_ssthresh: u32 = 0,
+    }
+}
+
+impl Connection {
+    /// A fast recovery starts (before the window is cut): remember the window, if the
+    /// episode can be found spurious later.
+    pub(crate) fn undo_arm(&mut self) {
+        if self.ts_on() {
+            self.undo.set_prior_cwnd(self.cc.cwnd());
+            self.undo.set_prior_ssthresh(self.cc.ssthresh());
+            self.flags |= Flags::UNDO_ARMED;
+        } else {
+            self.flags.remove(Flags::UNDO_ARMED);
+        }
+    }
+
+    /// The episode ended with `r`, a full acknowledgment: undo its window reduction if
+    /// `r` echoes a timestamp from before the fast retransmission.
+    pub(crate) fn undo_at_recovery_end(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr) {
+        if !TIMESTAMPS || !self.flags.contains(Flags::UNDO_ARMED) {
+            return;
+        }
+        self.flags.remove(Flags::UNDO_ARMED);
+        let Some((_, ecr)) = r.options.timestamps else {
+            return;
+        };
+        if ecr == 0 || (ecr.wrapping_sub(self.ts_rexmt) as i32) >= 0 {
+            return;
+        }
+        ctx.stats.spurious_recoveries += 1;
+        let (cwnd, ssthresh) = (self.undo.prior_cwnd(), self.undo.prior_ssthresh());
+        self.cc.on_spurious_congestion(cwnd, ssthresh);
+    }
+}
