@@ -311,12 +311,7 @@ fn data_beyond_the_window_is_trimmed() {
 // ---------------------------------------------------------------- SACK blocks
 
 fn sack_opts(ts: bool) -> TcpOptions {
-    TcpOptions {
-        mss: Some(1460),
-        sack_permitted: true,
-        timestamps: ts.then_some((100, 0)),
-        ..TcpOptions::NONE
-    }
+    mss_sack_ts(1460, ts.then_some(100))
 }
 
 fn with_ts(mut s: Seg, ts: bool, v: u32) -> Seg {

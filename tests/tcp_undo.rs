@@ -14,12 +14,7 @@ use tidytcp::wire::tcp::TcpOptions;
 const SEG: u32 = 988;
 
 fn syn_opts(timestamps: bool) -> TcpOptions {
-    TcpOptions {
-        mss: Some(1000),
-        sack_permitted: true,
-        timestamps: timestamps.then_some((500, 0)),
-        ..TcpOptions::NONE
-    }
+    mss_sack_ts(1000, timestamps.then_some(500))
 }
 
 /// A segment from the peer, with timestamps when they are on.

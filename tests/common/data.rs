@@ -42,6 +42,14 @@ pub fn mss_sack(mss: u16) -> TcpOptions {
     }
 }
 
+/// MSS, SACK-permitted, and timestamps starting at `tsval` if given.
+pub fn mss_sack_ts(mss: u16, tsval: Option<u32>) -> TcpOptions {
+    TcpOptions {
+        timestamps: tsval.map(|v| (v, 0)),
+        ..mss_sack(mss)
+    }
+}
+
 /// Storage with `rx`/`tx` bytes per connection.
 pub fn mem(rx: usize, tx: usize) -> HeapStorage {
     HeapStorage::new(8, 2, rx, tx)
