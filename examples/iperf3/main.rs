@@ -253,6 +253,18 @@ fn send_fill<'a>(
     Ok(sent)
 }
 
+/// Bytes still to send for a stream that sent `sent` to end on a whole block of `len`.
+///
+/// iperf3 reads a data stream a block at a time (a blocking read of the whole block) and
+/// writes it the same way, so its streams always end on a block boundary. A receiver
+/// left in the middle of a block when the sender stops waits for the rest of it, and
+/// with it the control messages that end the test: a sender that stops must finish the
+/// block (our client) or end the stream (our server, as iperf3's does).
+fn block_rest(sent: u64, len: usize) -> u64 {
+    let len = len.max(1) as u64;
+    (len - sent % len) % len
+}
+
 /// Reads and discards what `s` has; returns the count, and whether the stream ended.
 fn drain<'a>(s: &mut TcpStream<'a>, stack: &mut Stack<'a>) -> (u64, bool) {
     let mut got = 0u64;
@@ -607,7 +619,12 @@ impl<'a> Server<'a> {
                         Some(TEST_END) => {
                             t.end = now;
                             for s in t.streams.iter_mut() {
-                                if !reverse {
+                                if reverse {
+                                    // As iperf3's server closes its data sockets here: the
+                                    // client reads whole blocks (see `block_rest`), and the
+                                    // end of the stream ends a block we will not finish.
+                                    let _ = s.stream.shutdown_write(stack);
+                                } else {
                                     s.bytes += drain(&mut s.stream, stack).0;
                                 }
                             }
@@ -683,6 +700,22 @@ impl<'a> Server<'a> {
 impl<'a> App<'a> for Server<'a> {
     fn describe(&self) -> String {
         format!("iperf3 server on port {}", self.port)
+    }
+
+    fn report(&self, out: &mut String) {
+        if let Some(t) = &self.test {
+            let head: Vec<u8> = t.ctrl.input.iter().take(8).copied().collect();
+            let _ = writeln!(
+                out,
+                "iperf3: test from {} in phase {:?}; control: {} bytes read and not yet used (first {:?}), {} to send, eof {}",
+                t.peer,
+                t.phase,
+                t.ctrl.input.len(),
+                head,
+                t.ctrl.output.len(),
+                t.ctrl.eof
+            );
+        }
     }
 
     fn step(&mut self, stack: &mut Stack<'a>, now: Instant) -> Step {
@@ -903,6 +936,7 @@ impl<'a> App<'a> for Client<'a> {
         }
         let mut wake = None;
         if self.running {
+            let over = self.finished(now);
             for s in self.streams.iter_mut().filter(|s| !s.done) {
                 if self.params.reverse {
                     let (n, end) = drain(&mut s.stream, stack);
@@ -911,7 +945,10 @@ impl<'a> App<'a> for Client<'a> {
                     self.total += n;
                     s.done = end;
                 } else {
-                    let limit = if self.params.bytes > 0 {
+                    // Past the end, only what finishes the current block (`block_rest`).
+                    let limit = if over {
+                        block_rest(s.bytes, self.params.len)
+                    } else if self.params.bytes > 0 {
                         self.params.bytes.saturating_sub(self.total)
                     } else {
                         u64::MAX
@@ -941,11 +978,20 @@ impl<'a> App<'a> for Client<'a> {
                 );
                 self.next_report += Duration::from_secs(1);
             }
-            if self.finished(now) {
+            // TEST_END once every stream ends on a whole block (see `block_rest`).
+            let aligned = self.params.reverse
+                || self
+                    .streams
+                    .iter()
+                    .all(|s| s.done || block_rest(s.bytes, self.params.len) == 0);
+            if self.finished(now) && aligned {
                 self.running = false;
                 self.ended = true;
                 self.end = now;
                 ctrl.send_state(TEST_END);
+            } else if self.finished(now) {
+                // Woken when the streams take more.
+                wake = None;
             } else {
                 let end = self.start + Duration::from_micros((self.params.time * 1e6) as u64);
                 wake = Some(if self.params.bytes > 0 || self.params.blocks > 0 {
