@@ -11,67 +11,23 @@
 mod common;
 
 use std::collections::VecDeque;
+use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
 use common::data::*;
+use common::frames::{Injecting, segment_frame};
 use common::script::*;
 use common::{config, pump_write};
-use tidytcp::drivers::{Device, DeviceCaps, Direction, DirectionConfig, RxToken, SimLink, Verdict};
+use tidytcp::drivers::{Direction, DirectionConfig, SimLink, Verdict};
 use tidytcp::socket::{HeapStorage, TcpStream};
 use tidytcp::stack::{Config, Stack};
 use tidytcp::tcp::State;
 use tidytcp::wire::checksum::pseudo_header;
-use tidytcp::wire::ethernet::{EtherType, EthernetAddress, EthernetRepr};
-use tidytcp::wire::ipv4::{IpProtocol, Ipv4Repr};
+use tidytcp::wire::ethernet::EthernetAddress;
 use tidytcp::wire::tcp::{SeqNum, TcpFlags, TcpOptions, TcpPacket, TcpRepr, set_checksum};
 use tidytcp::{Duration, Error, Instant};
 
 // ---------------------------------------------------------------- two stacks and an attacker
-
-/// A device that hands out injected frames before the wrapped device's own.
-struct Injecting<'q, D> {
-    inner: D,
-    queue: &'q mut VecDeque<Vec<u8>>,
-}
-
-enum EitherRx<R> {
-    Injected(Vec<u8>),
-    Inner(R),
-}
-
-impl<R: RxToken> RxToken for EitherRx<R> {
-    fn consume<T, F: FnOnce(&[u8]) -> T>(self, f: F) -> T {
-        match self {
-            EitherRx::Injected(v) => f(&v),
-            EitherRx::Inner(r) => r.consume(f),
-        }
-    }
-}
-
-impl<D: Device> Device for Injecting<'_, D> {
-    type RxToken<'a>
-        = EitherRx<D::RxToken<'a>>
-    where
-        Self: 'a;
-    type TxToken<'a>
-        = D::TxToken<'a>
-    where
-        Self: 'a;
-    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        if let Some(f) = self.queue.pop_front() {
-            let tx = self.inner.transmit(now)?;
-            return Some((EitherRx::Injected(f), tx));
-        }
-        let (rx, tx) = self.inner.receive(now)?;
-        Some((EitherRx::Inner(rx), tx))
-    }
-    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
-        self.inner.transmit(now)
-    }
-    fn capabilities(&self) -> DeviceCaps {
-        self.inner.capabilities()
-    }
-}
 
 /// Two stacks over a `SimLink`, with frames an attacker injects into either side.
 struct Pair<'x> {
@@ -140,38 +96,13 @@ impl<'x> Pair<'x> {
 /// `02:00:00:00:00:{src}` and `..:{dst}`, as `common::config` gives them), checksums
 /// right: what an attacker on the path, or spoofing one end, would send.
 fn spoofed(src: u8, dst: u8, repr: &TcpRepr, payload: &[u8]) -> Vec<u8> {
-    let (sip, dip) = (
-        std::net::Ipv4Addr::new(10, 0, 0, src),
-        std::net::Ipv4Addr::new(10, 0, 0, dst),
-    );
-    let hlen = repr.header_len();
-    let mut tcp = vec![0u8; hlen + payload.len()];
-    repr.emit(&mut tcp).unwrap();
-    tcp[hlen..].copy_from_slice(payload);
-    let mut sum = pseudo_header(sip, dip, 6, tcp.len() as u16);
-    sum.add_bytes(&tcp);
-    set_checksum(&mut tcp, sum.finish());
-    let mut f = vec![0u8; 34 + tcp.len()];
-    EthernetRepr {
-        src: EthernetAddress([2, 0, 0, 0, 0, src]),
-        dst: EthernetAddress([2, 0, 0, 0, 0, dst]),
-        ethertype: EtherType::Ipv4,
-    }
-    .emit(&mut f)
-    .unwrap();
-    Ipv4Repr {
-        src: sip,
-        dst: dip,
-        protocol: IpProtocol::Tcp,
-        payload_len: tcp.len(),
-        ttl: 64,
-        ident: 9,
-        dont_frag: true,
-    }
-    .emit(&mut f[14..])
-    .unwrap();
-    f[34..].copy_from_slice(&tcp);
-    f
+    let end = |n: u8| {
+        (
+            EthernetAddress([2, 0, 0, 0, 0, n]),
+            Ipv4Addr::new(10, 0, 0, n),
+        )
+    };
+    segment_frame(end(src), end(dst), repr, payload)
 }
 
 /// The TCP header of an Ethernet/IPv4/TCP frame.

@@ -8,59 +8,12 @@ mod common;
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
+use common::frames::{Injecting, segment_frame};
 use common::*;
-use tidytcp::drivers::{Device, DeviceCaps, RxToken};
 use tidytcp::stack::Stack;
-use tidytcp::wire::checksum::pseudo_header;
-use tidytcp::wire::ethernet::{EtherType, EthernetAddress, EthernetRepr};
-use tidytcp::wire::ipv4::{IpProtocol, Ipv4Repr};
-use tidytcp::wire::tcp::{SeqNum, TcpFlags, TcpOptions, TcpRepr, set_checksum};
+use tidytcp::wire::ethernet::EthernetAddress;
+use tidytcp::wire::tcp::{SeqNum, TcpFlags, TcpOptions, TcpRepr};
 use tidytcp::{Duration, Instant};
-
-/// A device that hands out injected frames before the wrapped device's own.
-struct Injecting<'q, D> {
-    inner: D,
-    queue: &'q mut VecDeque<Vec<u8>>,
-}
-
-enum EitherRx<R> {
-    Injected(Vec<u8>),
-    Inner(R),
-}
-
-impl<R: RxToken> RxToken for EitherRx<R> {
-    fn consume<T, F: FnOnce(&[u8]) -> T>(self, f: F) -> T {
-        match self {
-            EitherRx::Injected(v) => f(&v),
-            EitherRx::Inner(r) => r.consume(f),
-        }
-    }
-}
-
-impl<D: Device> Device for Injecting<'_, D> {
-    type RxToken<'a>
-        = EitherRx<D::RxToken<'a>>
-    where
-        Self: 'a;
-    type TxToken<'a>
-        = D::TxToken<'a>
-    where
-        Self: 'a;
-    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        if let Some(f) = self.queue.pop_front() {
-            let tx = self.inner.transmit(now)?;
-            return Some((EitherRx::Injected(f), tx));
-        }
-        let (rx, tx) = self.inner.receive(now)?;
-        Some((EitherRx::Inner(rx), tx))
-    }
-    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
-        self.inner.transmit(now)
-    }
-    fn capabilities(&self) -> DeviceCaps {
-        self.inner.capabilities()
-    }
-}
 
 fn spoofed_syn(rng: &mut u64, dst: Ipv4Addr, dst_mac: EthernetAddress, port: u16) -> Vec<u8> {
     let mut next = || {
@@ -89,12 +42,6 @@ fn spoofed_syn(rng: &mut u64, dst: Ipv4Addr, dst_mac: EthernetAddress, port: u16
             ..TcpOptions::NONE
         },
     };
-    let hlen = syn.header_len();
-    let mut tcp = vec![0u8; hlen];
-    syn.emit(&mut tcp).unwrap();
-    let mut sum = pseudo_header(src, dst, 6, hlen as u16);
-    sum.add_bytes(&tcp);
-    set_checksum(&mut tcp, sum.finish());
     let src_mac = EthernetAddress([
         0x02,
         0xbb,
@@ -103,27 +50,7 @@ fn spoofed_syn(rng: &mut u64, dst: Ipv4Addr, dst_mac: EthernetAddress, port: u16
         (r >> 48) as u8,
         0x01,
     ]);
-    let mut f = vec![0u8; 34 + hlen];
-    EthernetRepr {
-        src: src_mac,
-        dst: dst_mac,
-        ethertype: EtherType::Ipv4,
-    }
-    .emit(&mut f)
-    .unwrap();
-    Ipv4Repr {
-        src,
-        dst,
-        protocol: IpProtocol::Tcp,
-        payload_len: hlen,
-        ttl: 64,
-        ident: 0,
-        dont_frag: true,
-    }
-    .emit(&mut f[14..])
-    .unwrap();
-    f[34..].copy_from_slice(&tcp);
-    f
+    segment_frame((src_mac, src), (dst_mac, dst), &syn, &[])
 }
 
 #[test]

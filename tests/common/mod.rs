@@ -150,5 +150,6 @@ pub fn describe(frame: &[u8]) -> String {
 
 pub mod conn;
 pub mod data;
+pub mod frames;
 pub mod loopwire;
 pub mod script;

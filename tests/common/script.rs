@@ -17,16 +17,15 @@
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use super::frames::{End, segment_frame, tcp_frame};
 use tidytcp::drivers::{Device, DeviceCaps, RxToken, TxToken};
 use tidytcp::socket::HeapStorage;
 use tidytcp::stack::{Config, Stack};
 use tidytcp::wire::arp::{ArpOperation, ArpPacket, ArpRepr};
 use tidytcp::wire::checksum::pseudo_header;
 use tidytcp::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
-use tidytcp::wire::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
-use tidytcp::wire::tcp::{
-    SackBlocks, SeqNum, TcpFlags, TcpOptions, TcpPacket, TcpRepr, set_checksum,
-};
+use tidytcp::wire::ipv4::{IpProtocol, Ipv4Packet};
+use tidytcp::wire::tcp::{SackBlocks, SeqNum, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
 use tidytcp::{Duration, Instant};
 
 pub const STACK_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -411,46 +410,17 @@ impl<'a> Script<'a> {
 
 /// An Ethernet/IPv4 frame from the peer carrying `s`, checksums right.
 pub fn peer_frame(s: &Seg) -> Vec<u8> {
-    let r = s.repr();
-    let hlen = r.header_len();
-    let mut tcp = vec![0u8; hlen + s.data.len()];
-    r.emit(&mut tcp).unwrap();
-    tcp[hlen..].copy_from_slice(&s.data);
-    raw_frame(&tcp, false)
+    segment_frame(PEER, STACK, &s.repr(), &s.data)
 }
 
 /// An Ethernet/IPv4 frame from the peer around raw TCP bytes.
 pub fn raw_frame(tcp: &[u8], keep_checksum: bool) -> Vec<u8> {
-    let mut tcp = tcp.to_vec();
-    if !keep_checksum && tcp.len() >= 18 {
-        tcp[16] = 0;
-        tcp[17] = 0;
-        let mut sum = pseudo_header(PEER_IP, STACK_IP, 6, tcp.len() as u16);
-        sum.add_bytes(&tcp);
-        set_checksum(&mut tcp, sum.finish());
-    }
-    let mut f = vec![0u8; 34 + tcp.len()];
-    EthernetRepr {
-        src: PEER_MAC,
-        dst: "02:00:00:00:00:01".parse().unwrap(),
-        ethertype: EtherType::Ipv4,
-    }
-    .emit(&mut f)
-    .unwrap();
-    Ipv4Repr {
-        src: PEER_IP,
-        dst: STACK_IP,
-        protocol: IpProtocol::Tcp,
-        payload_len: tcp.len(),
-        ttl: 64,
-        ident: 1,
-        dont_frag: true,
-    }
-    .emit(&mut f[14..])
-    .unwrap();
-    f[34..].copy_from_slice(&tcp);
-    f
+    tcp_frame(PEER, STACK, tcp, keep_checksum)
 }
+
+/// The peer's and the stack's ends of a frame.
+const PEER: End = (PEER_MAC, PEER_IP);
+const STACK: End = (EthernetAddress([0x02, 0, 0, 0, 0, 0x01]), STACK_IP);
 
 /// Options of a typical Linux SYN: MSS 1460, SACK permitted, timestamps, window scale 7.
 pub fn linux_syn_opts(tsval: u32) -> TcpOptions {
