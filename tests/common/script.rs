@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::frames::{End, segment_frame, tcp_frame};
-use tidytcp::drivers::{Device, DeviceCaps, RxToken, TxToken};
+use tidytcp::drivers::{ChecksumCaps, Device, DeviceCaps, RxToken, TxToken};
 use tidytcp::socket::HeapStorage;
 use tidytcp::stack::{Config, Stack};
 use tidytcp::wire::arp::{ArpOperation, ArpPacket, ArpRepr};
@@ -42,10 +42,15 @@ pub struct ScriptDevice {
     pub rx: VecDeque<Vec<u8>>,
     pub tx: VecDeque<Vec<u8>>,
     pub mtu: usize,
+    /// Checksum offloads the device claims (none by default).
+    pub checksum: ChecksumCaps,
+    /// What a transmit buffer holds before the stack writes it (0 by default; another
+    /// value shows bytes the stack left alone).
+    pub tx_fill: u8,
 }
 
 pub struct Rx(Vec<u8>);
-pub struct Tx<'a>(&'a mut VecDeque<Vec<u8>>);
+pub struct Tx<'a>(&'a mut VecDeque<Vec<u8>>, u8);
 
 impl RxToken for Rx {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
@@ -54,7 +59,7 @@ impl RxToken for Rx {
 }
 impl TxToken for Tx<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut buf = vec![0u8; len];
+        let mut buf = vec![self.1; len];
         let r = f(&mut buf);
         self.0.push_back(buf);
         r
@@ -66,15 +71,15 @@ impl Device for ScriptDevice {
     type TxToken<'a> = Tx<'a>;
     fn receive(&mut self, _now: Instant) -> Option<(Rx, Tx<'_>)> {
         let f = self.rx.pop_front()?;
-        Some((Rx(f), Tx(&mut self.tx)))
+        Some((Rx(f), Tx(&mut self.tx, self.tx_fill)))
     }
     fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
-        Some(Tx(&mut self.tx))
+        Some(Tx(&mut self.tx, self.tx_fill))
     }
     fn capabilities(&self) -> DeviceCaps {
         DeviceCaps {
             mtu: if self.mtu == 0 { 1500 } else { self.mtu },
-            ..DeviceCaps::default()
+            checksum: self.checksum,
         }
     }
 }
