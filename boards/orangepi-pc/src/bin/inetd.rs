@@ -10,7 +10,7 @@ use orangepi_pc::net::{self, Command};
 use orangepi_pc::{console, println, semihosting};
 use static_cell::ConstStaticCell;
 use tidytcp::socket::{SocketBuffers, SocketTable, SplitStorage, TcpListener, TcpStream};
-use tidytcp::stack::{Config, Stack};
+use tidytcp::stack::Stack;
 use tidytcp::{Error, Instant};
 
 orangepi_pc::entry!(main);
@@ -69,10 +69,8 @@ fn main() -> ! {
     let boot_time = DateTime::from_rtc().to_unix();
     println!("\ntidytcp inetd on Orange Pi PC (Allwinner H3)");
     let mut emac = net::bring_up_emac(&clock, true);
-    let mut cfg = Config::new(emac.mac(), net::address());
-    cfg.seed = net::seed();
     let mut storage = SplitStorage::new(TABLE.take(), BUFFERS.take());
-    let mut stack = Stack::new(cfg, &mut storage);
+    let mut stack = Stack::new(net::stack_config(&emac), &mut storage);
     println!(
         "ip {} mac {} (echo 7, discard 9, daytime 13, chargen 19); timer {} Hz",
         net::address(),

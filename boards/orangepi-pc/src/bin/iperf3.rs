@@ -13,7 +13,7 @@ use orangepi_pc::net::{self, Command};
 use orangepi_pc::{console, println, semihosting};
 use static_cell::{ConstStaticCell, StaticCell};
 use tidytcp::socket::{SocketBuffers, SocketTable, SplitStorage, TcpStream};
-use tidytcp::stack::{Config, Stack};
+use tidytcp::stack::Stack;
 use tidytcp::{Error, Instant};
 
 orangepi_pc::entry!(main);
@@ -33,10 +33,8 @@ fn main() -> ! {
     let clock = Clock::new();
     println!("\ntidytcp iperf3 server on Orange Pi PC (Allwinner H3)");
     let mut emac = net::bring_up_emac(&clock, true);
-    let mut cfg = Config::new(emac.mac(), net::address());
-    cfg.seed = net::seed();
     let mut storage = SplitStorage::new(TABLE.take(), BUFFERS.take());
-    let mut stack = Stack::new(cfg, &mut storage);
+    let mut stack = Stack::new(net::stack_config(&emac), &mut storage);
     println!(
         "ip {} mac {} (iperf3 on port {}); timer {} Hz",
         net::address(),
