@@ -97,6 +97,16 @@ bitflags::bitflags! {
     }
 }
 
+/// Stores an optional sequence number as `slot` plus `flag` (set while there is one),
+/// which packs tighter than an `Option<SeqNum>` field.
+#[inline]
+fn store_flagged(flags: &mut Flags, flag: Flags, slot: &mut SeqNum, v: Option<SeqNum>) {
+    if let Some(s) = v {
+        *slot = s;
+    }
+    flags.set(flag, v.is_some());
+}
+
 /// Keep-alive settings (RFC 1122 §4.2.3.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Keepalive {
@@ -387,10 +397,7 @@ impl Connection {
 
     #[inline]
     pub(crate) fn set_rcv_fin(&mut self, v: Option<SeqNum>) {
-        if let Some(s) = v {
-            self.rcv_fin_seq = s;
-        }
-        self.flags.set(Flags::FIN_AHEAD, v.is_some());
+        store_flagged(&mut self.flags, Flags::FIN_AHEAD, &mut self.rcv_fin_seq, v);
     }
 
     /// Where the next retransmission asked for (fast retransmit, partial ACK) starts.
@@ -401,10 +408,7 @@ impl Connection {
 
     #[inline]
     pub(crate) fn set_rtx_next(&mut self, v: Option<SeqNum>) {
-        if let Some(s) = v {
-            self.rtx_seq = s;
-        }
-        self.flags.set(Flags::RTX_NEXT, v.is_some());
+        store_flagged(&mut self.flags, Flags::RTX_NEXT, &mut self.rtx_seq, v);
     }
 
     /// The segment being timed for an RTT sample: its sequence number and when it was
