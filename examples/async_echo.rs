@@ -29,7 +29,7 @@ static DONE: StaticCell<Cell<usize>> = StaticCell::new();
 async fn server(net: &'static Net, done: &'static Cell<usize>) -> Result<(), Error> {
     let listener = net.listen(7, 2)?;
     for _ in 0..2 {
-        let mut conn = listener.accept().await?;
+        let (mut conn, _peer) = listener.accept().await?;
         let mut buf = [0; 256];
         loop {
             let n = conn.read(&mut buf).await?;
@@ -70,11 +70,11 @@ async fn client(
 }
 
 fn main() {
-    let mut cfg = Config::new(
+    let cfg = Config::new(
         "02:00:00:00:00:01".parse().unwrap(),
         "127.0.0.1/8".parse().unwrap(),
+        *b"example seed 16b",
     );
-    cfg.seed = *b"example seed 16b"; // a board takes these from its RNG
     let net: &'static Net = NET.init(AsyncStack::new(Stack::new(
         cfg,
         STORAGE.init(SocketStorage::new()),

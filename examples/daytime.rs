@@ -59,7 +59,7 @@ impl<'a> App<'a> for Daytime<'a> {
             return Step::Exit(1);
         }
         match std::mem::replace(&mut self.phase, Phase::Start) {
-            Phase::Start => match stack.connect(now, self.server) {
+            Phase::Start => match stack.connect(self.server) {
                 Ok(s) => {
                     table("after connect()", stack);
                     self.phase = Phase::Reading(s);

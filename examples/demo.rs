@@ -52,12 +52,11 @@ fn args() -> Args {
 }
 
 fn config(last: u8) -> Config {
-    let mut c = Config::new(
+    Config::new(
         format!("02:00:00:00:00:{last:02x}").parse().unwrap(),
         format!("10.0.0.{last}/24").parse().unwrap(),
-    );
-    c.seed = [last; 16];
-    c
+        [last; 16],
+    )
 }
 
 fn table(name: &str, set: &SocketSet<'_>) {
@@ -89,7 +88,7 @@ fn main() -> std::io::Result<()> {
     let listener = server.listen(13, 4).expect("listen");
     let mut conn = Some(
         client
-            .connect(now, "10.0.0.2:13".parse().unwrap())
+            .connect("10.0.0.2:13".parse().unwrap())
             .expect("connect"),
     );
     println!(
@@ -119,7 +118,7 @@ fn main() -> std::io::Result<()> {
         let next_s = server.poll(now, &mut link.b());
 
         if served.is_none() {
-            if let Ok(mut s) = listener.accept(&mut server) {
+            if let Ok((mut s, _)) = listener.accept(&mut server) {
                 s.set_nodelay(&mut server, true).ok();
                 served = Some(s);
             }

@@ -382,7 +382,7 @@ impl<'a> App<'a> for Http<'a> {
     }
 
     fn step(&mut self, stack: &mut Stack<'a>, now: Instant) -> Step {
-        while let Ok(stream) = self.listener.accept(stack) {
+        while let Ok((stream, _)) = self.listener.accept(stack) {
             self.conns.push(Conn {
                 stream,
                 input: Vec::new(),

@@ -197,7 +197,7 @@ impl<'a> App<'a> for Inetd<'a> {
 
     fn step(&mut self, stack: &mut Stack<'a>, _now: Instant) -> Step {
         for (service, l) in &self.listeners {
-            while let Ok(stream) = l.accept(stack) {
+            while let Ok((stream, _)) = l.accept(stack) {
                 let peer = stream
                     .peer_addr(stack)
                     .unwrap_or(SocketAddrV4::new([0; 4].into(), 0));

@@ -13,9 +13,10 @@ pub enum Error {
     /// The operation cannot complete now; retry after the next `poll` (or await/block in
     /// the async and blocking adapters).
     WouldBlock,
-    /// A fixed capacity is used up: no free socket slot, no free ephemeral port, a full
-    /// queue. The limit is set in the configuration or the storage type.
-    Exhausted,
+    /// A fixed capacity is used up; the [`Capacity`] says which one, and so which limit
+    /// to raise (the storage type's `N` or `L`, the ephemeral port range, the async
+    /// adapter's waker table).
+    Exhausted(Capacity),
     /// The local port is already in use by a listener or by a connection with the same
     /// four-tuple.
     AddrInUse,
@@ -41,11 +42,35 @@ pub enum Error {
     HostUnreachable,
 }
 
+/// Which fixed capacity an [`Error::Exhausted`] ran out of.
+///
+/// ```
+/// use tidytcp::error::{Capacity, Error};
+/// assert_eq!(Error::Exhausted(Capacity::Slots).to_string(), "no free connection slot");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Capacity {
+    /// Every connection slot is in use: the storage's `N` (`SocketStorage<N, ..>`,
+    /// `HeapStorage::new(n, ..)`). Slots in TIME-WAIT count until it ends.
+    Slots,
+    /// Every listener slot is in use: the storage's `L`.
+    Listeners,
+    /// No ephemeral port is free for this remote endpoint: `TcpConfig::ephemeral_ports`.
+    EphemeralPorts,
+    /// The async adapter's waker table (`AsyncStack<_, N, L>`) has no entry for this
+    /// slot: its `N` or `L` is smaller than the storage's.
+    Wakers,
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = match self {
             Error::WouldBlock => "operation would block",
-            Error::Exhausted => "capacity exhausted",
+            Error::Exhausted(Capacity::Slots) => "no free connection slot",
+            Error::Exhausted(Capacity::Listeners) => "no free listener slot",
+            Error::Exhausted(Capacity::EphemeralPorts) => "no free ephemeral port",
+            Error::Exhausted(Capacity::Wakers) => "no room in the waker table",
             Error::AddrInUse => "address in use",
             Error::InvalidInput => "invalid argument",
             Error::InvalidHandle => "handle does not belong to this stack",
@@ -69,7 +94,7 @@ impl From<Error> for std::io::Error {
         use std::io::ErrorKind as K;
         let kind = match e {
             Error::WouldBlock => K::WouldBlock,
-            Error::Exhausted => K::OutOfMemory,
+            Error::Exhausted(_) => K::OutOfMemory,
             Error::AddrInUse => K::AddrInUse,
             Error::InvalidInput | Error::InvalidHandle => K::InvalidInput,
             Error::NotConnected => K::NotConnected,
@@ -91,7 +116,7 @@ impl embedded_io::Error for Error {
         match self {
             // `WouldBlock` never reaches an `embedded-io` caller: the async adapter waits.
             Error::WouldBlock => K::Other,
-            Error::Exhausted => K::OutOfMemory,
+            Error::Exhausted(_) => K::OutOfMemory,
             Error::AddrInUse => K::AddrInUse,
             Error::InvalidInput | Error::InvalidHandle => K::InvalidInput,
             Error::NotConnected => K::NotConnected,

@@ -29,7 +29,7 @@ pub mod tcp;
 pub mod time;
 pub mod wire;
 
-pub use error::{Error, Result};
+pub use error::{Capacity, Error, Result};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -278,15 +278,22 @@ impl fmt::Display for Duration {
     }
 }
 
-#[cfg(feature = "std")]
-impl From<Duration> for std::time::Duration {
+/// To `core::time::Duration` (the same type as `std::time::Duration`; no `std` needed).
+impl From<Duration> for core::time::Duration {
     fn from(d: Duration) -> Self {
-        std::time::Duration::from_micros(d.micros)
+        core::time::Duration::from_micros(d.micros)
     }
 }
-#[cfg(feature = "std")]
-impl From<std::time::Duration> for Duration {
-    fn from(d: std::time::Duration) -> Self {
+
+/// From `core::time::Duration` (`std::time::Duration`), in whole microseconds; longer than
+/// `u64::MAX` microseconds saturates.
+///
+/// ```
+/// let d: tidytcp::Duration = core::time::Duration::from_millis(1500).into();
+/// assert_eq!(d, tidytcp::Duration::from_millis(1500));
+/// ```
+impl From<core::time::Duration> for Duration {
+    fn from(d: core::time::Duration) -> Self {
         Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
     }
 }

@@ -24,7 +24,7 @@ fn in_order_batch_gets_one_ack_in_the_same_poll() {
     let mut t = Script::new(&mut mem, script_config());
     let l = t.stack.listen(STACK_PORT, 4).unwrap();
     let (iss, pseq) = established(&mut t);
-    let mut conn = l.accept(&mut t.stack).unwrap();
+    let mut conn = l.accept(&mut t.stack).unwrap().0;
     let data = [0x42u8; SEG];
     for k in 0..6u32 {
         let s = seg!(ACK, seq = pseq + k * SEG as u32, ack = iss + 1, data = data);
@@ -66,7 +66,7 @@ fn out_of_order_batch_gets_a_dup_ack_each() {
     let mut t = Script::new(&mut mem, script_config());
     let l = t.stack.listen(STACK_PORT, 4).unwrap();
     let (iss, pseq) = established(&mut t);
-    let _s = l.accept(&mut t.stack).unwrap();
+    let _s = l.accept(&mut t.stack).unwrap().0;
     let data = [0x42u8; SEG];
     // The first segment is lost; the next three arrive together.
     for k in 1..4u32 {

@@ -135,7 +135,7 @@ fn echo_larger_than_the_buffers() {
     let l = b.listen(7, 1).unwrap();
     let mut exec = Executor::default();
     exec.spawn(async {
-        let mut s = l.accept().await.unwrap();
+        let mut s = l.accept().await.unwrap().0;
         let mut got = Vec::new();
         let mut buf = [0u8; 1500];
         loop {
@@ -221,7 +221,7 @@ fn drop_closes_and_wakes_the_network_task() {
     let l = b.listen(7, 1).unwrap();
     let mut exec = Executor::default();
     exec.spawn(async {
-        let mut s = l.accept().await.unwrap();
+        let mut s = l.accept().await.unwrap().0;
         let mut buf = [0u8; 8];
         assert_eq!(s.read(&mut buf).await, Ok(3));
         assert_eq!(s.read(&mut buf).await, Ok(0));
@@ -256,7 +256,7 @@ fn needs_poll_completes_on_user_activity() {
     let conn = RefCell::new(None);
     let mut exec = Executor::default();
     exec.spawn(async { *conn.borrow_mut() = Some(a.connect(addr()).await.unwrap()) });
-    exec.spawn(async { std::mem::forget(l.accept().await.unwrap()) });
+    exec.spawn(async { std::mem::forget(l.accept().await.unwrap().0) });
     drive(&mut exec, &a, &b, &mut link, Duration::from_secs(5));
     let _ = a.take_activity();
 
@@ -294,7 +294,7 @@ fn ready_traits_follow_the_socket() {
     let server = RefCell::new(None);
     let mut exec = Executor::default();
     exec.spawn(async { *client.borrow_mut() = Some(a.connect(addr()).await.unwrap()) });
-    exec.spawn(async { *server.borrow_mut() = Some(l.accept().await.unwrap()) });
+    exec.spawn(async { *server.borrow_mut() = Some(l.accept().await.unwrap().0) });
     drive(&mut exec, &a, &b, &mut link, Duration::from_secs(5));
     let mut c = client.borrow_mut().take().unwrap();
     let mut s = server.borrow_mut().take().unwrap();
@@ -322,7 +322,7 @@ fn read_is_cancel_safe() {
     let server = RefCell::new(None);
     let mut exec = Executor::default();
     exec.spawn(async { *client.borrow_mut() = Some(a.connect(addr()).await.unwrap()) });
-    exec.spawn(async { *server.borrow_mut() = Some(l.accept().await.unwrap()) });
+    exec.spawn(async { *server.borrow_mut() = Some(l.accept().await.unwrap().0) });
     drive(&mut exec, &a, &b, &mut link, Duration::from_secs(5));
     let mut c = client.borrow_mut().take().unwrap();
     let mut s = server.borrow_mut().take().unwrap();
@@ -352,10 +352,7 @@ fn slot_beyond_the_waker_table_is_an_error() {
     let (mut sa, mut sb) = (storage(), storage());
     let a: AsyncStack<Stack<'_>, 1, 1> = AsyncStack::new(Stack::new(config(1), &mut sa));
     let b: Net<'_> = AsyncStack::new(Stack::new(config(2), &mut sb));
-    let _first = a
-        .with(|s| s.connect(Instant::ZERO, addr()))
-        .unwrap()
-        .unwrap();
+    let _first = a.with(|s| s.connect(addr())).unwrap().unwrap();
     let nothing = Waker::from(Arc::new(Flag(AtomicBool::new(false))));
     let mut second = Box::pin(a.connect(addr()));
     assert_eq!(
@@ -363,7 +360,7 @@ fn slot_beyond_the_waker_table_is_an_error() {
             .as_mut()
             .poll(&mut Context::from_waker(&nothing))
             .map(|r| r.map(|_| ())),
-        Poll::Ready(Err(Error::Exhausted))
+        Poll::Ready(Err(Error::Exhausted(tidytcp::Capacity::Wakers)))
     );
     drop(b);
 }
@@ -392,7 +389,10 @@ fn error_kinds_for_embedded_io() {
     assert_eq!(Error::TimedOut.kind(), ErrorKind::TimedOut);
     assert_eq!(Error::BrokenPipe.kind(), ErrorKind::BrokenPipe);
     assert_eq!(Error::NotConnected.kind(), ErrorKind::NotConnected);
-    assert_eq!(Error::Exhausted.kind(), ErrorKind::OutOfMemory);
+    assert_eq!(
+        Error::Exhausted(tidytcp::Capacity::Slots).kind(),
+        ErrorKind::OutOfMemory
+    );
 }
 
 /// Handles of the async and shared adapters may move to other tasks and threads.

@@ -23,8 +23,8 @@ fn config() -> Config {
     let mut cfg = Config::new(
         "02:00:00:00:00:01".parse().unwrap(),
         "10.0.0.1/24".parse().unwrap(),
+        [8; 16],
     );
-    cfg.seed = [8; 16];
     cfg.tcp.msl = Duration::from_millis(20); // short TIME-WAIT, so slots free quickly
     cfg
 }

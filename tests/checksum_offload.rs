@@ -34,7 +34,7 @@ fn exchange(checksum: ChecksumCaps) -> Vec<FrameInfo> {
     dev.rx
         .push_back(peer_frame(&seg!(ACK, seq = 101, ack = synack + 1)));
     stack.poll(now, &mut dev);
-    let mut s = l.accept(&mut stack).unwrap();
+    let mut s = l.accept(&mut stack).unwrap().0;
     s.write(&mut stack, &[7u8; 3000]).unwrap();
     for _ in 0..4 {
         now += Duration::from_millis(10);

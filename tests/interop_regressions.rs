@@ -26,7 +26,7 @@ fn copies_of_a_sack_ack_are_not_duplicate_acks() {
         ..TcpOptions::NONE
     };
     let (iss, pseq) = t.handshake_passive(1000, opts);
-    let mut s = l.accept(&mut t.stack).unwrap();
+    let mut s = l.accept(&mut t.stack).unwrap().0;
     s.set_nodelay(&mut t.stack, true).unwrap();
     assert_eq!(s.write(&mut t.stack, &[7u8; 6000]).unwrap(), 6000);
     t.poll();
@@ -92,7 +92,7 @@ fn cumulative_ack_with_new_sack_can_start_recovery() {
         ..TcpOptions::NONE
     };
     let (iss, pseq) = t.handshake_passive(1000, opts);
-    let mut s = l.accept(&mut t.stack).unwrap();
+    let mut s = l.accept(&mut t.stack).unwrap().0;
     s.set_nodelay(&mut t.stack, true).unwrap();
     assert_eq!(s.write(&mut t.stack, &[7u8; 6000]).unwrap(), 6000);
     t.poll();

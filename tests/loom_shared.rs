@@ -67,8 +67,8 @@ fn setup() -> (Arc<SharedStack<Net>>, TcpStream<'static>) {
     let mut cfg = Config::new(
         "02:00:00:00:00:01".parse().unwrap(),
         "127.0.0.1/8".parse().unwrap(),
+        [1; 16],
     );
-    cfg.seed = [1; 16];
     let net = Arc::new(SharedStack::new(Net {
         stack: Stack::new(cfg, storage),
         dev: Loopback::new(),
@@ -76,17 +76,14 @@ fn setup() -> (Arc<SharedStack<Net>>, TcpStream<'static>) {
     let (listener, client) = net
         .with(|n| {
             let l = n.stack.listen(7, 1).unwrap();
-            let c = n
-                .stack
-                .connect(Instant::ZERO, "127.0.0.1:7".parse().unwrap())
-                .unwrap();
+            let c = n.stack.connect("127.0.0.1:7".parse().unwrap()).unwrap();
             (l, c)
         })
         .unwrap();
     let server = net
         .with(|n| {
             n.poll(Instant::ZERO);
-            listener.accept(&mut n.stack).unwrap()
+            listener.accept(&mut n.stack).unwrap().0
         })
         .unwrap();
     net.with(|n| {

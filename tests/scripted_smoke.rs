@@ -16,7 +16,7 @@ fn passive_open_data_and_close() {
             ..TcpOptions::NONE
         },
     );
-    let mut s = l.accept(&mut t.stack).unwrap();
+    let mut s = l.accept(&mut t.stack).unwrap().0;
     t.send(seg!(ACK | PSH, seq = pseq, ack = iss + 1, data = b"hello"));
     pseq += 5u32;
     let mut buf = [0u8; 16];

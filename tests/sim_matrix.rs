@@ -107,7 +107,7 @@ fn run(case: &Case, keep_segments: bool) -> Outcome {
     let mut now = Instant::ZERO;
     let limit = Instant::ZERO + case.limit;
     let listener = b.listen(5000, 4).unwrap();
-    let mut client = Some(a.connect(now, "10.0.0.2:5000".parse().unwrap()).unwrap());
+    let mut client = Some(a.connect("10.0.0.2:5000".parse().unwrap()).unwrap());
     let mut server: Option<tidytcp::socket::TcpStream<'_>> = None;
     let (mut c_sent, mut c_got, mut s_sent, mut s_got) = (0u64, 0u64, 0u64, 0u64);
     let (mut c_eof, mut s_eof, mut c_shut, mut s_shut) = (false, false, false, false);
@@ -145,7 +145,7 @@ fn run(case: &Case, keep_segments: bool) -> Outcome {
             b.sockets().collect::<Vec<_>>()
         );
         if server.is_none() {
-            if let Ok(s) = listener.accept(&mut b) {
+            if let Ok((s, _)) = listener.accept(&mut b) {
                 server = Some(s);
             }
         }
@@ -168,7 +168,7 @@ fn run(case: &Case, keep_segments: bool) -> Outcome {
         }
         if reconnect_at.is_some_and(|t| now >= t) {
             reconnect_at = None;
-            client = Some(a.connect(now, "10.0.0.2:5000".parse().unwrap()).unwrap());
+            client = Some(a.connect("10.0.0.2:5000".parse().unwrap()).unwrap());
         }
         if let Some(c) = client.as_mut() {
             if c_opts.is_none() {
@@ -651,7 +651,7 @@ fn arp_failure_does_not_stall_a_connection() {
     let mut link = link(clean(5), 1);
     let mut now = Instant::ZERO;
     let listener = b.listen(5000, 4).unwrap();
-    let mut c = a.connect(now, "10.0.0.2:5000".parse().unwrap()).unwrap();
+    let mut c = a.connect("10.0.0.2:5000".parse().unwrap()).unwrap();
     let mut s = loop {
         assert!(step(
             &mut now,
@@ -660,7 +660,7 @@ fn arp_failure_does_not_stall_a_connection() {
             &mut link,
             Instant::from_secs(5)
         ));
-        if let Ok(s) = listener.accept(&mut b) {
+        if let Ok((s, _)) = listener.accept(&mut b) {
             break s;
         }
     };

@@ -39,7 +39,7 @@ fn transfer_with(
     link.set_logging(std::env::var("SIM_LOG").is_ok());
     let mut now = Instant::ZERO;
     let listener = b.listen(5000, 4).unwrap();
-    let mut client = Some(a.connect(now, "10.0.0.2:5000".parse().unwrap()).unwrap());
+    let mut client = Some(a.connect("10.0.0.2:5000".parse().unwrap()).unwrap());
     let mut server = None;
     let (mut c_sent, mut c_got, mut s_sent, mut s_got) = (0u64, 0u64, 0u64, 0u64);
     let (mut c_eof, mut s_eof, mut c_shut, mut s_shut) = (false, false, false, false);
@@ -58,7 +58,7 @@ fn transfer_with(
             b.sockets().collect::<Vec<_>>()
         );
         if server.is_none() {
-            if let Ok(s) = listener.accept(&mut b) {
+            if let Ok((s, _)) = listener.accept(&mut b) {
                 server = Some(s);
             }
         }

@@ -889,7 +889,7 @@ fn socket_table_shows_states_and_flags() {
     assert_eq!(info.local.port(), STACK_PORT);
     assert_eq!(info.remote, Some(peer()));
 
-    let mut s = l.accept(&mut t.stack).unwrap();
+    let mut s = l.accept(&mut t.stack).unwrap().0;
     assert_eq!(t.flags(), SocketFlags::CONNECTED);
     let mut buf = [0u8; 4];
     assert_eq!(s.read(&mut t.stack, &mut buf), Ok(2));

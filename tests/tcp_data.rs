@@ -20,7 +20,7 @@ fn open_with_window<'a>(t: &mut Script<'a>, win: u16) -> Open<'a> {
     });
     let sa = t.expect(seg!(SYN | ACK, ack = 1001));
     t.send(seg!(ACK, seq = 1001, ack = sa.seq + 1, win = win));
-    let s = l.accept(&mut t.stack).unwrap();
+    let s = l.accept(&mut t.stack).unwrap().0;
     Open {
         s,
         l: Some(l),
@@ -334,7 +334,7 @@ fn sender_sws_override_timeout() {
 fn data_written_in_syn_sent_follows_the_handshake() {
     let mut m = big();
     let mut t = Script::new(&mut m, script_config());
-    let mut s = t.stack.connect(t.now, peer()).unwrap();
+    let mut s = t.stack.connect(peer()).unwrap();
     s.write(&mut t.stack, b"early").unwrap();
     t.poll();
     let syn = t.expect(seg!(SYN));

@@ -69,7 +69,7 @@ fn probe_after_idle_and_answered() {
     let mut t = Script::new(&mut m, script_config());
     let mut o = open_passive(&mut t, mss_only(1460));
     let t0 = t.now;
-    o.s.set_keepalive(&mut t.stack, t.now, ka()).unwrap();
+    o.s.set_keepalive(&mut t.stack, ka()).unwrap();
     let (at, segs) = next_send(&mut t);
     assert_eq!(at, t0 + secs(10));
     assert_eq!(segs.len(), 1);
@@ -96,7 +96,7 @@ fn activity_resets_the_idle_timer() {
     let mut t = Script::new(&mut m, script_config());
     let mut o = open_passive(&mut t, mss_only(1460));
     let t0 = t.now;
-    o.s.set_keepalive(&mut t.stack, t.now, ka()).unwrap();
+    o.s.set_keepalive(&mut t.stack, ka()).unwrap();
     t.advance(secs(6));
     let d = o.data(o.snd, b"ping");
     t.send(d);
@@ -119,7 +119,7 @@ fn unanswered_probes_time_out() {
     let mut t = Script::new(&mut m, script_config());
     let mut o = open_passive(&mut t, mss_only(1460));
     let t0 = t.now;
-    o.s.set_keepalive(&mut t.stack, t.now, ka()).unwrap();
+    o.s.set_keepalive(&mut t.stack, ka()).unwrap();
     let segs = run_until(&mut t, t0 + secs(60));
     let probes: Vec<_> = segs
         .iter()
@@ -148,7 +148,7 @@ fn answer_resets_the_probe_count() {
     let mut m = script_storage();
     let mut t = Script::new(&mut m, script_config());
     let mut o = open_passive(&mut t, mss_only(1460));
-    o.s.set_keepalive(&mut t.stack, t.now, ka()).unwrap();
+    o.s.set_keepalive(&mut t.stack, ka()).unwrap();
     for _ in 0..4 {
         // Two probes lost, the third answered.
         let (_, p1) = next_send(&mut t);
@@ -174,7 +174,7 @@ fn keepalive_from_config_and_off_again() {
     assert_eq!(at, t0 + secs(10));
     assert!(is_probe(&o, &segs[0], o.snd));
     t.send(o.ack(o.snd, 65535));
-    o.s.set_keepalive(&mut t.stack, t.now, None).unwrap();
+    o.s.set_keepalive(&mut t.stack, None).unwrap();
     let end = t.now + secs(3600);
     assert!(run_until(&mut t, end).is_empty());
     assert!(o.s.error(&t.stack).is_none());
@@ -190,7 +190,7 @@ fn probe_sequence_after_data() {
     o.write(&mut t, 300);
     expect_data(&mut t, o.snd, 300, true);
     t.send(o.ack(o.snd + 300, 65535));
-    o.s.set_keepalive(&mut t.stack, t.now, ka()).unwrap();
+    o.s.set_keepalive(&mut t.stack, ka()).unwrap();
     let (_, segs) = next_send(&mut t);
     assert!(is_probe(&o, &segs[0], o.snd + 300u32), "{:?}", segs[0]);
 }

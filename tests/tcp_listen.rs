@@ -7,7 +7,7 @@ use common::script::*;
 use tidytcp::socket::SocketFlags;
 use tidytcp::tcp::State;
 use tidytcp::wire::tcp::{SeqNum, TcpFlags, TcpOptions};
-use tidytcp::{Duration, Error};
+use tidytcp::{Capacity, Duration, Error};
 
 /// RFC 9293 §3.10.7.2 first: a RST to a listener is ignored.
 #[test]
@@ -98,7 +98,7 @@ fn accept_queue_full_drops_syn() {
     t.expect_none();
     assert_eq!(t.stack.stats().tcp.syn_dropped, 1);
     assert_eq!(t.stack.in_use(), 1);
-    let s = l.accept(&mut t.stack).unwrap();
+    let s = l.accept(&mut t.stack).unwrap().0;
     t.send(seg!(SYN, seq = 5000, sport = 40001));
     let sa = t.expect(seg!(SYN | ACK, ack = 5001));
     assert_eq!(sa.dst_port, 40001);
@@ -173,7 +173,7 @@ fn syn_queue_full_answers_with_cookie() {
     assert_eq!(info.state, State::Established);
     assert!(info.flags.contains(SocketFlags::QUEUED));
 
-    let mut s = l.accept(&mut t.stack).unwrap();
+    let mut s = l.accept(&mut t.stack).unwrap().0;
     let c = s.connection(&t.stack).unwrap();
     assert_eq!(c.options(), (true, true, true));
     assert_eq!(c.window_scales(), (0, 7));
@@ -238,7 +238,7 @@ fn cookie_without_timestamps_keeps_only_mss() {
     );
     t.send(seg!(ACK, seq = 7001, ack = ck.seq + 1, sport = 40001));
     t.expect_none();
-    let s = l.accept(&mut t.stack).unwrap();
+    let s = l.accept(&mut t.stack).unwrap().0;
     let c = s.connection(&t.stack).unwrap();
     assert_eq!(c.options(), (false, false, false));
     assert_eq!(c.mss(), 1300);
@@ -296,8 +296,10 @@ fn cookie_bound_to_tuple_and_isn() {
     assert_eq!(t.stack.in_use(), 0);
 }
 
-/// With every connection slot in use, a SYN to a listener is answered with a cookie
-/// rather than dropped (the slot table is the SYN queue's hard limit).
+/// With every connection slot held by a handshake in progress (a SYN flood fills the
+/// table this way), a SYN to a listener is answered with a cookie rather than dropped:
+/// the slot table is the SYN queue's hard limit. (A table full of established
+/// connections drops the SYN instead: `hostile::every_slot_busy`.)
 #[test]
 fn slot_table_full_answers_with_cookie() {
     let mut mem = tidytcp::socket::HeapStorage::new(2, 1, 4096, 4096);
@@ -327,7 +329,7 @@ fn closing_listener_resets_queued_and_embryonic() {
     let mut t = Script::new(&mut mem, script_config());
     let l = t.stack.listen(STACK_PORT, 4).unwrap();
     let (iss_a, pseq_a) = t.handshake_passive_from(40000, 1000);
-    let accepted = l.accept(&mut t.stack).unwrap();
+    let accepted = l.accept(&mut t.stack).unwrap().0;
     let (iss_q, pseq_q) = t.handshake_passive_from(40001, 2000);
     t.send(seg!(SYN, seq = 3000, sport = 40002));
     let emb = t.expect(seg!(SYN | ACK, ack = 3001));
@@ -384,7 +386,10 @@ fn listen_errors() {
     assert_eq!(t.stack.listen(81, 0).err(), Some(Error::InvalidInput));
     assert_eq!(t.stack.listen(0, 4).err(), Some(Error::InvalidInput));
     let b = t.stack.listen(81, 4).unwrap();
-    assert_eq!(t.stack.listen(82, 4).err(), Some(Error::Exhausted));
+    assert_eq!(
+        t.stack.listen(82, 4).err(),
+        Some(Error::Exhausted(Capacity::Listeners))
+    );
     a.close(&mut t.stack);
     let a2 = t.stack.listen(80, 4).unwrap();
     assert_eq!(a2.port(&t.stack), Ok(80));

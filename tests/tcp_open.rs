@@ -488,7 +488,7 @@ fn passive_open_synack_returns_offered_options() {
     let tsv = sa.opts.timestamps.unwrap().0;
     t.send(seg!(ACK, seq = 1001, ack = sa.seq + 1, ts = (4243, tsv)));
     t.expect_none();
-    let s = l.accept(&mut t.stack).unwrap();
+    let s = l.accept(&mut t.stack).unwrap().0;
     let c = s.connection(&t.stack).unwrap();
     assert_eq!(c.options(), (true, true, true));
     assert_eq!(c.window_scales(), (0, 7));
@@ -540,7 +540,7 @@ fn syn_received_bad_ack_gets_rst() {
     assert_eq!(t.state(), State::SynReceived);
     t.send(seg!(ACK, seq = 1001, ack = sa.seq + 1));
     t.expect_none();
-    let s = l.accept(&mut t.stack).unwrap();
+    let s = l.accept(&mut t.stack).unwrap().0;
     s.abort(&mut t.stack);
     t.poll();
     t.expect(seg!(RST | ACK, seq = sa.seq + 1, ack = 1001));
@@ -639,7 +639,7 @@ fn syn_received_out_of_window_rst_ignored() {
     t.expect_none();
     assert_eq!(t.state(), State::SynReceived);
     t.send(seg!(ACK, seq = 1001, ack = sa.seq + 1));
-    let s = l.accept(&mut t.stack).unwrap();
+    let s = l.accept(&mut t.stack).unwrap().0;
     s.abort(&mut t.stack);
     t.poll();
     t.expect(seg!(RST | ACK, seq = sa.seq + 1, ack = 1001));
@@ -662,7 +662,7 @@ fn syn_received_in_window_syn_drops_embryo() {
     t.send(seg!(SYN, seq = 1500));
     let sa = t.expect(seg!(SYN | ACK, ack = 1501));
     t.send(seg!(ACK, seq = 1501, ack = sa.seq + 1));
-    let s = l.accept(&mut t.stack).unwrap();
+    let s = l.accept(&mut t.stack).unwrap().0;
     s.abort(&mut t.stack);
     t.poll();
     t.expect(seg!(RST | ACK, seq = sa.seq + 1, ack = 1501));
@@ -685,7 +685,7 @@ fn handshake_ack_with_data() {
         ack = sa.seq + 1,
         data = b"GET /"
     ));
-    let mut s = l.accept(&mut t.stack).unwrap();
+    let mut s = l.accept(&mut t.stack).unwrap().0;
     let mut buf = [0u8; 16];
     assert_eq!(s.read(&mut t.stack, &mut buf), Ok(5));
     assert_eq!(&buf[..5], b"GET /");
@@ -710,7 +710,7 @@ fn handshake_ack_with_fin_goes_to_close_wait() {
     t.send(seg!(FIN | ACK, seq = 1001, ack = sa.seq + 1));
     t.expect(seg!(ACK, seq = sa.seq + 1, ack = 1002));
     assert_eq!(t.state(), State::CloseWait);
-    let mut s = l.accept(&mut t.stack).unwrap();
+    let mut s = l.accept(&mut t.stack).unwrap().0;
     let mut buf = [0u8; 4];
     assert_eq!(s.read(&mut t.stack, &mut buf), Ok(0));
     s.close(&mut t.stack);
@@ -795,7 +795,7 @@ fn data_on_syn_not_acknowledged() {
         ack = sa.seq + 1,
         data = b"early"
     ));
-    let mut s = l.accept(&mut t.stack).unwrap();
+    let mut s = l.accept(&mut t.stack).unwrap().0;
     let mut buf = [0u8; 8];
     assert_eq!(s.read(&mut t.stack, &mut buf), Ok(5));
     assert_eq!(&buf[..5], b"early");

@@ -22,7 +22,7 @@ fn our_mss_is_mtu_less_40() {
     assert_eq!(sa.opts.mss, Some(1460));
 
     // Active open: the SYN carries the same.
-    let _c = t.stack.connect(t.now, peer()).unwrap();
+    let _c = t.stack.connect(peer()).unwrap();
     t.poll();
     let syn = t.expect(seg!(SYN));
     assert_eq!(syn.opts.mss, Some(1460));
@@ -173,7 +173,7 @@ fn offered_shift_follows_buffer_size() {
     ] {
         let mut m = mem(rx, 4096);
         let mut t = Script::new(&mut m, script_config());
-        let _c = t.stack.connect(t.now, peer()).unwrap();
+        let _c = t.stack.connect(peer()).unwrap();
         t.poll();
         let syn = t.expect(seg!(SYN));
         assert_eq!(syn.opts.window_scale, Some(shift), "rx buffer {rx}");
@@ -208,7 +208,7 @@ fn scaling_applies_both_ways_after_the_syn() {
     let iss = sa.seq;
     // The ACK completing the handshake carries window 125 << 4 = 2000 bytes.
     t.send(seg!(ACK, seq = 1001, ack = iss + 1, win = 125));
-    let mut s = l.accept(&mut t.stack).unwrap();
+    let mut s = l.accept(&mut t.stack).unwrap().0;
     let c = s.connection(&t.stack).unwrap();
     assert_eq!(c.window_scales(), (3, 4));
     assert_eq!(c.send_window(), 2000);
@@ -243,7 +243,7 @@ fn no_scaling_unless_the_peer_offers() {
     let sa = t.expect(seg!(SYN | ACK, ack = 1001));
     assert_eq!(sa.opts.window_scale, None);
     t.send(seg!(ACK, seq = 1001, ack = sa.seq + 1, win = 3000));
-    let mut s = l.accept(&mut t.stack).unwrap();
+    let mut s = l.accept(&mut t.stack).unwrap().0;
     assert_eq!(s.connection(&t.stack).unwrap().window_scales(), (0, 0));
     assert_eq!(s.connection(&t.stack).unwrap().send_window(), 3000);
     s.write(&mut t.stack, &bytes(5000)).unwrap();
@@ -323,10 +323,10 @@ fn scaling_disabled_in_config() {
     let sa = t.expect(seg!(SYN | ACK, ack = 1001));
     assert_eq!(sa.opts.window_scale, None);
     t.send(seg!(ACK, seq = 1001, ack = sa.seq + 1, win = 1000));
-    let s = l.accept(&mut t.stack).unwrap();
+    let s = l.accept(&mut t.stack).unwrap().0;
     // The peer's window is taken as is: 1000 bytes, not 1000 << 7.
     assert_eq!(s.connection(&t.stack).unwrap().send_window(), 1000);
-    let _c = t.stack.connect(t.now, peer()).unwrap();
+    let _c = t.stack.connect(peer()).unwrap();
     t.poll();
     let syn = t.expect(seg!(SYN));
     assert_eq!(syn.opts.window_scale, None);

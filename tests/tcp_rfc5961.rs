@@ -305,7 +305,7 @@ fn challenge_ack_budget_is_per_connection() {
     t.send(syn);
     let sa = t.expect(seg!(SYN | ACK, ack = 5001));
     t.send(seg!(ACK, seq = 5001, ack = sa.seq + 1, sport = 40001));
-    let s2 = l.accept(&mut t.stack).unwrap();
+    let s2 = l.accept(&mut t.stack).unwrap().0;
     for k in 0..12u32 {
         t.send(seg!(RST, seq = c.pseq + 1 + k));
     }
@@ -378,7 +378,7 @@ fn rst_accepted_without_or_with_old_timestamp() {
         let mut t = Script::new(&mut mem, script_config());
         let l = t.stack.listen(STACK_PORT, 4).unwrap();
         let (iss, pseq) = t.handshake_passive(1000, linux_syn_opts(50_000));
-        let mut s = l.accept(&mut t.stack).unwrap();
+        let mut s = l.accept(&mut t.stack).unwrap().0;
         assert!(s.connection(&t.stack).unwrap().options().1);
         // A non-RST segment without a timestamp is dropped (RFC 7323 §3.2).
         t.send(seg!(ACK, seq = pseq, ack = iss + 1, data = b"x"));

@@ -23,7 +23,7 @@ fn small_window_hold_ends_with_the_override_timer() {
             ..TcpOptions::NONE
         },
     );
-    let mut s = l.accept(&mut t.stack).unwrap();
+    let mut s = l.accept(&mut t.stack).unwrap().0;
     t.send(seg!(ACK, seq = pseq, ack = iss + 1, win = 682));
     t.expect_none();
     let data = vec![7u8; 3000];

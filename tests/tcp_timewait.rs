@@ -34,7 +34,7 @@ fn reopen_with_higher_sequence_number() {
     assert_eq!(t.state(), State::SynReceived);
     assert_eq!(t.stack.in_use(), 1);
     t.send(seg!(ACK, seq = new_isn + 1, ack = sa.seq + 1));
-    let mut s2 = l.accept(&mut t.stack).unwrap();
+    let mut s2 = l.accept(&mut t.stack).unwrap().0;
     let mut buf = [0u8; 4];
     assert_eq!(s2.read(&mut t.stack, &mut buf), Err(Error::WouldBlock));
     s2.abort(&mut t.stack);
@@ -86,7 +86,7 @@ fn reopen_with_newer_timestamp() {
     let mut t = Script::new(&mut mem, script_config());
     let l = t.stack.listen(STACK_PORT, 4).unwrap();
     let (iss, pseq, tsv) = time_wait_with_timestamps(&mut t);
-    let s = l.accept(&mut t.stack).unwrap();
+    let s = l.accept(&mut t.stack).unwrap().0;
     s.close(&mut t.stack);
     t.poll();
     let fin = t.expect(seg!(FIN | ACK, seq = iss + 1, ack = pseq));
@@ -120,7 +120,7 @@ fn syn_with_old_timestamp_does_not_reopen() {
     let mut t = Script::new(&mut mem, script_config());
     let l = t.stack.listen(STACK_PORT, 4).unwrap();
     let (iss, pseq, tsv) = time_wait_with_timestamps(&mut t);
-    let s = l.accept(&mut t.stack).unwrap();
+    let s = l.accept(&mut t.stack).unwrap().0;
     s.close(&mut t.stack);
     t.poll();
     let fin = t.expect(seg!(FIN | ACK, seq = iss + 1, ack = pseq));

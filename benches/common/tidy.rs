@@ -85,9 +85,7 @@ const PORT: u16 = 5001;
 fn config(last: u8) -> Config {
     let mac = format!("02:00:00:00:00:{last:02x}").parse().unwrap();
     let addr = format!("10.0.0.{last}/24").parse().unwrap();
-    let mut c = Config::new(mac, addr);
-    c.seed = [last; 16];
-    c
+    Config::new(mac, addr, [last; 16])
 }
 
 /// Two stacks (A: client/sender, B: server/receiver) over a link, in virtual time.
@@ -172,11 +170,10 @@ impl Pair {
     /// are established.
     pub fn open(&mut self, l: &TcpListener<'static>) -> (TcpStream<'static>, TcpStream<'static>) {
         let remote = SocketAddrV4::new(B_IP.into(), PORT);
-        let now = self.instant();
-        let c = self.a.connect(now, remote).unwrap();
+        let c = self.a.connect(remote).unwrap();
         loop {
             self.turn(false);
-            if let Ok(s) = l.accept(&mut self.b) {
+            if let Ok((s, _)) = l.accept(&mut self.b) {
                 return (c, s);
             }
         }
@@ -192,14 +189,13 @@ impl Pair {
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
             let batch = (n - out.len()).min(64);
-            let now = self.instant();
             let mut cs: Vec<_> = (0..batch)
-                .map(|_| self.a.connect(now, remote).unwrap())
+                .map(|_| self.a.connect(remote).unwrap())
                 .collect();
             let mut ss = Vec::new();
             while ss.len() < batch {
                 self.turn(false);
-                while let Ok(s) = l.accept(&mut self.b) {
+                while let Ok((s, _)) = l.accept(&mut self.b) {
                     ss.push(s);
                 }
             }

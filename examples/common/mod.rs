@@ -27,7 +27,7 @@
 
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{BufWriter, Read};
+use std::io::BufWriter;
 use std::net::Ipv4Addr;
 use std::time::Instant as StdInstant;
 
@@ -195,7 +195,17 @@ impl Options {
     /// The stack configuration: address, MAC, gateway, MSL, and a seed from the
     /// system's random source.
     pub fn config(&self) -> Config {
-        let mut cfg = Config::new(self.mac(), self.ip);
+        let seed = Config::with_os_seed(self.mac(), self.ip).map_or_else(
+            |_| {
+                // No /dev/urandom: the clock and the process id, still unique per run.
+                let t = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos());
+                (t ^ u128::from(std::process::id())).to_le_bytes()
+            },
+            |c| c.seed,
+        );
+        let mut cfg = Config::new(self.mac(), self.ip, seed);
         if let Some(gw) = self.gateway {
             cfg.iface = cfg.iface.with_gateway(gw);
         }
@@ -209,15 +219,6 @@ impl Options {
                 count: 3,
             });
         }
-        let mut seed = [0u8; 16];
-        let ok = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut seed));
-        if ok.is_err() {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos());
-            seed = (t ^ u128::from(std::process::id())).to_le_bytes();
-        }
-        cfg.seed = seed;
         cfg
     }
 }
@@ -570,7 +571,7 @@ fn serve_status<'a, A: App<'a>, D: Link>(
     now: Instant,
     quit: &mut bool,
 ) {
-    while let Ok(mut s) = listener.accept(stack) {
+    while let Ok((mut s, _)) = listener.accept(stack) {
         let mut skip: Vec<SocketId> = conns.iter().map(|c| c.stream.id()).collect();
         skip.push(s.id());
         let text = report(stack, dev, app, &skip);

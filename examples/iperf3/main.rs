@@ -719,7 +719,7 @@ impl<'a> App<'a> for Server<'a> {
     }
 
     fn step(&mut self, stack: &mut Stack<'a>, now: Instant) -> Step {
-        while let Ok(stream) = self.listener.accept(stack) {
+        while let Ok((stream, _)) = self.listener.accept(stack) {
             self.pending.push(Pending {
                 stream,
                 cookie: Vec::new(),
@@ -814,7 +814,7 @@ impl<'a> App<'a> for Client<'a> {
 
     fn step(&mut self, stack: &mut Stack<'a>, now: Instant) -> Step {
         if self.ctrl.is_none() {
-            match stack.connect(now, self.server) {
+            match stack.connect(self.server) {
                 Ok(mut s) => {
                     let _ = s.write(stack, &self.cookie);
                     self.ctrl = Some(Ctrl::new(s));
@@ -909,7 +909,7 @@ impl<'a> App<'a> for Client<'a> {
                     && s.cookie_sent == COOKIE_LEN
             });
             if ready {
-                match stack.connect(now, self.server) {
+                match stack.connect(self.server) {
                     Ok(s) => self.streams.push(DataStream {
                         stream: s,
                         id: stream_id(self.streams.len()),

@@ -64,8 +64,8 @@ fn config(last: u8) -> Config {
     let mut c = Config::new(
         format!("02:00:00:00:00:{last:02x}").parse().unwrap(),
         format!("10.0.0.{last}/24").parse().unwrap(),
+        [last; 16],
     );
-    c.seed = [last; 16];
     c.tcp.max_retransmits = 6;
     c.tcp.max_rto = Duration::from_secs(4);
     c.tcp.msl = Duration::from_secs(5);
@@ -155,7 +155,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 } else {
                     (&mut a, "10.0.0.2:80")
                 };
-                if let Ok(h) = stack.connect(now, peer.parse().unwrap()) {
+                if let Ok(h) = stack.connect(peer.parse().unwrap()) {
                     let s = stream(stack, h);
                     streams[usize::from(side)].push(s);
                 }
@@ -163,7 +163,7 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::Accept(side) => {
                 let stack = if side { &mut b } else { &mut a };
                 if let Some(l) = listeners[usize::from(side)].as_ref() {
-                    if let Ok(h) = l.accept(stack) {
+                    if let Ok((h, _)) = l.accept(stack) {
                         let s = stream(stack, h);
                         streams[usize::from(side)].push(s);
                     }

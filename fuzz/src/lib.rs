@@ -155,8 +155,7 @@ fn syn_opts(ts: u32) -> TcpOptions {
 
 impl<'a> World<'a> {
     pub fn new(storage: &'a mut HeapStorage) -> Self {
-        let mut cfg = Config::new(STACK_MAC, tidytcp::wire::ipv4::Ipv4Cidr::new(STACK_IP, 24));
-        cfg.seed = [9; 16];
+        let mut cfg = Config::new(STACK_MAC, tidytcp::wire::ipv4::Ipv4Cidr::new(STACK_IP, 24), [9; 16]);
         let mut w = World {
             stack: Stack::new(cfg, storage),
             dev: QueueDevice::default(),
@@ -196,7 +195,7 @@ impl<'a> World<'a> {
         let accepted: Vec<_> = std::iter::from_fn(|| {
             w.listener
                 .as_ref()
-                .and_then(|l| l.accept(&mut w.stack).ok())
+                .and_then(|l| l.accept(&mut w.stack).ok().map(|(s, _)| s))
         })
         .collect();
         let mut accepted = accepted.into_iter();
@@ -259,7 +258,7 @@ impl<'a> World<'a> {
             });
         }
         // SYN-SENT: an active open the peer never answers.
-        if let Ok(s) = w.stack.connect(w.now, SocketAddrV4::new(PEER_IP, 7)) {
+        if let Ok(s) = w.stack.connect(SocketAddrV4::new(PEER_IP, 7)) {
             w.streams.push(s);
         }
         w.poll();

@@ -1591,8 +1591,7 @@ mod tests {
         let fake = Fake::new(&mem);
         let mut emac = Sun8iEmac::with_bus_address(&fake, &mem, config(), BUS).unwrap();
         let mut sockets = HeapStorage::new(2, 1, 1024, 1024);
-        let mut cfg = Config::new(emac.mac(), "10.8.0.2/24".parse().unwrap());
-        cfg.seed = [3; 16];
+        let cfg = Config::new(emac.mac(), "10.8.0.2/24".parse().unwrap(), [3; 16]);
         let mut stack = Stack::new(cfg, &mut sockets);
         // ICMP echo request from 10.8.0.1 (MAC ...:02), 8 bytes of data.
         let mut f = std::vec![0u8; 14 + 20 + 16];

@@ -27,17 +27,16 @@
 //! static STORAGE: StaticCell<SocketStorage<4, 1, 2048, 2048>> = StaticCell::new();
 //! static NET: StaticCell<Net> = StaticCell::new();
 //!
-//! let mut cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "127.0.0.1/8".parse().unwrap());
-//! cfg.seed = [9; 16];
+//! let cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "127.0.0.1/8".parse().unwrap(), [9; 16]);
 //! let net: &'static Net = NET.init(AsyncStack::new(Stack::new(cfg, STORAGE.init(SocketStorage::new()))));
 //!
 //! let server = async {
 //!     let listener = net.listen(7, 1)?;
-//!     let mut conn = listener.accept().await?;
+//!     let (mut conn, _peer) = listener.accept().await?;
 //!     let mut buf = [0; 64];
 //!     let n = conn.read(&mut buf).await?;
 //!     conn.write_all(&buf[..n]).await?;
-//!     conn.flush().await?; // until the peer has acknowledged it all
+//!     conn.wait_acked().await?; // until the peer has acknowledged it all
 //!     conn.close();
 //!     Ok::<(), tidytcp::Error>(())
 //! };
@@ -70,11 +69,13 @@ use core::future::poll_fn;
 use core::net::SocketAddrV4;
 use core::task::{Context, Poll, Waker};
 
-use super::handle::{Readiness, SocketId};
+use super::handle::{Readiness, Shutdown, SocketId};
 use super::lock::Lock;
 use super::{SocketSet, TcpListener as CoreListener, TcpStream as CoreStream};
-use crate::error::{Error, Result};
-use crate::tcp::{Events, State};
+use crate::error::{Capacity, Error, Result};
+use crate::tcp::cc::Algorithm;
+use crate::tcp::{Events, Keepalive, State};
+use crate::time::Duration;
 
 /// Wakers woken per pass outside the lock.
 const BATCH: usize = 8;
@@ -186,7 +187,7 @@ fn register(slot: &mut Option<Waker>, w: &Waker) {
 ///
 /// `N` and `L` are the number of connection and listener slots the waker table covers:
 /// at least those of the stack's storage (a handle whose slot lies beyond fails with
-/// [`Error::Exhausted`] instead of waiting). Put it in a `static` with `static_cell`.
+/// [`Error::Exhausted`]`(`[`Capacity::Wakers`]`)` instead of waiting). Put it in a `static` with `static_cell`.
 pub struct AsyncStack<T, const N: usize, const L: usize> {
     lock: Lock<Inner<T, N, L>>,
 }
@@ -444,15 +445,39 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send, const N: usize, const L: usize> AsyncSt
     where
         'a: 'n,
     {
+        self.open(|set| set.connect(remote)).await
+    }
+
+    /// Like [`connect`](Self::connect), failing with `TimedOut` if the connection is not
+    /// established within `timeout` (the stack's own timers count it: no timer is needed
+    /// in the executor).
+    pub async fn connect_timeout<'n>(
+        &'n self,
+        remote: SocketAddrV4,
+        timeout: impl Into<Duration>,
+    ) -> Result<TcpStream<'n, 'a>>
+    where
+        'a: 'n,
+    {
+        let timeout = timeout.into();
+        self.open(|set| set.connect_timeout(remote, timeout)).await
+    }
+
+    async fn open<'n>(
+        &'n self,
+        start: impl FnOnce(&mut SocketSet<'a>) -> Result<CoreStream<'a>>,
+    ) -> Result<TcpStream<'n, 'a>>
+    where
+        'a: 'n,
+    {
         let net: &dyn Core<'a> = self;
         let inner = run(net, |set, t| {
-            let now = set.now;
-            let r = set.connect(now, remote);
+            let r = start(set);
             t.signal();
             r
         })
         .ok_or(Error::WouldBlock)??;
-        let mut s = TcpStream {
+        let s = TcpStream {
             inner: Some(inner),
             net,
         };
@@ -463,9 +488,23 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send, const N: usize, const L: usize> AsyncSt
 
 /// A connection of an [`AsyncStack`]. Not `Clone`; `close` and `abort` consume it;
 /// dropping it closes the connection (the network task is woken to do it).
+/// [`split`](Self::split) lends a reader and a writer half to two tasks.
 #[must_use = "dropping a TcpStream closes the connection"]
 pub struct TcpStream<'n, 'a> {
     inner: Option<CoreStream<'a>>,
+    net: &'n dyn Core<'a>,
+}
+
+/// The reading half of a split [`TcpStream`]: `read`, `embedded_io_async::Read`.
+pub struct ReadHalf<'h, 'n, 'a> {
+    inner: Option<&'h CoreStream<'a>>,
+    net: &'n dyn Core<'a>,
+}
+
+/// The writing half of a split [`TcpStream`]: `write`, `flush`, `wait_acked`,
+/// `shutdown_write`, `embedded_io_async::Write`.
+pub struct WriteHalf<'h, 'n, 'a> {
+    inner: Option<&'h CoreStream<'a>>,
     net: &'n dyn Core<'a>,
 }
 
@@ -512,89 +551,86 @@ impl Drop for TcpListener<'_, '_> {
     }
 }
 
-impl<'a> TcpStream<'_, 'a> {
+/// Registers `cx`'s waker in the read or write entry of stream `id`; `Pending`, or
+/// `Exhausted` if the waker table has no entry for the slot.
+fn wait_on<R>(t: &mut Table<'_>, id: SocketId, cx: &Context<'_>, read: bool) -> Poll<Result<R>> {
+    match t.stream(id) {
+        Some(e) => {
+            register(if read { &mut e.read } else { &mut e.write }, cx.waker());
+            Poll::Pending
+        }
+        None => Poll::Ready(Err(Error::Exhausted(Capacity::Wakers))),
+    }
+}
+
+/// One try of `op` (a read or a write) on `inner`: its result, or the task waits on the
+/// read or write waker.
+fn poll_io<'a>(
+    net: &dyn Core<'a>,
+    inner: Option<&CoreStream<'a>>,
+    cx: &Context<'_>,
+    read: bool,
+    op: impl FnOnce(&CoreStream<'a>, &mut SocketSet<'a>) -> Result<usize>,
+) -> Poll<Result<usize>> {
+    let Some(inner) = inner else {
+        return Poll::Ready(Err(Error::InvalidHandle));
+    };
+    run_poll(net, cx, |set, t| match op(inner, set) {
+        Err(Error::WouldBlock) => wait_on(t, inner.id(), cx, read),
+        r => {
+            t.signal_if_output(set);
+            Poll::Ready(r)
+        }
+    })
+}
+
+/// Ready when the peer has acknowledged everything written (and our FIN, if queued).
+fn poll_acked<'a>(
+    net: &dyn Core<'a>,
+    inner: Option<&CoreStream<'a>>,
+    cx: &Context<'_>,
+) -> Poll<Result<()>> {
+    let Some(inner) = inner else {
+        return Poll::Ready(Err(Error::InvalidHandle));
+    };
+    run_poll(net, cx, |set, t| match inner.is_acked(set) {
+        Ok(true) => Poll::Ready(Ok(())),
+        Ok(false) if inner.state(set) == State::Closed => Poll::Ready(Ok(())),
+        Ok(false) => wait_on(t, inner.id(), cx, false),
+        Err(e) => Poll::Ready(Err(e)),
+    })
+}
+
+/// Runs a call on the core handle with the lock held, then wakes the network task if
+/// the call left output.
+fn call<'a, R>(
+    net: &dyn Core<'a>,
+    inner: Option<&CoreStream<'a>>,
+    f: impl FnOnce(&CoreStream<'a>, &mut SocketSet<'a>) -> Result<R>,
+) -> Result<R> {
+    let inner = inner.ok_or(Error::InvalidHandle)?;
+    run(net, |set, t| {
+        let r = f(inner, set);
+        t.signal_if_output(set);
+        r
+    })
+    .ok_or(Error::WouldBlock)?
+}
+
+impl<'n, 'a> TcpStream<'n, 'a> {
     /// Slot index and generation.
     pub fn id(&self) -> Option<SocketId> {
         self.inner.as_ref().map(|s| s.id())
     }
 
-    fn poll_established(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        let Some(inner) = self.inner.as_mut() else {
+    fn poll_established(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let Some(inner) = self.inner.as_ref() else {
             return Poll::Ready(Err(Error::InvalidHandle));
         };
-        let id = inner.id();
         run_poll(self.net, cx, |set, t| match inner.state(set) {
-            State::SynSent | State::SynReceived => match t.stream(id) {
-                Some(e) => {
-                    register(&mut e.write, cx.waker());
-                    Poll::Pending
-                }
-                None => Poll::Ready(Err(Error::Exhausted)),
-            },
+            State::SynSent | State::SynReceived => wait_on(t, inner.id(), cx, false),
             State::Closed => Poll::Ready(Err(inner.error(set).unwrap_or(Error::NotConnected))),
             _ => Poll::Ready(inner.error(set).map_or(Ok(()), Err)),
-        })
-    }
-
-    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize>> {
-        let Some(inner) = self.inner.as_mut() else {
-            return Poll::Ready(Err(Error::InvalidHandle));
-        };
-        let id = inner.id();
-        run_poll(self.net, cx, |set, t| match inner.read(set, buf) {
-            Err(Error::WouldBlock) => match t.stream(id) {
-                Some(e) => {
-                    register(&mut e.read, cx.waker());
-                    Poll::Pending
-                }
-                None => Poll::Ready(Err(Error::Exhausted)),
-            },
-            r => {
-                t.signal_if_output(set);
-                Poll::Ready(r)
-            }
-        })
-    }
-
-    fn poll_write(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<Result<usize>> {
-        let Some(inner) = self.inner.as_mut() else {
-            return Poll::Ready(Err(Error::InvalidHandle));
-        };
-        let id = inner.id();
-        run_poll(self.net, cx, |set, t| match inner.write(set, data) {
-            Err(Error::WouldBlock) => match t.stream(id) {
-                Some(e) => {
-                    register(&mut e.write, cx.waker());
-                    Poll::Pending
-                }
-                None => Poll::Ready(Err(Error::Exhausted)),
-            },
-            r => {
-                t.signal_if_output(set);
-                Poll::Ready(r)
-            }
-        })
-    }
-
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        let Some(inner) = self.inner.as_mut() else {
-            return Poll::Ready(Err(Error::InvalidHandle));
-        };
-        let id = inner.id();
-        run_poll(self.net, cx, |set, t| {
-            if let Some(e) = inner.error(set) {
-                return Poll::Ready(Err(e));
-            }
-            if inner.send_queue(set) == 0 || inner.state(set) == State::Closed {
-                return Poll::Ready(Ok(()));
-            }
-            match t.stream(id) {
-                Some(e) => {
-                    register(&mut e.write, cx.waker());
-                    Poll::Pending
-                }
-                None => Poll::Ready(Err(Error::Exhausted)),
-            }
         })
     }
 
@@ -602,44 +638,89 @@ impl<'a> TcpStream<'_, 'a> {
     /// reset or timeout, the buffered bytes and then the error. Cancel-safe: a read
     /// future dropped before it completes has taken nothing.
     pub async fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        poll_fn(|cx| self.poll_read(cx, buf)).await
+        let (mut r, _) = self.split();
+        r.read(buf).await
     }
 
     /// Queues at least one byte, waiting for room; returns how many. Cancel-safe.
     pub async fn write(&mut self, data: &[u8]) -> Result<usize> {
-        poll_fn(|cx| self.poll_write(cx, data)).await
+        let (_, mut w) = self.split();
+        w.write(data).await
     }
 
-    /// Waits until everything written has been acknowledged by the peer.
+    /// Everything written is handed to the stack ([`CoreStream::flush`]): returns at
+    /// once, and the network task sends it without further calls. To wait until the
+    /// peer has acknowledged it, [`wait_acked`](Self::wait_acked).
     pub async fn flush(&mut self) -> Result<()> {
-        poll_fn(|cx| self.poll_flush(cx)).await
+        call(self.net, self.inner.as_ref(), |s, set| s.flush_shared(set))
+    }
+
+    /// Waits until the peer has acknowledged everything written (and our FIN, after a
+    /// `shutdown`); the connection's error if it fails first.
+    pub async fn wait_acked(&mut self) -> Result<()> {
+        let (_, mut w) = self.split();
+        w.wait_acked().await
+    }
+
+    /// Lends a reader and a writer half, so that one task reads while another writes
+    /// (each waits on its own waker). The stream stays the owner: it is closed when it
+    /// is closed or dropped, after the halves are gone.
+    pub fn split(&mut self) -> (ReadHalf<'_, 'n, 'a>, WriteHalf<'_, 'n, 'a>) {
+        let (inner, net) = (self.inner.as_ref(), self.net);
+        (ReadHalf { inner, net }, WriteHalf { inner, net })
+    }
+
+    /// Shuts down the write side (a FIN after the queued data), the read side, or both.
+    pub fn shutdown(&mut self, how: Shutdown) -> Result<()> {
+        call(self.net, self.inner.as_ref(), |s, set| {
+            s.shutdown_shared(set, how)
+        })
     }
 
     /// Half-closes: a FIN follows the queued data; reading goes on.
     pub fn shutdown_write(&mut self) -> Result<()> {
-        let inner = self.inner.as_mut().ok_or(Error::InvalidHandle)?;
-        run(self.net, |set, t| {
-            let r = inner.shutdown_write(set);
-            t.signal_if_output(set);
-            r
-        })
-        .ok_or(Error::WouldBlock)?
+        self.shutdown(Shutdown::Write)
     }
 
     /// What the stream is ready for now.
     pub fn readiness(&self) -> Readiness {
-        let Some(inner) = self.inner.as_ref() else {
-            return Readiness::ERROR | Readiness::CLOSED;
-        };
-        run(self.net, |set, _| inner.readiness(set)).unwrap_or(Readiness::empty())
+        call(self.net, self.inner.as_ref(), |s, set| Ok(s.readiness(set)))
+            .unwrap_or(Readiness::ERROR | Readiness::CLOSED)
     }
 
     /// The TCP state.
     pub fn state(&self) -> State {
-        let Some(inner) = self.inner.as_ref() else {
-            return State::Closed;
-        };
-        run(self.net, |set, _| inner.state(set)).unwrap_or(State::Closed)
+        call(self.net, self.inner.as_ref(), |s, set| Ok(s.state(set))).unwrap_or(State::Closed)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> Result<SocketAddrV4> {
+        call(self.net, self.inner.as_ref(), |s, set| s.local_addr(set))
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> Result<SocketAddrV4> {
+        call(self.net, self.inner.as_ref(), |s, set| s.peer_addr(set))
+    }
+
+    /// Turns Nagle's algorithm off (`true`) or on.
+    pub fn set_nodelay(&mut self, nodelay: bool) -> Result<()> {
+        self.with(|s, set| s.set_nodelay(set, nodelay))?
+    }
+
+    /// Sets keep-alive probing (`None`: off).
+    pub fn set_keepalive(&mut self, keepalive: Option<Keepalive>) -> Result<()> {
+        self.with(|s, set| s.set_keepalive(set, keepalive))?
+    }
+
+    /// Sets the RFC 5482 user timeout.
+    pub fn set_user_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
+        self.with(|s, set| s.set_user_timeout(set, timeout))?
+    }
+
+    /// Selects the congestion control algorithm of this connection.
+    pub fn set_congestion_control(&mut self, alg: Algorithm) -> Result<()> {
+        self.with(|s, set| s.set_congestion_control(set, alg))?
     }
 
     /// Any other call on the core handle, with the lock held (the network task is woken
@@ -679,13 +760,54 @@ impl<'a> TcpStream<'_, 'a> {
     }
 }
 
+impl<'a> ReadHalf<'_, '_, 'a> {
+    /// [`TcpStream::read`].
+    pub async fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        poll_fn(|cx| {
+            poll_io(self.net, self.inner, cx, true, |s, set| {
+                s.read_shared(set, buf)
+            })
+        })
+        .await
+    }
+}
+
+impl<'a> WriteHalf<'_, '_, 'a> {
+    /// [`TcpStream::write`].
+    pub async fn write(&mut self, data: &[u8]) -> Result<usize> {
+        poll_fn(|cx| {
+            poll_io(self.net, self.inner, cx, false, |s, set| {
+                s.write_shared(set, data)
+            })
+        })
+        .await
+    }
+
+    /// [`TcpStream::flush`].
+    pub async fn flush(&mut self) -> Result<()> {
+        call(self.net, self.inner, |s, set| s.flush_shared(set))
+    }
+
+    /// [`TcpStream::wait_acked`].
+    pub async fn wait_acked(&mut self) -> Result<()> {
+        poll_fn(|cx| poll_acked(self.net, self.inner, cx)).await
+    }
+
+    /// [`TcpStream::shutdown_write`].
+    pub fn shutdown_write(&mut self) -> Result<()> {
+        call(self.net, self.inner, |s, set| {
+            s.shutdown_shared(set, Shutdown::Write)
+        })
+    }
+}
+
 impl<'n, 'a> TcpListener<'n, 'a> {
     /// Slot index and generation.
     pub fn id(&self) -> Option<SocketId> {
         self.inner.as_ref().map(|s| s.id())
     }
 
-    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Result<CoreStream<'a>>> {
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Result<(CoreStream<'a>, SocketAddrV4)>> {
         let Some(inner) = self.inner.as_ref() else {
             return Poll::Ready(Err(Error::InvalidHandle));
         };
@@ -696,19 +818,21 @@ impl<'n, 'a> TcpListener<'n, 'a> {
                     register(&mut e.accept, cx.waker());
                     Poll::Pending
                 }
-                None => Poll::Ready(Err(Error::Exhausted)),
+                None => Poll::Ready(Err(Error::Exhausted(Capacity::Wakers))),
             },
             r => Poll::Ready(r),
         })
     }
 
-    /// Waits for an established connection and takes it from the accept queue.
-    pub async fn accept(&self) -> Result<TcpStream<'n, 'a>> {
-        let s = poll_fn(|cx| self.poll_accept(cx)).await?;
-        Ok(TcpStream {
+    /// Waits for an established connection and takes it from the accept queue, with the
+    /// peer's address.
+    pub async fn accept(&self) -> Result<(TcpStream<'n, 'a>, SocketAddrV4)> {
+        let (s, peer) = poll_fn(|cx| self.poll_accept(cx)).await?;
+        let s = TcpStream {
             inner: Some(s),
             net: self.net,
-        })
+        };
+        Ok((s, peer))
     }
 
     /// Closes the listener; connections not yet accepted are reset and freed.
@@ -726,12 +850,28 @@ impl embedded_io::ErrorType for TcpStream<'_, '_> {
     type Error = Error;
 }
 
+impl embedded_io::ErrorType for ReadHalf<'_, '_, '_> {
+    type Error = Error;
+}
+
+impl embedded_io::ErrorType for WriteHalf<'_, '_, '_> {
+    type Error = Error;
+}
+
 impl embedded_io_async::Read for TcpStream<'_, '_> {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
         TcpStream::read(self, buf).await
     }
 }
 
+impl embedded_io_async::Read for ReadHalf<'_, '_, '_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        ReadHalf::read(self, buf).await
+    }
+}
+
+/// `flush` hands the data to the stack and returns ([`TcpStream::flush`]);
+/// [`TcpStream::wait_acked`] waits for the peer's acknowledgement.
 impl embedded_io_async::Write for TcpStream<'_, '_> {
     async fn write(&mut self, buf: &[u8]) -> Result<usize> {
         TcpStream::write(self, buf).await
@@ -739,6 +879,16 @@ impl embedded_io_async::Write for TcpStream<'_, '_> {
 
     async fn flush(&mut self) -> Result<()> {
         TcpStream::flush(self).await
+    }
+}
+
+impl embedded_io_async::Write for WriteHalf<'_, '_, '_> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize> {
+        WriteHalf::write(self, buf).await
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        WriteHalf::flush(self).await
     }
 }
 

@@ -17,12 +17,13 @@
 //! use tidytcp::stack::{Config, Stack};
 //!
 //! let mut storage = HeapStorage::new(4, 1, 4096, 4096);
-//! let mut cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "127.0.0.1/8".parse().unwrap());
-//! cfg.seed = [5; 16];
+//! let cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "127.0.0.1/8".parse().unwrap(), [5; 16]);
 //! let net = BlockingStack::new(Stack::new(cfg, &mut storage));
 //!
 //! std::thread::scope(|s| {
-//!     s.spawn(|| net.run(&mut Loopback::<8>::new())); // the stack's thread
+//!     // The stack's thread; it stops when this guard is dropped, even on a panic or an
+//!     // early return, so the scope cannot hang.
+//!     let _stack_thread = net.spawn_scoped(s, Loopback::<8>::new());
 //!     let listener = net.listen(7, 1).unwrap();
 //!     let server = s.spawn(move || {
 //!         let (mut conn, _peer) = listener.accept().unwrap();
@@ -38,14 +39,12 @@
 //!     assert_eq!(echo, b"hello");
 //!     server.join().unwrap();
 //!     client.close();
-//!     net.stop(); // the stack thread returns
 //! });
 //! ```
 
 use std::boxed::Box;
 use std::cell::Cell;
 use std::io;
-use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration as StdDuration;
@@ -53,10 +52,11 @@ use std::time::Instant as StdInstant;
 
 use core::net::SocketAddrV4;
 
-use super::handle::{Readiness, SocketId};
+use super::handle::{Readiness, Shutdown, SocketId};
 use super::{Drive, SocketSet, TcpListener as CoreListener, TcpStream as CoreStream};
 use crate::error::Error;
-use crate::tcp::State;
+use crate::tcp::cc::Algorithm;
+use crate::tcp::{Keepalive, State};
 use crate::time::Instant;
 
 std::thread_local! {
@@ -80,6 +80,9 @@ pub struct BlockingStack<T> {
     kick: Condvar,
     /// `stop` was called: `run` returns.
     stop: AtomicBool,
+    /// `run` returned after `stop` and has not started again: blocked calls fail with
+    /// `ConnectionAborted` instead of waiting for polls that will not come.
+    halted: AtomicBool,
     /// Wakes a device wait (`Tap::wait`) when the stack thread sleeps in one.
     kicker: Option<Box<dyn Fn() + Send + Sync>>,
     start: StdInstant,
@@ -150,6 +153,7 @@ impl<T> BlockingStack<T> {
             changed: Condvar::new(),
             kick: Condvar::new(),
             stop: AtomicBool::new(false),
+            halted: AtomicBool::new(false),
             kicker: None,
             start: StdInstant::now(),
             max_idle: StdDuration::from_millis(50),
@@ -274,9 +278,12 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send> BlockingStack<T> {
         T: Drive<D>,
     {
         let mut g = lock(&self.state);
+        self.halted.store(false, Ordering::SeqCst);
         let mut seen = None;
         loop {
             if self.stop.swap(false, Ordering::SeqCst) {
+                self.halted.store(true, Ordering::SeqCst);
+                self.changed.notify_all();
                 return;
             }
             g.kicked = false;
@@ -313,6 +320,30 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send> BlockingStack<T> {
         }
     }
 
+    /// The stack thread inside a [`std::thread::scope`]: moves `device` to a scoped
+    /// thread that runs the stack, and returns a guard that stops it when dropped — at
+    /// the end of the scope's closure, on an early return, or while a panic unwinds —
+    /// so the scope never waits for a stack thread nobody will stop. Calls still blocked
+    /// in other threads then fail with `ConnectionAborted`. [`StackThread::stop`] stops
+    /// it and gives the device back.
+    pub fn spawn_scoped<'scope, 'env, D: Send + 'scope>(
+        &'env self,
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        mut device: D,
+    ) -> StackThread<'scope, 'env, T, D>
+    where
+        T: Drive<D>,
+    {
+        let handle = scope.spawn(move || {
+            self.run(&mut device);
+            device
+        });
+        StackThread {
+            net: self,
+            handle: Some(handle),
+        }
+    }
+
     /// A `'static` stack thread for programs: moves `device` to a new thread that runs
     /// the stack until [`stop`](Self::stop), and returns it then. The stack must be
     /// `'static` too (a `static_cell` or `Box::leak`).
@@ -337,28 +368,36 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send> BlockingStack<T> {
 
     /// Connects to `remote`, blocking until the connection is established or has failed.
     pub fn connect(&self, remote: SocketAddrV4) -> io::Result<TcpStream<'_, 'a>> {
-        self.connect_timeout(remote, None)
+        self.open(|set| set.connect(remote))
     }
 
-    /// Like [`connect`](Self::connect), giving up with `TimedOut` after `timeout` (the
-    /// half-open connection is then closed).
+    /// Like [`connect`](Self::connect), failing with `TimedOut` if the connection is not
+    /// established within `timeout` (the stack's timers count it; the half-open
+    /// connection is closed). A zero timeout is `InvalidInput`, as in `std::net`.
     pub fn connect_timeout(
         &self,
         remote: SocketAddrV4,
-        timeout: Option<StdDuration>,
+        timeout: StdDuration,
     ) -> io::Result<TcpStream<'_, 'a>> {
-        let deadline = timeout.map(|t| StdInstant::now() + t);
+        check_timeout(Some(timeout))?;
+        self.open(|set| set.connect_timeout(remote, timeout.into()))
+    }
+
+    fn open(
+        &self,
+        start: impl FnOnce(&mut SocketSet<'a>) -> crate::Result<CoreStream<'a>>,
+    ) -> io::Result<TcpStream<'_, 'a>> {
+        let mut start = Some(start);
         let mut made = None;
         self.block(None, &mut |set| {
-            let now = set.now;
-            made = Some(set.connect(now, remote));
+            made = start.take().map(|f| f(set));
             Step::DoneKick
         })?;
         let inner = made.ok_or(Error::WouldBlock)??;
         let s = TcpStream::new(inner, self);
         let mut result = Ok(());
         let core = s.inner.as_ref().ok_or(Error::InvalidHandle)?;
-        let done = self.block(deadline, &mut |set| match core.state(set) {
+        let done = self.block(None, &mut |set| match core.state(set) {
             State::SynSent | State::SynReceived => Step::Wait,
             State::Closed => {
                 result = Err(core.error(set).unwrap_or(Error::NotConnected));
@@ -405,6 +444,9 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send> Core<'a> for BlockingStack<T> {
                     }
                     return Ok(true);
                 }
+                Step::Wait if self.halted.load(Ordering::SeqCst) => {
+                    return Err(Error::ConnectionAborted);
+                }
                 Step::Wait => {}
             }
             g = match wait_changed(&self.changed, g, deadline) {
@@ -427,15 +469,61 @@ fn has_output(set: &SocketSet<'_>) -> bool {
     set.first_dirty().is_some() || set.has_pending_rst()
 }
 
-/// A blocking TCP connection: [`io::Read`], [`io::Write`], timeouts, `shutdown`. Not
-/// `Clone`; `close` and `abort` consume it; dropping it closes the connection.
+/// Stops the stack thread of [`BlockingStack::spawn_scoped`] when dropped.
+#[must_use = "dropping the guard stops the stack thread at once"]
+pub struct StackThread<'scope, 'env, T, D> {
+    net: &'env BlockingStack<T>,
+    handle: Option<std::thread::ScopedJoinHandle<'scope, D>>,
+}
+
+impl<T, D> StackThread<'_, '_, T, D> {
+    /// Stops the stack thread, waits for it, and gives the device back.
+    pub fn stop(mut self) -> D {
+        self.net.stop();
+        let handle = self.handle.take();
+        match handle.map(|h| h.join()) {
+            Some(Ok(device)) => device,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => unreachable!("the handle is taken only here and in drop"),
+        }
+    }
+}
+
+impl<T, D> Drop for StackThread<'_, '_, T, D> {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            self.net.stop();
+            // A panic of the stack thread reaches the scope, which re-raises it.
+            let _ = h.join();
+        }
+    }
+}
+
+/// A blocking TCP connection: [`io::Read`], [`io::Write`], timeouts, `shutdown`,
+/// [`split`](Self::split) into halves for two threads. Not `Clone`; `close` and `abort`
+/// consume it; dropping it closes the connection.
 #[must_use = "dropping a TcpStream closes the connection"]
 pub struct TcpStream<'n, 'a> {
     inner: Option<CoreStream<'a>>,
     net: &'n dyn Core<'a>,
     read_timeout: Option<StdDuration>,
     write_timeout: Option<StdDuration>,
-    read_shut: bool,
+}
+
+/// The reading half of a split [`TcpStream`] ([`io::Read`], with the stream's read
+/// timeout).
+pub struct ReadHalf<'h, 'n, 'a> {
+    inner: Option<&'h CoreStream<'a>>,
+    net: &'n dyn Core<'a>,
+    timeout: Option<StdDuration>,
+}
+
+/// The writing half of a split [`TcpStream`] ([`io::Write`], `wait_acked`,
+/// `shutdown_write`, with the stream's write timeout).
+pub struct WriteHalf<'h, 'n, 'a> {
+    inner: Option<&'h CoreStream<'a>>,
+    net: &'n dyn Core<'a>,
+    timeout: Option<StdDuration>,
 }
 
 /// A blocking listener. Dropping it closes it; connections not yet accepted are reset.
@@ -490,6 +578,73 @@ fn check_timeout(t: Option<StdDuration>) -> io::Result<()> {
     Ok(())
 }
 
+/// Runs `f` once on the core handle with the lock held; kicks the stack thread if it
+/// left output.
+fn once<'a, R>(
+    net: &dyn Core<'a>,
+    inner: Option<&CoreStream<'a>>,
+    f: impl FnOnce(&CoreStream<'a>, &mut SocketSet<'a>) -> R,
+) -> io::Result<R> {
+    let inner = inner.ok_or(Error::InvalidHandle)?;
+    let mut f = Some(f);
+    let mut out = None;
+    net.block(None, &mut |set| {
+        out = f.take().map(|f| f(inner, set));
+        if has_output(set) {
+            Step::DoneKick
+        } else {
+            Step::Done
+        }
+    })?;
+    Ok(out.ok_or(Error::WouldBlock)?)
+}
+
+/// Blocks on `op` until it returns something other than `WouldBlock` (a read or a write:
+/// `Ok(n)`; `wait_acked`: `Ok(1)`), or `timeout` passes (`WouldBlock`, as on Unix).
+fn blocking<'a>(
+    net: &dyn Core<'a>,
+    inner: Option<&CoreStream<'a>>,
+    timeout: Option<StdDuration>,
+    mut op: impl FnMut(&CoreStream<'a>, &mut SocketSet<'a>) -> crate::Result<usize>,
+) -> io::Result<usize> {
+    let deadline = timeout.map(|t| StdInstant::now() + t);
+    let inner = inner.ok_or(Error::InvalidHandle)?;
+    let mut out = None;
+    let done = net.block(deadline, &mut |set| match op(inner, set) {
+        Err(Error::WouldBlock) => Step::Wait,
+        r => {
+            out = Some(r);
+            if has_output(set) {
+                Step::DoneKick
+            } else {
+                Step::Done
+            }
+        }
+    })?;
+    if !done {
+        return Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "timed out waiting on the socket",
+        ));
+    }
+    Ok(out.ok_or(Error::WouldBlock)??)
+}
+
+/// `wait_acked` of a stream or its writing half.
+fn wait_acked<'a>(
+    net: &dyn Core<'a>,
+    inner: Option<&CoreStream<'a>>,
+    timeout: Option<StdDuration>,
+) -> io::Result<()> {
+    blocking(net, inner, timeout, |s, set| match s.is_acked(set) {
+        Ok(true) => Ok(1),
+        Ok(false) if s.state(set) == State::Closed => Ok(1),
+        Ok(false) => Err(Error::WouldBlock),
+        Err(e) => Err(e),
+    })
+    .map(drop)
+}
+
 impl<'n, 'a> TcpStream<'n, 'a> {
     fn new(inner: CoreStream<'a>, net: &'n dyn Core<'a>) -> Self {
         TcpStream {
@@ -497,33 +652,7 @@ impl<'n, 'a> TcpStream<'n, 'a> {
             net,
             read_timeout: None,
             write_timeout: None,
-            read_shut: false,
         }
-    }
-
-    fn core(&self) -> io::Result<&CoreStream<'a>> {
-        Ok(self.inner.as_ref().ok_or(Error::InvalidHandle)?)
-    }
-
-    /// Runs `f` once with the lock held.
-    fn once<R>(
-        &mut self,
-        f: impl FnOnce(&mut CoreStream<'a>, &mut SocketSet<'a>) -> R,
-    ) -> io::Result<R> {
-        let inner = self.inner.as_mut().ok_or(Error::InvalidHandle)?;
-        let mut f = Some(f);
-        let mut out = None;
-        self.net.block(None, &mut |set| {
-            if let Some(f) = f.take() {
-                out = Some(f(inner, set));
-            }
-            if has_output(set) {
-                Step::DoneKick
-            } else {
-                Step::Done
-            }
-        })?;
-        Ok(out.ok_or(Error::WouldBlock)?)
     }
 
     /// Slot index and generation.
@@ -539,7 +668,7 @@ impl<'n, 'a> TcpStream<'n, 'a> {
         Ok(())
     }
 
-    /// How long `write` blocks for room before failing with `WouldBlock`.
+    /// How long `write` (and `wait_acked`) block before failing with `WouldBlock`.
     pub fn set_write_timeout(&mut self, timeout: Option<StdDuration>) -> io::Result<()> {
         check_timeout(timeout)?;
         self.write_timeout = timeout;
@@ -556,41 +685,84 @@ impl<'n, 'a> TcpStream<'n, 'a> {
         self.write_timeout
     }
 
-    /// Shuts down the write side (a FIN after the queued data), the read side (further
-    /// reads return end of stream at once), or both.
-    pub fn shutdown(&mut self, how: Shutdown) -> io::Result<()> {
-        if matches!(how, Shutdown::Read | Shutdown::Both) {
-            self.read_shut = true;
-        }
-        if matches!(how, Shutdown::Write | Shutdown::Both) {
-            self.once(|s, set| s.shutdown_write(set))??;
-        }
-        Ok(())
+    /// Shuts down the write side (a FIN after the queued data), the read side (what was
+    /// received is discarded and `read` returns end of stream), or both. Takes
+    /// `std::net::Shutdown` or [`Shutdown`](super::Shutdown).
+    pub fn shutdown(&mut self, how: impl Into<Shutdown>) -> io::Result<()> {
+        let how = how.into();
+        Ok(once(self.net, self.inner.as_ref(), |s, set| {
+            s.shutdown_shared(set, how)
+        })??)
+    }
+
+    /// Waits until the peer has acknowledged everything written (and our FIN, after a
+    /// `shutdown`), up to the write timeout (`WouldBlock` then); the connection's error
+    /// if it fails first. (`flush` only hands the data to the stack.)
+    pub fn wait_acked(&mut self) -> io::Result<()> {
+        wait_acked(self.net, self.inner.as_ref(), self.write_timeout)
+    }
+
+    /// Lends a reader and a writer half with this stream's timeouts, so that one thread
+    /// reads while another writes (`std::thread::scope`). The stream stays the owner.
+    pub fn split(&mut self) -> (ReadHalf<'_, 'n, 'a>, WriteHalf<'_, 'n, 'a>) {
+        let (inner, net) = (self.inner.as_ref(), self.net);
+        (
+            ReadHalf {
+                inner,
+                net,
+                timeout: self.read_timeout,
+            },
+            WriteHalf {
+                inner,
+                net,
+                timeout: self.write_timeout,
+            },
+        )
     }
 
     /// Turns Nagle's algorithm off (`true`) or on.
     pub fn set_nodelay(&mut self, nodelay: bool) -> io::Result<()> {
-        Ok(self.once(|s, set| s.set_nodelay(set, nodelay))??)
+        Ok(self.with(|s, set| s.set_nodelay(set, nodelay))??)
+    }
+
+    /// Sets keep-alive probing (`None`: off).
+    pub fn set_keepalive(&mut self, keepalive: Option<Keepalive>) -> io::Result<()> {
+        Ok(self.with(|s, set| s.set_keepalive(set, keepalive))??)
+    }
+
+    /// Sets the RFC 5482 user timeout.
+    pub fn set_user_timeout(&mut self, timeout: Option<StdDuration>) -> io::Result<()> {
+        let timeout = timeout.map(Into::into);
+        Ok(self.with(|s, set| s.set_user_timeout(set, timeout))??)
+    }
+
+    /// Selects the congestion control algorithm of this connection.
+    pub fn set_congestion_control(&mut self, alg: Algorithm) -> io::Result<()> {
+        Ok(self.with(|s, set| s.set_congestion_control(set, alg))??)
     }
 
     /// The peer's address.
-    pub fn peer_addr(&mut self) -> io::Result<SocketAddrV4> {
-        Ok(self.once(|s, set| s.peer_addr(set))??)
+    pub fn peer_addr(&self) -> io::Result<SocketAddrV4> {
+        Ok(once(self.net, self.inner.as_ref(), |s, set| {
+            s.peer_addr(set)
+        })??)
     }
 
     /// The local address.
-    pub fn local_addr(&mut self) -> io::Result<SocketAddrV4> {
-        Ok(self.once(|s, set| s.local_addr(set))??)
+    pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
+        Ok(once(self.net, self.inner.as_ref(), |s, set| {
+            s.local_addr(set)
+        })??)
     }
 
     /// The TCP state.
-    pub fn state(&mut self) -> State {
-        self.once(|s, set| s.state(set)).unwrap_or(State::Closed)
+    pub fn state(&self) -> State {
+        once(self.net, self.inner.as_ref(), |s, set| s.state(set)).unwrap_or(State::Closed)
     }
 
     /// What the stream is ready for now.
-    pub fn readiness(&mut self) -> Readiness {
-        self.once(|s, set| s.readiness(set))
+    pub fn readiness(&self) -> Readiness {
+        once(self.net, self.inner.as_ref(), |s, set| s.readiness(set))
             .unwrap_or(Readiness::ERROR | Readiness::CLOSED)
     }
 
@@ -599,7 +771,18 @@ impl<'n, 'a> TcpStream<'n, 'a> {
         &mut self,
         f: impl FnOnce(&mut CoreStream<'a>, &mut SocketSet<'a>) -> R,
     ) -> io::Result<R> {
-        self.once(f)
+        let inner = self.inner.as_mut().ok_or(Error::InvalidHandle)?;
+        let mut f = Some(f);
+        let mut out = None;
+        self.net.block(None, &mut |set| {
+            out = f.take().map(|f| f(inner, set));
+            if has_output(set) {
+                Step::DoneKick
+            } else {
+                Step::Done
+            }
+        })?;
+        Ok(out.ok_or(Error::WouldBlock)?)
     }
 
     /// Closes the connection (orderly) and returns at once; the protocol finishes in the
@@ -628,36 +811,6 @@ impl<'n, 'a> TcpStream<'n, 'a> {
             });
         }
     }
-
-    /// Blocks on `op` (a read or a write) until it does not return `WouldBlock`, or
-    /// `timeout` passes.
-    fn blocking(
-        &mut self,
-        timeout: Option<StdDuration>,
-        mut op: impl FnMut(&mut CoreStream<'a>, &mut SocketSet<'a>) -> crate::Result<usize>,
-    ) -> io::Result<usize> {
-        let deadline = timeout.map(|t| StdInstant::now() + t);
-        let inner = self.inner.as_mut().ok_or(Error::InvalidHandle)?;
-        let mut out = None;
-        let done = self.net.block(deadline, &mut |set| match op(inner, set) {
-            Err(Error::WouldBlock) => Step::Wait,
-            r => {
-                out = Some(r);
-                if has_output(set) {
-                    Step::DoneKick
-                } else {
-                    Step::Done
-                }
-            }
-        })?;
-        if !done {
-            return Err(io::Error::new(
-                io::ErrorKind::WouldBlock,
-                "timed out waiting on the socket",
-            ));
-        }
-        Ok(out.ok_or(Error::WouldBlock)??)
-    }
 }
 
 impl io::Read for TcpStream<'_, '_> {
@@ -665,11 +818,7 @@ impl io::Read for TcpStream<'_, '_> {
     /// reset or timeout the buffered bytes come first. With a read timeout, `WouldBlock`
     /// once it passes.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() || self.read_shut {
-            return Ok(0);
-        }
-        let t = self.read_timeout;
-        self.blocking(t, |s, set| s.read(set, buf))
+        self.split().0.read(buf)
     }
 }
 
@@ -677,17 +826,55 @@ impl io::Write for TcpStream<'_, '_> {
     /// Blocks until at least one byte fits in the send buffer; the stack thread is kicked
     /// so it goes out at once. With a write timeout, `WouldBlock` once it passes.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            let _ = self.core()?;
-            return Ok(0);
-        }
-        let t = self.write_timeout;
-        self.blocking(t, |s, set| s.write(set, buf))
+        self.split().1.write(buf)
     }
 
-    /// Returns at once, like `std::net::TcpStream`'s: written data is already on its way.
+    /// Everything written is handed to the stack, which sends it without further calls
+    /// (as `std::net::TcpStream`'s flush, it does not wait for the peer:
+    /// [`wait_acked`](TcpStream::wait_acked) does). The connection's error if it failed.
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.split().1.flush()
+    }
+}
+
+impl io::Read for ReadHalf<'_, '_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        blocking(self.net, self.inner, self.timeout, |s, set| {
+            s.read_shared(set, buf)
+        })
+    }
+}
+
+impl WriteHalf<'_, '_, '_> {
+    /// [`TcpStream::wait_acked`].
+    pub fn wait_acked(&mut self) -> io::Result<()> {
+        wait_acked(self.net, self.inner, self.timeout)
+    }
+
+    /// Half-closes: a FIN follows the queued data.
+    pub fn shutdown_write(&mut self) -> io::Result<()> {
+        Ok(once(self.net, self.inner, |s, set| {
+            s.shutdown_shared(set, Shutdown::Write)
+        })??)
+    }
+}
+
+impl io::Write for WriteHalf<'_, '_, '_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            self.inner.ok_or(Error::InvalidHandle)?;
+            return Ok(0);
+        }
+        blocking(self.net, self.inner, self.timeout, |s, set| {
+            s.write_shared(set, buf)
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(once(self.net, self.inner, |s, set| s.flush_shared(set))??)
     }
 }
 
@@ -714,13 +901,8 @@ impl<'n, 'a> TcpListener<'n, 'a> {
             .net
             .block(deadline, &mut |set| match inner.accept(set) {
                 Err(Error::WouldBlock) => Step::Wait,
-                Ok(s) => {
-                    let peer = s.peer_addr(set);
-                    out = Some(peer.map(|p| (s, p)));
-                    Step::Done
-                }
-                Err(e) => {
-                    out = Some(Err(e));
+                r => {
+                    out = Some(r);
                     Step::Done
                 }
             })?;

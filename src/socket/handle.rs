@@ -11,10 +11,10 @@ use core::sync::atomic::Ordering;
 use super::sync::{AtomicBool, fence};
 
 use super::table::{ListenSlot, NONE, Owner, SocketSet};
-use crate::error::{Error, Result};
+use crate::error::{Capacity, Error, Result};
 use crate::tcp::cc::Algorithm;
 use crate::tcp::{Connection, Keepalive, State};
-use crate::time::{Duration, Instant};
+use crate::time::Duration;
 
 bitflags::bitflags! {
     /// What a socket is ready for: a call would not return `WouldBlock`.
@@ -32,6 +32,30 @@ bitflags::bitflags! {
         const ERROR = 0x10;
         /// The connection is established (or was, before it closed).
         const CONNECTED = 0x20;
+    }
+}
+
+/// Which side of a connection [`TcpStream::shutdown`] closes (as `std::net::Shutdown`,
+/// which converts into it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Shutdown {
+    /// Nothing more will be read: received data is discarded, `read` returns end of
+    /// stream.
+    Read,
+    /// Nothing more will be written: a FIN follows the queued data.
+    Write,
+    /// Both.
+    Both,
+}
+
+#[cfg(feature = "std")]
+impl From<std::net::Shutdown> for Shutdown {
+    fn from(how: std::net::Shutdown) -> Self {
+        match how {
+            std::net::Shutdown::Read => Shutdown::Read,
+            std::net::Shutdown::Write => Shutdown::Write,
+            std::net::Shutdown::Both => Shutdown::Both,
+        }
     }
 }
 
@@ -157,7 +181,7 @@ impl<'a> SocketSet<'a> {
             .listeners
             .iter()
             .position(|l| !l.open)
-            .ok_or(Error::Exhausted)?;
+            .ok_or(Error::Exhausted(Capacity::Listeners))?;
         let l = &mut self.listeners[li];
         *l = ListenSlot {
             generation: l.generation,
@@ -177,18 +201,37 @@ impl<'a> SocketSet<'a> {
 
     /// Starts an active open to `remote` from an ephemeral port (RFC 6056 algorithm 3).
     /// The handle is usable at once: data written before the handshake completes is sent
-    /// after it. Poll the stack to make progress.
-    pub fn connect(&mut self, now: Instant, remote: SocketAddrV4) -> Result<TcpStream<'a>> {
-        self.connect_from(now, 0, remote)
+    /// after it. Poll the stack to make progress. An unanswered SYN is retried
+    /// `TcpConfig::syn_retries` times (about two minutes by default) before the
+    /// connection fails with `TimedOut`; [`connect_timeout`](Self::connect_timeout)
+    /// bounds that per call.
+    pub fn connect(&mut self, remote: SocketAddrV4) -> Result<TcpStream<'a>> {
+        self.connect_from(0, remote)
+    }
+
+    /// Like [`connect`](Self::connect), but the connection fails with
+    /// [`Error::TimedOut`] if it is not established `timeout` after its first SYN
+    /// (a zero timeout is `InvalidInput`, as for `std::net::TcpStream::connect_timeout`).
+    /// Once established, the configured user timeout applies again.
+    pub fn connect_timeout(
+        &mut self,
+        remote: SocketAddrV4,
+        timeout: Duration,
+    ) -> Result<TcpStream<'a>> {
+        if timeout == Duration::ZERO {
+            return Err(Error::InvalidInput);
+        }
+        let s = self.connect_from(0, remote)?;
+        let i = self.check(&s)?;
+        if let Some(c) = self.slots[i].conn.as_mut() {
+            c.set_connect_timeout(timeout);
+        }
+        Ok(s)
     }
 
     /// Like [`SocketSet::connect`] from a chosen local port (0 picks one).
-    pub fn connect_from(
-        &mut self,
-        now: Instant,
-        local_port: u16,
-        remote: SocketAddrV4,
-    ) -> Result<TcpStream<'a>> {
+    pub fn connect_from(&mut self, local_port: u16, remote: SocketAddrV4) -> Result<TcpStream<'a>> {
+        let now = self.now;
         let rip = *remote.ip();
         if remote.port() == 0 || rip.is_unspecified() || rip.is_broadcast() || rip.is_multicast() {
             return Err(Error::InvalidInput);
@@ -205,7 +248,7 @@ impl<'a> SocketSet<'a> {
         } else {
             self.ephemeral_port(remote)?
         };
-        let i = self.alloc().ok_or(Error::Exhausted)?;
+        let i = self.alloc().ok_or(Error::Exhausted(Capacity::Slots))?;
         let local = SocketAddrV4::new(self.local_ip, port);
         let iss = self.secrets.isn(now, local, remote);
         let ts_offset = self.secrets.ts_offset(local, remote);
@@ -237,7 +280,7 @@ impl<'a> SocketSet<'a> {
                 return Ok(port);
             }
         }
-        Err(Error::Exhausted)
+        Err(Error::Exhausted(Capacity::EphemeralPorts))
     }
 
     /// A listing of every socket in use, like `netstat`: endpoints, TCP state, state flags
@@ -259,14 +302,13 @@ impl<'a> SocketSet<'a> {
     /// use tidytcp::Instant;
     ///
     /// let mut storage = SocketStorage::<4, 1, 2048, 2048>::new();
-    /// let mut cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "127.0.0.1/8".parse().unwrap());
-    /// cfg.seed = [7; 16];
+    /// let cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "127.0.0.1/8".parse().unwrap(), [7; 16]);
     /// let mut stack = Stack::new(cfg, &mut storage);
     /// let mut dev = Loopback::<8>::new();
     /// let listener = stack.listen(7, 4).unwrap();
-    /// let mut client = stack.connect(Instant::ZERO, "127.0.0.1:7".parse().unwrap()).unwrap();
+    /// let mut client = stack.connect("127.0.0.1:7".parse().unwrap()).unwrap();
     /// stack.poll(Instant::ZERO, &mut dev);
-    /// let server = listener.accept(&mut stack).unwrap();
+    /// let server = listener.accept(&mut stack).unwrap().0;
     /// client.write(&mut stack, b"hello").unwrap();
     /// client.shutdown_write(&mut stack).unwrap();
     /// stack.poll(Instant::from_millis(1), &mut dev);
@@ -330,8 +372,9 @@ impl<'a> TcpListener<'a> {
         Ok(set.listeners[set.check_listener(self)?].port)
     }
 
-    /// Takes the oldest established connection from the accept queue, or `WouldBlock`.
-    pub fn accept(&self, set: &mut SocketSet<'a>) -> Result<TcpStream<'a>> {
+    /// Takes the oldest established connection from the accept queue, with the peer's
+    /// address, or `WouldBlock`.
+    pub fn accept(&self, set: &mut SocketSet<'a>) -> Result<(TcpStream<'a>, SocketAddrV4)> {
         let li = set.check_listener(self)?;
         loop {
             let head = set.listeners[li].q_head;
@@ -359,7 +402,8 @@ impl<'a> TcpListener<'a> {
             s.events |=
                 crate::tcp::Events::RECV | crate::tcp::Events::SEND | crate::tcp::Events::CONNECTED;
             set.absorb_events(i);
-            return Ok(set.stream_handle(i));
+            let peer = set.conn(i).remote();
+            return Ok((set.stream_handle(i), peer));
         }
     }
 
@@ -400,6 +444,11 @@ impl<'a> TcpStream<'a> {
     /// stream). After a reset or timeout: the buffered bytes, then the error. Nothing yet:
     /// `WouldBlock`.
     pub fn read(&mut self, set: &mut SocketSet<'a>, buf: &mut [u8]) -> Result<usize> {
+        self.read_shared(set, buf)
+    }
+
+    /// `read` for the halves of a split stream, which share the handle.
+    pub(crate) fn read_shared(&self, set: &mut SocketSet<'a>, buf: &mut [u8]) -> Result<usize> {
         let i = set.check(self)?;
         if buf.is_empty() || set.slots[i].rx.is_empty() {
             return Self::read_nothing(set, i, buf.is_empty());
@@ -442,7 +491,7 @@ impl<'a> TcpStream<'a> {
 
     /// What a read that took nothing returns.
     fn read_nothing(set: &SocketSet<'a>, i: usize, empty_buf: bool) -> Result<usize> {
-        if empty_buf {
+        if empty_buf || set.slots[i].read_shut {
             return Ok(0);
         }
         let c = set.conn(i);
@@ -459,6 +508,11 @@ impl<'a> TcpStream<'a> {
     /// own `shutdown_write`/FIN: `BrokenPipe`; after a reset: the error. Writing after the
     /// peer's FIN is allowed (half-close).
     pub fn write(&mut self, set: &mut SocketSet<'a>, data: &[u8]) -> Result<usize> {
+        self.write_shared(set, data)
+    }
+
+    /// `write` for the halves of a split stream, which share the handle.
+    pub(crate) fn write_shared(&self, set: &mut SocketSet<'a>, data: &[u8]) -> Result<usize> {
         let i = self.writable(set)?;
         let Some((_, mut tx, ..)) = set.parts(i).map(|(c, _, tx, s, g)| (c, tx, s, g)) else {
             return Err(Error::InvalidHandle);
@@ -507,15 +561,36 @@ impl<'a> TcpStream<'a> {
         Ok(n)
     }
 
-    /// Half-closes: a FIN follows the queued data; reading goes on.
-    pub fn shutdown_write(&mut self, set: &mut SocketSet<'a>) -> Result<()> {
+    /// Shuts down the write side (a FIN follows the queued data), the read side, or both,
+    /// like `shutdown(2)`. After `Shutdown::Read`, what was received and not read is
+    /// discarded, so is what arrives later (the window stays open, as in BSD), and `read`
+    /// returns end of stream; the peer is not told.
+    pub fn shutdown(&mut self, set: &mut SocketSet<'a>, how: Shutdown) -> Result<()> {
+        self.shutdown_shared(set, how)
+    }
+
+    /// `shutdown` for the halves of a split stream, which share the handle.
+    pub(crate) fn shutdown_shared(&self, set: &mut SocketSet<'a>, how: Shutdown) -> Result<()> {
         let i = set.check(self)?;
+        if matches!(how, Shutdown::Read | Shutdown::Both) {
+            set.slots[i].read_shut = true;
+            set.after_change(i);
+        }
+        if !matches!(how, Shutdown::Write | Shutdown::Both) {
+            return Ok(());
+        }
         let r = set.slots[i]
             .conn
             .as_mut()
             .map_or(Err(Error::InvalidHandle), |c| c.shutdown_write());
         set.after_change(i);
         r
+    }
+
+    /// Half-closes: a FIN follows the queued data; reading goes on
+    /// (`shutdown(set, Shutdown::Write)`).
+    pub fn shutdown_write(&mut self, set: &mut SocketSet<'a>) -> Result<()> {
+        self.shutdown_shared(set, Shutdown::Write)
     }
 
     /// Closes the connection (orderly): queued data then FIN; returns at once and the
@@ -563,7 +638,12 @@ impl<'a> TcpStream<'a> {
         if c.state() == State::Closed {
             r |= Readiness::CLOSED;
         }
-        if !s.rx.is_empty() || c.peer_closed() || failed || c.state() == State::Closed {
+        if !s.rx.is_empty()
+            || s.read_shut
+            || c.peer_closed()
+            || failed
+            || c.state() == State::Closed
+        {
             r |= Readiness::READABLE;
         }
         let synced = !matches!(c.state(), State::SynSent | State::SynReceived);
@@ -612,6 +692,43 @@ impl<'a> TcpStream<'a> {
         set.check(self).map(|i| set.conn(i))
     }
 
+    /// Everything written so far is handed to the stack: it goes out at the next poll as
+    /// the windows allow, with no further call. Returns the connection's error if it
+    /// failed. Whether the peer has acknowledged it is [`is_acked`](Self::is_acked).
+    /// (The same meaning in every adapter; the async and blocking ones also offer
+    /// `wait_acked`.)
+    pub fn flush(&mut self, set: &mut SocketSet<'a>) -> Result<()> {
+        self.flush_shared(set)
+    }
+
+    /// `flush` for the halves of a split stream, which share the handle.
+    pub(crate) fn flush_shared(&self, set: &mut SocketSet<'a>) -> Result<()> {
+        let i = set.check(self)?;
+        if let Some(e) = set.conn(i).error() {
+            return Err(e);
+        }
+        if !set.slots[i].tx.is_empty() {
+            set.mark_dirty(i);
+        }
+        Ok(())
+    }
+
+    /// Whether the peer has acknowledged everything written (our FIN included, once it
+    /// was queued); the connection's error if it failed first.
+    pub fn is_acked(&self, set: &SocketSet<'a>) -> Result<bool> {
+        let i = set.check(self)?;
+        let c = set.conn(i);
+        match c.error() {
+            Some(e) => Err(e),
+            None => Ok(set.slots[i].tx.is_empty() && !c.fin_unacked()),
+        }
+    }
+
+    /// Whether Nagle's algorithm is off.
+    pub fn nodelay(&self, set: &SocketSet<'a>) -> Result<bool> {
+        set.check(self).map(|i| set.conn(i).nodelay())
+    }
+
     /// Turns Nagle's algorithm off (`true`) or on.
     pub fn set_nodelay(&mut self, set: &mut SocketSet<'a>, nodelay: bool) -> Result<()> {
         let i = set.check(self)?;
@@ -622,14 +739,14 @@ impl<'a> TcpStream<'a> {
         Ok(())
     }
 
-    /// Sets keep-alive probing (`None`: off).
+    /// Sets keep-alive probing (`None`: off); the idle time counts from the last poll.
     pub fn set_keepalive(
         &mut self,
         set: &mut SocketSet<'a>,
-        now: Instant,
         keepalive: Option<Keepalive>,
     ) -> Result<()> {
         let i = set.check(self)?;
+        let now = set.now;
         if let Some(c) = set.slots[i].conn.as_mut() {
             c.set_keepalive(now, keepalive);
         }

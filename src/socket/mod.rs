@@ -30,12 +30,11 @@
 //! use tidytcp::{Duration, Error, Instant};
 //!
 //! let mut storage = SocketStorage::<4, 1, 2048, 2048>::new();
-//! let mut cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "127.0.0.1/8".parse().unwrap());
-//! cfg.seed = [1; 16]; // from the board's RNG
+//! let cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "127.0.0.1/8".parse().unwrap(), [1; 16]);
 //! let mut stack = Stack::new(cfg, &mut storage);
 //! let mut dev = Loopback::<8>::new();
 //! let listener = stack.listen(7, 1).unwrap();
-//! let mut client = Some(stack.connect(Instant::ZERO, "127.0.0.1:7".parse().unwrap()).unwrap());
+//! let mut client = Some(stack.connect("127.0.0.1:7".parse().unwrap()).unwrap());
 //! let mut server = None;
 //! let mut echoed = Vec::new();
 //! let mut now = Instant::ZERO;
@@ -43,7 +42,7 @@
 //! while stack.in_use() > 0 || echoed.is_empty() {
 //!     let next = stack.poll(now, &mut dev);
 //!     if server.is_none() {
-//!         server = listener.accept(&mut stack).ok();
+//!         server = listener.accept(&mut stack).ok().map(|(s, _)| s);
 //!     }
 //!     if let Some(s) = server.as_mut() {
 //!         let mut buf = [0; 64];
@@ -85,7 +84,7 @@ mod storage;
 mod sync;
 mod table;
 
-pub use handle::{Readiness, SocketId, TcpListener, TcpStream};
+pub use handle::{Readiness, Shutdown, SocketId, TcpListener, TcpStream};
 #[cfg(feature = "std")]
 pub use storage::HeapStorage;
 pub use storage::{Parts, SocketBuffers, SocketStorage, SocketTable, SplitStorage, Storage};

@@ -16,14 +16,13 @@
 //! static STORAGE: StaticCell<SocketStorage<4, 1, 2048, 2048>> = StaticCell::new();
 //! static NET: StaticCell<SharedStack<Stack<'static>>> = StaticCell::new();
 //!
-//! let mut cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "127.0.0.1/8".parse().unwrap());
-//! cfg.seed = [3; 16]; // from the board's RNG
+//! let cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "127.0.0.1/8".parse().unwrap(), [3; 16]);
 //! let net: &'static SharedStack<Stack<'static>> =
 //!     NET.init(SharedStack::new(Stack::new(cfg, STORAGE.init(SocketStorage::new()))));
 //!
 //! // Handles are `Send`: they may move to another task or an interrupt handler.
 //! let listener = net.listen(7, 1).unwrap();
-//! let mut client = net.connect(Instant::ZERO, "127.0.0.1:7".parse().unwrap()).unwrap();
+//! let mut client = net.connect("127.0.0.1:7".parse().unwrap()).unwrap();
 //! client.write(b"hi").unwrap();
 //!
 //! // The network task (or the super-loop) polls through the same lock.
@@ -31,7 +30,7 @@
 //! let mut now = Instant::ZERO;
 //! let mut server = loop {
 //!     net.with(|stack| stack.poll(now, &mut dev)).unwrap();
-//!     if let Ok(s) = listener.accept() { break s; }
+//!     if let Ok((s, _peer)) = listener.accept() { break s; }
 //!     now += Duration::from_millis(1);
 //! };
 //! let mut buf = [0; 8];
@@ -48,12 +47,13 @@
 
 use core::net::SocketAddrV4;
 
-use super::handle::{Readiness, SocketId};
+use super::handle::{Readiness, Shutdown, SocketId};
 use super::lock::Lock;
 use super::{SocketSet, TcpListener as CoreListener, TcpStream as CoreStream};
 use crate::error::{Error, Result};
-use crate::tcp::State;
-use crate::time::Instant;
+use crate::tcp::cc::Algorithm;
+use crate::tcp::{Keepalive, State};
+use crate::time::Duration;
 
 /// A stack (anything that lends a [`SocketSet`]: `Stack` does) behind a critical-section
 /// mutex. Put it in a `static` (with `static_cell`) and hand out its handles.
@@ -130,8 +130,20 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send> SharedStack<T> {
 
     /// [`SocketSet::connect`] through the lock. The handshake goes on in the polls that
     /// follow; the handle is usable at once.
-    pub fn connect(&self, now: Instant, remote: SocketAddrV4) -> Result<TcpStream<'_, 'a>> {
-        let inner = run(self, |set| set.connect(now, remote))??;
+    pub fn connect(&self, remote: SocketAddrV4) -> Result<TcpStream<'_, 'a>> {
+        let inner = run(self, |set| set.connect(remote))??;
+        Ok(TcpStream { inner, net: self })
+    }
+
+    /// [`SocketSet::connect_timeout`] through the lock: the connection fails with
+    /// `TimedOut` if it is not established within `timeout`.
+    pub fn connect_timeout(
+        &self,
+        remote: SocketAddrV4,
+        timeout: impl Into<Duration>,
+    ) -> Result<TcpStream<'_, 'a>> {
+        let timeout = timeout.into();
+        let inner = run(self, |set| set.connect_timeout(remote, timeout))??;
         Ok(TcpStream { inner, net: self })
     }
 }
@@ -184,22 +196,72 @@ impl<'a> TcpStream<'_, 'a> {
         run(self.net, |set| inner.write(set, data))?
     }
 
+    /// [`CoreStream::shutdown`]: the write side (a FIN after the queued data), the read
+    /// side, or both.
+    pub fn shutdown(&mut self, how: Shutdown) -> Result<()> {
+        self.with(|s, set| s.shutdown(set, how))?
+    }
+
     /// [`CoreStream::shutdown_write`]: a FIN after the queued data.
     pub fn shutdown_write(&mut self) -> Result<()> {
-        let inner = &mut self.inner;
-        run(self.net, |set| inner.shutdown_write(set))?
+        self.with(|s, set| s.shutdown_write(set))?
+    }
+
+    /// [`CoreStream::flush`]: everything written is handed to the stack.
+    pub fn flush(&mut self) -> Result<()> {
+        self.with(|s, set| s.flush(set))?
+    }
+
+    /// [`CoreStream::is_acked`]: whether the peer has acknowledged everything written.
+    pub fn is_acked(&self) -> Result<bool> {
+        self.view(|s, set| s.is_acked(set))?
     }
 
     /// What the stream is ready for.
     pub fn readiness(&self) -> Readiness {
-        let inner = &self.inner;
-        run(self.net, |set| inner.readiness(set)).unwrap_or(Readiness::empty())
+        self.view(|s, set| s.readiness(set))
+            .unwrap_or(Readiness::empty())
     }
 
     /// The TCP state.
     pub fn state(&self) -> State {
+        self.view(|s, set| s.state(set)).unwrap_or(State::Closed)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> Result<SocketAddrV4> {
+        self.view(|s, set| s.local_addr(set))?
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> Result<SocketAddrV4> {
+        self.view(|s, set| s.peer_addr(set))?
+    }
+
+    /// Turns Nagle's algorithm off (`true`) or on.
+    pub fn set_nodelay(&mut self, nodelay: bool) -> Result<()> {
+        self.with(|s, set| s.set_nodelay(set, nodelay))?
+    }
+
+    /// Sets keep-alive probing (`None`: off).
+    pub fn set_keepalive(&mut self, keepalive: Option<Keepalive>) -> Result<()> {
+        self.with(|s, set| s.set_keepalive(set, keepalive))?
+    }
+
+    /// Sets the RFC 5482 user timeout.
+    pub fn set_user_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
+        self.with(|s, set| s.set_user_timeout(set, timeout))?
+    }
+
+    /// Selects the congestion control algorithm of this connection.
+    pub fn set_congestion_control(&mut self, alg: Algorithm) -> Result<()> {
+        self.with(|s, set| s.set_congestion_control(set, alg))?
+    }
+
+    /// A read-only call on the core handle, with the lock held.
+    fn view<R>(&self, f: impl FnOnce(&CoreStream<'a>, &mut SocketSet<'a>) -> R) -> Result<R> {
         let inner = &self.inner;
-        run(self.net, |set| inner.state(set)).unwrap_or(State::Closed)
+        run(self.net, |set| f(inner, set))
     }
 
     /// Any other call on the core handle, with the lock held.
@@ -232,14 +294,16 @@ impl<'s, 'a> TcpListener<'s, 'a> {
         self.inner.id()
     }
 
-    /// The oldest established connection waiting, or `WouldBlock`.
-    pub fn accept(&self) -> Result<TcpStream<'s, 'a>> {
+    /// The oldest established connection waiting, with the peer's address, or
+    /// `WouldBlock`.
+    pub fn accept(&self) -> Result<(TcpStream<'s, 'a>, SocketAddrV4)> {
         let inner = &self.inner;
-        let s = run(self.net, |set| inner.accept(set))??;
-        Ok(TcpStream {
+        let (s, peer) = run(self.net, |set| inner.accept(set))??;
+        let s = TcpStream {
             inner: s,
             net: self.net,
-        })
+        };
+        Ok((s, peer))
     }
 
     /// What the listener is ready for.

@@ -196,7 +196,8 @@ impl<const N: usize, const RX: usize, const TX: usize> Default for SocketBuffers
 ///     ConstStaticCell::new(SocketBuffers::new());
 ///
 /// let mut storage = SplitStorage::new(TABLE.take(), BUFFERS.take());
-/// let cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "192.168.1.2/24".parse().unwrap());
+/// let seed = [0x17; 16]; // from the board's RNG
+/// let cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "192.168.1.2/24".parse().unwrap(), seed);
 /// let stack = Stack::new(cfg, &mut storage);
 /// # drop(stack);
 /// ```

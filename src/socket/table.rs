@@ -60,9 +60,20 @@ pub struct Slot {
     pub(crate) events: Events,
     pub(crate) ev_next: u16,
     pub(crate) ev_listed: bool,
+    /// The user shut the read side: received data is discarded.
+    pub(crate) read_shut: bool,
 }
 
 impl Slot {
+    /// In TIME-WAIT with no handle: a new connection may take the slot over.
+    fn reclaimable(&self) -> bool {
+        self.owner == Owner::Released
+            && self
+                .conn
+                .as_ref()
+                .is_some_and(|c| c.state() == State::TimeWait)
+    }
+
     /// A free slot.
     pub const EMPTY: Slot = Slot {
         generation: 0,
@@ -81,6 +92,7 @@ impl Slot {
         events: Events::empty(),
         ev_next: NONE,
         ev_listed: false,
+        read_shut: false,
     };
 }
 
@@ -323,18 +335,24 @@ impl<'a> SocketSet<'a> {
 
     /// Takes a free slot, or recycles the oldest TIME-WAIT connection nobody holds (as
     /// Linux does under pressure), or fails.
+    /// Whether [`alloc`](Self::alloc) would find a slot: a free one, or one in
+    /// TIME-WAIT with no handle that it may take over.
+    pub(crate) fn has_free_slot(&self) -> bool {
+        self.free_head != NONE || self.slots.iter().any(Slot::reclaimable)
+    }
+
+    /// Whether some listener has handshakes in progress (SYN-RECEIVED slots).
+    pub(crate) fn has_half_open(&self) -> bool {
+        self.listeners.iter().any(|l| l.open && l.embryos > 0)
+    }
+
     pub(crate) fn alloc(&mut self) -> Option<usize> {
         if self.free_head == NONE {
             let victim = self
                 .slots
                 .iter()
                 .enumerate()
-                .filter(|(_, s)| {
-                    s.owner == Owner::Released
-                        && s.conn
-                            .as_ref()
-                            .is_some_and(|c| c.state() == State::TimeWait)
-                })
+                .filter(|(_, s)| s.reclaimable())
                 .min_by_key(|(_, s)| s.deadline)
                 .map(|(i, _)| i)?;
             if let Some(c) = self.slots[victim].conn.as_mut() {
@@ -349,6 +367,7 @@ impl<'a> SocketSet<'a> {
         s.rx = RecvState::new(usize::from(self.cfg.max_ooo_ranges));
         s.tx = SendState::new();
         s.events = Events::empty();
+        s.read_shut = false;
         self.allocated += 1;
         Some(i)
     }
@@ -918,6 +937,13 @@ impl<'a> SocketSet<'a> {
 
     /// After anything touched slot `i`: readiness, timer, output, and maybe freeing.
     pub(crate) fn after_change(&mut self, i: usize) {
+        if self
+            .slots
+            .get(i)
+            .is_some_and(|s| s.read_shut && !s.rx.is_empty())
+        {
+            self.discard_received(i);
+        }
         let Some(s) = self.slots.get_mut(i) else {
             return;
         };
@@ -936,6 +962,15 @@ impl<'a> SocketSet<'a> {
         self.update_timer(i);
         if !self.slots[i].dirty && self.may_output(i) {
             self.mark_dirty(i);
+        }
+    }
+
+    /// Drops what slot `i` has received and not read (its read side is shut, as BSD's
+    /// `sorflush`), opening the window again.
+    fn discard_received(&mut self, i: usize) {
+        if let Some((c, mut rx, ..)) = self.parts(i) {
+            while rx.read_with(|b| b.len()) > 0 {}
+            c.on_user_read(&rx);
         }
     }
 

@@ -39,28 +39,50 @@ pub struct Config {
     /// TCP settings.
     pub tcp: TcpConfig,
     /// 128 secret bits for ISNs, ephemeral ports, SYN cookies and the connection hash
-    /// (RFC 6528). On a board, take them from its RNG; every stack must have its own.
+    /// (RFC 6528). On a board, take them from its RNG; every stack must have its own,
+    /// and a new one at every boot: a seed shared between boards (or all zeros) lets an
+    /// off-path attacker predict their sequence numbers and flood their hash table.
     pub seed: [u8; 16],
     /// Largest IP packet to send (further limited by the device's MTU).
     pub mtu: usize,
 }
 
 impl Config {
-    /// Defaults for an interface with this MAC and address.
+    /// Defaults for an interface with this MAC and address, and the stack's secret
+    /// `seed` (see [`Config::seed`]: 16 bytes from the board's hardware RNG, new at every
+    /// boot; on a host, [`Config::with_os_seed`] takes them from the OS).
     ///
     /// ```
     /// use tidytcp::stack::Config;
-    /// let mut cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "10.7.0.2/24".parse().unwrap());
-    /// cfg.seed = [0x5a; 16]; // from a hardware RNG in real firmware
+    /// let seed = [0x5a; 16]; // from a hardware RNG in real firmware
+    /// let cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "10.7.0.2/24".parse().unwrap(), seed);
     /// assert_eq!(cfg.mtu, 1500);
     /// ```
-    pub fn new(mac: EthernetAddress, addr: Ipv4Cidr) -> Self {
+    pub fn new(mac: EthernetAddress, addr: Ipv4Cidr, seed: [u8; 16]) -> Self {
         Config {
             iface: IfaceConfig::new(mac, addr),
             tcp: TcpConfig::default(),
-            seed: [0; 16],
+            seed,
             mtu: 1500,
         }
+    }
+
+    /// Like [`Config::new`], with the seed read from the operating system's random
+    /// source (`/dev/urandom`).
+    ///
+    /// ```
+    /// use tidytcp::stack::Config;
+    /// let mac = "02:00:00:00:00:01".parse().unwrap();
+    /// let a = Config::with_os_seed(mac, "10.7.0.2/24".parse().unwrap()).unwrap();
+    /// let b = Config::with_os_seed(mac, "10.7.0.2/24".parse().unwrap()).unwrap();
+    /// assert_ne!(a.seed, b.seed);
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn with_os_seed(mac: EthernetAddress, addr: Ipv4Cidr) -> std::io::Result<Self> {
+        use std::io::Read;
+        let mut seed = [0; 16];
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut seed)?;
+        Ok(Config::new(mac, addr, seed))
     }
 }
 
@@ -86,17 +108,16 @@ pub struct Stats {
 /// use tidytcp::Instant;
 ///
 /// let mut storage = SocketStorage::<4, 1, 2048, 2048>::new();
-/// let mut cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "127.0.0.1/8".parse().unwrap());
-/// cfg.seed = [7; 16];
+/// let cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "127.0.0.1/8".parse().unwrap(), [7; 16]);
 /// let mut stack = Stack::new(cfg, &mut storage);
 /// let mut dev = Loopback::<8>::new();
 ///
 /// let listener = stack.listen(7, 4).unwrap();
-/// let mut client = stack.connect(Instant::ZERO, "127.0.0.1:7".parse().unwrap()).unwrap();
+/// let mut client = stack.connect("127.0.0.1:7".parse().unwrap()).unwrap();
 /// let mut now = Instant::ZERO;
 /// let mut server = loop {
 ///     stack.poll(now, &mut dev);
-///     if let Ok(s) = listener.accept(&mut stack) { break s; }
+///     if let Ok((s, _)) = listener.accept(&mut stack) { break s; }
 ///     now += tidytcp::Duration::from_millis(1);
 /// };
 /// client.write(&mut stack, b"ping").unwrap();
@@ -455,8 +476,11 @@ impl<'a> Stack<'a> {
             return;
         }
         let l = set.listeners[li];
-        if l.q_len >= l.backlog {
-            // The accept queue is full: drop, the peer retries (Linux does the same).
+        let table_full = !set.has_free_slot();
+        if l.q_len >= l.backlog || (table_full && !set.has_half_open()) {
+            // The accept queue is full, or the socket table is full of connections that
+            // are not handshakes: drop, the peer retries (Linux does the same). A cookie
+            // would complete a handshake that no slot can take.
             set.stats.syn_dropped += 1;
             return;
         }
@@ -466,6 +490,8 @@ impl<'a> Stack<'a> {
             None
         };
         let Some(i) = slot else {
+            // RFC 4987 §3.6: the handshakes in progress fill the backlog or the table
+            // (a SYN flood, perhaps): a cookie, which needs no slot until it returns.
             if SYN_COOKIES && set.cfg.syn_cookies {
                 set.stats.syncookies_sent += 1;
                 let mss = (set.mtu.saturating_sub(40)).min(0xffff) as u16;
@@ -523,11 +549,10 @@ impl<'a> Stack<'a> {
             None
         };
         let Some(i) = slot else {
-            // No room after all: tell the peer rather than leave it half open.
+            // No room after all: drop the ACK, as Linux does when its accept queue
+            // overflows. The peer's retransmissions carry the same cookie, and complete
+            // the connection once a slot or the queue has room.
             set.stats.syn_dropped += 1;
-            if let Some(rst) = rst_for(repr, payload.len()) {
-                self.send_stateless(now, tx, remote, &rst);
-            }
             return;
         };
         let ts_offset = set.secrets.ts_offset(local, remote);

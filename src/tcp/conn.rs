@@ -94,6 +94,9 @@ bitflags::bitflags! {
         /// The current fast recovery may be found spurious and undone (`undo` holds the
         /// window from before it; see `tcp::undo`).
         const UNDO_ARMED = 1 << 28;
+        /// The user timeout bounds the handshake only (`set_connect_timeout`): on
+        /// reaching ESTABLISHED it goes back to the configured one.
+        const CONNECT_TIMEOUT = 1 << 29;
     }
 }
 
@@ -685,6 +688,16 @@ impl Connection {
     /// Sets the RFC 5482 user timeout.
     pub fn set_user_timeout(&mut self, timeout: Option<Duration>) {
         self.store_user_timeout(timeout);
+        self.flags.remove(Flags::CONNECT_TIMEOUT);
+    }
+    /// Bounds the handshake: if the connection is not established `timeout` after its
+    /// first SYN, it ends with `TimedOut`. Once established, the user timeout is the
+    /// configured one again.
+    pub fn set_connect_timeout(&mut self, timeout: Duration) {
+        if matches!(self.state, State::SynSent | State::SynReceived) {
+            self.store_user_timeout(Some(timeout));
+            self.flags.insert(Flags::CONNECT_TIMEOUT);
+        }
     }
     /// Selects the congestion control algorithm (keeps the current window).
     pub fn set_congestion_control(&mut self, alg: cc::Algorithm) {
@@ -864,6 +877,11 @@ impl Connection {
         }
     }
 
+    /// Our FIN is queued or sent and not yet acknowledged.
+    pub(crate) fn fin_unacked(&self) -> bool {
+        self.flags.contains(Flags::FIN_QUEUED) && !self.flags.contains(Flags::FIN_ACKED)
+    }
+
     /// Output could not go out (the next hop is being resolved). If the connection has
     /// something to send but no timer, arm the retransmission timer as if it had sent,
     /// so that it retries and, if the neighbour never answers, ends with a timeout.
@@ -871,7 +889,7 @@ impl Connection {
         let pending = matches!(self.state, State::SynSent | State::SynReceived)
             || self.snd_una != self.snd_max
             || held > 0
-            || (self.flags.contains(Flags::FIN_QUEUED) && !self.flags.contains(Flags::FIN_ACKED));
+            || self.fin_unacked();
         if pending
             && self.t_rexmt.is_none()
             && self.t_persist.is_none()

@@ -415,6 +415,9 @@ impl Connection {
 
     fn establish(&mut self, ctx: &mut Ctx<'_>) {
         self.state = State::Established;
+        if self.flags.contains(Flags::CONNECT_TIMEOUT) {
+            self.set_user_timeout(ctx.cfg.user_timeout);
+        }
         self.events |= Events::CONNECTED | Events::SEND;
         ctx.stats.established += 1;
         self.arm_keepalive(ctx.now);

@@ -93,8 +93,11 @@ impl Connection {
         } else {
             self.set_rtt_timing(Some((self.iss, now)));
         }
+        if self.unacked_since.is_none() {
+            self.unacked_since = Some(now);
+        }
         if self.t_rexmt.is_none() {
-            self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
+            self.t_rexmt = Some(self.rto_deadline(now, ctx.cfg.max_rto));
         }
         if synack {
             let adv = self.rcv_nxt + u32::from(window);
@@ -216,7 +219,7 @@ impl Connection {
             ctx.stats.window_probes += 1;
         } else if self.t_rexmt.is_none() {
             // RFC 6298 §5.1.
-            self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
+            self.t_rexmt = Some(self.rto_deadline(now, ctx.cfg.max_rto));
         }
         // RFC 8985 §7.2: sending new data arms the probe too (an ACK re-arms it).
         if new_data && !self.flags.contains(Flags::TLP_ARMED) {

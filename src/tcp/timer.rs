@@ -125,8 +125,20 @@ impl Connection {
         // Go back N from SND.UNA (SACKed data is skipped by output).
         self.snd_nxt = self.snd_una;
         self.set_rtt_timing(None);
-        self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
+        self.t_rexmt = Some(self.rto_deadline(now, ctx.cfg.max_rto));
         None
+    }
+
+    /// When a retransmission timer started at `now` fires: one RTO later, but no later
+    /// than the end of the user timeout (RFC 5482), so that a connection gives up when
+    /// its user timeout ends rather than at the next backed-off RTO (Linux clamps the
+    /// same way). Before the first transmission the user timeout counts from `now`.
+    pub(crate) fn rto_deadline(&self, now: Instant, max_rto: Duration) -> Instant {
+        let rto = now + self.rtt.rto(max_rto);
+        match self.user_timeout() {
+            Some(limit) => rto.min(self.unacked_since.unwrap_or(now) + limit),
+            None => rto,
+        }
     }
 
     /// RFC 5482: sent data has stayed unacknowledged for the user timeout, if one is set.

@@ -30,7 +30,7 @@ impl<'a> Script<'a> {
     pub fn connect_syn(&mut self) -> (TcpStream<'a>, Seg) {
         let s = self
             .stack
-            .connect_from(self.now, STACK_PORT, peer())
+            .connect_from(STACK_PORT, peer())
             .expect("connect");
         self.poll();
         let syn = self.expect(Seg {
@@ -80,7 +80,7 @@ impl<'a> Script<'a> {
                 ..TcpOptions::NONE
             },
         );
-        let s = l.accept(&mut self.stack).expect("accept");
+        let s = l.accept(&mut self.stack).expect("accept").0;
         (l, s, Conn { iss, pseq })
     }
 

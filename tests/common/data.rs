@@ -67,7 +67,7 @@ pub fn cfg_with(f: impl FnOnce(&mut Config)) -> Config {
 pub fn open_passive<'a>(t: &mut Script<'a>, opts: TcpOptions) -> Open<'a> {
     let l = t.stack.listen(STACK_PORT, 4).unwrap();
     let (iss, rcv) = t.handshake_passive(1000, opts);
-    let s = l.accept(&mut t.stack).unwrap();
+    let s = l.accept(&mut t.stack).unwrap().0;
     t.expect_none();
     Open {
         s,
@@ -83,7 +83,7 @@ pub fn open_passive<'a>(t: &mut Script<'a>, opts: TcpOptions) -> Open<'a> {
 /// `opts` and `win` (ISN 5000), and the stack's ACK is checked. Returns the connection
 /// and the stack's SYN.
 pub fn open_active<'a>(t: &mut Script<'a>, opts: TcpOptions, win: u16) -> (Open<'a>, Seg) {
-    let s = t.stack.connect(t.now, peer()).unwrap();
+    let s = t.stack.connect(peer()).unwrap();
     t.poll();
     let syn = t.expect(Seg {
         flags: TcpFlags::SYN,
@@ -269,7 +269,7 @@ pub fn open_passive_rtt<'a>(
         ack.opts.timestamps = Some((v + rtt.total_millis() as u32, tv));
     }
     t.send(ack);
-    let s = l.accept(&mut t.stack).unwrap();
+    let s = l.accept(&mut t.stack).unwrap().0;
     t.expect_none();
     Open {
         s,

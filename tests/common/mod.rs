@@ -13,9 +13,7 @@ pub const B_IP: [u8; 4] = [10, 0, 0, 2];
 pub fn config(last: u8) -> Config {
     let mac = format!("02:00:00:00:00:{last:02x}").parse().unwrap();
     let addr = format!("10.0.0.{last}/24").parse().unwrap();
-    let mut c = Config::new(mac, addr);
-    c.seed = [last; 16];
-    c
+    Config::new(mac, addr, [last; 16])
 }
 
 pub fn storage() -> HeapStorage {

@@ -200,12 +200,11 @@ pub fn script_storage() -> HeapStorage {
 
 /// The configuration of the stack under test: 10.0.0.1/24, MAC ...:01.
 pub fn script_config() -> Config {
-    let mut c = Config::new(
+    Config::new(
         "02:00:00:00:00:01".parse().unwrap(),
         "10.0.0.1/24".parse().unwrap(),
-    );
-    c.seed = [1; 16];
-    c
+        [1; 16],
+    )
 }
 
 impl<'a> Script<'a> {

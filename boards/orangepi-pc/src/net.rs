@@ -102,9 +102,7 @@ pub fn seed() -> [u8; 16] {
 /// The stack configuration of the firmwares: the EMAC's MAC, [`address`], [`seed`], and
 /// the defaults for everything else.
 pub fn stack_config(emac: &Emac) -> tidytcp::stack::Config {
-    let mut cfg = tidytcp::stack::Config::new(emac.mac(), address());
-    cfg.seed = seed();
-    cfg
+    tidytcp::stack::Config::new(emac.mac(), address(), seed())
 }
 
 /// A console command, read without blocking.

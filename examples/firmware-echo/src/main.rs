@@ -111,8 +111,8 @@ fn main() -> ! {
     let mut cfg = Config::new(
         EthernetAddress([0x02, 0, 0, 0, 0, 0x01]),
         Ipv4Cidr::new(Ipv4Addr::new(192, 168, 69, 2), 24),
+        [0x5a; 16],
     );
-    cfg.seed = [0x5a; 16]; // a real board takes these from its RNG
     let mut stack = Stack::new(cfg, storage);
     let listener = stack.listen(7, CONNS).unwrap();
     let mut conns: [Option<TcpStream<'_>>; CONNS] = [const { None }; CONNS];
@@ -120,7 +120,7 @@ fn main() -> ! {
     loop {
         let now = Instant::from_millis(reg_read(addr_of!(MILLIS)));
         stack.poll(now, dev);
-        while let Ok(s) = listener.accept(&mut stack) {
+        while let Ok((s, _)) = listener.accept(&mut stack) {
             match conns.iter_mut().find(|c| c.is_none()) {
                 Some(free) => *free = Some(s),
                 None => s.abort(&mut stack),

@@ -119,7 +119,7 @@ fn main() -> ! {
 }
 
 fn accept<'a>(svc: &mut Service<'a>, stack: &mut Stack<'a>, boot_time: u64, now: Instant) {
-    while let Ok(mut s) = svc.listener.accept(stack) {
+    while let Ok((mut s, _)) = svc.listener.accept(stack) {
         if svc.kind == Kind::Daytime {
             let t = DateTime::from_unix(boot_time + now.total_micros() / 1_000_000);
             let mut line = Line::new();

@@ -51,7 +51,7 @@ fn main() -> ! {
     loop {
         let now = clock.now();
         stack.poll(now, &mut emac);
-        while let Ok(s) = listener.accept(&mut stack) {
+        while let Ok((s, _)) = listener.accept(&mut stack) {
             if ctrl.is_none() {
                 server.reset();
                 ctrl = Some(s);
