@@ -38,7 +38,7 @@ async fn server(net: &'static Net, done: &'static Cell<usize>) -> Result<(), Err
             }
             conn.write_all(&buf[..n]).await?;
         }
-        conn.flush().await?;
+        conn.wait_acked().await?; // everything echoed has reached the client
         conn.close();
     }
     listener.close();

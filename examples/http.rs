@@ -11,7 +11,8 @@
 //! Own options: `--port N` (80), `--root DIR` (files to serve; without it only the
 //! built-in pages), `--conns N` (64). Built-in: `/` (a short page, unless the root has an
 //! `index.html`) and `/bytes/N` (N bytes of the RFC 864 chargen pattern, for tests).
-//! Idle persistent connections are closed after 30 s.
+//! Idle persistent connections are closed after 5 s (Apache's `KeepAliveTimeout`): with few
+//! slots, idle keep-alive connections must make room for clients waiting to connect.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -28,7 +29,7 @@ use tidytcp::{Duration, Error, Instant};
 
 const USAGE: &str = "http [--port N] [--root DIR] [--conns N]";
 const MAX_HEAD: usize = 8192;
-const IDLE: Duration = Duration::from_secs(30);
+const IDLE: Duration = Duration::from_secs(5);
 
 enum Body {
     None,
@@ -45,6 +46,9 @@ struct Conn<'a> {
     body: Body,
     /// Close once the current response is out.
     close_after: bool,
+    /// The request was HTTP/1.0 with `Connection: keep-alive`: the response must say
+    /// `Connection: keep-alive` too, or the client waits for the close (RFC 9112 §9.3).
+    announce_keep_alive: bool,
     /// Request body bytes still to skip.
     skip: u64,
     idle_since: Instant,
@@ -90,6 +94,8 @@ struct Request {
     method: String,
     target: String,
     keep_alive: bool,
+    /// HTTP/1.0, where persistence is only by the `keep-alive` token.
+    http10: bool,
     content_length: u64,
 }
 
@@ -126,6 +132,7 @@ fn parse_head(head: &str) -> Option<Request> {
         method,
         target,
         keep_alive,
+        http10: version == "HTTP/1.0",
         content_length,
     })
 }
@@ -163,6 +170,7 @@ impl<'a> Http<'a> {
         }
         let path = req.target.split('?').next().unwrap_or("/").to_string();
         let close = !req.keep_alive;
+        c.announce_keep_alive = req.keep_alive && req.http10;
         if let Some(n) = path
             .strip_prefix("/bytes/")
             .and_then(|n| n.parse::<u64>().ok())
@@ -253,6 +261,8 @@ impl<'a> Http<'a> {
         );
         if close {
             h.push_str("Connection: close\r\n");
+        } else if c.announce_keep_alive {
+            h.push_str("Connection: keep-alive\r\n");
         }
         h.push_str("\r\n");
         c.head = h.into_bytes();
@@ -390,6 +400,7 @@ impl<'a> App<'a> for Http<'a> {
                 head_sent: 0,
                 body: Body::None,
                 close_after: false,
+                announce_keep_alive: false,
                 skip: 0,
                 idle_since: now,
                 requests: 0,

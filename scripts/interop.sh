@@ -265,6 +265,16 @@ http_checks() {
     else
         bad "$tag http: keep-alive request: $(sed -n 2p <<<"$out")"
     fi
+    # HTTP/1.0 keep-alive (RFC 9112 §9.3), as load generators use it: ApacheBench -k
+    # reuses a connection only if the response says `Connection: keep-alive`, and
+    # otherwise waits for a close that a persistent server never sends.
+    out=$(in_ns timeout 60 ab -k -n 200 -c 10 -s 20 "http://$US/" 2>&1)
+    if grep -q '^Complete requests: *200$' <<<"$out" && grep -q '^Failed requests: *0$' <<<"$out" &&
+        grep -q '^Keep-Alive requests: *200$' <<<"$out"; then
+        ok "$tag http: ab -k (HTTP/1.0 keep-alive): 200 requests on persistent connections"
+    else
+        bad "$tag http: ab -k: $(grep -E '^(Complete|Failed|Keep-Alive) requests|apr_' <<<"$out" | tr '\n' ' ')"
+    fi
     out=$(in_ns curl -sS --max-time 60 "http://$US/bytes/3000000" | wc -c)
     [ "$out" = 3000000 ] && ok "$tag http: /bytes/3000000 has Content-Length framing right" ||
         bad "$tag http: /bytes/3000000 gave $out bytes"

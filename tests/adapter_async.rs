@@ -184,6 +184,55 @@ fn echo_larger_than_the_buffers() {
     }
 }
 
+/// `split`: one task writes 200 kB while another task reads the echo of it from the
+/// same connection, each waiting on its own waker; `wait_acked` ends when the peer has
+/// acknowledged everything, our FIN included.
+#[test]
+fn split_halves_read_and_write_from_two_tasks() {
+    const LEN: usize = 200_000;
+    let (mut sa, mut sb) = (storage(), storage());
+    let (a, b) = nets(&mut sa, &mut sb);
+    let mut link = link(clean(2), 5);
+    let l = b.listen(7, 1).unwrap();
+    let got = RefCell::new(Vec::new());
+    let mut exec = Executor::default();
+    exec.spawn(async {
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut buf = [0u8; 1500];
+        loop {
+            match s.read(&mut buf).await.unwrap() {
+                0 => break,
+                n => s.write_all(&buf[..n]).await.unwrap(),
+            }
+        }
+        s.close();
+    });
+    exec.spawn(async {
+        let data: Vec<u8> = (0..LEN as u64).map(|i| pattern(4, i)).collect();
+        let mut c = a.connect(addr()).await.unwrap();
+        let (mut r, mut w) = c.split();
+        let writer = async {
+            w.write_all(&data).await.unwrap();
+            w.shutdown_write().unwrap();
+            w.wait_acked().await.unwrap();
+        };
+        let reader = async {
+            let mut buf = [0u8; 4096];
+            loop {
+                match r.read(&mut buf).await.unwrap() {
+                    0 => break,
+                    n => got.borrow_mut().extend_from_slice(&buf[..n]),
+                }
+            }
+        };
+        futures::future::join(writer, reader).await;
+        assert!(*got.borrow() == data, "echo differs");
+        c.close();
+    });
+    drive(&mut exec, &a, &b, &mut link, Duration::from_secs(60));
+    assert_eq!(got.borrow().len(), LEN);
+}
+
 #[test]
 fn connect_refused_and_unreachable_are_errors() {
     let (mut sa, mut sb) = (storage(), storage());

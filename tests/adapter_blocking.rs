@@ -101,6 +101,97 @@ fn echo_through_small_buffers() {
     });
 }
 
+/// The documented `thread::scope` pattern cannot hang: when the scope's closure panics
+/// before anything stops the stack thread, the guard of `spawn_scoped` stops it while the
+/// panic unwinds, and a thread still blocked in `accept` fails with `ConnectionAborted`
+/// instead of waiting for polls that will never come; the scope ends and the panic
+/// reaches the caller.
+#[test]
+fn scoped_stack_thread_ends_when_the_scope_panics() {
+    let mut storage = HeapStorage::new(4, 1, 4096, 4096);
+    let net = BlockingStack::new(Stack::new(config(), &mut storage));
+    let accepted = std::sync::Mutex::new(None);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        std::thread::scope(|s| {
+            let _stack_thread = net.spawn_scoped(s, LoopWire::default());
+            let l = net.listen(7, 1).unwrap();
+            let accepted = &accepted;
+            s.spawn(move || {
+                let r = l.accept().map(|_| ());
+                *accepted.lock().unwrap() = Some(r.map_err(|e| e.kind()));
+            });
+            // Whether `accept` has blocked by now or starts after the stack thread has
+            // stopped, it fails the same way.
+            panic!("the user's code fails before stop()");
+        })
+    }));
+    assert!(r.is_err(), "the panic reaches the caller");
+    assert_eq!(
+        accepted.into_inner().unwrap(),
+        Some(Err(ErrorKind::ConnectionAborted))
+    );
+}
+
+/// `StackThread::stop` gives the device back; a scope that returns early stops the
+/// thread through the guard as well.
+#[test]
+fn scoped_stack_thread_stops_and_returns_the_device() {
+    let mut storage = HeapStorage::new(4, 1, 4096, 4096);
+    let net = BlockingStack::new(Stack::new(config(), &mut storage));
+    let early = std::thread::scope(|s| -> Result<(), ()> {
+        let _guard = net.spawn_scoped(s, LoopWire::default());
+        Err(())?;
+        Ok(())
+    });
+    assert!(early.is_err());
+    std::thread::scope(|s| {
+        let t = net.spawn_scoped(s, LoopWire::default());
+        let mut c = net.connect(SELF.parse().unwrap());
+        assert_eq!(
+            c.as_mut().err().map(|e| e.kind()),
+            Some(ErrorKind::ConnectionRefused)
+        );
+        let _wire: LoopWire = t.stop();
+    });
+}
+
+/// `split`: one thread writes while another reads the echo from the same connection;
+/// `wait_acked` returns once the peer has acknowledged all of it and our FIN.
+#[test]
+fn split_halves_in_two_threads() {
+    const LEN: u64 = 300_000;
+    with_net(8192, |net| {
+        let l = net.listen(7, 1).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let (mut conn, _) = l.accept().unwrap();
+                let (mut r, mut w) = conn.split();
+                std::io::copy(&mut r, &mut w).unwrap();
+            });
+            let mut c = net.connect(SELF.parse().unwrap()).unwrap();
+            c.set_write_timeout(GUARD).unwrap();
+            c.set_read_timeout(GUARD).unwrap();
+            let (mut r, mut w) = c.split();
+            std::thread::scope(|s2| {
+                s2.spawn(move || {
+                    let data: Vec<u8> = (0..LEN).map(|i| pattern(6, i)).collect();
+                    w.write_all(&data).unwrap();
+                    w.shutdown_write().unwrap();
+                    w.wait_acked().unwrap();
+                });
+                let mut got = Vec::new();
+                r.read_to_end(&mut got).unwrap();
+                assert_eq!(got.len() as u64, LEN);
+                assert!(
+                    got.iter()
+                        .enumerate()
+                        .all(|(i, b)| *b == pattern(6, i as u64))
+                );
+            });
+        });
+    });
+}
+
 #[test]
 fn read_timeout_is_would_block_and_reading_goes_on() {
     with_net(4096, |net| {

@@ -1010,3 +1010,60 @@ fn abort_in_time_wait_sends_nothing() {
     assert_eq!(t.stack.in_use(), 0);
     l.close(&mut t.stack);
 }
+
+/// `shutdown(Shutdown::Read)` (BSD `soshutdown(SHUT_RD)`): what was received and not read
+/// is discarded, so is what arrives later, the window stays open, `read` returns end of
+/// stream, and the peer is told nothing. A later close is orderly (a FIN, not the reset
+/// that unread data would cause).
+#[test]
+fn shutdown_read_discards_and_reads_end_of_stream() {
+    let mut mem = script_storage();
+    let mut t = Script::new(&mut mem, script_config());
+    let (l, mut s, c) = t.established_passive(1000);
+    t.send(seg!(
+        ACK | PSH,
+        seq = c.pseq,
+        ack = c.iss + 1,
+        data = b"unread"
+    ));
+    t.advance(Duration::from_millis(500));
+    let first = t.drain().pop().expect("the ACK of the first data");
+    assert_eq!(s.recv_queue(&t.stack), 6);
+    s.shutdown(&mut t.stack, tidytcp::socket::Shutdown::Read)
+        .unwrap();
+    assert_eq!(s.recv_queue(&t.stack), 0);
+    t.expect_none();
+    let mut buf = [0u8; 8];
+    assert_eq!(s.read(&mut t.stack, &mut buf), Ok(0));
+    // More data: taken (acknowledged, window open), discarded.
+    let big = vec![b'x'; 3000];
+    let mut seq = c.pseq + 6;
+    for chunk in big.chunks(1000) {
+        let mut d = seg!(ACK, seq = seq, ack = c.iss + 1);
+        d.data = chunk.to_vec();
+        t.send(d);
+        seq += chunk.len() as u32;
+    }
+    t.advance(Duration::from_millis(500));
+    let acks = t.drain();
+    let last = acks.last().expect("an ACK for the data");
+    assert_eq!(last.ack, seq);
+    // The discarded bytes do not close the window: it is wider than with 6 bytes held.
+    assert!(last.win > first.win, "{} vs {}", last.win, first.win);
+    assert_eq!(s.recv_queue(&t.stack), 0);
+    assert_eq!(s.read(&mut t.stack, &mut buf), Ok(0));
+    // Writing still works; closing sends a FIN, not a RST.
+    assert_eq!(s.write(&mut t.stack, b"bye"), Ok(3));
+    s.close(&mut t.stack);
+    t.poll();
+    let out = t.drain();
+    assert!(
+        out.iter()
+            .all(|o| !o.flags.contains(tidytcp::wire::tcp::TcpFlags::RST))
+    );
+    assert!(
+        out.iter()
+            .any(|o| o.flags.contains(tidytcp::wire::tcp::TcpFlags::FIN))
+    );
+    l.close(&mut t.stack);
+}

@@ -336,6 +336,64 @@ fn syn_retries_is_configurable() {
     assert_eq!(t.stack.in_use(), 0);
 }
 
+/// `connect_timeout`: an unanswered SYN ends the connection with `TimedOut` exactly when
+/// the timeout passes (the backed-off retransmission at 3 s is cut short to 2.5 s), not
+/// after the two minutes of `syn_retries`.
+#[test]
+fn connect_timeout_ends_the_handshake_on_time() {
+    let mut mem = script_storage();
+    let mut t = Script::new(&mut mem, script_config());
+    let t0 = t.now;
+    let mut s = t
+        .stack
+        .connect_timeout(peer(), Duration::from_millis(2500))
+        .unwrap();
+    t.poll();
+    let syn = t.expect(seg!(SYN));
+    t.advance(Duration::from_secs(1));
+    t.expect(seg!(SYN, seq = syn.seq));
+    t.advance(Duration::from_millis(1499));
+    assert_eq!(s.error(&t.stack), None);
+    t.advance(Duration::from_millis(1));
+    assert_eq!(t.now, t0 + Duration::from_millis(2500));
+    t.expect_none();
+    let mut buf = [0u8; 4];
+    assert_eq!(s.read(&mut t.stack, &mut buf), Err(Error::TimedOut));
+    s.close(&mut t.stack);
+    t.poll();
+    assert_eq!(t.stack.in_use(), 0);
+    assert_eq!(
+        t.stack.connect_timeout(peer(), Duration::ZERO).err(),
+        Some(Error::InvalidInput)
+    );
+}
+
+/// `connect_timeout` bounds the handshake only: once established, data may stay
+/// unacknowledged past it (the configured user timeout, none here, applies again).
+#[test]
+fn connect_timeout_does_not_outlive_the_handshake() {
+    let mut mem = script_storage();
+    let mut t = Script::new(&mut mem, script_config());
+    let mut s = t
+        .stack
+        .connect_timeout(peer(), Duration::from_secs(2))
+        .unwrap();
+    t.poll();
+    let syn = t.expect(seg!(SYN));
+    let mut synack = seg!(SYN | ACK, seq = 7000, ack = syn.seq + 1, mss = 1460);
+    synack.dst_port = syn.src_port;
+    t.send(synack);
+    t.expect(seg!(ACK, ack = 7001));
+    assert_eq!(s.state(&t.stack), State::Established);
+    s.write(&mut t.stack, b"unanswered").unwrap();
+    t.poll();
+    t.drain();
+    t.advance(Duration::from_secs(10));
+    assert_eq!(s.error(&t.stack), None);
+    assert_eq!(s.state(&t.stack), State::Established);
+    s.abort(&mut t.stack);
+}
+
 /// RFC 9293 §3.10.7.3: a SYN-ACK carrying data opens the connection and delivers the
 /// data; the ACK covers it.
 #[test]

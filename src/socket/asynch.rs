@@ -187,7 +187,8 @@ fn register(slot: &mut Option<Waker>, w: &Waker) {
 ///
 /// `N` and `L` are the number of connection and listener slots the waker table covers:
 /// at least those of the stack's storage (a handle whose slot lies beyond fails with
-/// [`Error::Exhausted`]`(`[`Capacity::Wakers`]`)` instead of waiting). Put it in a `static` with `static_cell`.
+/// [`Error::Exhausted`] ([`Capacity::Wakers`]) instead of waiting). Put it in a `static`
+/// with `static_cell`.
 pub struct AsyncStack<T, const N: usize, const L: usize> {
     lock: Lock<Inner<T, N, L>>,
 }

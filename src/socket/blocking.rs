@@ -334,6 +334,8 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send> BlockingStack<T> {
     where
         T: Drive<D>,
     {
+        // Calls made before the thread gets going wait for it rather than fail.
+        self.halted.store(false, Ordering::SeqCst);
         let handle = scope.spawn(move || {
             self.run(&mut device);
             device
@@ -351,6 +353,7 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send> BlockingStack<T> {
     where
         T: Drive<D> + 'static,
     {
+        self.halted.store(false, Ordering::SeqCst);
         std::thread::spawn(move || {
             self.run(&mut device);
             device

@@ -19,6 +19,25 @@
 //! - **[`blocking`]** (`std`): the stack on its own thread; `std::io::Read`/`Write`
 //!   handles that block with timeouts, like BSD sockets.
 //!
+//! # The same calls in all four
+//!
+//! | call | meaning |
+//! |---|---|
+//! | `connect(remote)`, `connect_timeout(remote, t)` | active open; the timeout bounds the handshake (the stack's timers count it) |
+//! | `listen(port, backlog)`, `accept()` | `accept` gives `(stream, peer address)` |
+//! | `read`, `write` | buffered bytes / what fits; end of stream is `Ok(0)` |
+//! | `shutdown(Shutdown::{Read, Write, Both})` | as `shutdown(2)`; `shutdown_write()` is `Write` |
+//! | `flush()` | everything written is handed to the stack, which sends it with no further call |
+//! | `is_acked()` (core, shared), `wait_acked()` (async, blocking) | the peer has acknowledged everything written |
+//! | `local_addr`, `peer_addr`, `state`, `readiness` | take `&self` |
+//! | `set_nodelay`, `set_keepalive`, `set_user_timeout`, `set_congestion_control` | per-connection options |
+//! | `split()` (async, blocking) | a reader and a writer half for two tasks or threads |
+//! | `close(self)`, `abort(self)`, drop | consume the handle: orderly close, reset, close |
+//!
+//! The core calls take the socket set as their first argument (`stream.read(&mut stack,
+//! buf)`); the adapters' handles carry it. `WouldBlock` means "after the next poll" in the
+//! core and shared forms; the async forms await and the blocking forms block instead.
+//!
 //! The adapters name no stack type: they take anything that lends a [`SocketSet`]
 //! (`T: AsMut<SocketSet>`; the blocking one also [`Drive`] to poll it), which `Stack`
 //! does.

@@ -2,8 +2,9 @@
 //! handles can live in other tasks or in interrupt handlers. Every call on a shared handle
 //! takes the lock, makes the same call on the core handle, and lets go.
 //!
-//! The lock is `critical-section`'s: the program provides its implementation (the HAL or
-//! the RTOS on a board; `critical-section`'s `std` feature on a host).
+//! The lock is `critical-section`'s: on a board the program provides its implementation
+//! (the HAL or the RTOS does); on a host, tidytcp's `std` feature (on by default) brings
+//! `critical-section`'s own, so nothing needs adding.
 //!
 //! ```
 //! use static_cell::StaticCell;
