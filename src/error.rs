@@ -40,6 +40,9 @@ pub enum Error {
     TimedOut,
     /// The remote host or network could not be reached (ARP failed, or ICMP said so).
     HostUnreachable,
+    /// Not supported by this build or not yet by tidytcp: an IPv6 address, a name to
+    /// resolve without the resolver.
+    Unsupported,
 }
 
 /// Which fixed capacity an [`Error::Exhausted`] ran out of.
@@ -81,6 +84,7 @@ impl fmt::Display for Error {
             Error::ConnectionAborted => "connection aborted",
             Error::TimedOut => "connection timed out",
             Error::HostUnreachable => "host unreachable",
+            Error::Unsupported => "not supported",
         };
         f.write_str(s)
     }
@@ -104,6 +108,7 @@ impl From<Error> for std::io::Error {
             Error::ConnectionAborted => K::ConnectionAborted,
             Error::TimedOut => K::TimedOut,
             Error::HostUnreachable => K::HostUnreachable,
+            Error::Unsupported => K::Unsupported,
         };
         std::io::Error::new(kind, e)
     }
@@ -126,6 +131,7 @@ impl embedded_io::Error for Error {
             Error::ConnectionAborted => K::ConnectionAborted,
             Error::TimedOut => K::TimedOut,
             Error::HostUnreachable => K::AddrNotAvailable,
+            Error::Unsupported => K::Unsupported,
         }
     }
 }

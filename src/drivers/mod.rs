@@ -10,6 +10,8 @@
 
 use crate::time::Instant;
 
+#[cfg(feature = "embassy-net-driver")]
+mod embassy;
 #[cfg(feature = "std")]
 mod faulty;
 mod loopback;
@@ -21,6 +23,8 @@ pub mod sun8i_emac;
 #[cfg(all(feature = "std", target_os = "linux"))]
 mod tap;
 
+#[cfg(feature = "embassy-net-driver")]
+pub use embassy::{EmbassyDevice, EmbassyRxToken, EmbassyTxToken};
 #[cfg(feature = "std")]
 pub use faulty::{FaultConfig, FaultStats, Faulty, FaultyRxToken, FaultyTxToken};
 pub use loopback::{LOOPBACK_MAX_FRAME, Loopback, LoopbackRxToken, LoopbackStats, LoopbackTxToken};
@@ -112,4 +116,24 @@ pub trait Device {
     fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>>;
     /// Static properties of the device.
     fn capabilities(&self) -> DeviceCaps;
+    /// Whether the link is up. A device that knows (a PHY, an `embassy-net-driver`
+    /// driver) says so: while it is down it hands out no tokens, and when it comes back
+    /// the stack announces its address again (gratuitous ARP). Asked once per poll.
+    fn link_up(&mut self) -> bool {
+        true
+    }
+}
+
+/// A device that can wake the task polling the stack: what the async runner
+/// ([`AsyncStack::run`](crate::socket::asynch::AsyncStack::run)) needs.
+pub trait AsyncDevice: Device {
+    /// The waker of the task that polls the stack, given before each poll. The device
+    /// wakes it when a `receive` or `transmit` that found nothing could now succeed, or
+    /// the link state changed. Also starts a new transmit burst.
+    fn set_waker(&mut self, waker: &core::task::Waker);
+    /// Whether the device stopped handing out tokens in the last poll because its burst
+    /// limit was reached (the runner then polls again at once, after other tasks ran).
+    fn burst_exhausted(&self) -> bool {
+        false
+    }
 }

@@ -299,25 +299,28 @@ impl<T, const N: usize, const L: usize> AsyncStack<T, N, L> {
     /// time it completed (queued data, read data that opens the window, closed, aborted,
     /// connected, dropped): the network task awaits it beside its timer and its device.
     pub async fn needs_poll(&self) {
-        poll_fn(|cx| {
-            let r = self.lock.try_with(|inner| {
-                if core::mem::take(&mut inner.driver.activity) {
-                    true
-                } else {
-                    register(&mut inner.driver.waker, cx.waker());
-                    false
-                }
-            });
-            match r {
-                Some(true) => Poll::Ready(()),
-                Some(false) => Poll::Pending,
-                None => {
-                    cx.waker().wake_by_ref();
-                    Poll::Pending
-                }
+        poll_fn(|cx| self.poll_activity(cx)).await
+    }
+
+    /// Ready if a handle needed the stack since the last call (and clears it); if not,
+    /// `cx`'s task is woken when one does (or at once if the lock is held elsewhere).
+    pub(crate) fn poll_activity(&self, cx: &Context<'_>) -> Poll<()> {
+        let r = self.lock.try_with(|inner| {
+            if core::mem::take(&mut inner.driver.activity) {
+                true
+            } else {
+                register(&mut inner.driver.waker, cx.waker());
+                false
             }
-        })
-        .await
+        });
+        match r {
+            Some(true) => Poll::Ready(()),
+            Some(false) => Poll::Pending,
+            None => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
     }
 
     /// Whether a handle needed the stack since the last call (and clears it): the

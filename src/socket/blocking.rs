@@ -690,7 +690,7 @@ impl<'n, 'a> TcpStream<'n, 'a> {
 
     /// Shuts down the write side (a FIN after the queued data), the read side (what was
     /// received is discarded and `read` returns end of stream), or both. Takes
-    /// `std::net::Shutdown` or [`Shutdown`](super::Shutdown).
+    /// `std::net::Shutdown` or [`Shutdown`].
     pub fn shutdown(&mut self, how: impl Into<Shutdown>) -> io::Result<()> {
         let how = how.into();
         Ok(once(self.net, self.inner.as_ref(), |s, set| {

@@ -98,6 +98,9 @@ pub mod asynch;
 pub mod blocking;
 mod handle;
 mod lock;
+#[cfg(any(feature = "embedded-nal-async", feature = "embedded-nal"))]
+pub mod nal;
+pub mod runner;
 pub mod shared;
 mod storage;
 mod sync;

@@ -229,6 +229,11 @@ impl<'a> TcpStream<'_, 'a> {
         self.view(|s, set| s.state(set)).unwrap_or(State::Closed)
     }
 
+    /// The error the connection ended with, if any.
+    pub fn error(&self) -> Option<Error> {
+        self.view(|s, set| s.error(set)).unwrap_or(None)
+    }
+
     /// The local address.
     pub fn local_addr(&self) -> Result<SocketAddrV4> {
         self.view(|s, set| s.local_addr(set))?

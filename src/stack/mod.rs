@@ -228,10 +228,12 @@ impl<'a> Stack<'a> {
             self.iface.set_config(now, c);
         }
         self.sockets.now = now;
-        if !self.up {
+        let link = device.link_up();
+        if link && !self.up {
+            // First poll, or the link came back: announce the address (gratuitous ARP).
             self.iface.up(now);
-            self.up = true;
         }
+        self.up = link;
         self.sockets.reap_dropped(now);
         let mut budget = RX_BUDGET;
         loop {

@@ -103,4 +103,8 @@ impl<D: Device> Device for Injecting<'_, D> {
     fn capabilities(&self) -> DeviceCaps {
         self.inner.capabilities()
     }
+
+    fn link_up(&mut self) -> bool {
+        self.inner.link_up()
+    }
 }
