@@ -56,7 +56,9 @@ start() {
     local name=$1 log=$2
     shift 2
     : >"$log"
-    ip netns exec "$NS" "$BIN/$name" --tap tap0 --ip "$US/24" "$@" >"$log" 2>&1 &
+    local bin="$BIN/$name"
+    [[ $name == */* ]] && bin=$name
+    ip netns exec "$NS" "$bin" --tap tap0 --ip "$US/24" "$@" >"$log" 2>&1 &
     CURRENT=$!
     PIDS+=("$CURRENT")
     for _ in $(seq 100); do
@@ -374,6 +376,32 @@ start iperf3 "$WORK/iperf3-faults.log" --msl 0.5 --faults "$FAULTS" -s && {
     done
     stop
 }
+
+# ---------------------------------------------------------------- embassy-net-driver bridge
+# The same services through drivers::EmbassyDevice over embassy-net-tuntap (a driver
+# nobody here wrote), the stack run by its async runner under a real executor.
+EMB=examples/embassy-tuntap/target/release/embassy-tuntap
+if (cd examples/embassy-tuntap && cargo build --release --quiet); then
+    start "$EMB" "$WORK/embassy.log" && {
+        if in_ns ping -c 3 -i 0.2 -W 2 "$US" | grep -q ' 3 received'; then
+            ok "bridge: ping -c 3 $US: 3 replies"
+        else
+            bad "bridge: ping -c 3 $US"
+        fi
+        run_client "bridge: echo 16 MiB" echo "$US" 7 16777216
+        run_client "bridge: discard 64 MiB" discard "$US" 9 67108864
+        expect_log "$WORK/embassy.log" "^discard .*: in 67108864 out 0 bytes, peer closed first, closed" \
+            "bridge: discard: tidytcp counted exactly 67108864 bytes, orderly close"
+        run_client "bridge: chargen 64 MiB" chargen "$US" 19 67108864
+        total=$(sed -n 's/^chargen_total=//p' <<<"$LAST_OUT")
+        expect_log "$WORK/embassy.log" "^chargen .*: in 0 out ${total:-x} bytes, peer closed first, closed" \
+            "bridge: chargen: Linux read exactly the ${total:-?} bytes tidytcp sent, orderly close"
+        run_client "bridge: 50 concurrent echo connections" concurrent "$US" 7 50 65536
+        stop
+    }
+else
+    bad "cargo build of examples/embassy-tuntap"
+fi
 
 # ---------------------------------------------------------------- capture of a clean run
 start inetd "$WORK/inetd-pcap.log" --msl 0.5 --pcap "$WORK/clean.pcap" && {
