@@ -399,6 +399,22 @@ if (cd examples/embassy-tuntap && cargo build --release --quiet); then
         run_client "bridge: 50 concurrent echo connections" concurrent "$US" 7 50 65536
         stop
     }
+    # reqwless, an embedded-nal-async HTTP client, through TcpClient and the same bridge,
+    # from Linux's python3 -m http.server.
+    (cd "$WORK/site" && exec ip netns exec "$NS" python3 -m http.server 8000 --bind "$LINUX" \
+        >"$WORK/pyhttp.log" 2>&1) &
+    PYHTTP=$!
+    PIDS+=("$PYHTTP")
+    eventually in_ns bash -c "echo >/dev/tcp/$LINUX/8000" 2>/dev/null
+    want=$(sha256sum <"$WORK/site/big.bin" | cut -d' ' -f1)
+    if out=$(in_ns timeout 120 examples/embassy-tuntap/target/release/fetch --tap tap0 --ip "$US/24" \
+        "http://$LINUX:8000/big.bin" "$WORK/reqwless.bin" 2>&1) &&
+        [ "$(sha256sum <"$WORK/reqwless.bin" | cut -d' ' -f1)" = "$want" ]; then
+        ok "bridge: reqwless fetched 8 MiB from python3 http.server, sha256 equal ($out)"
+    else
+        bad "bridge: reqwless fetch: $out"
+    fi
+    kill "$PYHTTP" 2>/dev/null
 else
     bad "cargo build of examples/embassy-tuntap"
 fi

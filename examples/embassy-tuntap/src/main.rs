@@ -11,41 +11,18 @@
 
 use std::net::SocketAddrV4;
 
-use embassy_net_tuntap::TunTapDevice;
+use embassy_tuntap::{Net, open, options};
 use embedded_io_async::Write;
 use futures::executor::LocalPool;
 use futures::future::{Either, select};
 use futures::task::LocalSpawnExt;
-use tidytcp::drivers::EmbassyDevice;
-use tidytcp::socket::HeapStorage;
-use tidytcp::socket::asynch::{AsyncStack, TcpListener, TcpStream};
+use tidytcp::socket::asynch::{TcpListener, TcpStream};
 use tidytcp::socket::runner::StdTimer;
-use tidytcp::stack::{Config, Stack};
-use tidytcp::wire::ethernet::EthernetAddress;
-
-type Net = AsyncStack<Stack<'static>, 256, 4>;
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let (mut tap, mut ip) = ("tap0".to_string(), "10.7.0.2/24".to_string());
-    while let Some(a) = args.next() {
-        let v = args.next().unwrap_or_else(|| panic!("{a} needs a value"));
-        match a.as_str() {
-            "--tap" => tap = v,
-            "--ip" => ip = v,
-            _ => panic!("unknown option {a}"),
-        }
-    }
-    let cidr: tidytcp::wire::ipv4::Ipv4Cidr = ip.parse().expect("--ip ADDR/PREFIX");
-    let [a, b, c, d] = cidr.address().octets();
-    let mac = EthernetAddress([0x02, 0x00, a, b, c, d]);
-    let mut driver = TunTapDevice::new(&tap).expect("open the TAP device");
-    driver.set_hardware_address(mac.0);
-    let mut device = EmbassyDevice::new(driver);
-    let cfg = Config::with_os_seed(device.mac().unwrap_or(mac), cidr).expect("seed");
-    let storage = Box::leak(Box::new(HeapStorage::new(256, 4, 65536, 65536)));
-    let net: &'static Net = Box::leak(Box::new(AsyncStack::new(Stack::new(cfg, storage))));
-
+    let (tap, cidr, rest) = options();
+    assert!(rest.is_empty(), "unknown arguments {rest:?}");
+    let (mut device, net): (_, &'static Net) = open(&tap, cidr);
     let mut pool = LocalPool::new();
     let spawner = pool.spawner();
     for (port, service) in [(7, Service::Echo), (9, Service::Discard), (19, Service::Chargen)] {
