@@ -19,6 +19,8 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+mod log;
+
 pub mod buf;
 pub mod drivers;
 pub mod error;

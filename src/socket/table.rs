@@ -17,6 +17,7 @@ use super::sync::{AtomicBool, fence};
 
 use super::storage::Parts;
 use crate::buf::{RecvBuf, RecvState, SendBuf, SendState};
+use crate::log::net_log;
 use crate::tcp::isn::Secrets;
 use crate::tcp::{Connection, Events, State, TcpConfig, TcpStats};
 use crate::time::Instant;
@@ -767,6 +768,7 @@ impl<'a> SocketSet<'a> {
     /// [`SocketSet::absorb_events`] with the events `ev` already taken.
     fn absorb(&mut self, i: usize, ev: Events) {
         self.epoch = self.epoch.wrapping_add(1);
+        log_events(&self.slots[i], ev);
         let s = &mut self.slots[i];
         s.events |= ev;
         if ev.contains(Events::CONNECTED) {
@@ -1017,5 +1019,24 @@ impl<'a> SocketSet<'a> {
             ..ListenSlot::EMPTY
         };
         self.epoch = self.epoch.wrapping_add(1);
+    }
+}
+
+/// A connection's life for the log: established (debug), failed (warn), closed (debug).
+fn log_events(slot: &Slot, ev: Events) {
+    let Some(c) = slot.conn.as_ref() else {
+        return;
+    };
+    if !ev.intersects(Events::CONNECTED | Events::ERROR | Events::CLOSED) {
+        return;
+    }
+    let (local, remote) = (c.local(), c.remote());
+    if ev.contains(Events::CONNECTED) {
+        net_log!(debug, "tcp {} -> {}: established", local, remote);
+    }
+    if let Some(e) = c.error().filter(|_| ev.contains(Events::ERROR)) {
+        net_log!(warn, "tcp {} -> {}: {}", local, remote, e);
+    } else if ev.contains(Events::CLOSED) {
+        net_log!(debug, "tcp {} -> {}: closed", local, remote);
     }
 }

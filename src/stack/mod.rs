@@ -14,6 +14,7 @@ use crate::drivers::{Device, DeviceCaps, RxToken, TxToken};
 use crate::ip::{
     IcmpError, IcmpErrorKind, IfaceConfig, Interface, IpStats, NeighborStatus, Received,
 };
+use crate::log::net_log;
 use crate::socket::{SocketSet, Storage};
 use crate::tcp::isn::Secrets;
 use crate::tcp::{
@@ -231,7 +232,15 @@ impl<'a> Stack<'a> {
         let link = device.link_up();
         if link && !self.up {
             // First poll, or the link came back: announce the address (gratuitous ARP).
+            net_log!(
+                info,
+                "link up: {} at {}",
+                self.iface.config().addr,
+                self.iface.mac()
+            );
             self.iface.up(now);
+        } else if !link && self.up {
+            net_log!(info, "link down");
         }
         self.up = link;
         self.sockets.reap_dropped(now);
@@ -264,6 +273,11 @@ impl<'a> Stack<'a> {
         }
         if budget == 0 {
             self.rx_budget_exhausted += 1;
+            net_log!(
+                debug,
+                "poll: receive budget of {} frames used up",
+                RX_BUDGET
+            );
             return Some(now);
         }
         self.poll_at()
@@ -484,6 +498,12 @@ impl<'a> Stack<'a> {
             // are not handshakes: drop, the peer retries (Linux does the same). A cookie
             // would complete a handshake that no slot can take.
             set.stats.syn_dropped += 1;
+            net_log!(
+                debug,
+                "tcp SYN from {} to port {} dropped: no room",
+                remote,
+                local.port()
+            );
             return;
         }
         let slot = if l.embryos < l.backlog {

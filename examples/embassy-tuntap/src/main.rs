@@ -25,7 +25,11 @@ fn main() {
     let (mut device, net): (_, &'static Net) = open(&tap, cidr);
     let mut pool = LocalPool::new();
     let spawner = pool.spawner();
-    for (port, service) in [(7, Service::Echo), (9, Service::Discard), (19, Service::Chargen)] {
+    for (port, service) in [
+        (7, Service::Echo),
+        (9, Service::Discard),
+        (19, Service::Chargen),
+    ] {
         let listener = net.listen(port, 16).expect("listen");
         let s = spawner.clone();
         spawner
@@ -33,7 +37,10 @@ fn main() {
             .expect("spawn");
     }
     let quit = net.listen(7777, 1).expect("listen on the status port");
-    println!("ready: {} on {tap}, echo 7, discard 9, chargen 19", cidr.address());
+    println!(
+        "ready: {} on {tap}, echo 7, discard 9, chargen 19",
+        cidr.address()
+    );
     let mut timer = StdTimer::new();
     let runner = net.run(&mut device, &mut timer);
     match pool.run_until(select(Box::pin(runner), Box::pin(wait_for_quit(quit)))) {
@@ -125,7 +132,11 @@ async fn discard(c: &mut TcpStream<'_, '_>, rx: &mut u64) -> tidytcp::Result<()>
 /// RFC 864's rotating 72-character lines, until the peer half-closes.
 async fn chargen(c: &mut TcpStream<'_, '_>, tx: &mut u64) -> tidytcp::Result<()> {
     let period: Vec<u8> = (0..95u32)
-        .flat_map(|line| (0..72u32).map(move |col| (32 + (line + col) % 95) as u8).chain(*b"\r\n"))
+        .flat_map(|line| {
+            (0..72u32)
+                .map(move |col| (32 + (line + col) % 95) as u8)
+                .chain(*b"\r\n")
+        })
         .collect();
     let (mut r, mut w) = c.split();
     let peer_done = async {

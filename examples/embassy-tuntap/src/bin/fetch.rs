@@ -28,7 +28,10 @@ fn main() {
         let client = TcpClient::new(net).with_connect_timeout(core::time::Duration::from_secs(10));
         let mut http = HttpClient::new(&client, &client);
         let mut head = [0u8; 4096];
-        let mut req = http.request(Method::GET, url).await.map_err(|e| format!("{e:?}"))?;
+        let mut req = http
+            .request(Method::GET, url)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
         let resp = req.send(&mut head).await.map_err(|e| format!("{e:?}"))?;
         let status = resp.status;
         let mut body = resp.body().reader();
