@@ -192,6 +192,37 @@ fn split_halves_in_two_threads() {
     });
 }
 
+/// The blocking `embedded-io` traits on the blocking stream, as `embedded-io` code
+/// (drivers, protocol crates) uses them; a timeout comes back as tidytcp's `WouldBlock`.
+#[test]
+fn embedded_io_traits_on_blocking_streams() {
+    use embedded_io::{Read as ERead, Write as EWrite};
+    with_net(8192, |net| {
+        let l = net.listen(7, 1).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let (mut conn, _) = l.accept().unwrap();
+                let mut buf = [0u8; 5];
+                ERead::read_exact(&mut conn, &mut buf).unwrap();
+                EWrite::write_all(&mut conn, &buf).unwrap();
+                EWrite::flush(&mut conn).unwrap();
+            });
+            let mut c = net.connect(SELF.parse().unwrap()).unwrap();
+            EWrite::write_all(&mut c, b"e-io!").unwrap();
+            let mut got = [0u8; 5];
+            ERead::read_exact(&mut c, &mut got).unwrap();
+            assert_eq!(&got, b"e-io!");
+            c.set_read_timeout(Some(StdDuration::from_millis(1))).unwrap();
+            let mut more = [0u8; 1];
+            // The server has closed or will close: end of stream, or a timeout first.
+            match ERead::read(&mut c, &mut more) {
+                Ok(0) | Err(tidytcp::Error::WouldBlock) => {}
+                other => panic!("{other:?}"),
+            }
+        });
+    });
+}
+
 #[test]
 fn read_timeout_is_would_block_and_reading_goes_on() {
     with_net(4096, |net| {

@@ -932,3 +932,36 @@ impl<'n, 'a> TcpListener<'n, 'a> {
         }
     }
 }
+
+impl embedded_io::ErrorType for TcpStream<'_, '_> {
+    type Error = Error;
+}
+
+/// The blocking `embedded-io` traits, with the same meaning as the `std::io` ones above
+/// (an `std::io` error that is not one of tidytcp's, such as a timeout, maps to
+/// `TimedOut` or `WouldBlock`).
+impl embedded_io::Read for TcpStream<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        io::Read::read(self, buf).map_err(to_error)
+    }
+}
+
+impl embedded_io::Write for TcpStream<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Error> {
+        io::Write::write(self, buf).map_err(to_error)
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        io::Write::flush(self).map_err(to_error)
+    }
+}
+
+/// tidytcp's error inside an `std::io::Error`, or the nearest one.
+fn to_error(e: io::Error) -> Error {
+    let kind = e.kind();
+    match e.into_inner().and_then(|b| b.downcast::<Error>().ok()) {
+        Some(inner) => *inner,
+        None if kind == io::ErrorKind::WouldBlock => Error::WouldBlock,
+        None => Error::TimedOut,
+    }
+}
