@@ -397,6 +397,14 @@ if (cd examples/embassy-tuntap && cargo build --release --quiet); then
         expect_log "$WORK/embassy.log" "^chargen .*: in 0 out ${total:-x} bytes, peer closed first, closed" \
             "bridge: chargen: Linux read exactly the ${total:-?} bytes tidytcp sent, orderly close"
         run_client "bridge: 50 concurrent echo connections" concurrent "$US" 7 50 65536
+        for args in "-t 2" "-t 2 -R"; do
+            # shellcheck disable=SC2086
+            if in_ns timeout 60 iperf3 -c "$US" $args -J >"$WORK/iperf3.json" 2>&1; then
+                iperf3_ok "bridge: Linux iperf3 -c $args against tidytcp" "$WORK/iperf3.json"
+            else
+                iperf3_bad "bridge: Linux iperf3 -c $args against tidytcp" "$WORK/embassy.log"
+            fi
+        done
         stop
     }
     # reqwless, an embedded-nal-async HTTP client, through TcpClient and the same bridge,

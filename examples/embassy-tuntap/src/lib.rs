@@ -9,8 +9,8 @@ use tidytcp::stack::{Config, Stack};
 use tidytcp::wire::ethernet::EthernetAddress;
 use tidytcp::wire::ipv4::Ipv4Cidr;
 
-/// The stack of these programs: room for 256 connections' wakers and 4 listeners'.
-pub type Net = AsyncStack<Stack<'static>, 256, 4>;
+/// The stack of these programs: room for 256 connections' wakers and 8 listeners'.
+pub type Net = AsyncStack<Stack<'static>, 256, 8>;
 
 /// `--tap NAME` (tap0) and `--ip ADDR/PREFIX` (10.7.0.2/24), then the program's own
 /// arguments, returned in order.
@@ -37,7 +37,7 @@ pub fn open(tap: &str, cidr: Ipv4Cidr) -> (EmbassyDevice<TunTapDevice>, &'static
     // The MAC comes from the driver.
     let mac: EthernetAddress = device.mac().expect("an Ethernet driver");
     let cfg = Config::with_os_seed(mac, cidr).expect("seed from the OS");
-    let storage = Box::leak(Box::new(HeapStorage::new(256, 4, 65536, 65536)));
+    let storage = Box::leak(Box::new(HeapStorage::new(256, 8, 65536, 65536)));
     let net: &'static Net = Box::leak(Box::new(AsyncStack::new(Stack::new(cfg, storage))));
     (device, net)
 }

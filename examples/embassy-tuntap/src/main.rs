@@ -1,4 +1,5 @@
-//! RFC 862 echo (port 7), RFC 863 discard (9) and RFC 864 chargen (19) on tidytcp, with
+//! RFC 862 echo (port 7), RFC 863 discard (9), RFC 864 chargen (19) and an iperf3
+//! server (5201, one stream, `-R` too) on tidytcp, with
 //! the stack driven by its async runner over `EmbassyDevice<TunTapDevice>`: the
 //! `embassy-net-tuntap` driver, under the `futures` `LocalPool` executor. One task per
 //! connection. A line `quit` sent to port 7777 ends the program.
@@ -10,6 +11,8 @@
 //! (`SERVICE PEER: in N out M bytes, ...`), as the `inetd` example does.
 
 use std::net::SocketAddrV4;
+
+mod iperf3;
 
 use embassy_tuntap::{Net, open, options};
 use embedded_io_async::Write;
@@ -36,9 +39,11 @@ fn main() {
             .spawn_local(serve(listener, service, s))
             .expect("spawn");
     }
+    let iperf = net.listen(5201, 4).expect("listen on the iperf3 port");
+    spawner.spawn_local(iperf3::serve(iperf)).expect("spawn");
     let quit = net.listen(7777, 1).expect("listen on the status port");
     println!(
-        "ready: {} on {tap}, echo 7, discard 9, chargen 19",
+        "ready: {} on {tap}, echo 7, discard 9, chargen 19, iperf3 5201",
         cidr.address()
     );
     let mut timer = StdTimer::new();
