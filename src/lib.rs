@@ -89,6 +89,7 @@
 //! is never offered. `default-features = false` is the minimal set: `no_std`, NewReno,
 //! none of the options; a firmware adds back what it needs.
 #![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

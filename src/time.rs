@@ -279,12 +279,14 @@ impl fmt::Display for Duration {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl From<Duration> for std::time::Duration {
     fn from(d: Duration) -> Self {
         std::time::Duration::from_micros(d.micros)
     }
 }
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl From<std::time::Duration> for Duration {
     fn from(d: std::time::Duration) -> Self {
         Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))

@@ -237,6 +237,7 @@ impl<const N: usize, const L: usize, const RX: usize, const TX: usize> Storage
 /// # drop(storage);
 /// ```
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub struct HeapStorage {
     slots: std::vec::Vec<Slot>,
     listeners: std::vec::Vec<ListenSlot>,
