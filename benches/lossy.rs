@@ -169,7 +169,7 @@ fn main() {
             a.lost, b.lost
         ));
         if *pct == 5 {
-            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/lossy-5pct.svg");
+            let path = common::repo_root().join("docs/lossy-5pct.svg");
             match plot(&path, &a.trace, &b.trace) {
                 Ok(()) => r.line(format!("\nChart written to `{}`.", path.display())),
                 Err(e) => r.line(format!("\nChart failed: {e}")),

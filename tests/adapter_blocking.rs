@@ -212,7 +212,8 @@ fn embedded_io_traits_on_blocking_streams() {
             let mut got = [0u8; 5];
             ERead::read_exact(&mut c, &mut got).unwrap();
             assert_eq!(&got, b"e-io!");
-            c.set_read_timeout(Some(StdDuration::from_millis(1))).unwrap();
+            c.set_read_timeout(Some(StdDuration::from_millis(1)))
+                .unwrap();
             let mut more = [0u8; 1];
             // The server has closed or will close: end of stream, or a timeout first.
             match ERead::read(&mut c, &mut more) {

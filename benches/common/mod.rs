@@ -129,10 +129,17 @@ impl Report {
     /// Prints the report and saves it.
     pub fn finish(self) {
         println!("\n{}", self.text);
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-report");
+        let dir = repo_root().join("target/bench-report");
         let _ = std::fs::create_dir_all(&dir);
         let _ = std::fs::write(dir.join(format!("{}.md", self.name)), &self.text);
     }
+}
+
+/// The repository root: the benchmarks are a workspace member in `benches/`, and their
+/// reports and charts go where the root package's would.
+pub fn repo_root() -> &'static std::path::Path {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    dir.parent().unwrap_or(dir)
 }
 
 /// Formats bytes per second as MB/s (10^6 bytes).

@@ -19,6 +19,7 @@ mod pcap;
 #[cfg(feature = "std")]
 mod simlink;
 #[cfg(any(feature = "sun8i-emac", test))]
+#[cfg_attr(docsrs, doc(cfg(feature = "sun8i-emac")))]
 pub mod sun8i_emac;
 #[cfg(all(feature = "std", target_os = "linux"))]
 mod tap;
@@ -26,6 +27,7 @@ mod tap;
 #[cfg(feature = "embassy-net-driver")]
 pub use embassy::{EmbassyDevice, EmbassyRxToken, EmbassyTxToken};
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use faulty::{FaultConfig, FaultStats, Faulty, FaultyRxToken, FaultyTxToken};
 pub use loopback::{LOOPBACK_MAX_FRAME, Loopback, LoopbackRxToken, LoopbackStats, LoopbackTxToken};
 pub use pcap::{
@@ -34,11 +36,13 @@ pub use pcap::{
     record_header as pcap_record_header,
 };
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use simlink::{
     Delivery, Direction, DirectionConfig, End, FrameFilter, LinkConfig, LinkStats, SimLink,
     SimPort, SimRxToken, SimTxToken, Verdict, ethernet_fcs,
 };
 #[cfg(all(feature = "std", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
 pub use tap::{Tap, TapRxToken, TapStats, TapTxToken, TapWaker};
 
 /// A received frame, readable once.

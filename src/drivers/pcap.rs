@@ -46,6 +46,7 @@ pub trait PcapSink {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl<W: std::io::Write> PcapSink for W {
     fn write_all(&mut self, data: &[u8]) -> Result<(), SinkError> {
         std::io::Write::write_all(self, data).map_err(|_| SinkError)
@@ -231,6 +232,7 @@ impl<D: Device, S: PcapSink> PcapWriter<D, S> {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl<D: Device> PcapWriter<D, std::io::BufWriter<std::fs::File>> {
     /// Wraps `device`, capturing to a new file at `path` (truncated if it exists).
     /// Call [`flush`](Self::flush) (or drop the writer) to get all records on disk.

@@ -95,6 +95,7 @@
 
 pub mod asynch;
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod blocking;
 mod handle;
 mod lock;

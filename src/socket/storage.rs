@@ -6,6 +6,7 @@ use super::sync::AtomicBool;
 use super::table::{ListenSlot, Slot};
 
 /// Borrowed views of all the arrays a socket set needs.
+#[doc(hidden)] // Public only for the `Storage` trait.
 pub struct Parts<'a> {
     pub(crate) slots: &'a mut [Slot],
     pub(crate) listeners: &'a mut [ListenSlot],
@@ -23,6 +24,7 @@ pub struct Parts<'a> {
 /// Something that can lend the stack its socket memory for its whole life.
 pub trait Storage {
     /// The arrays, borrowed.
+    #[doc(hidden)]
     fn parts(&mut self) -> Parts<'_>;
 }
 
@@ -236,6 +238,7 @@ impl<const N: usize, const L: usize, const RX: usize, const TX: usize> Storage
 /// # drop(storage);
 /// ```
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub struct HeapStorage {
     slots: std::vec::Vec<Slot>,
     listeners: std::vec::Vec<ListenSlot>,

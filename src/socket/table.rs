@@ -40,6 +40,7 @@ pub(crate) enum Owner {
 }
 
 /// One connection slot. Public only so storage types can hold arrays of it.
+#[doc(hidden)]
 #[derive(Debug)]
 pub struct Slot {
     pub(crate) generation: u16,
@@ -98,6 +99,7 @@ impl Slot {
 }
 
 /// One listener slot. Public only so storage types can hold arrays of it.
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy)]
 pub struct ListenSlot {
     pub(crate) generation: u16,
