@@ -32,7 +32,8 @@ pub use crate::socket::HeapStorage;
 #[cfg(feature = "std")]
 pub use crate::socket::blocking;
 pub use crate::socket::{
-    SocketBuffers, SocketStorage, SocketTable, SplitStorage, TcpListener, TcpStream, asynch, shared,
+    Shutdown, SocketBuffers, SocketStorage, SocketTable, SplitStorage, TcpListener, TcpStream,
+    asynch, shared,
 };
 pub use crate::stack::{Config, Stack};
 pub use crate::time::{Duration, Instant};

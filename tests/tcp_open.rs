@@ -368,6 +368,34 @@ fn connect_timeout_ends_the_handshake_on_time() {
     );
 }
 
+/// Data written and a half-close asked for during the handshake are kept: after the
+/// SYN-ACK the data goes out with the FIN after it (FIN-WAIT-1), as the connect
+/// documentation promises; only a CLOSE in SYN-SENT deletes the connection.
+#[test]
+fn half_close_in_syn_sent_sends_data_then_fin() {
+    let mut mem = script_storage();
+    let mut t = Script::new(&mut mem, script_config());
+    let (mut s, syn) = t.connect_syn();
+    assert_eq!(s.write(&mut t.stack, b"early"), Ok(5));
+    s.shutdown_write(&mut t.stack).unwrap();
+    t.poll();
+    t.expect_none();
+    assert_eq!(s.state(&t.stack), State::SynSent);
+    t.send(seg!(SYN | ACK, seq = 7000, ack = syn.seq + 1, mss = 1460));
+    let out = t.drain();
+    let data: Vec<u8> = out.iter().flat_map(|o| o.data.clone()).collect();
+    assert_eq!(data, b"early");
+    let fin = out
+        .iter()
+        .find(|o| o.flags.contains(tidytcp::wire::tcp::TcpFlags::FIN));
+    assert_eq!(
+        fin.expect("a FIN").seq,
+        syn.seq + 1 + 5 - fin.unwrap().data.len() as u32
+    );
+    assert_eq!(s.state(&t.stack), State::FinWait1);
+    s.abort(&mut t.stack);
+}
+
 /// `connect_timeout` bounds the handshake only: once established, data may stay
 /// unacknowledged past it (the configured user timeout, none here, applies again).
 #[test]

@@ -728,13 +728,10 @@ impl Connection {
             return Ok(());
         }
         match self.state {
-            State::SynSent => {
-                // Nothing sent yet that needs a FIN; RFC 9293: "delete the TCB".
-                self.flags |= Flags::FIN_QUEUED;
-                self.enter_closed(None);
-            }
-            State::SynReceived | State::Established => {
-                // SYN-RECEIVED: the FIN waits until ESTABLISHED (output checks the state).
+            State::SynSent | State::SynReceived | State::Established => {
+                // Before ESTABLISHED the FIN waits for the handshake, after the data
+                // already written (output checks the state; `establish` moves on to
+                // FIN-WAIT-1). A half-close is not a CLOSE: nothing written is dropped.
                 self.flags |= Flags::FIN_QUEUED;
                 if self.state == State::Established {
                     self.state = State::FinWait1;
@@ -758,6 +755,11 @@ impl Connection {
             return self.abort();
         }
         if self.state == State::Closed {
+            return None;
+        }
+        if self.state == State::SynSent {
+            // RFC 9293 §3.10.4, CLOSE in SYN-SENT: delete the TCB.
+            self.enter_closed(None);
             return None;
         }
         let _ = self.shutdown_write();

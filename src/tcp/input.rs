@@ -318,9 +318,6 @@ impl Connection {
             self.snd_wl1 = r.seq;
             self.snd_wl2 = r.ack;
             self.establish(ctx);
-            if self.flags.contains(Flags::FIN_QUEUED) {
-                self.state = State::FinWait1;
-            }
         }
         // RFC 5961 §5.2: an ACK is acceptable in
         // [SND.UNA - MAX.SND.WND, SND.NXT]; anything else is dropped and answered with a
@@ -417,6 +414,10 @@ impl Connection {
         self.state = State::Established;
         if self.flags.contains(Flags::CONNECT_TIMEOUT) {
             self.set_user_timeout(ctx.cfg.user_timeout);
+        }
+        if self.flags.contains(Flags::FIN_QUEUED) {
+            // The user half-closed during the handshake: the FIN follows the data.
+            self.state = State::FinWait1;
         }
         self.events |= Events::CONNECTED | Events::SEND;
         ctx.stats.established += 1;
