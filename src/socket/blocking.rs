@@ -581,18 +581,12 @@ fn check_timeout(t: Option<StdDuration>) -> io::Result<()> {
     Ok(())
 }
 
-/// Runs `f` once on the core handle with the lock held; kicks the stack thread if it
-/// left output.
-fn once<'a, R>(
-    net: &dyn Core<'a>,
-    inner: Option<&CoreStream<'a>>,
-    f: impl FnOnce(&CoreStream<'a>, &mut SocketSet<'a>) -> R,
-) -> io::Result<R> {
-    let inner = inner.ok_or(Error::InvalidHandle)?;
+/// Runs `f` once with the lock held; kicks the stack thread if it left output.
+fn run_once<'a, R>(net: &dyn Core<'a>, f: impl FnOnce(&mut SocketSet<'a>) -> R) -> io::Result<R> {
     let mut f = Some(f);
     let mut out = None;
     net.block(None, &mut |set| {
-        out = f.take().map(|f| f(inner, set));
+        out = f.take().map(|f| f(set));
         if has_output(set) {
             Step::DoneKick
         } else {
@@ -600,6 +594,16 @@ fn once<'a, R>(
         }
     })?;
     Ok(out.ok_or(Error::WouldBlock)?)
+}
+
+/// Runs `f` once on the core handle with the lock held.
+fn once<'a, R>(
+    net: &dyn Core<'a>,
+    inner: Option<&CoreStream<'a>>,
+    f: impl FnOnce(&CoreStream<'a>, &mut SocketSet<'a>) -> R,
+) -> io::Result<R> {
+    let inner = inner.ok_or(Error::InvalidHandle)?;
+    run_once(net, |set| f(inner, set))
 }
 
 /// Blocks on `op` until it returns something other than `WouldBlock` (a read or a write:
@@ -775,17 +779,7 @@ impl<'n, 'a> TcpStream<'n, 'a> {
         f: impl FnOnce(&mut CoreStream<'a>, &mut SocketSet<'a>) -> R,
     ) -> io::Result<R> {
         let inner = self.inner.as_mut().ok_or(Error::InvalidHandle)?;
-        let mut f = Some(f);
-        let mut out = None;
-        self.net.block(None, &mut |set| {
-            out = f.take().map(|f| f(inner, set));
-            if has_output(set) {
-                Step::DoneKick
-            } else {
-                Step::Done
-            }
-        })?;
-        Ok(out.ok_or(Error::WouldBlock)?)
+        run_once(self.net, |set| f(inner, set))
     }
 
     /// Closes the connection (orderly) and returns at once; the protocol finishes in the

@@ -10,12 +10,8 @@
 
 use defmt::{info, unwrap, warn};
 use embassy_executor::Spawner;
-use embassy_stm32::eth::{Ethernet, GenericPhy, PacketQueue, Sma};
-use embassy_stm32::peripherals::{ETH, ETH_SMA};
-use embassy_stm32::rng::{self, Rng};
-use embassy_stm32::{bind_interrupts, eth, peripherals};
 use embedded_io_async::Write;
-use nucleo_f767zi::{BUF, CONNS, MAC, PAGE};
+use nucleo_f767zi::{ADDRESS, BUF, CONNS, Device, MAC, PAGE};
 use static_cell::StaticCell;
 use tidytcp::drivers::EmbassyDevice;
 use tidytcp::socket::SocketStorage;
@@ -25,15 +21,6 @@ use tidytcp::stack::Stack;
 use tidytcp::wire::ipv4::Ipv4Cidr;
 use {defmt_rtt as _, panic_probe as _};
 
-bind_interrupts!(struct Irqs {
-    ETH => eth::InterruptHandler;
-    RNG => rng::InterruptHandler<peripherals::RNG>;
-});
-
-/// The board's address (DHCP once tidytcp has it).
-const ADDRESS: Ipv4Cidr = Ipv4Cidr::new(core::net::Ipv4Addr::new(192, 168, 1, 50), 24);
-
-type Device = Ethernet<'static, ETH, GenericPhy<Sma<'static, ETH_SMA>>>;
 type Net = AsyncStack<Stack<'static>, CONNS, 2>;
 
 #[embassy_executor::task]
@@ -93,37 +80,14 @@ async fn http_task(listener: &'static TcpListener<'static, 'static>) {
 
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
-    let p = embassy_stm32::init(nucleo_f767zi::clocks());
+    let (eth, seed) = nucleo_f767zi::init();
     info!("tidytcp on NUCLEO-F767ZI");
-
-    // The stack's secret seed from the hardware RNG, new at every boot.
-    let mut seed = [0u8; 16];
-    Rng::new(p.RNG, Irqs).fill_bytes(&mut seed);
-
-    static QUEUE: StaticCell<PacketQueue<8, 8>> = StaticCell::new();
-    // NUCLEO-F767ZI RMII: REF_CLK PA1, CRS_DV PA7, RXD0 PC4, RXD1 PC5, TXD0 PG13,
-    // TXD1 PB13, TX_EN PG11; MDIO PA2, MDC PC1.
-    let eth = Ethernet::new(
-        QUEUE.init(PacketQueue::new()),
-        p.ETH,
-        Irqs,
-        p.PA1,
-        p.PA7,
-        p.PC4,
-        p.PC5,
-        p.PG13,
-        p.PB13,
-        p.PG11,
-        MAC,
-        p.ETH_SMA,
-        p.PA2,
-        p.PC1,
-    );
     let device = EmbassyDevice::new(eth);
     let mac = device
         .mac()
         .unwrap_or(tidytcp::wire::ethernet::EthernetAddress(MAC));
-    let cfg = tidytcp::stack::Config::new(mac, ADDRESS, seed);
+    let (ip, prefix) = ADDRESS;
+    let cfg = tidytcp::stack::Config::new(mac, Ipv4Cidr::new(ip.into(), prefix), seed);
 
     static STORAGE: StaticCell<SocketStorage<CONNS, 2, BUF, BUF>> = StaticCell::new();
     static NET: StaticCell<Net> = StaticCell::new();

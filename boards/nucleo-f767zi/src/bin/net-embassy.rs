@@ -8,21 +8,10 @@ use defmt::{info, unwrap};
 use embassy_executor::Spawner;
 use embassy_net::tcp::TcpSocket;
 use embassy_net::{Ipv4Address, Ipv4Cidr, Runner, Stack, StackResources, StaticConfigV4};
-use embassy_stm32::eth::{Ethernet, GenericPhy, PacketQueue, Sma};
-use embassy_stm32::peripherals::{ETH, ETH_SMA};
-use embassy_stm32::rng::{self, Rng};
-use embassy_stm32::{bind_interrupts, eth, peripherals};
 use embedded_io_async::Write;
-use nucleo_f767zi::{BUF, CONNS, MAC, PAGE};
+use nucleo_f767zi::{ADDRESS, BUF, CONNS, Device, PAGE};
 use static_cell::StaticCell;
 use {defmt_rtt as _, panic_probe as _};
-
-bind_interrupts!(struct Irqs {
-    ETH => eth::InterruptHandler;
-    RNG => rng::InterruptHandler<peripherals::RNG>;
-});
-
-type Device = Ethernet<'static, ETH, GenericPhy<Sma<'static, ETH_SMA>>>;
 
 #[embassy_executor::task]
 async fn net_task(mut runner: Runner<'static, Device>) -> ! {
@@ -75,29 +64,10 @@ async fn http_task(stack: Stack<'static>) {
 
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
-    let p = embassy_stm32::init(nucleo_f767zi::clocks());
+    let (device, seed) = nucleo_f767zi::init();
     info!("embassy-net on NUCLEO-F767ZI");
-    let mut seed = [0u8; 8];
-    Rng::new(p.RNG, Irqs).fill_bytes(&mut seed);
-    static QUEUE: StaticCell<PacketQueue<8, 8>> = StaticCell::new();
-    let device = Ethernet::new(
-        QUEUE.init(PacketQueue::new()),
-        p.ETH,
-        Irqs,
-        p.PA1,
-        p.PA7,
-        p.PC4,
-        p.PC5,
-        p.PG13,
-        p.PB13,
-        p.PG11,
-        MAC,
-        p.ETH_SMA,
-        p.PA2,
-        p.PC1,
-    );
     let config = embassy_net::Config::ipv4_static(StaticConfigV4 {
-        address: Ipv4Cidr::new(Ipv4Address::new(192, 168, 1, 50), 24),
+        address: Ipv4Cidr::new(Ipv4Address::from(ADDRESS.0), ADDRESS.1),
         gateway: None,
         dns_servers: Default::default(),
     });
@@ -106,7 +76,9 @@ async fn main(spawner: Spawner) {
         device,
         config,
         RESOURCES.init(StackResources::new()),
-        u64::from_le_bytes(seed),
+        u64::from_le_bytes([
+            seed[0], seed[1], seed[2], seed[3], seed[4], seed[5], seed[6], seed[7],
+        ]),
     );
     spawner.spawn(unwrap!(net_task(runner)));
     for _ in 0..2 {
