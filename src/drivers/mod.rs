@@ -112,4 +112,10 @@ pub trait Device {
     fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>>;
     /// Static properties of the device.
     fn capabilities(&self) -> DeviceCaps;
+    /// Whether the link is up (carrier present). Devices that cannot tell keep the
+    /// default, always up. The stack's DHCP client confirms its lease (INIT-REBOOT) when
+    /// the link comes back up.
+    fn link_up(&self) -> bool {
+        true
+    }
 }
