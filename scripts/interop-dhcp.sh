@@ -71,7 +71,7 @@ start_dnsmasq() {
         --interface="$TAP" --bind-interfaces --no-resolv --no-hosts \
         --dhcp-range=10.8.0.100,10.8.0.150,255.255.255.0,2m \
         --dhcp-option=option:router,$LINUX --dhcp-option=option:dns-server,$LINUX \
-        --address=/daytime.test/$LINUX \
+        --address=/daytime.test/$LINUX --local=/test/ \
         --dhcp-leasefile="$WORK/leases" --log-dhcp --log-facility="$WORK/dnsmasq.log" \
         >>"$WORK/dnsmasq.out" 2>&1 &
     DNSMASQ=$!
@@ -177,6 +177,30 @@ else
     ok "$US no longer answers after the lease expired"
 fi
 
+# 5. DNS through the lease's server (dnsmasq again, inetd gone): daytime resolves a
+#    name dnsmasq serves and connects; an unknown name says so.
 kill "$INETD" 2>/dev/null
+wait "$INETD" 2>/dev/null
+start_dnsmasq
+in_ns socat TCP-LISTEN:13,bind=$LINUX,fork,reuseaddr SYSTEM:'echo tidytcp-daytime-check' \
+    >/dev/null 2>&1 &
+PIDS+=($!)
+sleep 0.3
+DLOG=$WORK/daytime.log
+in_ns timeout 40 "$BIN/daytime" --tap "$TAP" --dhcp --mac 02:00:0a:08:00:98 --status 0 \
+    --server daytime.test >"$DLOG" 2>&1
+if grep -q '^resolved daytime.test to 10.8.0.1' "$DLOG" && grep -q '^daytime: tidytcp-daytime-check' "$DLOG"; then
+    ok "daytime --server daytime.test: resolved through dnsmasq and connected"
+else
+    bad "daytime --server daytime.test: $(tail -4 "$DLOG" | tr '\n' ' ')"
+fi
+in_ns timeout 40 "$BIN/daytime" --tap "$TAP" --dhcp --mac 02:00:0a:08:00:98 --status 0 \
+    --server nosuch.test >"$DLOG" 2>&1
+if grep -q 'resolve nosuch.test: no such name' "$DLOG"; then
+    ok "daytime --server nosuch.test: \"no such name\""
+else
+    bad "daytime --server nosuch.test: $(tail -4 "$DLOG" | tr '\n' ' ')"
+fi
+
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]

@@ -20,6 +20,8 @@
 extern crate std;
 
 pub mod buf;
+#[cfg(feature = "dns")]
+pub mod dns;
 pub mod drivers;
 pub mod error;
 pub mod ip;

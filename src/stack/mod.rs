@@ -30,6 +30,8 @@ use crate::wire::tcp::{TcpFlags, TcpPacket, TcpRepr, set_checksum};
 mod addr;
 #[cfg(feature = "dhcpv4")]
 mod dhcp;
+#[cfg(feature = "dns")]
+mod dns;
 #[cfg(any(feature = "dhcpv4", feature = "dns"))]
 mod udp;
 
@@ -129,8 +131,8 @@ pub struct Stack<'a> {
     rst_dropped: u64,
     rx_budget_exhausted: u64,
     udp_dropped: u64,
-    /// Seeds the DHCP client's transaction IDs and the resolver's query IDs and ports.
-    #[cfg_attr(not(any(feature = "dhcpv4", feature = "dns")), allow(dead_code))]
+    /// Seeds the DHCP client's transaction IDs.
+    #[cfg_attr(not(feature = "dhcpv4"), allow(dead_code))]
     rng_seed: u64,
     /// The device's link state at the last poll.
     #[cfg_attr(not(feature = "dhcpv4"), allow(dead_code))]
@@ -140,6 +142,8 @@ pub struct Stack<'a> {
     dhcp: Option<crate::ip::dhcp::DhcpClient>,
     #[cfg(any(feature = "dhcpv4", feature = "dns"))]
     dns_servers: [Option<Ipv4Addr>; 3],
+    #[cfg(feature = "dns")]
+    resolver: crate::dns::Resolver,
 }
 
 impl<'a> Deref for Stack<'a> {
@@ -210,6 +214,19 @@ impl<'a> Stack<'a> {
             dhcp: None,
             #[cfg(any(feature = "dhcpv4", feature = "dns"))]
             dns_servers: [None; 3],
+            #[cfg(feature = "dns")]
+            resolver: crate::dns::Resolver::new(
+                u64::from_le_bytes([
+                    config.seed[0],
+                    config.seed[1],
+                    config.seed[2],
+                    config.seed[3],
+                    config.seed[4],
+                    config.seed[5],
+                    config.seed[6],
+                    config.seed[7],
+                ]) ^ 0x646e_735f_7175_6572,
+            ),
         }
     }
 
@@ -270,6 +287,10 @@ impl<'a> Stack<'a> {
             {
                 progress |= self.dhcp_poll(now, device);
             }
+            #[cfg(feature = "dns")]
+            {
+                progress |= self.dns_poll(now, device);
+            }
             if !self.iface.neighbors_settled() {
                 self.neighbor_events(now);
             }
@@ -302,6 +323,11 @@ impl<'a> Stack<'a> {
         };
         #[cfg(feature = "dhcpv4")]
         let at = match (at, self.dhcp.as_ref().and_then(|c| c.poll_at())) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        #[cfg(feature = "dns")]
+        let at = match (at, self.resolver.poll_at()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };

@@ -39,6 +39,11 @@ impl<'a> Stack<'a> {
             self.dhcp_input(now, src_mac, pkt.payload());
             return;
         }
+        #[cfg(feature = "dns")]
+        if repr.src_port == crate::wire::dns::PORT {
+            self.dns_input(now, src, repr.src_port, repr.dst_port, pkt.payload());
+            return;
+        }
         let _ = (now, src_mac, repr);
         self.udp_dropped += 1;
     }

@@ -9,6 +9,8 @@ pub mod arp;
 pub mod checksum;
 #[cfg(feature = "dhcpv4")]
 pub mod dhcpv4;
+#[cfg(feature = "dns")]
+pub mod dns;
 pub mod ethernet;
 pub mod icmpv4;
 pub mod ipv4;
