@@ -10,7 +10,9 @@
 //! (`tcp::cc::Algorithm::Cubic`); `sack` (SACK and RFC 6675 recovery), `timestamps`
 //! (RFC 7323 RTTM and PAWS), `window-scaling` (RFC 7323 §2) and `syncookies` build in
 //! those protocol options (without one, the matching `TcpConfig` switch is ignored and
-//! the option is never offered). `default-features = false` is the documented minimal
+//! the option is never offered); `dhcpv4` and `dns` add the DHCPv4 client
+//! (`Stack::enable_dhcp`) and the DNS resolver (`Stack::resolve`) over a UDP carrier
+//! internal to the stack. `default-features = false` is the documented minimal
 //! set: `no_std`, NewReno, none of the options; a firmware adds back what it needs.
 #![no_std]
 #![deny(unsafe_code)]

@@ -410,3 +410,98 @@ fn renumbering_aborts_connections_on_the_old_address_without_reset() {
     server.abort(&mut b);
     listener.close(&mut b);
 }
+
+/// A device whose link state the test sets.
+struct Flappy<'l> {
+    port: tidytcp::drivers::SimPort<'l>,
+    up: bool,
+}
+
+impl Device for Flappy<'_> {
+    type RxToken<'t>
+        = <tidytcp::drivers::SimPort<'static> as Device>::RxToken<'t>
+    where
+        Self: 't;
+    type TxToken<'t>
+        = tidytcp::drivers::SimTxToken<'t>
+    where
+        Self: 't;
+    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        self.port.receive(now)
+    }
+    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
+        self.port.transmit(now)
+    }
+    fn capabilities(&self) -> tidytcp::drivers::DeviceCaps {
+        self.port.capabilities()
+    }
+    fn link_up(&self) -> bool {
+        self.up
+    }
+}
+
+#[test]
+fn link_up_again_confirms_the_lease_with_init_reboot() {
+    let mut sa = storage();
+    let mut a = Stack::new(config(1), &mut sa);
+    let mut link = link(lossy(0.0), 1);
+    let mut srv = FakeServer {
+        lease: 600,
+        running: true,
+        acks: 0,
+        unicast_requests: 0,
+    };
+    let mut now = Instant::ZERO;
+    a.enable_dhcp(now, quick_dhcp());
+    let mut events = Vec::new();
+    run(
+        &mut a,
+        &mut srv,
+        &mut link,
+        &mut now,
+        Instant::from_secs(10),
+        &mut events,
+    );
+    assert_eq!(a.interface().address(), OFFERED);
+    assert_eq!(srv.acks, 1);
+    events.clear();
+    // Link down for a while: nothing is sent, the address stays.
+    for s in 10..20 {
+        let t = Instant::from_secs(s);
+        a.poll(
+            t,
+            &mut Flappy {
+                port: link.a(),
+                up: false,
+            },
+        );
+        srv.serve(&mut link, t);
+    }
+    assert_eq!(a.interface().address(), OFFERED);
+    // Up again: a REQUEST for the address we have (INIT-REBOOT), ACKed.
+    let t = Instant::from_secs(20);
+    a.poll(
+        t,
+        &mut Flappy {
+            port: link.a(),
+            up: true,
+        },
+    );
+    assert_eq!(a.dhcp().unwrap().state(), DhcpState::Rebooting);
+    now = t;
+    run(
+        &mut a,
+        &mut srv,
+        &mut link,
+        &mut now,
+        Instant::from_secs(25),
+        &mut events,
+    );
+    assert_eq!(srv.acks, 2);
+    assert_eq!(a.dhcp().unwrap().state(), DhcpState::Bound);
+    assert!(
+        matches!(events[..], [AddressEvent::Dhcp(DhcpEvent::Renewed(_))]),
+        "{events:?}"
+    );
+    assert_eq!(a.interface().address(), OFFERED);
+}

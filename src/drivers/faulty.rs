@@ -361,6 +361,10 @@ impl<D: Device> Device for Faulty<D> {
     fn capabilities(&self) -> DeviceCaps {
         self.inner.capabilities()
     }
+
+    fn link_up(&self) -> bool {
+        self.inner.link_up()
+    }
 }
 
 #[cfg(test)]

@@ -339,6 +339,10 @@ impl<D: Device, S: PcapSink> Device for PcapWriter<D, S> {
     fn capabilities(&self) -> DeviceCaps {
         self.device.capabilities()
     }
+
+    fn link_up(&self) -> bool {
+        self.device.link_up()
+    }
 }
 
 #[cfg(test)]

@@ -113,3 +113,25 @@ impl<'a> Stack<'a> {
         self.dns_servers = servers;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The memory the clients add to a `Stack` is fixed and small (BENCHMARKS.md).
+    #[test]
+    fn client_state_is_bounded() {
+        use core::mem::size_of;
+        std::println!("Stack: {} B", size_of::<super::Stack<'static>>());
+        #[cfg(feature = "dhcpv4")]
+        {
+            let n = size_of::<crate::ip::dhcp::DhcpClient>();
+            std::println!("DhcpClient: {n} B");
+            assert!(n <= 320);
+        }
+        #[cfg(feature = "dns")]
+        {
+            let n = size_of::<crate::dns::Resolver>();
+            std::println!("Resolver: {n} B");
+            assert!(n <= 2400);
+        }
+    }
+}
