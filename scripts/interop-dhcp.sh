@@ -66,12 +66,16 @@ wait_for() {
     return 1
 }
 
+# 40 addresses for big.test: more than a 512-byte UDP answer holds (TC set).
+BIG=()
+for i in $(seq 1 40); do BIG+=("--host-record=big.test,10.9.0.$i"); done
+
 start_dnsmasq() {
     ip netns exec "$NS" dnsmasq --no-daemon --conf-file=/dev/null --user=root \
         --interface="$TAP" --bind-interfaces --no-resolv --no-hosts \
         --dhcp-range=10.8.0.100,10.8.0.150,255.255.255.0,2m \
         --dhcp-option=option:router,$LINUX --dhcp-option=option:dns-server,$LINUX \
-        --address=/daytime.test/$LINUX --local=/test/ \
+        --address=/daytime.test/$LINUX --local=/test/ "${BIG[@]}" --log-queries \
         --dhcp-leasefile="$WORK/leases" --log-dhcp --log-facility="$WORK/dnsmasq.log" \
         >>"$WORK/dnsmasq.out" 2>&1 &
     DNSMASQ=$!
@@ -84,7 +88,7 @@ if ! cargo build --release --quiet --example inetd --example daytime; then
 fi
 scripts/netns.sh down
 scripts/netns.sh up
-in_ns tcpdump -i "$TAP" -n -U -w "$WORK/dhcp.pcap" udp port 67 or udp port 68 \
+in_ns tcpdump -i "$TAP" -n -U -w "$WORK/dhcp.pcap" udp port 67 or udp port 68 or port 53 \
     >/dev/null 2>&1 &
 PIDS+=($!)
 start_dnsmasq
@@ -200,6 +204,17 @@ if grep -q 'resolve nosuch.test: no such name' "$DLOG"; then
     ok "daytime --server nosuch.test: \"no such name\""
 else
     bad "daytime --server nosuch.test: $(tail -4 "$DLOG" | tr '\n' ' ')"
+fi
+
+# A truncated answer is asked again over TCP (only the name is checked: the
+# addresses do not exist).
+in_ns timeout 10 "$BIN/daytime" --tap "$TAP" --dhcp --mac 02:00:0a:08:00:98 --status 0 \
+    --server big.test >"$DLOG" 2>&1
+tcp53=$(tcpdump -r "$WORK/dhcp.pcap" -n "tcp dst port 53 and dst host $LINUX" 2>/dev/null | wc -l)
+if grep -q '^resolved big.test to 10\.9\.0\.' "$DLOG" && [ "$tcp53" -ge 1 ]; then
+    ok "big.test: truncated UDP answer, asked again over TCP ($tcp53 segments to port 53)"
+else
+    bad "big.test over TCP ($tcp53 segments): $(tail -3 "$DLOG" | tr '\n' ' ')"
 fi
 
 echo "$PASSED passed, $FAILED failed"

@@ -8,8 +8,9 @@
 //! waiting [`Resolver::timeout`], then the next server. The `Stack` joins it
 //! (`Stack::resolve`, `Stack::query_result`), sending over UDP inside the stack.
 //!
-//! Left out: the TCP retry of a truncated answer (TC): such an answer ends the query
-//! with [`DnsError::Truncated`]. A CNAME whose target's address is not in the same
+//! A truncated answer (TC) is asked again over TCP (RFC 7766): the resolver hands the
+//! query to the stack ([`Resolver::tcp_wanted`]), which uses a connection from its own
+//! socket table and gives the answer back ([`Resolver::tcp_answer`]). A CNAME whose target's address is not in the same
 //! answer ends with [`DnsError::NoAddress`] rather than a second query.
 
 use core::net::Ipv4Addr;
@@ -43,7 +44,9 @@ pub enum DnsError {
     TimedOut,
     /// Every server answered with an error (SERVFAIL, REFUSED, ...) or a malformed message.
     ServerFailure,
-    /// The answer was truncated and the TCP retry is not implemented.
+    /// The answer was truncated, and asking over TCP failed (no free socket slot, no
+    /// connection, no answer in time, an answer larger than the stack's buffer) or is
+    /// turned off ([`Resolver::tcp_fallback`]).
     Truncated,
     /// The name is not a valid host name.
     InvalidName,
@@ -59,7 +62,7 @@ impl core::fmt::Display for DnsError {
             DnsError::NoAddress => "no IPv4 address for the name",
             DnsError::TimedOut => "DNS query timed out",
             DnsError::ServerFailure => "DNS server failure or malformed answer",
-            DnsError::Truncated => "truncated DNS answer (TCP retry not supported)",
+            DnsError::Truncated => "truncated DNS answer, and the TCP retry failed",
             DnsError::InvalidName => "invalid host name",
             DnsError::InvalidHandle => "invalid query handle",
         })
@@ -86,6 +89,8 @@ pub struct DnsStats {
     pub malformed: u32,
     /// Lookups answered from the cache.
     pub cache_hits: u32,
+    /// Truncated answers retried over TCP.
+    pub truncated: u32,
 }
 
 /// A name as text, in a fixed buffer.
@@ -137,6 +142,10 @@ enum Phase {
     Send,
     /// Sent; waiting until `deadline`.
     Wait,
+    /// A truncated answer came: the stack is to ask the same server over TCP.
+    TcpWanted,
+    /// The stack is asking over TCP.
+    TcpRunning,
     /// Finished; the result waits for the user.
     Done(Result<Ipv4Addr, DnsError>),
 }
@@ -188,6 +197,10 @@ pub struct Resolver {
     rng: u64,
     /// Time given to one attempt. Default 2 s.
     pub timeout: Duration,
+    /// Ask over TCP when an answer is truncated (the `Stack` does it through its own
+    /// socket table). Default true; false ends such a query with
+    /// [`DnsError::Truncated`].
+    pub tcp_fallback: bool,
     stats: DnsStats,
 }
 
@@ -224,6 +237,7 @@ impl Resolver {
             cache: [None; CACHE_SIZE],
             rng: seed,
             timeout: Duration::from_secs(2),
+            tcp_fallback: true,
             stats: DnsStats::default(),
         }
     }
@@ -469,6 +483,12 @@ impl Resolver {
                 self.next_attempt(i, now, servers);
                 true
             }
+            Verdict::Answer(Err(DnsError::Truncated)) if self.tcp_fallback => {
+                // RFC 1035 §4.2.2 / RFC 7766 §5: ask again over TCP.
+                self.stats.truncated = self.stats.truncated.wrapping_add(1);
+                self.queries[i].phase = Phase::TcpWanted;
+                true
+            }
             Verdict::Answer(r) => {
                 self.stats.answers = self.stats.answers.wrapping_add(1);
                 if let Ok((addr, ttl)) = r {
@@ -580,6 +600,59 @@ fn address_for(
         }
     }
     Ok(Err(DnsError::NoAddress))
+}
+
+impl Resolver {
+    /// A query whose answer was truncated, to ask over TCP: its slot, server, ID and name.
+    /// Call [`Resolver::tcp_started`] once the connection is opened.
+    pub fn tcp_wanted(&self, servers: &[Option<Ipv4Addr>]) -> Option<Outgoing<'_>> {
+        let i = self
+            .queries
+            .iter()
+            .position(|q| q.phase == Phase::TcpWanted)?;
+        let q = &self.queries[i];
+        let server = servers.iter().flatten().nth(usize::from(q.server))?;
+        Some(Outgoing {
+            server: *server,
+            port: dns::PORT,
+            id: q.id,
+            name: q.name.as_str(),
+            slot: i,
+        })
+    }
+
+    /// The TCP query for `slot` is under way.
+    pub fn tcp_started(&mut self, slot: usize) {
+        if let Some(q) = self
+            .queries
+            .get_mut(slot)
+            .filter(|q| q.phase == Phase::TcpWanted)
+        {
+            q.phase = Phase::TcpRunning;
+        }
+    }
+
+    /// The answer that came over TCP for `slot` (without its 2-byte length prefix), or
+    /// `None` when the TCP query failed.
+    pub fn tcp_answer(&mut self, slot: usize, now: Instant, msg: Option<&[u8]>) {
+        let Some(q) = self.queries.get(slot).copied() else {
+            return;
+        };
+        if !matches!(q.phase, Phase::TcpWanted | Phase::TcpRunning) {
+            return;
+        }
+        let r = match msg.map(|m| judge(m, q.id, &q.name)) {
+            Some(Verdict::Answer(r)) => r,
+            _ => Err(DnsError::Truncated),
+        };
+        self.stats.answers = self.stats.answers.wrapping_add(1);
+        if let Ok((addr, ttl)) = r {
+            self.cache_insert(now, q.name, addr, ttl);
+        }
+        let q = &mut self.queries[slot];
+        q.phase = Phase::Done(r.map(|(a, _)| a));
+        q.deadline = now + UNCOLLECTED;
+    }
 }
 
 #[cfg(test)]
@@ -701,11 +774,13 @@ mod tests {
         let only_cname = answer(id, "alias.test", 0, &[("alias.test", Err("far.test"))]);
         assert!(r.receive(t(1), S1, 53, port, &only_cname, &SERVERS));
         assert_eq!(r.result(&h), Poll::Ready(Err(DnsError::NoAddress)));
+        r.tcp_fallback = false;
         let (h, _, port, id) = start(&mut r, "big.test");
         let mut tc = answer(id, "big.test", 0, &[]);
         tc[2] |= 0x02;
         assert!(r.receive(t(1), S1, 53, port, &tc, &SERVERS));
         assert_eq!(r.result(&h), Poll::Ready(Err(DnsError::Truncated)));
+        r.tcp_fallback = true;
         let h = r.resolve(t(0), "a..b", &SERVERS).unwrap();
         assert_eq!(r.result(&h), Poll::Ready(Err(DnsError::InvalidName)));
         let h = r.resolve(t(0), "a.test", &[None, None, None]).unwrap();
@@ -778,6 +853,35 @@ mod tests {
         );
         assert!(r.resolve(t(60_000), "more.test", &SERVERS).is_ok());
         assert_eq!(r.result(&h), Poll::Ready(Err(DnsError::InvalidHandle)));
+    }
+
+    #[test]
+    fn truncated_answers_are_asked_again_over_tcp() {
+        let mut r = Resolver::new(5);
+        let (h, _, port, id) = start(&mut r, "big.test");
+        let mut tc = answer(id, "big.test", 0, &[]);
+        tc[2] |= 0x02;
+        assert!(r.tcp_wanted(&SERVERS).is_none());
+        assert!(r.receive(t(1), S1, 53, port, &tc, &SERVERS));
+        assert_eq!(r.result(&h), Poll::Pending);
+        let o = r.tcp_wanted(&SERVERS).unwrap();
+        assert_eq!((o.server, o.port, o.id, o.name), (S1, 53, id, "big.test"));
+        let slot = o.slot;
+        r.tcp_started(slot);
+        assert!(r.tcp_wanted(&SERVERS).is_none());
+        assert_eq!(r.poll_at(), None, "the stack drives the TCP query");
+        let full = answer(id, "big.test", 0, &[("big.test", Ok(ADDR))]);
+        r.tcp_answer(slot, t(2), Some(&full));
+        assert_eq!(r.result(&h), Poll::Ready(Ok(ADDR)));
+        assert_eq!(r.stats().truncated, 1);
+        // A failed TCP query says so.
+        let (h, _, port, id) = start(&mut r, "big2.test");
+        let mut tc = answer(id, "big2.test", 0, &[]);
+        tc[2] |= 0x02;
+        r.receive(t(1), S1, 53, port, &tc, &SERVERS);
+        let slot = r.tcp_wanted(&SERVERS).unwrap().slot;
+        r.tcp_answer(slot, t(3), None);
+        assert_eq!(r.result(&h), Poll::Ready(Err(DnsError::Truncated)));
     }
 
     #[test]

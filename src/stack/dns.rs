@@ -118,3 +118,135 @@ impl<'a> Stack<'a> {
         }
     }
 }
+
+/// Room for one DNS message over TCP, its 2-byte length included. An answer that does
+/// not fit ends the query with `DnsError::Truncated`.
+pub(super) const TCP_BUF: usize = 1024;
+
+/// A DNS query over TCP (RFC 7766), on a connection of the stack's own socket table.
+pub(super) struct DnsTcp<'a> {
+    stream: crate::socket::TcpStream<'a>,
+    slot: usize,
+    deadline: Instant,
+    /// The query to send (until `sent`), then the answer as it arrives.
+    buf: [u8; TCP_BUF],
+    len: usize,
+    sent: bool,
+}
+
+/// What the TCP query step decided.
+enum TcpStep {
+    Wait,
+    Answer(usize),
+    Failed,
+}
+
+impl<'a> Stack<'a> {
+    /// Runs the TCP retry of a truncated answer: opens the connection, sends the query,
+    /// reads the answer, hands it to the resolver, closes. One at a time.
+    pub(super) fn dns_tcp_poll(&mut self, now: Instant) {
+        if self.dns_tcp.is_none() {
+            self.dns_tcp_start(now);
+        }
+        let Some(t) = self.dns_tcp.as_mut() else {
+            return;
+        };
+        let step = if now >= t.deadline {
+            TcpStep::Failed
+        } else {
+            t.step(&mut self.sockets)
+        };
+        let answer = match step {
+            TcpStep::Wait => return,
+            TcpStep::Answer(n) => Some(n),
+            TcpStep::Failed => None,
+        };
+        let Some(t) = self.dns_tcp.take() else {
+            return;
+        };
+        let msg = answer.and_then(|n| t.buf.get(2..2 + n));
+        self.resolver.tcp_answer(t.slot, now, msg);
+        t.stream.close(&mut self.sockets);
+    }
+
+    fn dns_tcp_start(&mut self, now: Instant) {
+        let servers = self.dns_servers;
+        let Some(o) = self.resolver.tcp_wanted(&servers) else {
+            return;
+        };
+        let mut buf = [0u8; TCP_BUF];
+        let q = emit_query(&mut buf[2..], o.id, o.name, TYPE_A).unwrap_or(0);
+        buf[..2].copy_from_slice(&(q as u16).to_be_bytes());
+        let (slot, server) = (o.slot, o.server);
+        let timeout = self.resolver.timeout;
+        match self
+            .sockets
+            .connect(now, core::net::SocketAddrV4::new(server, dns::PORT))
+        {
+            Ok(stream) if q > 0 => {
+                self.resolver.tcp_started(slot);
+                self.dns_tcp = Some(DnsTcp {
+                    stream,
+                    slot,
+                    deadline: now + timeout.saturating_mul(3),
+                    buf,
+                    len: q + 2,
+                    sent: false,
+                });
+            }
+            Ok(stream) => {
+                stream.abort(&mut self.sockets);
+                self.resolver.tcp_answer(slot, now, None);
+            }
+            Err(_) => self.resolver.tcp_answer(slot, now, None),
+        }
+    }
+}
+
+impl<'a> DnsTcp<'a> {
+    /// When the TCP query gives up.
+    pub(super) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Sends the query, then reads until the answer is whole.
+    fn step(&mut self, set: &mut crate::socket::SocketSet<'a>) -> TcpStep {
+        use crate::Error;
+        if !self.sent {
+            let Some(q) = self.buf.get(..self.len) else {
+                return TcpStep::Failed;
+            };
+            match self.stream.write(set, q) {
+                Ok(n) if n == self.len => {
+                    self.sent = true;
+                    self.len = 0;
+                }
+                Ok(_) | Err(Error::WouldBlock | Error::NotConnected) => return TcpStep::Wait,
+                Err(_) => return TcpStep::Failed,
+            }
+        }
+        loop {
+            let Some(room) = self.buf.get_mut(self.len..) else {
+                return TcpStep::Failed;
+            };
+            if room.is_empty() {
+                return TcpStep::Failed;
+            }
+            match self.stream.read(set, room) {
+                Ok(0) => return TcpStep::Failed,
+                Ok(n) => self.len += n,
+                Err(Error::WouldBlock) => return TcpStep::Wait,
+                Err(_) => return TcpStep::Failed,
+            }
+            if self.len >= 2 {
+                let want = usize::from(u16::from_be_bytes([self.buf[0], self.buf[1]]));
+                if want + 2 > TCP_BUF {
+                    return TcpStep::Failed;
+                }
+                if self.len >= want + 2 {
+                    return TcpStep::Answer(want);
+                }
+            }
+        }
+    }
+}

@@ -144,6 +144,8 @@ pub struct Stack<'a> {
     dns_servers: [Option<Ipv4Addr>; 3],
     #[cfg(feature = "dns")]
     resolver: crate::dns::Resolver,
+    #[cfg(feature = "dns")]
+    dns_tcp: Option<dns::DnsTcp<'a>>,
 }
 
 impl<'a> Deref for Stack<'a> {
@@ -227,6 +229,8 @@ impl<'a> Stack<'a> {
                     config.seed[7],
                 ]) ^ 0x646e_735f_7175_6572,
             ),
+            #[cfg(feature = "dns")]
+            dns_tcp: None,
         }
     }
 
@@ -290,6 +294,7 @@ impl<'a> Stack<'a> {
             #[cfg(feature = "dns")]
             {
                 progress |= self.dns_poll(now, device);
+                self.dns_tcp_poll(now);
             }
             if !self.iface.neighbors_settled() {
                 self.neighbor_events(now);
@@ -327,7 +332,12 @@ impl<'a> Stack<'a> {
             (a, b) => a.or(b),
         };
         #[cfg(feature = "dns")]
-        let at = match (at, self.resolver.poll_at()) {
+        let dns_at = match &self.dns_tcp {
+            Some(t) => Some(t.deadline()),
+            None => self.resolver.poll_at(),
+        };
+        #[cfg(feature = "dns")]
+        let at = match (at, dns_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
