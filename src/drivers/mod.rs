@@ -114,7 +114,9 @@ pub trait Device {
     fn capabilities(&self) -> DeviceCaps;
     /// Whether the link is up (carrier present). Devices that cannot tell keep the
     /// default, always up. The stack's DHCP client confirms its lease (INIT-REBOOT) when
-    /// the link comes back up.
+    /// the link comes back up; while it is down the client's timers do not make
+    /// `Stack::poll_at` ask for a poll, so a driver whose link comes back should make the
+    /// application poll (its interrupt, or a periodic poll).
     fn link_up(&self) -> bool {
         true
     }

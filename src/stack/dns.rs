@@ -19,7 +19,9 @@ impl<'a> Stack<'a> {
     /// Starts resolving `name` to an IPv4 address with the DNS servers of
     /// [`Stack::dns_servers`] (from DHCP or set). Poll the handle with
     /// [`Stack::query_result`]. An address literal or a cached name is ready at once.
-    /// Every query slot in use: [`crate::Error::Exhausted`].
+    /// Every query slot in use: [`crate::Error::Exhausted`]. A truncated answer is asked
+    /// again over TCP with a connection of this stack's socket set, which takes one
+    /// slot for that time (none free: the query ends with `DnsError::Truncated`).
     ///
     /// ```
     /// # use tidytcp::socket::SocketStorage;

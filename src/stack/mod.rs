@@ -326,8 +326,11 @@ impl<'a> Stack<'a> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        // With the link down the DHCP client waits for it to come back, not for its timers.
         #[cfg(feature = "dhcpv4")]
-        let at = match (at, self.dhcp.as_ref().and_then(|c| c.poll_at())) {
+        let dhcp_at = self.dhcp.as_ref().filter(|_| self.link_up);
+        #[cfg(feature = "dhcpv4")]
+        let at = match (at, dhcp_at.and_then(|c| c.poll_at())) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
