@@ -36,14 +36,27 @@ impl FakeServer {
     fn serve(&mut self, link: &mut SimLink, now: Instant) {
         while let Some((rx, tx)) = link.b().receive(now) {
             let reply = rx.consume(|f| self.answer(f));
-            if let (Some((dst_mac, dst, bytes)), true) = (reply, self.running) {
-                send(tx, dst_mac, dst, &bytes);
+            // Stopped, the DHCP server says nothing; the host still answers ARP.
+            if let Some((dst_mac, dst, bytes)) = reply {
+                if self.running || dst.is_unspecified() {
+                    send(tx, dst_mac, dst, &bytes);
+                }
             }
         }
     }
 
     fn answer(&mut self, frame: &[u8]) -> Option<(EthernetAddress, Ipv4Addr, Vec<u8>)> {
         let eth = EthernetFrame::new_checked(frame).ok()?;
+        let arp = eth.payload();
+        if eth.ethertype() == EtherType::Arp && arp.get(24..28) == Some(&SERVER.octets()[..]) {
+            // Who has SERVER? Answered, so that the client's TCP can reach it.
+            let mut r = arp.get(..28)?.to_vec();
+            r[7] = 2;
+            r[18..28].copy_from_slice(&arp[8..18]);
+            r[8..14].copy_from_slice(&SERVER_MAC.0);
+            r[14..18].copy_from_slice(&SERVER.octets());
+            return Some((eth.src(), Ipv4Addr::UNSPECIFIED, r));
+        }
         if eth.ethertype() != EtherType::Ipv4 {
             return None;
         }
@@ -91,6 +104,19 @@ impl FakeServer {
 
 /// Sends a DHCP message from the server.
 fn send<T: TxToken>(tx: T, dst_mac: EthernetAddress, dst: Ipv4Addr, msg: &[u8]) {
+    if dst.is_unspecified() {
+        tx.consume(14 + msg.len(), |f| {
+            EthernetRepr {
+                src: SERVER_MAC,
+                dst: dst_mac,
+                ethertype: EtherType::Arp,
+            }
+            .emit(f)
+            .unwrap();
+            f[14..].copy_from_slice(msg);
+        });
+        return;
+    }
     let udp_len = 8 + msg.len();
     tx.consume(14 + 20 + udp_len, |f| {
         EthernetRepr {
@@ -272,6 +298,9 @@ fn without_server_rebinds_then_drops_the_address_at_expiry() {
         &mut events,
     );
     assert_eq!(a.dhcp().unwrap().state(), DhcpState::Rebinding);
+    // A connection on the leased address (its SYN goes unanswered: nobody is there).
+    let mut conn = a.connect(now, "10.0.0.254:80".parse().unwrap()).unwrap();
+    assert_eq!(conn.local_addr(&a).unwrap().ip(), &OFFERED);
     assert!(events.is_empty());
     assert_eq!(a.interface().address(), OFFERED);
     let expiry = bound_at + Duration::from_secs(120);
@@ -287,6 +316,11 @@ fn without_server_rebinds_then_drops_the_address_at_expiry() {
     assert_eq!(a.interface().config().gateway, None);
     assert_eq!(a.dns_servers(), &[None; 3]);
     assert!(events.contains(&AddressEvent::Dhcp(DhcpEvent::Lost)));
+    // Connections on the lost address end with a local error, no reset sent.
+    let mut buf = [0u8; 4];
+    assert_eq!(conn.read(&mut a, &mut buf), Err(Error::ConnectionAborted));
+    conn.close(&mut a);
+    assert_eq!(a.stats().tcp.rst_sent, 0);
     assert_eq!(a.dhcp().unwrap().state(), DhcpState::Selecting);
     // The server comes back: the client gets an address again.
     srv.running = true;
