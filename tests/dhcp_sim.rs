@@ -420,7 +420,9 @@ fn renumbering_aborts_connections_on_the_old_address_without_reset() {
         }
         Verdict::Pass
     });
+    let epoch = a.epoch();
     a.set_ipv4("10.0.0.9/24".parse().unwrap());
+    assert_ne!(a.epoch(), epoch, "waiters on the socket set wake up");
     assert_eq!(
         a.take_address_event(),
         Some(AddressEvent::Changed {

@@ -202,6 +202,8 @@ pub struct Resolver {
     /// [`DnsError::Truncated`].
     pub tcp_fallback: bool,
     stats: DnsStats,
+    /// A query finished since the last [`Resolver::take_finished`].
+    finished: bool,
 }
 
 /// What an answer means for its query.
@@ -239,6 +241,7 @@ impl Resolver {
             timeout: Duration::from_secs(2),
             tcp_fallback: true,
             stats: DnsStats::default(),
+            finished: false,
         }
     }
 
@@ -349,6 +352,12 @@ impl Resolver {
         }
     }
 
+    /// Whether a query finished (with an answer or an error) since the last call; the
+    /// stack moves its socket set's epoch then, so that waiters wake up.
+    pub fn take_finished(&mut self) -> bool {
+        core::mem::take(&mut self.finished)
+    }
+
     /// When the resolver next needs to run.
     pub fn poll_at(&self) -> Option<Instant> {
         self.queries
@@ -441,6 +450,7 @@ impl Resolver {
             };
             q.phase = Phase::Done(Err(e));
             q.deadline = now + UNCOLLECTED;
+            self.finished = true;
         } else {
             q.phase = Phase::Send;
         }
@@ -497,6 +507,7 @@ impl Resolver {
                 let q = &mut self.queries[i];
                 q.phase = Phase::Done(r.map(|(a, _)| a));
                 q.deadline = now + UNCOLLECTED;
+                self.finished = true;
                 true
             }
         }
@@ -652,6 +663,7 @@ impl Resolver {
         let q = &mut self.queries[slot];
         q.phase = Phase::Done(r.map(|(a, _)| a));
         q.deadline = now + UNCOLLECTED;
+        self.finished = true;
     }
 }
 

@@ -83,7 +83,9 @@ impl<'a> Stack<'a> {
     }
 
     /// Counts address events since the stack was made: compare it to a value seen
-    /// before to learn that the address changed (for loops that wait on it).
+    /// before to learn that the address changed. Each event also moves the socket set's
+    /// epoch, so the blocking adapter can wait for a change:
+    /// `bs.wait_for(timeout, |s| s.address_epoch() != seen)`.
     pub fn address_epoch(&self) -> u64 {
         self.addr_events.epoch
     }
@@ -97,6 +99,8 @@ impl<'a> Stack<'a> {
         let at = (q.head + queued.min(EVENTS - 1)) % EVENTS;
         q.ring[at] = Some(e);
         q.epoch += 1;
+        // Wake whoever waits on the socket set (the blocking adapter's `wait_for`).
+        self.sockets.epoch = self.sockets.epoch.wrapping_add(1);
     }
 }
 

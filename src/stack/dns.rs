@@ -23,6 +23,11 @@ impl<'a> Stack<'a> {
     /// again over TCP with a connection of this stack's socket set, which takes one
     /// slot for that time (none free: the query ends with `DnsError::Truncated`).
     ///
+    /// When a query finishes, the socket set's epoch moves, so the blocking adapter can
+    /// wait for it: `let q = bs.with(|s| s.resolve(name))??;` then
+    /// `bs.wait_for(timeout, |s| match s.query_result(&q) { Poll::Ready(r) => { result =
+    /// Some(r); true } Poll::Pending => false })`.
+    ///
     /// ```
     /// # use tidytcp::socket::SocketStorage;
     /// # use tidytcp::stack::{Config, Stack};
@@ -147,6 +152,14 @@ impl<'a> Stack<'a> {
     /// Runs the TCP retry of a truncated answer: opens the connection, sends the query,
     /// reads the answer, hands it to the resolver, closes. One at a time.
     pub(super) fn dns_tcp_poll(&mut self, now: Instant) {
+        self.dns_tcp_step(now);
+        if self.resolver.take_finished() {
+            // Wake whoever waits on the socket set (the blocking adapter's `wait_for`).
+            self.sockets.epoch = self.sockets.epoch.wrapping_add(1);
+        }
+    }
+
+    fn dns_tcp_step(&mut self, now: Instant) {
         if self.dns_tcp.is_none() {
             self.dns_tcp_start(now);
         }
