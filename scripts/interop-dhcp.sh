@@ -88,12 +88,15 @@ if ! cargo build --release --quiet --example inetd --example daytime; then
 fi
 scripts/netns.sh down
 scripts/netns.sh up
-in_ns tcpdump -i "$TAP" -n -U -w "$WORK/dhcp.pcap" udp port 67 or udp port 68 or port 53 \
+# (Background jobs call `ip netns exec` directly, so that $! is the program itself and
+# not a subshell that a kill would leave it running behind.)
+ip netns exec "$NS" tcpdump -i "$TAP" -n -U -w "$WORK/dhcp.pcap" udp port 67 or udp port 68 or port 53 \
     >/dev/null 2>&1 &
 PIDS+=($!)
 start_dnsmasq
 
 LOG=$WORK/inetd.log
+: >"$LOG"
 ip netns exec "$NS" "$BIN/inetd" --tap "$TAP" --dhcp --mac 02:00:0a:08:00:99 \
     --status $STATUS >"$LOG" 2>&1 &
 INETD=$!
@@ -123,7 +126,7 @@ fi
 
 # 3. A connection opened before T1 still works after the renewal, and the renewal
 #    went to the server by unicast (RENEWING, RFC 2131 §4.4.5).
-in_ns timeout 150 python3 - "$US" >"$WORK/held.out" 2>&1 <<'EOF' &
+ip netns exec "$NS" timeout 150 python3 - "$US" >"$WORK/held.out" 2>&1 <<'EOF' &
 import socket, sys, time
 s = socket.create_connection((sys.argv[1], 7), timeout=20)
 def echo(b):
@@ -186,7 +189,7 @@ fi
 kill "$INETD" 2>/dev/null
 wait "$INETD" 2>/dev/null
 start_dnsmasq
-in_ns socat TCP-LISTEN:13,bind=$LINUX,fork,reuseaddr SYSTEM:'echo tidytcp-daytime-check' \
+ip netns exec "$NS" socat TCP-LISTEN:13,bind=$LINUX,fork,reuseaddr SYSTEM:'echo tidytcp-daytime-check' \
     >/dev/null 2>&1 &
 PIDS+=($!)
 sleep 0.3
