@@ -9,20 +9,25 @@
 //! sudo ip netns exec tidytcp cargo run --release --example daytime -- --tap tap0 --ip 10.7.0.2/24
 //! ```
 //!
-//! Own option: `--server ADDR[:PORT]` (default 10.7.0.1:13). Exits 0 once the slot is
-//! free, 1 on an error or after 30 s.
+//! Own options: `--server HOST[:PORT]` (default 10.7.0.1:13), where HOST is an address or
+//! a name resolved through the stack's DNS resolver (servers from `--dhcp` or `--dns`);
+//! `--dns ADDR` sets a DNS server. With `--dhcp` it waits for a lease first. Exits 0 once
+//! the slot is free, 1 on an error (a name that cannot be resolved says why) or after
+//! 30 s.
 
 #[path = "common/mod.rs"]
 mod common;
 
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::task::Poll;
 
 use common::{App, Options, Step};
+use tidytcp::dns::QueryHandle;
 use tidytcp::socket::{HeapStorage, SocketSet, TcpStream};
 use tidytcp::stack::Stack;
 use tidytcp::{Duration, Error, Instant};
 
-const USAGE: &str = "daytime [--server ADDR[:PORT]]";
+const USAGE: &str = "daytime [--server HOST[:PORT]] [--dns ADDR]";
 
 fn table(when: &str, set: &SocketSet<'_>) {
     println!(
@@ -36,12 +41,14 @@ fn table(when: &str, set: &SocketSet<'_>) {
 
 enum Phase<'a> {
     Start,
+    Resolving(QueryHandle),
     Reading(TcpStream<'a>),
     Closing,
 }
 
 struct Daytime<'a> {
-    server: SocketAddrV4,
+    host: String,
+    port: u16,
     phase: Phase<'a>,
     text: Vec<u8>,
     deadline: Option<Instant>,
@@ -49,7 +56,7 @@ struct Daytime<'a> {
 
 impl<'a> App<'a> for Daytime<'a> {
     fn describe(&self) -> String {
-        format!("daytime client for {}", self.server)
+        format!("daytime client for {}:{}", self.host, self.port)
     }
 
     fn step(&mut self, stack: &mut Stack<'a>, now: Instant) -> Step {
@@ -59,14 +66,34 @@ impl<'a> App<'a> for Daytime<'a> {
             return Step::Exit(1);
         }
         match std::mem::replace(&mut self.phase, Phase::Start) {
-            Phase::Start => match stack.connect(self.server) {
-                Ok(s) => {
-                    table("after connect()", stack);
-                    self.phase = Phase::Reading(s);
-                }
+            Phase::Start if stack.interface().address().is_unspecified() => {
+                // --dhcp: no address yet.
+            }
+            Phase::Start => match stack.resolve(&self.host) {
+                Ok(q) => self.phase = Phase::Resolving(q),
                 Err(e) => {
-                    eprintln!("daytime: connect: {e}");
+                    eprintln!("daytime: resolve {}: {e}", self.host);
                     return Step::Exit(1);
+                }
+            },
+            Phase::Resolving(q) => match stack.query_result(&q) {
+                Poll::Pending => self.phase = Phase::Resolving(q),
+                Poll::Ready(Err(e)) => {
+                    eprintln!("daytime: resolve {}: {e}", self.host);
+                    return Step::Exit(1);
+                }
+                Poll::Ready(Ok(ip)) => {
+                    println!("resolved {} to {ip}", self.host);
+                    match stack.connect(SocketAddrV4::new(ip, self.port)) {
+                        Ok(s) => {
+                            table("after connect()", stack);
+                            self.phase = Phase::Reading(s);
+                        }
+                        Err(e) => {
+                            eprintln!("daytime: connect: {e}");
+                            return Step::Exit(1);
+                        }
+                    }
                 }
             },
             Phase::Reading(mut s) => {
@@ -111,23 +138,37 @@ impl<'a> App<'a> for Daytime<'a> {
 
 fn main() {
     let opts = Options::parse(USAGE);
-    let mut server: SocketAddrV4 = "10.7.0.1:13".parse().unwrap();
+    let (mut host, mut port) = ("10.7.0.1".to_string(), 13u16);
+    let mut dns: Option<Ipv4Addr> = None;
     let mut it = opts.rest.iter();
     while let Some(k) = it.next() {
         match (k.as_str(), it.next()) {
             ("--server", Some(v)) => {
-                server = v
-                    .parse()
-                    .or_else(|_| v.parse().map(|ip| SocketAddrV4::new(ip, 13)))
-                    .unwrap_or_else(|_| common::usage_exit(USAGE, &format!("bad server {v:?}")))
+                let (h, p) = match v.rsplit_once(':') {
+                    Some((h, p)) => (h, p.parse().ok()),
+                    None => (v.as_str(), Some(13)),
+                };
+                let Some(p) = p.filter(|_| !h.is_empty()) else {
+                    common::usage_exit(USAGE, &format!("bad server {v:?}"))
+                };
+                (host, port) = (h.to_string(), p);
+            }
+            ("--dns", Some(v)) => {
+                dns = Some(v.parse().unwrap_or_else(|_| {
+                    common::usage_exit(USAGE, &format!("bad DNS server {v:?}"))
+                }))
             }
             _ => common::usage_exit(USAGE, &format!("unknown option {k}")),
         }
     }
     let mut storage = HeapStorage::new(4, 2, 4096, 4096);
     let mut stack = Stack::new(opts.config(), &mut storage);
+    if dns.is_some() {
+        stack.set_dns_servers([dns, None, None]);
+    }
     let mut app = Daytime {
-        server,
+        host,
+        port,
         phase: Phase::Start,
         text: Vec::new(),
         deadline: None,

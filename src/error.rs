@@ -64,6 +64,8 @@ pub enum Capacity {
     /// The async adapter's waker table (`AsyncStack<_, N, L>`) has no entry for this
     /// slot: its `N` or `L` is smaller than the storage's.
     Wakers,
+    /// Every DNS query slot is in use (`dns::MAX_QUERIES` at a time).
+    Queries,
 }
 
 impl fmt::Display for Error {
@@ -74,6 +76,7 @@ impl fmt::Display for Error {
             Error::Exhausted(Capacity::Listeners) => "no free listener slot",
             Error::Exhausted(Capacity::EphemeralPorts) => "no free ephemeral port",
             Error::Exhausted(Capacity::Wakers) => "no room in the waker table",
+            Error::Exhausted(Capacity::Queries) => "no free DNS query slot",
             Error::AddrInUse => "address in use",
             Error::InvalidInput => "invalid argument",
             Error::InvalidHandle => "handle does not belong to this stack",

@@ -92,6 +92,8 @@
 //! | `embassy-time` | no | `socket::runner::EmbassyTimer`, the async runner's timer on `embassy-time` |
 //! | `log` | no | events (connections, link changes, drops) through the `log` crate |
 //! | `defmt` | no | the same events through `defmt`, and `defmt::Format` on the public types |
+//! | `dhcpv4` | yes | the DHCPv4 client inside the interface (`Stack::enable_dhcp`), over a UDP carrier internal to the stack |
+//! | `dns` | yes | the DNS stub resolver (`Stack::resolve`), over the same carrier, with a TCP retry for truncated answers |
 //! | `sun8i-emac` | no | the Allwinner H3/H5/A64 EMAC driver (`drivers::sun8i_emac`), for bare-metal boards such as the Orange Pi PC |
 //!
 //! Without one of the protocol options, its `TcpConfig` switch is ignored and the option
@@ -109,6 +111,8 @@ mod log;
 
 #[doc(hidden)] // The stream buffers: public for the engine's signatures, not for programs.
 pub mod buf;
+#[cfg(feature = "dns")]
+pub mod dns;
 pub mod drivers;
 pub mod error;
 pub mod ip;

@@ -7,6 +7,7 @@
 //! ```text
 //! --tap NAME          TAP interface to open or create in the current namespace (tap0)
 //! --ip ADDR/PREFIX    our address (10.7.0.2/24)
+//! --dhcp              get the address, gateway and DNS servers by DHCPv4 instead
 //! --gateway ADDR      default gateway (none)
 //! --mac MAC           our Ethernet address (02:00 followed by the IPv4 address)
 //! --pcap FILE         record every frame that crosses the TAP device
@@ -44,6 +45,8 @@ use tidytcp::{Duration, Error, Instant};
 pub struct Options {
     pub tap: String,
     pub ip: Ipv4Cidr,
+    /// `--dhcp`: the address comes from a DHCP server (`ip` then only seeds the MAC).
+    pub dhcp: bool,
     pub gateway: Option<Ipv4Addr>,
     pub mac: Option<EthernetAddress>,
     pub pcap: Option<String>,
@@ -64,7 +67,7 @@ pub fn usage_exit(usage: &str, msg: &str) -> ! {
     eprintln!("{msg}");
     eprintln!("usage: {usage}");
     eprintln!(
-        "common options: [--tap NAME] [--ip ADDR/PREFIX] [--gateway ADDR] [--mac MAC] \
+        "common options: [--tap NAME] [--ip ADDR/PREFIX | --dhcp] [--gateway ADDR] [--mac MAC] \
          [--pcap FILE] [--pcap-view wire|stack] [--faults loss=P%,dup=P%,reorder=P%,delay=Nms,seed=N] \
          [--msl SECONDS] [--keepalive SECONDS] [--status PORT]"
     );
@@ -120,6 +123,7 @@ impl Options {
         let mut o = Options {
             tap: "tap0".into(),
             ip: "10.7.0.2/24".parse().unwrap(),
+            dhcp: false,
             gateway: None,
             mac: None,
             pcap: None,
@@ -134,6 +138,10 @@ impl Options {
         while let Some(k) = it.next() {
             if k == "-h" || k == "--help" {
                 usage_exit(usage, "");
+            }
+            if k == "--dhcp" {
+                o.dhcp = true;
+                continue;
             }
             let common = [
                 "--tap",
@@ -472,11 +480,20 @@ fn run_on<'a, A: App<'a>, D: Link>(
         None
     };
     let mut status_conns: Vec<StatusConn<'a>> = Vec::new();
+    if opts.dhcp {
+        let mut cfg = tidytcp::ip::dhcp::DhcpConfig::new();
+        cfg.host_name = Some("tidytcp");
+        stack.enable_dhcp(clock(start), cfg);
+    }
     println!(
         "ready: {} on {} {} mac {} mtu {}{}{}{}",
         app.describe(),
         opts.tap,
-        opts.ip,
+        if opts.dhcp {
+            "dhcp".to_string()
+        } else {
+            opts.ip.to_string()
+        },
         opts.mac(),
         dev.capabilities().mtu,
         if opts.status != 0 {
@@ -494,6 +511,9 @@ fn run_on<'a, A: App<'a>, D: Link>(
     let code = loop {
         let now = clock(start);
         stack.poll(now, &mut dev);
+        while let Some(e) = stack.take_address_event() {
+            print_address_event(stack, now, &e);
+        }
         let app_at = match app.step(stack, now) {
             Step::Continue(at) => at,
             Step::Exit(code) => break code,
@@ -659,4 +679,43 @@ pub fn daytime_line() -> String {
         tod / 60 % 60,
         tod % 60
     )
+}
+
+/// Prints an address change, and the lease a DHCP event brings, for people and scripts:
+/// `dhcp: bound ADDR/PREFIX gateway GW dns DNS lease SECONDS s`.
+fn print_address_event(stack: &Stack<'_>, now: Instant, e: &tidytcp::stack::AddressEvent) {
+    use tidytcp::ip::dhcp::DhcpEvent;
+    use tidytcp::stack::AddressEvent;
+    match e {
+        AddressEvent::Changed { old, new } => println!("address: {old} -> {new}"),
+        AddressEvent::Dhcp(DhcpEvent::Lost) => println!("dhcp: lost the address"),
+        AddressEvent::Dhcp(DhcpEvent::Bound(l) | DhcpEvent::Renewed(l)) => {
+            let kind = if matches!(e, AddressEvent::Dhcp(DhcpEvent::Bound(_))) {
+                "bound"
+            } else {
+                "renewed"
+            };
+            let gw = l.router.map_or("none".into(), |g| g.to_string());
+            let dns: Vec<String> = l
+                .dns_servers
+                .iter()
+                .flatten()
+                .map(|a| a.to_string())
+                .collect();
+            let secs = l.expires_at.map_or("infinite".into(), |x| {
+                format!("{}", (x - now).total_millis() / 1000)
+            });
+            println!(
+                "dhcp: {kind} {} gateway {gw} dns {} server {} lease {secs} s (state {:?})",
+                l.address,
+                if dns.is_empty() {
+                    "none".into()
+                } else {
+                    dns.join(",")
+                },
+                l.server,
+                stack.dhcp().map(|c| c.state())
+            );
+        }
+    }
 }

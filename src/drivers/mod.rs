@@ -120,9 +120,13 @@ pub trait Device {
     fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>>;
     /// Static properties of the device.
     fn capabilities(&self) -> DeviceCaps;
-    /// Whether the link is up. A device that knows (a PHY, an `embassy-net-driver`
-    /// driver) says so: while it is down it hands out no tokens, and when it comes back
-    /// the stack announces its address again (gratuitous ARP). Asked once per poll.
+    /// Whether the link is up (carrier present). A device that knows (a PHY, an
+    /// `embassy-net-driver` driver) says so; one that cannot tell keeps the default,
+    /// always up. Asked once per poll. While it is down the device hands out no tokens
+    /// and the DHCP client's timers do not make `Stack::poll_at` ask for a poll, so a
+    /// driver whose link comes back should make the application poll (its interrupt or
+    /// waker). When it comes back the stack announces its address again (gratuitous ARP)
+    /// and the DHCP client confirms its lease (INIT-REBOOT).
     fn link_up(&mut self) -> bool {
         true
     }

@@ -40,6 +40,9 @@ pub struct Interface<const N: usize = DEFAULT_NEIGHBORS> {
     /// was found in (checked before use: the slot may have been reused since). Saves the
     /// route and the cache scan for the next segment to the same peer.
     memo: Option<(Ipv4Addr, Ipv4Addr, usize)>,
+    /// An address being probed before use (RFC 5227), and whether ARP showed it taken.
+    watch: Option<Ipv4Addr>,
+    conflict: bool,
 }
 
 impl<const N: usize> Interface<N> {
@@ -57,6 +60,8 @@ impl<const N: usize> Interface<N> {
             stats: IpStats::default(),
             announce_at: Instant::ZERO,
             memo: None,
+            watch: None,
+            conflict: false,
         }
     }
 
@@ -95,6 +100,21 @@ impl<const N: usize> Interface<N> {
     /// The ARP cache, for diagnostics.
     pub fn arp_cache(&self) -> &ArpCache<N> {
         &self.cache
+    }
+
+    /// Watches ARP for `address` (RFC 5227 §2.1.1): a packet from it, or a probe for it
+    /// from another host, is a conflict that [`Interface::take_conflict`] reports. `None`
+    /// stops watching.
+    pub fn watch_address(&mut self, address: Option<Ipv4Addr>) {
+        if self.watch != address {
+            self.watch = address;
+            self.conflict = false;
+        }
+    }
+
+    /// Whether ARP showed the watched address in use since the last call.
+    pub fn take_conflict(&mut self) -> bool {
+        core::mem::take(&mut self.conflict)
     }
 
     /// The link came up (again): schedules the gratuitous ARP announcements from `now`.
@@ -144,6 +164,14 @@ impl<const N: usize> Interface<N> {
             Err(_) => return self.drop(DropReason::ArpUnsupported),
         };
         let sip = arp.source_ip;
+        if let Some(w) = self.watch {
+            // RFC 5227 §2.1.1: the address is in use, or another host probes for it.
+            let other = arp.source_hw != self.config.mac;
+            if other && (sip == w || (sip.is_unspecified() && arp.target_ip == w)) {
+                self.conflict = true;
+                bump(&mut self.stats.probe_conflicts);
+            }
+        }
         if !arp.source_hw.is_unicast() || sip.is_multicast() || self.is_broadcast_addr(sip) {
             return self.drop(DropReason::ArpBadSender);
         }
@@ -207,7 +235,17 @@ impl<const N: usize> Interface<N> {
                 }
             }
             IpProtocol::Icmp => self.receive_icmp(src_mac, src, broadcast, packet.payload()),
-            IpProtocol::Udp | IpProtocol::Unknown(_) => self.drop(DropReason::UnknownProtocol),
+            #[cfg(any(feature = "dhcpv4", feature = "dns"))]
+            IpProtocol::Udp => {
+                bump(&mut self.stats.udp_in);
+                Received::Udp {
+                    src_mac,
+                    src,
+                    dst,
+                    payload: packet.payload(),
+                }
+            }
+            _ => self.drop(DropReason::UnknownProtocol),
         }
     }
 
@@ -328,6 +366,11 @@ impl<const N: usize> Interface<N> {
             Reply::ArpRequest { target, dst_mac } => {
                 let arp = ArpRepr::request(mac, our, target);
                 self.write_arp(buf, dst_mac, &arp)?;
+                bump(&mut self.stats.arp_requests_sent);
+            }
+            Reply::ArpProbe { target } => {
+                let arp = ArpRepr::request(mac, Ipv4Addr::UNSPECIFIED, target);
+                self.write_arp(buf, EthernetAddress::BROADCAST, &arp)?;
                 bump(&mut self.stats.arp_requests_sent);
             }
             Reply::GratuitousArp => {
@@ -1216,6 +1259,7 @@ mod tests {
             fix_ip_checksum(&mut f);
             cases.push((f, DropReason::Fragment));
         }
+        #[cfg(not(any(feature = "dhcpv4", feature = "dns")))]
         cases.push((
             ip_frame(PEER_IP, OUR_IP, IpProtocol::Udp, &[0; 8]),
             DropReason::UnknownProtocol,
@@ -1270,11 +1314,16 @@ mod tests {
         let mut i = iface();
         // Past the address check: dropped later, for their protocol, not as "not ours".
         for dst in [Ipv4Addr::BROADCAST, SUBNET_BCAST] {
-            let f = ip_frame(PEER_IP, dst, IpProtocol::Udp, &[0; 8]);
+            let f = ip_frame(PEER_IP, dst, IpProtocol::Unknown(89), &[0; 8]);
             assert_eq!(
                 i.receive(t(0), &f),
                 Received::Dropped(DropReason::UnknownProtocol)
             );
+            #[cfg(any(feature = "dhcpv4", feature = "dns"))]
+            {
+                let f = ip_frame(PEER_IP, dst, IpProtocol::Udp, &[0; 8]);
+                assert!(matches!(i.receive(t(0), &f), Received::Udp { .. }));
+            }
             let echo = Icmpv4Repr::EchoRequest {
                 ident: 1,
                 seq_no: 1,

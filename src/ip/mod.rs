@@ -50,7 +50,7 @@
 //!     }
 //!     Received::Tcp { src, dst, payload } => { /* tcp::input(src, dst, payload) */ }
 //!     Received::IcmpError(err) => { /* find the connection by err.src/dst and ports */ }
-//!     Received::Handled | Received::Dropped(_) => {}
+//!     _ => { /* handled, dropped, or UDP for the stack's DHCP and DNS clients */ }
 //! }
 //!
 //! // Output: resolve the next hop, then write headers and the segment after them.
@@ -81,6 +81,8 @@ use crate::wire::icmpv4::DstUnreachableCode;
 use crate::wire::ipv4::{IpProtocol, Ipv4Cidr};
 
 mod arp_cache;
+#[cfg(feature = "dhcpv4")]
+pub mod dhcp;
 mod iface;
 
 pub use arp_cache::{ArpCache, MAX_WAITERS, NeighborState};
@@ -227,6 +229,12 @@ pub enum Reply<'f> {
     },
     /// A gratuitous ARP announcing our address (a request for it, from it).
     GratuitousArp,
+    /// An ARP probe (RFC 5227 §2.1.1): a broadcast request for `target` with sender
+    /// address 0.0.0.0, asking whether anyone uses an address before we take it.
+    ArpProbe {
+        /// The address to check.
+        target: Ipv4Addr,
+    },
     /// An ICMP echo reply.
     EchoReply {
         /// The Ethernet source of the request.
@@ -247,9 +255,10 @@ impl Reply<'_> {
     pub fn frame_len(&self) -> usize {
         use crate::wire::{arp, ethernet, icmpv4, ipv4};
         match self {
-            Reply::ArpReply { .. } | Reply::ArpRequest { .. } | Reply::GratuitousArp => {
-                ethernet::HEADER_LEN + arp::PACKET_LEN
-            }
+            Reply::ArpReply { .. }
+            | Reply::ArpRequest { .. }
+            | Reply::GratuitousArp
+            | Reply::ArpProbe { .. } => ethernet::HEADER_LEN + arp::PACKET_LEN,
             Reply::EchoReply { data, .. } => {
                 (ethernet::HEADER_LEN + ipv4::HEADER_LEN + icmpv4::HEADER_LEN)
                     .saturating_add(data.len())
@@ -314,6 +323,20 @@ pub enum Received<'f> {
     },
     /// An ICMP error about a datagram we sent.
     IcmpError(IcmpError),
+    /// A UDP datagram for us (unicast or broadcast), for the stack's DHCP client and DNS
+    /// resolver; only with the `dhcpv4` or `dns` feature (without, UDP is
+    /// [`DropReason::UnknownProtocol`]).
+    #[cfg(any(feature = "dhcpv4", feature = "dns"))]
+    Udp {
+        /// Ethernet source.
+        src_mac: EthernetAddress,
+        /// Source address.
+        src: Ipv4Addr,
+        /// Destination address (ours or a broadcast address).
+        dst: Ipv4Addr,
+        /// The IP payload: the UDP datagram, header included, checksum not verified.
+        payload: &'f [u8],
+    },
 }
 
 /// Why a frame was dropped. Each reason has a counter in [`IpStats`] of the same name.
@@ -446,6 +469,11 @@ pub struct IpStats {
     pub queue_full: u32,
     /// Neighbours marked failed after unanswered requests.
     pub resolution_failures: u32,
+    /// UDP datagrams delivered to the stack ([`Received::Udp`]).
+    pub udp_in: u32,
+    /// ARP packets showing a conflict with the address being probed
+    /// ([`Interface::watch_address`]).
+    pub probe_conflicts: u32,
     /// `lookup` found no route.
     pub no_route: u32,
 }

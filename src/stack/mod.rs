@@ -28,6 +28,16 @@ use crate::wire::icmpv4::DstUnreachableCode;
 use crate::wire::ipv4::{IpProtocol, Ipv4Cidr};
 use crate::wire::tcp::{TcpFlags, TcpPacket, TcpRepr, set_checksum};
 
+mod addr;
+#[cfg(feature = "dhcpv4")]
+mod dhcp;
+#[cfg(feature = "dns")]
+mod dns;
+#[cfg(any(feature = "dhcpv4", feature = "dns"))]
+mod udp;
+
+pub use addr::AddressEvent;
+
 /// Frames taken from the device in one `poll` before it returns (so that a flood cannot
 /// keep `poll` from returning).
 const RX_BUDGET: usize = 256;
@@ -98,6 +108,8 @@ pub struct Stats {
     pub rst_dropped: u64,
     /// Polls that stopped early because the receive budget ran out.
     pub rx_budget_exhausted: u64,
+    /// UDP datagrams dropped: malformed, bad checksum, or for no client of the stack.
+    pub udp_dropped: u64,
 }
 
 /// A TCP/IP stack over one interface.
@@ -137,9 +149,26 @@ pub struct Stack<'a> {
     iface: Interface,
     sockets: SocketSet<'a>,
     mtu: usize,
+    /// The device's link state at this poll (false before the first poll).
     up: bool,
     rst_dropped: u64,
     rx_budget_exhausted: u64,
+    udp_dropped: u64,
+    /// Seeds the DHCP client's transaction IDs.
+    #[cfg_attr(not(feature = "dhcpv4"), allow(dead_code))]
+    rng_seed: u64,
+    /// The link state the DHCP client last acted on (`up` is the device's, this poll).
+    #[cfg_attr(not(feature = "dhcpv4"), allow(dead_code))]
+    link_up: bool,
+    addr_events: addr::AddressEvents,
+    #[cfg(feature = "dhcpv4")]
+    dhcp: Option<crate::ip::dhcp::DhcpClient>,
+    #[cfg(any(feature = "dhcpv4", feature = "dns"))]
+    dns_servers: [Option<Ipv4Addr>; 3],
+    #[cfg(feature = "dns")]
+    resolver: crate::dns::Resolver,
+    #[cfg(feature = "dns")]
+    dns_tcp: Option<dns::DnsTcp<'a>>,
 }
 
 impl<'a> Deref for Stack<'a> {
@@ -193,6 +222,38 @@ impl<'a> Stack<'a> {
             up: false,
             rst_dropped: 0,
             rx_budget_exhausted: 0,
+            udp_dropped: 0,
+            rng_seed: u64::from_le_bytes([
+                config.seed[8],
+                config.seed[9],
+                config.seed[10],
+                config.seed[11],
+                config.seed[12],
+                config.seed[13],
+                config.seed[14],
+                config.seed[15],
+            ]) ^ 0x6468_6370_646e_7321,
+            link_up: true,
+            addr_events: addr::AddressEvents::default(),
+            #[cfg(feature = "dhcpv4")]
+            dhcp: None,
+            #[cfg(any(feature = "dhcpv4", feature = "dns"))]
+            dns_servers: [None; 3],
+            #[cfg(feature = "dns")]
+            resolver: crate::dns::Resolver::new(
+                u64::from_le_bytes([
+                    config.seed[0],
+                    config.seed[1],
+                    config.seed[2],
+                    config.seed[3],
+                    config.seed[4],
+                    config.seed[5],
+                    config.seed[6],
+                    config.seed[7],
+                ]) ^ 0x646e_735f_7175_6572,
+            ),
+            #[cfg(feature = "dns")]
+            dns_tcp: None,
         }
     }
 
@@ -213,6 +274,7 @@ impl<'a> Stack<'a> {
             tcp: self.sockets.stats,
             rst_dropped: self.rst_dropped + self.sockets.rst_dropped,
             rx_budget_exhausted: self.rx_budget_exhausted,
+            udp_dropped: self.udp_dropped,
         }
     }
 
@@ -258,6 +320,15 @@ impl<'a> Stack<'a> {
             if self.sockets.due(now).is_some() {
                 self.run_timers(now);
             }
+            #[cfg(feature = "dhcpv4")]
+            {
+                progress |= self.dhcp_poll(now, device);
+            }
+            #[cfg(feature = "dns")]
+            {
+                progress |= self.dns_poll(now, device);
+                self.dns_tcp_poll(now);
+            }
             if !self.iface.neighbors_settled() {
                 self.neighbor_events(now);
             }
@@ -289,10 +360,29 @@ impl<'a> Stack<'a> {
         if self.sockets.first_dirty().is_some() || self.sockets.has_pending_rst() {
             return Some(self.sockets.now);
         }
-        match (self.sockets.next_deadline(), self.iface.poll_at()) {
+        let at = match (self.sockets.next_deadline(), self.iface.poll_at()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        }
+        };
+        // With the link down the DHCP client waits for it to come back, not for its timers.
+        #[cfg(feature = "dhcpv4")]
+        let dhcp_at = self.dhcp.as_ref().filter(|_| self.link_up);
+        #[cfg(feature = "dhcpv4")]
+        let at = match (at, dhcp_at.and_then(|c| c.poll_at())) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        #[cfg(feature = "dns")]
+        let dns_at = match &self.dns_tcp {
+            Some(t) => Some(t.deadline()),
+            None => self.resolver.poll_at(),
+        };
+        #[cfg(feature = "dns")]
+        let at = match (at, dns_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        at
     }
 
     fn process_frame<R: RxToken, T: TxToken>(
@@ -311,6 +401,13 @@ impl<'a> Stack<'a> {
             }
             Received::Tcp { src, dst, payload } => self.tcp_input(now, src, dst, payload, tx, caps),
             Received::IcmpError(e) => self.icmp_error(&e),
+            #[cfg(any(feature = "dhcpv4", feature = "dns"))]
+            Received::Udp {
+                src_mac,
+                src,
+                dst,
+                payload,
+            } => self.udp_input(now, src_mac, src, dst, payload, !caps.checksum.rx_verified),
             _ => {}
         });
     }

@@ -7,10 +7,16 @@
 
 pub mod arp;
 pub mod checksum;
+#[cfg(feature = "dhcpv4")]
+pub mod dhcpv4;
+#[cfg(feature = "dns")]
+pub mod dns;
 pub mod ethernet;
 pub mod icmpv4;
 pub mod ipv4;
 pub mod tcp;
+#[cfg(any(feature = "dhcpv4", feature = "dns"))]
+pub mod udp;
 
 /// Why a byte slice is not a valid header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

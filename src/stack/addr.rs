@@ -1,0 +1,141 @@
+//! Renumbering: the interface address and gateway changed after `Stack::new`, and the
+//! queue of address events users poll.
+
+use core::net::Ipv4Addr;
+
+use super::Stack;
+use crate::Error;
+use crate::tcp::State;
+use crate::wire::ipv4::Ipv4Cidr;
+
+/// Address events kept for [`Stack::take_address_event`]; older ones are dropped first.
+const EVENTS: usize = 4;
+
+/// A change of the interface's address, for [`Stack::take_address_event`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AddressEvent {
+    /// The address (or prefix) changed; `0.0.0.0/0` means none.
+    Changed {
+        /// The address before.
+        old: Ipv4Cidr,
+        /// The address now.
+        new: Ipv4Cidr,
+    },
+    /// What the DHCP client did (the address change it caused comes first, as
+    /// [`AddressEvent::Changed`]).
+    #[cfg(feature = "dhcpv4")]
+    Dhcp(crate::ip::dhcp::DhcpEvent),
+}
+
+/// A bounded queue of address events.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct AddressEvents {
+    ring: [Option<AddressEvent>; EVENTS],
+    head: usize,
+    epoch: u64,
+}
+
+impl<'a> Stack<'a> {
+    /// Changes the interface's address and prefix (a new address flushes the ARP cache
+    /// and announces itself). Connections whose local address is not the new one are
+    /// aborted at once, without a reset (the old address is no longer ours to send
+    /// from): their handles report [`Error::ConnectionAborted`], as after
+    /// `TcpStream::abort`. Listeners stay; they accept on the new address.
+    pub fn set_ipv4(&mut self, addr: Ipv4Cidr) {
+        let now = self.sockets.now;
+        let mut c = *self.iface.config();
+        let old = c.addr;
+        c.addr = addr;
+        self.iface.set_config(now, c);
+        let new = addr.address();
+        self.sockets.local_ip = new;
+        if old != addr {
+            self.push_address_event(AddressEvent::Changed { old, new: addr });
+        }
+        for i in 0..self.sockets.slots.len() {
+            let Some(conn) = self.sockets.slots[i].conn.as_mut() else {
+                continue;
+            };
+            if *conn.local().ip() != new && conn.state() != State::Closed {
+                conn.enter_closed(Some(Error::ConnectionAborted));
+                self.sockets.after_change(i);
+            }
+        }
+    }
+
+    /// Changes (or removes) the default gateway. Connections are not touched: their
+    /// next segment goes to the new next hop.
+    pub fn set_gateway(&mut self, gateway: Option<Ipv4Addr>) {
+        let mut c = *self.iface.config();
+        c.gateway = gateway;
+        self.iface.set_config(self.sockets.now, c);
+    }
+}
+
+impl<'a> Stack<'a> {
+    /// The oldest address event not yet taken. At most 4 are kept; when more happen
+    /// between two calls the oldest are lost (the epoch still counts them).
+    pub fn take_address_event(&mut self) -> Option<AddressEvent> {
+        let q = &mut self.addr_events;
+        let e = q.ring[q.head].take()?;
+        q.head = (q.head + 1) % EVENTS;
+        Some(e)
+    }
+
+    /// Counts address events since the stack was made: compare it to a value seen
+    /// before to learn that the address changed. Each event also moves the socket set's
+    /// epoch, so the blocking adapter can wait for a change:
+    /// `bs.wait_for(timeout, |s| s.address_epoch() != seen)`.
+    pub fn address_epoch(&self) -> u64 {
+        self.addr_events.epoch
+    }
+
+    pub(super) fn push_address_event(&mut self, e: AddressEvent) {
+        let q = &mut self.addr_events;
+        let queued = q.ring.iter().filter(|x| x.is_some()).count();
+        if queued == EVENTS {
+            q.head = (q.head + 1) % EVENTS;
+        }
+        let at = (q.head + queued.min(EVENTS - 1)) % EVENTS;
+        q.ring[at] = Some(e);
+        q.epoch += 1;
+        // Wake whoever waits on the socket set (the blocking adapter's `wait_for`).
+        self.sockets.epoch = self.sockets.epoch.wrapping_add(1);
+    }
+}
+
+#[cfg(any(feature = "dhcpv4", feature = "dns"))]
+impl<'a> Stack<'a> {
+    /// The DNS servers the resolver uses: those of the DHCP lease, or set with
+    /// [`Stack::set_dns_servers`].
+    pub fn dns_servers(&self) -> &[Option<Ipv4Addr>; 3] {
+        &self.dns_servers
+    }
+
+    /// Sets the DNS servers (a later DHCP lease replaces them).
+    pub fn set_dns_servers(&mut self, servers: [Option<Ipv4Addr>; 3]) {
+        self.dns_servers = servers;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The memory the clients add to a `Stack` is fixed and small (BENCHMARKS.md).
+    #[test]
+    fn client_state_is_bounded() {
+        use core::mem::size_of;
+        std::println!("Stack: {} B", size_of::<super::Stack<'static>>());
+        #[cfg(feature = "dhcpv4")]
+        {
+            let n = size_of::<crate::ip::dhcp::DhcpClient>();
+            std::println!("DhcpClient: {n} B");
+            assert!(n <= 320);
+        }
+        #[cfg(feature = "dns")]
+        {
+            let n = size_of::<crate::dns::Resolver>();
+            std::println!("Resolver: {n} B");
+            assert!(n <= 2400);
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! The DNS resolver inside a `Stack`, against a fake server at the other end of a lossy
+//! `SimLink` in virtual time: queries are retried until answered, spoofed answers (wrong
+//! port, wrong ID) are ignored, and errors say what failed.
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::task::Poll;
+
+use common::*;
+use tidytcp::dns::DnsError;
+use tidytcp::drivers::{Device, DirectionConfig, RxToken, SimLink, TxToken};
+use tidytcp::stack::Stack;
+use tidytcp::wire::dns::{self, DnsPacket};
+use tidytcp::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
+use tidytcp::wire::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+use tidytcp::wire::udp::{UdpPacket, UdpRepr};
+use tidytcp::{Duration, Instant};
+
+const SERVER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
+const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 80);
+
+/// Answers A queries for `www.test` (and NXDOMAIN for anything else); before each real
+/// answer it sends two spoofed ones (wrong source port, wrong ID).
+struct FakeDns {
+    queries: u32,
+}
+
+impl FakeDns {
+    fn serve(&mut self, link: &mut SimLink, now: Instant) {
+        let mut replies = Vec::new();
+        while let Some((rx, _tx)) = link.b().receive(now) {
+            rx.consume(|f| {
+                if let Some(r) = self.answer(f) {
+                    if r.2 == 53 {
+                        // Spoofs first: another source port, another ID.
+                        let mut other_id = r.clone();
+                        other_id.4[1] ^= 1;
+                        other_id.4[7] = 1;
+                        replies.push((r.0, r.1, 5353, r.3, r.4.clone()));
+                        replies.push(other_id);
+                    }
+                    replies.push(r);
+                }
+            });
+        }
+        for (dst_mac, dst, sport, dport, msg) in replies {
+            let mut port = link.b();
+            let tx = port.transmit(now).unwrap();
+            send(tx, dst_mac, dst, sport, dport, &msg);
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn answer(&mut self, f: &[u8]) -> Option<(EthernetAddress, Ipv4Addr, u16, u16, Vec<u8>)> {
+        let eth = EthernetFrame::new_checked(f).ok()?;
+        if eth.ethertype() == EtherType::Arp {
+            // Who has SERVER? A reply, so the stack can send to us.
+            let mut r = vec![0u8; 28];
+            r[..8].copy_from_slice(&[0, 1, 8, 0, 6, 4, 0, 2]);
+            r[8..14].copy_from_slice(&SERVER_MAC.0);
+            r[14..18].copy_from_slice(&SERVER.octets());
+            r[18..24].copy_from_slice(&eth.src().0);
+            r[24..28].copy_from_slice(&eth.payload()[14..18]);
+            return Some((eth.src(), Ipv4Addr::UNSPECIFIED, 0, 0, r));
+        }
+        let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+        if ip.protocol() != IpProtocol::Udp {
+            return None;
+        }
+        let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+        assert!(udp.checksum_valid(ip.src_addr(), ip.dst_addr()));
+        assert_eq!(udp.dst_port(), 53);
+        assert!(udp.src_port() >= 49152, "random source port");
+        let q = udp.payload();
+        let p = DnsPacket::new_checked(q).ok()?;
+        let mut name = [0u8; dns::MAX_NAME_LEN];
+        let n = p.read_name(dns::HEADER_LEN, &mut name).ok()?;
+        self.queries += 1;
+        let mut msg = q.to_vec();
+        msg[2] |= 0x80;
+        if &name[..n] == b"www.test" {
+            msg[7] = 1;
+            msg.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+            msg.extend_from_slice(&ADDR.octets());
+        } else {
+            msg[3] = dns::RCODE_NXDOMAIN;
+        }
+        Some((eth.src(), ip.src_addr(), 53, udp.src_port(), msg))
+    }
+}
+
+fn send<T: TxToken>(
+    tx: T,
+    dst_mac: EthernetAddress,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    msg: &[u8],
+) {
+    if dst.is_unspecified() {
+        // An ARP reply.
+        tx.consume(14 + 28, |f| {
+            EthernetRepr {
+                src: SERVER_MAC,
+                dst: dst_mac,
+                ethertype: EtherType::Arp,
+            }
+            .emit(f)
+            .unwrap();
+            f[14..].copy_from_slice(msg);
+        });
+        return;
+    }
+    let udp_len = 8 + msg.len();
+    tx.consume(14 + 20 + udp_len, |f| {
+        EthernetRepr {
+            src: SERVER_MAC,
+            dst: dst_mac,
+            ethertype: EtherType::Ipv4,
+        }
+        .emit(f)
+        .unwrap();
+        let ip = Ipv4Repr {
+            src: SERVER,
+            dst,
+            protocol: IpProtocol::Udp,
+            payload_len: udp_len,
+            ttl: 64,
+            ident: 0,
+            dont_frag: false,
+        };
+        ip.emit(&mut f[14..]).unwrap();
+        f[42..].copy_from_slice(msg);
+        UdpRepr {
+            src_port: sport,
+            dst_port: dport,
+        }
+        .emit(&mut f[34..], SERVER, dst)
+        .unwrap();
+    });
+}
+
+fn lossy(loss: f64) -> DirectionConfig {
+    DirectionConfig {
+        loss,
+        latency: Duration::from_millis(5),
+        ..DirectionConfig::PERFECT
+    }
+}
+
+/// Resolves `name`, running the link until the answer or 30 s.
+fn resolve(
+    a: &mut Stack<'_>,
+    srv: &mut FakeDns,
+    link: &mut SimLink,
+    now: &mut Instant,
+    name: &str,
+) -> Result<Ipv4Addr, DnsError> {
+    let q = a.resolve(name).unwrap();
+    let limit = *now + Duration::from_secs(30);
+    loop {
+        a.poll(*now, &mut link.a());
+        srv.serve(link, *now);
+        if let Poll::Ready(r) = a.query_result(&q) {
+            return r;
+        }
+        *now += Duration::from_millis(10);
+        assert!(*now < limit, "no result for {name}");
+    }
+}
+
+#[test]
+fn resolves_through_loss_and_says_what_failed() {
+    let mut dropped = (0, 0);
+    for seed in 1..=5u64 {
+        let mut sa = storage();
+        let mut a = Stack::new(config(1), &mut sa);
+        a.set_dns_servers([Some(SERVER), None, None]);
+        let mut link = link(lossy(0.3), seed);
+        let mut srv = FakeDns { queries: 0 };
+        let mut now = Instant::ZERO;
+        let r = resolve(&mut a, &mut srv, &mut link, &mut now, "WWW.test");
+        if r == Err(DnsError::TimedOut) {
+            // Four attempts all lost (about 0.3^4 with both directions): the error says so.
+            continue;
+        }
+        assert_eq!(r, Ok(ADDR), "seed {seed}");
+        dropped.0 += a.resolver().stats().mismatched;
+        dropped.1 += a.stats().udp_dropped;
+        // The second time comes from the cache: no query.
+        let before = srv.queries;
+        assert_eq!(
+            resolve(&mut a, &mut srv, &mut link, &mut now, "www.test"),
+            Ok(ADDR)
+        );
+        assert_eq!(srv.queries, before);
+        let r = resolve(&mut a, &mut srv, &mut link, &mut now, "nosuch.test");
+        assert!(
+            matches!(r, Err(DnsError::NoSuchName | DnsError::TimedOut)),
+            "{r:?}"
+        );
+    }
+    // Spoofed answers: another ID reaches the resolver and is dropped there, another
+    // source port is dropped by the stack's UDP input.
+    assert!(dropped.0 >= 1 && dropped.1 >= 1, "{dropped:?}");
+}
+
+#[test]
+fn no_answer_times_out_and_no_server_is_an_error() {
+    let mut sa = storage();
+    let mut a = Stack::new(config(1), &mut sa);
+    let mut link = link(lossy(0.0), 1);
+    let q = a.resolve("www.test").unwrap();
+    assert_eq!(a.query_result(&q), Poll::Ready(Err(DnsError::NoServer)));
+    a.set_dns_servers([Some(SERVER), Some(Ipv4Addr::new(10, 0, 0, 3)), None]);
+    let q = a.resolve("www.test").unwrap();
+    let mut now = Instant::ZERO;
+    let epoch = a.epoch();
+    let r = loop {
+        let next = a.poll(now, &mut link.a());
+        while link.b().receive(now).is_some() {} // nobody answers, not even ARP
+        if let Poll::Ready(r) = a.query_result(&q) {
+            break r;
+        }
+        now = next
+            .unwrap_or(now + Duration::from_secs(1))
+            .max(now + Duration::from_millis(1));
+        assert!(now < Instant::from_secs(60));
+    };
+    assert_eq!(r, Err(DnsError::TimedOut));
+    // The end of a query moves the epoch the blocking adapter waits on.
+    assert_ne!(a.epoch(), epoch);
+}
