@@ -233,3 +233,83 @@ fn no_answer_times_out_and_no_server_is_an_error() {
     // The end of a query moves the epoch the blocking adapter waits on.
     assert_ne!(a.epoch(), epoch);
 }
+
+/// The async form: `AsyncStack::resolve` wakes its task when the answer arrives (the
+/// network task's poll moves the socket set's epoch), and `embedded_nal_async::Dns` on
+/// `TcpClient` goes through it; an IPv6 lookup is `Unsupported`.
+#[test]
+fn async_resolve_and_embedded_nal_dns() {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Wake, Waker};
+
+    use embedded_nal_async::{AddrType, Dns};
+    use tidytcp::socket::asynch::AsyncStack;
+    use tidytcp::socket::nal::TcpClient;
+
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    let mut sa = storage();
+    let mut stack = Stack::new(config(1), &mut sa);
+    stack.set_dns_servers([Some(SERVER), None, None]);
+    let net: AsyncStack<Stack<'_>, 8, 2> = AsyncStack::new(stack);
+    let client = TcpClient::new(&net);
+    let mut link = link(lossy(0.0), 1);
+    let mut srv = FakeDns { queries: 0 };
+    let count = Arc::new(Count::default());
+    let waker = Waker::from(count.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut now = Instant::ZERO;
+
+    let mut lookup = pin!(client.get_host_by_name("www.test", AddrType::IPv4));
+    assert!(lookup.as_mut().poll(&mut cx).is_pending());
+    let answer = loop {
+        let woken = count.0.load(Ordering::SeqCst);
+        net.with(|s| s.poll(now, &mut link.a())).unwrap();
+        srv.serve(&mut link, now);
+        if count.0.load(Ordering::SeqCst) > woken {
+            // Only a wake-up brings the task back, as under a real executor.
+            if let Poll::Ready(r) = lookup.as_mut().poll(&mut cx) {
+                break r;
+            }
+        }
+        now += Duration::from_millis(10);
+        assert!(now < Instant::from_secs(30), "no answer");
+    };
+    assert_eq!(answer, Ok(std::net::IpAddr::V4(ADDR)));
+    assert_eq!(srv.queries, 1);
+    // From the cache, at once.
+    let mut again = pin!(net.resolve("www.test"));
+    assert_eq!(again.as_mut().poll(&mut cx), Poll::Ready(Ok(ADDR)));
+    let mut v6 = pin!(client.get_host_by_name("www.test", AddrType::IPv6));
+    assert_eq!(
+        v6.as_mut().poll(&mut cx),
+        Poll::Ready(Err(DnsError::Unsupported))
+    );
+}
+
+/// The blocking form: `BlockingStack::resolve` blocks until the stack thread's poll
+/// brings the answer (here an address literal and a name without a server).
+#[test]
+fn blocking_resolve_answers_or_says_why() {
+    use tidytcp::socket::blocking::BlockingStack;
+    let mut sa = storage();
+    let net = BlockingStack::new(Stack::new(config(1), &mut sa));
+    let timeout = Some(std::time::Duration::from_secs(30));
+    std::thread::scope(|s| {
+        let _t = net.spawn_scoped(s, tidytcp::drivers::Loopback::<4>::new());
+        assert_eq!(
+            net.resolve("10.1.2.3", timeout),
+            Ok(Ipv4Addr::new(10, 1, 2, 3))
+        );
+        assert_eq!(net.resolve("www.test", timeout), Err(DnsError::NoServer));
+    });
+}

@@ -481,8 +481,8 @@ fn echo_through_runners_and_tcp_connect() {
 
 // ---------------------------------------------------------------- embedded-nal
 
-/// `Dns` on `TcpClient`: an IPv4 literal is its own answer; names (until the resolver
-/// lands), IPv6 and reverse lookups are `Unsupported`. `TcpConnect` refuses IPv6.
+/// `Dns` on `TcpClient`: an IPv4 literal is its own answer; a name goes to the
+/// resolver (with no server configured: `NoServer`). `TcpConnect` refuses IPv6.
 #[test]
 fn dns_answers_literals_and_says_what_it_cannot() {
     use embedded_nal_async::{AddrType, Dns, TcpConnect};
@@ -502,7 +502,7 @@ fn dns_answers_literals_and_says_what_it_cannot() {
     on(&mut || {
         name.as_mut()
             .poll(&mut cx)
-            .map(|r| assert_eq!(r, Err(Error::Unsupported)))
+            .map(|r| assert_eq!(r, Err(tidytcp::dns::DnsError::NoServer)))
     });
     let mut v6 = pin!(client.connect("[::1]:80".parse().unwrap()));
     on(&mut || {

@@ -52,6 +52,11 @@ pub enum DnsError {
     InvalidName,
     /// The handle is not (or no longer) a query of this resolver.
     InvalidHandle,
+    /// Every query slot is in use ([`MAX_QUERIES`]); retry when one ends.
+    NoQuerySlot,
+    /// A lookup the resolver does not make: of an IPv6 address (no AAAA yet), or by
+    /// address (no PTR).
+    Unsupported,
 }
 
 impl core::fmt::Display for DnsError {
@@ -65,6 +70,8 @@ impl core::fmt::Display for DnsError {
             DnsError::Truncated => "truncated DNS answer, and the TCP retry failed",
             DnsError::InvalidName => "invalid host name",
             DnsError::InvalidHandle => "invalid query handle",
+            DnsError::NoQuerySlot => "no free DNS query slot",
+            DnsError::Unsupported => "lookup not supported",
         })
     }
 }

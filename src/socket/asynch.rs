@@ -123,11 +123,18 @@ struct Driver {
     pending: bool,
 }
 
+/// Tasks waiting in [`AsyncStack::wait_for`] or [`AsyncStack::resolve`] at once; more
+/// are polled again at every executor turn instead of waiting.
+const WAITERS: usize = 4;
+
 struct Inner<T, const N: usize, const L: usize> {
     stack: T,
     streams: [StreamWakers; N],
     listeners: [ListenerWakers; L],
     driver: Driver,
+    /// Tasks to wake whenever the socket set's epoch moves (anything a caller may wait
+    /// for changed: a DNS answer, an address, a connection).
+    waiters: [Option<Waker>; WAITERS],
 }
 
 /// The waker table as the handles see it, whatever its size.
@@ -210,6 +217,7 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send, const N: usize, const L: usize> Core<'a
                 streams,
                 listeners,
                 driver,
+                ..
             } = inner;
             f(
                 stack.as_mut(),
@@ -292,6 +300,7 @@ impl<T, const N: usize, const L: usize> AsyncStack<T, N, L> {
                 activity: false,
                 pending: false,
             },
+            waiters: [const { None }; WAITERS],
         }
     }
 
@@ -337,13 +346,93 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send, const N: usize, const L: usize> AsyncSt
     /// look at its counters or socket table — then wakes every task whose socket became
     /// readable, writable or closed. `WouldBlock` if called from inside another `with`.
     pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R> {
+        let mut waiters: [Option<Waker>; WAITERS] = [const { None }; WAITERS];
         let r = self.lock.try_with(|inner| {
+            let before = inner.stack.as_mut().epoch();
             let r = f(&mut inner.stack);
             Self::mark(inner);
+            if inner.stack.as_mut().epoch() != before {
+                waiters = core::mem::replace(&mut inner.waiters, [const { None }; WAITERS]);
+            }
             r
         });
         self.wake_marked();
+        waiters.into_iter().flatten().for_each(Waker::wake);
         r.ok_or(Error::WouldBlock)
+    }
+
+    /// Waits until `pred` holds for the stack, re-checking it whenever the socket set's
+    /// epoch moves (the network task's polls bring every change: a DNS answer, a new
+    /// address, a connection's progress). For example, until the address changes:
+    /// `net.wait_for(|s| s.address_epoch() != seen).await`.
+    pub async fn wait_for(&self, mut pred: impl FnMut(&mut T) -> bool) {
+        poll_fn(|cx| self.poll_until(cx, &mut pred)).await
+    }
+
+    /// One look for [`wait_for`](Self::wait_for): `Ready` if `pred` holds, or the task
+    /// waits for the next change.
+    fn poll_until(&self, cx: &Context<'_>, pred: &mut impl FnMut(&mut T) -> bool) -> Poll<()> {
+        let r = self.lock.try_with(|inner| {
+            if pred(&mut inner.stack) {
+                return true;
+            }
+            let ws = &mut inner.waiters;
+            if !ws.iter().flatten().any(|w| w.will_wake(cx.waker())) {
+                match ws.iter_mut().find(|w| w.is_none()) {
+                    Some(free) => *free = Some(cx.waker().clone()),
+                    None => cx.waker().wake_by_ref(), // no room: look again next turn
+                }
+            }
+            false
+        });
+        match r {
+            Some(true) => Poll::Ready(()),
+            Some(false) => Poll::Pending,
+            None => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Resolves `name` to an IPv4 address with the stack's resolver (feature `dns`): an
+    /// address literal or a cached name at once, otherwise when the answer comes (the
+    /// network task is woken to send the query). Dropping the future gives the query up.
+    #[cfg(feature = "dns")]
+    pub async fn resolve(
+        &self,
+        name: &str,
+    ) -> core::result::Result<core::net::Ipv4Addr, crate::dns::DnsError>
+    where
+        T: crate::socket::Resolve,
+    {
+        use crate::dns::DnsError;
+        let started = self.lock.try_with(|inner| {
+            let q = inner.stack.start_resolve(name);
+            inner.driver.activity = true;
+            (q, inner.driver.waker.take())
+        });
+        let Some((q, driver)) = started else {
+            return Err(DnsError::NoQuerySlot);
+        };
+        if let Some(w) = driver {
+            w.wake();
+        }
+        let query = Query {
+            net: self,
+            handle: Some(q?),
+        };
+        let mut result = None;
+        self.wait_for(|s| match query.handle.as_ref().map(|q| s.poll_resolve(q)) {
+            Some(Poll::Ready(r)) => {
+                result = Some(r);
+                true
+            }
+            Some(Poll::Pending) => false,
+            None => true,
+        })
+        .await;
+        result.unwrap_or(Err(DnsError::InvalidHandle))
     }
 
     /// Takes the socket set's events and marks the wakers they concern.
@@ -353,6 +442,7 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send, const N: usize, const L: usize> AsyncSt
             streams,
             listeners,
             driver,
+            ..
         } = inner;
         let any = core::cell::Cell::new(false);
         stack.as_mut().take_events(
@@ -487,6 +577,26 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send, const N: usize, const L: usize> AsyncSt
         };
         poll_fn(|cx| s.poll_established(cx)).await?;
         Ok(s)
+    }
+}
+
+/// A query of [`AsyncStack::resolve`], given up if the future is dropped first.
+#[cfg(feature = "dns")]
+struct Query<'n, T: crate::socket::Resolve, const N: usize, const L: usize> {
+    net: &'n AsyncStack<T, N, L>,
+    handle: Option<crate::dns::QueryHandle>,
+}
+
+#[cfg(feature = "dns")]
+impl<T: crate::socket::Resolve, const N: usize, const L: usize> Drop for Query<'_, T, N, L> {
+    fn drop(&mut self) {
+        if let Some(q) = self.handle.take() {
+            // A finished query is freed by this too; a held lock leaves it to expire.
+            let _ = self
+                .net
+                .lock
+                .try_with(|inner| inner.stack.cancel_resolve(q));
+        }
     }
 }
 

@@ -250,6 +250,38 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send> BlockingStack<T> {
         }
     }
 
+    /// Resolves `name` to an IPv4 address with the stack's resolver (feature `dns`),
+    /// blocking until the answer or `timeout` (`TimedOut` then, and the query is given
+    /// up). An address literal or a cached name answers at once.
+    #[cfg(feature = "dns")]
+    pub fn resolve(
+        &self,
+        name: &str,
+        timeout: Option<StdDuration>,
+    ) -> Result<core::net::Ipv4Addr, crate::dns::DnsError>
+    where
+        T: crate::socket::Resolve,
+    {
+        use crate::dns::DnsError;
+        let q = self
+            .with(|s| s.start_resolve(name))
+            .map_err(|_| DnsError::InvalidHandle)??;
+        let mut out = None;
+        let done = self.wait_for(timeout, |s| match s.poll_resolve(&q) {
+            core::task::Poll::Ready(r) => {
+                out = Some(r);
+                true
+            }
+            core::task::Poll::Pending => false,
+        });
+        let _ = self.with(|s| s.cancel_resolve(q));
+        match (done, out) {
+            (Ok(true), Some(r)) => r,
+            (Ok(false), _) => Err(DnsError::TimedOut),
+            _ => Err(DnsError::InvalidHandle),
+        }
+    }
+
     /// The stack thread: polls, wakes blocked callers, sleeps until the next deadline or a
     /// kick (a condition variable; `max_idle` at most). Returns after [`stop`](Self::stop).
     pub fn run<D>(&self, device: &mut D)

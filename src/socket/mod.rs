@@ -128,6 +128,25 @@ pub trait Drive<D> {
     fn drive(&mut self, now: Instant, device: &mut D) -> Option<Instant>;
 }
 
+/// Name resolution by the stack behind an adapter (feature `dns`; `Stack` implements
+/// it), so that the async and blocking adapters offer `resolve` without naming the stack
+/// type.
+#[cfg(feature = "dns")]
+pub trait Resolve {
+    /// Starts resolving `name` (an address literal or a cached name is answered at once).
+    fn start_resolve(
+        &mut self,
+        name: &str,
+    ) -> Result<crate::dns::QueryHandle, crate::dns::DnsError>;
+    /// The query's result: `Pending` while it runs; once `Ready` the query is over.
+    fn poll_resolve(
+        &mut self,
+        query: &crate::dns::QueryHandle,
+    ) -> core::task::Poll<Result<core::net::Ipv4Addr, crate::dns::DnsError>>;
+    /// Gives the query up.
+    fn cancel_resolve(&mut self, query: crate::dns::QueryHandle);
+}
+
 bitflags::bitflags! {
     /// State flags of a socket, in the spirit of BSD's `so_state`.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]

@@ -11,8 +11,8 @@
 //!   clients that poll with `nb`.
 //!
 //! tidytcp speaks IPv4 only for now: an IPv6 address is [`Error::Unsupported`]. `Dns`
-//! resolves address literals (`"10.0.0.1"`) and, until the resolver lands, answers
-//! `Unsupported` for names.
+//! resolves names with the stack's resolver (feature `dns`); without it, only address
+//! literals (`"10.0.0.1"`), and `Unsupported` for names.
 
 #[cfg(feature = "embedded-nal-async")]
 pub use client::TcpClient;
@@ -96,6 +96,36 @@ mod client {
         }
     }
 
+    /// With the resolver (feature `dns`): names are looked up by the stack; an IPv6
+    /// lookup or a reverse one is `DnsError::Unsupported`.
+    #[cfg(feature = "dns")]
+    impl<'a, T, const N: usize, const L: usize> Dns for TcpClient<'_, 'a, T, N, L>
+    where
+        T: AsMut<SocketSet<'a>> + Send + crate::socket::Resolve,
+    {
+        type Error = crate::dns::DnsError;
+
+        async fn get_host_by_name(
+            &self,
+            host: &str,
+            addr_type: AddrType,
+        ) -> core::result::Result<IpAddr, Self::Error> {
+            if addr_type == AddrType::IPv6 {
+                return Err(crate::dns::DnsError::Unsupported);
+            }
+            self.net.resolve(host).await.map(IpAddr::V4)
+        }
+
+        async fn get_host_by_address(
+            &self,
+            _addr: IpAddr,
+            _result: &mut [u8],
+        ) -> core::result::Result<usize, Self::Error> {
+            Err(crate::dns::DnsError::Unsupported)
+        }
+    }
+
+    #[cfg(not(feature = "dns"))]
     impl<'a, T, const N: usize, const L: usize> Dns for TcpClient<'_, 'a, T, N, L>
     where
         T: AsMut<SocketSet<'a>> + Send,

@@ -265,3 +265,18 @@ impl<'a> DnsTcp<'a> {
         }
     }
 }
+
+impl crate::socket::Resolve for Stack<'_> {
+    fn start_resolve(&mut self, name: &str) -> Result<QueryHandle, DnsError> {
+        // The only error of `resolve`: every query slot taken.
+        self.resolve(name).map_err(|_| DnsError::NoQuerySlot)
+    }
+
+    fn poll_resolve(&mut self, query: &QueryHandle) -> Poll<Result<Ipv4Addr, DnsError>> {
+        self.query_result(query)
+    }
+
+    fn cancel_resolve(&mut self, query: QueryHandle) {
+        self.cancel_query(query);
+    }
+}
