@@ -21,10 +21,16 @@
 //!                     a line "quit" sent to it ends the program cleanly
 //! ```
 //!
+//! The stack's events (connections established, failed and closed, link changes, SYNs
+//! dropped) go to standard error at the level `RUST_LOG` names (`warn` when unset), e.g.
+//! `RUST_LOG=debug`.
+//!
 //! The loop is the core (super-loop) API: `stack.poll(now, &mut dev)`, the application's
 //! step, then `tap.wait(..)` until the next deadline or a frame, with `now` from
 //! `std::time::Instant` since start.
 #![allow(dead_code)]
+
+mod logger;
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -118,8 +124,9 @@ fn parse_faults(spec: &str) -> Option<(FaultConfig, u64)> {
 }
 
 impl Options {
-    /// Parses the process's arguments.
+    /// Parses the process's arguments (and starts the `RUST_LOG` logger).
     pub fn parse(usage: &str) -> Options {
+        logger::init();
         let mut o = Options {
             tap: "tap0".into(),
             ip: "10.7.0.2/24".parse().unwrap(),
