@@ -74,6 +74,7 @@ mod format {
         SocketId,
         crate::stack::Stats,
         crate::ip::IpStats,
+        crate::ip::DropReason,
         crate::tcp::TcpStats,
         crate::tcp::Keepalive,
         crate::tcp::cc::Algorithm,

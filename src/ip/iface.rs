@@ -7,6 +7,7 @@ use super::{
     DropReason, IPV4_PAYLOAD_OFFSET, IcmpError, IcmpErrorKind, IfaceConfig, IpStats,
     NeighborStatus, Received, Reply, bump,
 };
+use crate::log::net_log;
 use crate::time::Instant;
 use crate::wire::WireError;
 use crate::wire::arp::{ArpOperation, ArpPacket, ArpRepr};
@@ -152,6 +153,13 @@ impl<const N: usize> Interface<N> {
 
     fn drop<'f>(&mut self, reason: DropReason) -> Received<'f> {
         bump(reason.counter(&mut self.stats));
+        match reason {
+            // Traffic for others and what this host does not speak: routine.
+            DropReason::NotForUs | DropReason::NotOurAddress | DropReason::UnknownEthertype => {
+                net_log!(trace, "frame dropped: {:?}", reason)
+            }
+            _ => net_log!(debug, "frame dropped: {:?}", reason),
+        }
         Received::Dropped(reason)
     }
 
@@ -631,6 +639,13 @@ impl<const N: usize> Interface<N> {
     fn advance(&mut self, now: Instant) {
         let arp = self.config.arp;
         let failed = self.cache.expire(now, arp.max_retries, arp.failed_hold);
+        if failed > 0 {
+            net_log!(
+                warn,
+                "ARP: {} neighbour(s) did not answer; waiting packets dropped",
+                failed
+            );
+        }
         self.stats.resolution_failures = self.stats.resolution_failures.wrapping_add(failed);
     }
 
