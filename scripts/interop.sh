@@ -414,15 +414,21 @@ if (cd examples/embassy-tuntap && cargo build --release --quiet); then
     PYHTTP=$!
     PIDS+=("$PYHTTP")
     eventually in_ns bash -c "echo >/dev/tcp/$LINUX/8000" 2>/dev/null
+    # The host name goes through reqwless's Dns, which is tidytcp's resolver, to dnsmasq.
+    ip netns exec "$NS" dnsmasq --keep-in-foreground --port=53 --listen-address="$LINUX" \
+        --bind-interfaces --no-resolv --no-hosts --address="/files.test/$LINUX" \
+        >"$WORK/dnsmasq-bridge.log" 2>&1 &
+    DNSMASQ=$!
+    PIDS+=("$DNSMASQ")
     want=$(sha256sum <"$WORK/site/big.bin" | cut -d' ' -f1)
     if out=$(in_ns timeout 120 examples/embassy-tuntap/target/release/fetch --tap tap0 --ip "$US/24" \
-        "http://$LINUX:8000/big.bin" "$WORK/reqwless.bin" 2>&1) &&
+        --dns "$LINUX" "http://files.test:8000/big.bin" "$WORK/reqwless.bin" 2>&1) &&
         [ "$(sha256sum <"$WORK/reqwless.bin" | cut -d' ' -f1)" = "$want" ]; then
-        ok "bridge: reqwless fetched 8 MiB from python3 http.server, sha256 equal ($out)"
+        ok "bridge: reqwless fetched http://files.test:8000/ (8 MiB, name resolved by tidytcp through dnsmasq), sha256 equal ($out)"
     else
         bad "bridge: reqwless fetch: $out"
     fi
-    kill "$PYHTTP" 2>/dev/null
+    kill "$PYHTTP" "$DNSMASQ" 2>/dev/null
 else
     bad "cargo build of examples/embassy-tuntap"
 fi

@@ -23,9 +23,10 @@ use tidytcp::socket::asynch::{TcpListener, TcpStream};
 use tidytcp::socket::runner::StdTimer;
 
 fn main() {
-    let (tap, cidr, rest) = options();
-    assert!(rest.is_empty(), "unknown arguments {rest:?}");
-    let (mut device, net): (_, &'static Net) = open(&tap, cidr);
+    let o = options();
+    assert!(o.rest.is_empty(), "unknown arguments {:?}", o.rest);
+    let (tap, cidr) = (o.tap.clone(), o.ip);
+    let (mut device, net): (_, &'static Net) = open(&o);
     let mut pool = LocalPool::new();
     let spawner = pool.spawner();
     for (port, service) in [

@@ -1,9 +1,10 @@
 //! An HTTP GET with reqwless (a real `embedded-nal-async` client) over tidytcp's
 //! `TcpClient`, the stack run by its async runner over `embassy-net-tuntap`. Writes the
-//! body to FILE and prints its length.
+//! body to FILE and prints its length. A host name in the URL is resolved by the stack
+//! (its `Dns`), with the server `--dns` names.
 //!
 //! ```text
-//! fetch [--tap tap0] [--ip 10.7.0.2/24] URL FILE
+//! fetch [--tap tap0] [--ip 10.7.0.2/24] [--dns ADDR] URL FILE
 //! ```
 
 use std::io::Write as _;
@@ -18,11 +19,11 @@ use tidytcp::socket::nal::TcpClient;
 use tidytcp::socket::runner::StdTimer;
 
 fn main() {
-    let (tap, cidr, rest) = embassy_tuntap::options();
-    let [url, file] = rest.as_slice() else {
-        panic!("usage: fetch [--tap NAME] [--ip ADDR/PREFIX] URL FILE");
+    let o = embassy_tuntap::options();
+    let [url, file] = o.rest.as_slice() else {
+        panic!("usage: fetch [--tap NAME] [--ip ADDR/PREFIX] [--dns ADDR] URL FILE");
     };
-    let (mut device, net) = open(&tap, cidr);
+    let (mut device, net) = open(&o);
     let mut out = std::fs::File::create(file).expect("create FILE");
     let fetch = async {
         let client = TcpClient::new(net).with_connect_timeout(core::time::Duration::from_secs(10));
