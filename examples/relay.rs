@@ -186,9 +186,9 @@ fn main() {
             eprintln!("faults b->a: {:?}", a.tx_stats());
         }
         // Held frames (reordered, duplicated) are due by `poll_at`.
-        let timeout = a.poll_at().map(|at| {
-            StdDuration::from_micros(at.saturating_duration_since(now).total_micros())
-        });
+        let timeout = a
+            .poll_at()
+            .map(|at| StdDuration::from_micros(at.saturating_duration_since(now).total_micros()));
         let timeout = match (timeout, o.report) {
             (Some(t), Some(r)) => Some(t.min(r)),
             (t, r) => t.or(r),
