@@ -904,6 +904,7 @@ impl<'a> Stack<'a> {
         });
         if repr.flags.contains(TcpFlags::RST) {
             self.sockets.stats.rst_sent += 1;
+            net_log!(debug, "tcp RST sent to {}:{}", rip, repr.dst_port);
         }
         self.sockets.stats.segments_out += 1;
         true

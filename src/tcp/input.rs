@@ -6,6 +6,7 @@ use super::reply::rst_for;
 use super::sack::DUP_THRESH;
 use crate::buf::{RecvBuf, SendBuf};
 use crate::error::Error;
+use crate::log::net_log;
 use crate::tcp::cc::{AckEvent, CongestionControl};
 use crate::time::Duration;
 use crate::wire::tcp::{SeqNum, TcpFlags, TcpRepr};
@@ -677,6 +678,13 @@ impl Connection {
             self.snd_max - self.snd_una
         };
         ctx.stats.fast_retransmits += 1;
+        net_log!(
+            debug,
+            "tcp {} -> {}: fast recovery, {} bytes in flight",
+            self.local,
+            self.remote,
+            flight
+        );
         self.ts_rexmt = self.ts_now(now);
         self.rack_reset();
         self.flags |= Flags::RECOVERY;

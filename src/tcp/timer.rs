@@ -4,6 +4,7 @@
 use super::State;
 use super::cc::CongestionControl;
 use super::conn::{Connection, Ctx, Flags};
+use crate::log::net_log;
 use crate::time::{Duration, Instant};
 use crate::wire::tcp::TcpRepr;
 
@@ -84,6 +85,13 @@ impl Connection {
     fn on_rto(&mut self, ctx: &mut Ctx<'_>) -> Option<TcpRepr> {
         let now = ctx.now;
         ctx.stats.timeouts += 1;
+        net_log!(
+            debug,
+            "tcp {} -> {}: retransmission timeout ({} before)",
+            self.local,
+            self.remote,
+            self.rexmt_count
+        );
         let synchronizing = matches!(self.state, State::SynSent | State::SynReceived);
         let limit = if synchronizing {
             ctx.cfg.syn_retries
