@@ -9,17 +9,23 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use common::udp::send_from;
 use common::*;
 use tidytcp::drivers::{Device, Direction, DirectionConfig, RxToken, SimLink, TxToken, Verdict};
 use tidytcp::ip::dhcp::{DhcpConfig, DhcpEvent, DhcpState};
 use tidytcp::stack::{AddressEvent, Stack};
 use tidytcp::wire::dhcpv4::{DhcpPacket, DhcpRepr, MessageType};
 use tidytcp::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
-use tidytcp::wire::ipv4::{IpProtocol, Ipv4Cidr, Ipv4Packet, Ipv4Repr};
-use tidytcp::wire::udp::{UdpPacket, UdpRepr};
+use tidytcp::wire::ipv4::{Ipv4Cidr, Ipv4Packet};
+use tidytcp::wire::udp::UdpPacket;
 use tidytcp::{Duration, Error, Instant};
 
 const SERVER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 0xfe]);
+/// The fake server, as `common::udp::send_from` needs it.
+const THIS_SERVER: common::udp::Server = common::udp::Server {
+    mac: SERVER_MAC,
+    ip: SERVER,
+};
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 254);
 const OFFERED: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 77);
 
@@ -39,7 +45,7 @@ impl FakeServer {
             // Stopped, the DHCP server says nothing; the host still answers ARP.
             if let Some((dst_mac, dst, bytes)) = reply {
                 if self.running || dst.is_unspecified() {
-                    send(tx, dst_mac, dst, &bytes);
+                    send_from(tx, THIS_SERVER, dst_mac, dst, 67, 68, &bytes);
                 }
             }
         }
@@ -100,50 +106,6 @@ impl FakeServer {
         };
         Some((mac, dst, buf))
     }
-}
-
-/// Sends a DHCP message from the server.
-fn send<T: TxToken>(tx: T, dst_mac: EthernetAddress, dst: Ipv4Addr, msg: &[u8]) {
-    if dst.is_unspecified() {
-        tx.consume(14 + msg.len(), |f| {
-            EthernetRepr {
-                src: SERVER_MAC,
-                dst: dst_mac,
-                ethertype: EtherType::Arp,
-            }
-            .emit(f)
-            .unwrap();
-            f[14..].copy_from_slice(msg);
-        });
-        return;
-    }
-    let udp_len = 8 + msg.len();
-    tx.consume(14 + 20 + udp_len, |f| {
-        EthernetRepr {
-            src: SERVER_MAC,
-            dst: dst_mac,
-            ethertype: EtherType::Ipv4,
-        }
-        .emit(f)
-        .unwrap();
-        let ip = Ipv4Repr {
-            src: SERVER,
-            dst,
-            protocol: IpProtocol::Udp,
-            payload_len: udp_len,
-            ttl: 64,
-            ident: 0,
-            dont_frag: false,
-        };
-        ip.emit(&mut f[14..]).unwrap();
-        f[42..].copy_from_slice(msg);
-        UdpRepr {
-            src_port: 67,
-            dst_port: 68,
-        }
-        .emit(&mut f[34..], SERVER, dst)
-        .unwrap();
-    });
 }
 
 fn quick_dhcp() -> DhcpConfig {

@@ -7,17 +7,23 @@ mod common;
 use std::net::Ipv4Addr;
 use std::task::Poll;
 
+use common::udp::send_from;
 use common::*;
 use tidytcp::dns::DnsError;
-use tidytcp::drivers::{Device, DirectionConfig, RxToken, SimLink, TxToken};
+use tidytcp::drivers::{Device, DirectionConfig, RxToken, SimLink};
 use tidytcp::stack::Stack;
 use tidytcp::wire::dns::{self, DnsPacket};
-use tidytcp::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
-use tidytcp::wire::ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
-use tidytcp::wire::udp::{UdpPacket, UdpRepr};
+use tidytcp::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame};
+use tidytcp::wire::ipv4::{IpProtocol, Ipv4Packet};
+use tidytcp::wire::udp::UdpPacket;
 use tidytcp::{Duration, Instant};
 
 const SERVER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
+/// The fake server, as `common::udp::send_from` needs it.
+const THIS_SERVER: common::udp::Server = common::udp::Server {
+    mac: SERVER_MAC,
+    ip: SERVER,
+};
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 80);
 
@@ -48,7 +54,7 @@ impl FakeDns {
         for (dst_mac, dst, sport, dport, msg) in replies {
             let mut port = link.b();
             let tx = port.transmit(now).unwrap();
-            send(tx, dst_mac, dst, sport, dport, &msg);
+            send_from(tx, THIS_SERVER, dst_mac, dst, sport, dport, &msg);
         }
     }
 
@@ -89,57 +95,6 @@ impl FakeDns {
         }
         Some((eth.src(), ip.src_addr(), 53, udp.src_port(), msg))
     }
-}
-
-fn send<T: TxToken>(
-    tx: T,
-    dst_mac: EthernetAddress,
-    dst: Ipv4Addr,
-    sport: u16,
-    dport: u16,
-    msg: &[u8],
-) {
-    if dst.is_unspecified() {
-        // An ARP reply.
-        tx.consume(14 + 28, |f| {
-            EthernetRepr {
-                src: SERVER_MAC,
-                dst: dst_mac,
-                ethertype: EtherType::Arp,
-            }
-            .emit(f)
-            .unwrap();
-            f[14..].copy_from_slice(msg);
-        });
-        return;
-    }
-    let udp_len = 8 + msg.len();
-    tx.consume(14 + 20 + udp_len, |f| {
-        EthernetRepr {
-            src: SERVER_MAC,
-            dst: dst_mac,
-            ethertype: EtherType::Ipv4,
-        }
-        .emit(f)
-        .unwrap();
-        let ip = Ipv4Repr {
-            src: SERVER,
-            dst,
-            protocol: IpProtocol::Udp,
-            payload_len: udp_len,
-            ttl: 64,
-            ident: 0,
-            dont_frag: false,
-        };
-        ip.emit(&mut f[14..]).unwrap();
-        f[42..].copy_from_slice(msg);
-        UdpRepr {
-            src_port: sport,
-            dst_port: dport,
-        }
-        .emit(&mut f[34..], SERVER, dst)
-        .unwrap();
-    });
 }
 
 fn lossy(loss: f64) -> DirectionConfig {

@@ -182,6 +182,20 @@ impl Table<'_> {
     }
 }
 
+/// What a look under the lock found: `Some(true)` ready, `Some(false)` not yet (a waker
+/// is registered), `None` the lock was held further up this call stack (look again at
+/// the next turn).
+fn ready_if(found: Option<bool>, cx: &Context<'_>) -> Poll<()> {
+    match found {
+        Some(true) => Poll::Ready(()),
+        Some(false) => Poll::Pending,
+        None => {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
 /// Stores `w` in `slot` unless it already holds a waker for the same task.
 fn register(slot: &mut Option<Waker>, w: &Waker) {
     match slot {
@@ -322,14 +336,7 @@ impl<T, const N: usize, const L: usize> AsyncStack<T, N, L> {
                 false
             }
         });
-        match r {
-            Some(true) => Poll::Ready(()),
-            Some(false) => Poll::Pending,
-            None => {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-        }
+        ready_if(r, cx)
     }
 
     /// Whether a handle needed the stack since the last call (and clears it): the
@@ -385,14 +392,7 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send, const N: usize, const L: usize> AsyncSt
             }
             false
         });
-        match r {
-            Some(true) => Poll::Ready(()),
-            Some(false) => Poll::Pending,
-            None => {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-        }
+        ready_if(r, cx)
     }
 
     /// Resolves `name` to an IPv4 address with the stack's resolver (feature `dns`): an

@@ -151,3 +151,4 @@ pub mod data;
 pub mod frames;
 pub mod loopwire;
 pub mod script;
+pub mod udp;
