@@ -34,7 +34,7 @@ impl<'a> Stack<'a> {
     /// # use tidytcp::dns::DnsError;
     /// # use core::task::Poll;
     /// # let mut storage = SocketStorage::<1, 1, 256, 256>::new();
-    /// # let cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "10.0.0.2/24".parse().unwrap());
+    /// # let cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "10.0.0.2/24".parse().unwrap(), [1; 16]);
     /// let mut stack = Stack::new(cfg, &mut storage);
     /// let q = stack.resolve("10.0.0.1").unwrap();
     /// assert_eq!(stack.query_result(&q), Poll::Ready(Ok("10.0.0.1".parse().unwrap())));
