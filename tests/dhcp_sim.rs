@@ -38,6 +38,16 @@ struct FakeServer {
 }
 
 impl FakeServer {
+    /// A running server that grants `lease` seconds.
+    fn new(lease: u32) -> Self {
+        FakeServer {
+            lease,
+            running: true,
+            acks: 0,
+            unicast_requests: 0,
+        }
+    }
+
     /// Answers every DHCP message waiting at end B by `now`.
     fn serve(&mut self, link: &mut SimLink, now: Instant) {
         while let Some((rx, tx)) = link.b().receive(now) {
@@ -154,12 +164,7 @@ fn converges_through_loss_and_keeps_renewing() {
         let mut sa = storage();
         let mut a = Stack::new(config(1), &mut sa);
         let mut link = link(lossy(0.2), seed);
-        let mut srv = FakeServer {
-            lease: 120,
-            running: true,
-            acks: 0,
-            unicast_requests: 0,
-        };
+        let mut srv = FakeServer::new(120);
         let mut now = Instant::ZERO;
         a.enable_dhcp(now, quick_dhcp());
         assert_eq!(a.interface().address(), Ipv4Addr::UNSPECIFIED);
@@ -212,12 +217,7 @@ fn without_server_rebinds_then_drops_the_address_at_expiry() {
     let mut sa = storage();
     let mut a = Stack::new(config(1), &mut sa);
     let mut link = link(lossy(0.0), 1);
-    let mut srv = FakeServer {
-        lease: 120,
-        running: true,
-        acks: 0,
-        unicast_requests: 0,
-    };
+    let mut srv = FakeServer::new(120);
     let mut now = Instant::ZERO;
     a.enable_dhcp(now, quick_dhcp());
     let mut events = Vec::new();
@@ -311,12 +311,7 @@ fn an_address_in_use_is_declined() {
         }
         Verdict::Pass
     });
-    let mut srv = FakeServer {
-        lease: 120,
-        running: true,
-        acks: 0,
-        unicast_requests: 0,
-    };
+    let mut srv = FakeServer::new(120);
     let mut now = Instant::ZERO;
     a.enable_dhcp(now, quick_dhcp());
     while probes.load(Ordering::Relaxed) == 0 {
@@ -443,12 +438,7 @@ fn link_up_again_confirms_the_lease_with_init_reboot() {
     let mut sa = storage();
     let mut a = Stack::new(config(1), &mut sa);
     let mut link = link(lossy(0.0), 1);
-    let mut srv = FakeServer {
-        lease: 600,
-        running: true,
-        acks: 0,
-        unicast_requests: 0,
-    };
+    let mut srv = FakeServer::new(600);
     let mut now = Instant::ZERO;
     a.enable_dhcp(now, quick_dhcp());
     let mut events = Vec::new();
