@@ -149,6 +149,8 @@ fn active_open_completes_and_negotiates() {
     t.poll();
     t.expect(seg!(RST | ACK, seq = iss + 2, ack = 7001));
     assert_eq!(t.stack.in_use(), 0);
+    // Counted once, when sent (it used to count when queued as well).
+    assert_eq!(t.stack.stats().tcp.rst_sent, 1);
 }
 
 /// RFC 7323 §2.2, §3.2; RFC 2018 §2: options the SYN-ACK does not return are off, and the

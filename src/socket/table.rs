@@ -918,7 +918,6 @@ impl<'a> SocketSet<'a> {
         if let Some(c) = self.slots[i].conn.as_mut() {
             if let Some(rst) = c.close(now, &cfg, unread) {
                 let (l, r) = (c.local(), c.remote());
-                self.stats.rst_sent += 1;
                 self.queue_rst(l, r, rst);
             }
         }
@@ -931,7 +930,6 @@ impl<'a> SocketSet<'a> {
         if let Some(c) = self.slots[i].conn.as_mut() {
             if let Some(rst) = c.abort() {
                 let (l, r) = (c.local(), c.remote());
-                self.stats.rst_sent += 1;
                 self.queue_rst(l, r, rst);
             }
         }
@@ -1008,7 +1006,6 @@ impl<'a> SocketSet<'a> {
                 if let Some(c) = self.slots[i].conn.as_mut() {
                     if let Some(rst) = c.abort() {
                         let (l, r) = (c.local(), c.remote());
-                        self.stats.rst_sent += 1;
                         self.queue_rst(l, r, rst);
                     }
                 }

@@ -741,7 +741,6 @@ impl<'a> Stack<'a> {
             let rst = c.on_timer(&mut ctx);
             let ends = (c.local(), c.remote());
             if let Some(r) = rst {
-                set.stats.rst_sent += 1;
                 set.queue_rst(ends.0, ends.1, r);
             }
             set.after_change(i);

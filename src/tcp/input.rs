@@ -373,7 +373,7 @@ impl Connection {
             && matches!(self.state, State::FinWait1 | State::FinWait2)
             && self.has_new_data(r, seg.payload.len())
         {
-            ctx.stats.rst_sent += 0;
+            // Counted where it is sent, as every reset is.
             let reply = rst_for(r, seg.payload.len());
             self.enter_closed(None);
             return reply;
