@@ -108,7 +108,7 @@ fn main() -> ! {
         rx: [0; FRAME],
         tx: [0; FRAME],
     });
-    let mut cfg = Config::new(
+    let cfg = Config::new(
         EthernetAddress([0x02, 0, 0, 0, 0, 0x01]),
         Ipv4Cidr::new(Ipv4Addr::new(192, 168, 69, 2), 24),
         [0x5a; 16],

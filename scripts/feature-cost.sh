@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# What each cargo feature costs on a Cortex-M4F (thumbv7em-none-eabihf): flash and RAM of
+# `examples/firmware-echo` (opt-level s, LTO), and the sizes of one connection's
+# `socket::Slot` and of the `Stack`, for the minimal feature set plus one feature at a
+# time, and for the default protocol set. Prints a Markdown table (BENCHMARKS.md, "What
+# each feature costs").
+#
+# Usage: scripts/feature-cost.sh   (from anywhere; needs the thumbv7em-none-eabihf target
+#                                   and arm-none-eabi-size)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+fw=examples/firmware-echo
+elf=$fw/target/thumbv7em-none-eabihf/release/firmware-echo
+
+# The sizes of `Slot` and `Stack` come from compile errors in a scratch crate:
+# `[(); 0] = [(); N]` fails with "expected an array with a size of 0, found one with a
+# size of N". `Stack` lives in `main`'s frame in the firmware, so `.bss` does not show it.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+mkdir "$scratch/src"
+cat >"$scratch/src/lib.rs" <<'EOF'
+#![no_std]
+const _: [(); 0] = [(); core::mem::size_of::<tidytcp::socket::Slot>()];
+const _: [(); 0] = [(); core::mem::size_of::<tidytcp::stack::Stack<'static>>()];
+EOF
+
+quote() { echo "$1" | sed "s|[^,][^,]*|$2&$3|g"; }
+
+sizes() { # comma-separated tidytcp features -> "slot stack"
+    cat >"$scratch/Cargo.toml" <<EOF
+[package]
+name = "slot-size"
+version = "0.0.0"
+edition = "2024"
+publish = false
+[workspace]
+[dependencies]
+tidytcp = { path = "$root", default-features = false, features = [$(quote "$1" '"' '"')] }
+EOF
+    (cd "$scratch" && CARGO_TARGET_DIR="$root/target/feature-cost" \
+        cargo check -q --target thumbv7em-none-eabihf 2>&1 || true) |
+        sed -n 's/.*found one with a size of \([0-9]*\).*/\1/p' | head -2 | xargs
+}
+
+firmware() { # comma-separated tidytcp features -> "flash ram"
+    local feats=()
+    [ -n "$1" ] && feats=(--features "$(quote "$1" tidytcp/ '')")
+    (cd "$fw" && cargo build -q --release --no-default-features "${feats[@]}")
+    arm-none-eabi-size -A "$elf" | awk '
+        $1 == ".text" || $1 == ".rodata" { flash += $2 }
+        $1 == ".data" || $1 == ".bss" { ram += $2 }
+        END { print flash, ram }'
+}
+
+rows=(
+    "minimal|"
+    "+ cubic|cubic"
+    "+ sack|sack"
+    "+ timestamps|timestamps"
+    "+ window-scaling|window-scaling"
+    "+ syncookies|syncookies"
+    "+ dhcpv4|dhcpv4"
+    "+ dns|dns"
+    "+ log|log"
+    "+ dhcpv4 + dns|dhcpv4,dns"
+    "default protocol set|cubic,sack,timestamps,window-scaling,syncookies"
+    "default protocol set + dhcpv4 + dns|cubic,sack,timestamps,window-scaling,syncookies,dhcpv4,dns"
+)
+
+echo "| features | flash | Δ flash | RAM (.data+.bss) | Δ RAM | \`Slot\` | Δ \`Slot\` | \`Stack\` | Δ \`Stack\` |"
+echo "|---|---|---|---|---|---|---|---|---|"
+base=''
+for row in "${rows[@]}"; do
+    label=${row%%|*} feats=${row#*|}
+    read -r f r < <(firmware "$feats")
+    read -r s k < <(sizes "$feats")
+    [ -z "${k:-}" ] && { echo "feature-cost: no Slot/Stack size for '$feats'" >&2; exit 1; }
+    [ -z "$base" ] && { base=1 bf=$f br=$r bs=$s bk=$k; }
+    printf '| %s | %d B | %+d B | %d B | %+d B | %d B | %+d B | %d B | %+d B |\n' \
+        "$label" "$f" $((f - bf)) "$r" $((r - br)) "$s" $((s - bs)) "$k" $((k - bk))
+done
