@@ -27,9 +27,6 @@ pub struct Instant {
     micros_plus_1: NonZeroU64,
 }
 
-/// The largest representable instant, in microseconds.
-const MAX_MICROS: u64 = u64::MAX - 1;
-
 impl Default for Instant {
     fn default() -> Self {
         Instant::ZERO
@@ -83,16 +80,10 @@ impl Instant {
 
     /// An instant `micros` microseconds after the origin.
     pub const fn from_micros(micros: u64) -> Self {
-        let m = if micros > MAX_MICROS {
-            MAX_MICROS
-        } else {
-            micros
-        };
-        match NonZeroU64::new(m + 1) {
-            Some(v) => Instant { micros_plus_1: v },
-            None => Instant {
-                micros_plus_1: NonZeroU64::MAX,
-            },
+        // `micros + 1`, saturating at `u64::MAX`, the end of the clock (`u64::MAX - 1`) plus one: one
+        // add-with-carry and a select, small where it is inlined.
+        Instant {
+            micros_plus_1: NonZeroU64::MIN.saturating_add(micros),
         }
     }
     /// An instant `millis` milliseconds after the origin.
@@ -145,7 +136,11 @@ impl Instant {
     }
     /// `self + d`, saturating at the end of the clock instead of overflowing.
     pub const fn saturating_add(self, d: Duration) -> Instant {
-        Instant::from_micros(self.total_micros().saturating_add(d.micros))
+        // The end of the clock plus one is `u64::MAX`, so saturating the stored value
+        // saturates the instant.
+        Instant {
+            micros_plus_1: self.micros_plus_1.saturating_add(d.micros),
+        }
     }
 }
 
@@ -315,10 +310,7 @@ mod tests {
             u64::from(u32::MAX),
             1 << 32,
         ];
-        for n in edges
-            .into_iter()
-            .chain([u64::MAX, u64::MAX - 1, MAX_MICROS])
-        {
+        for n in edges.into_iter().chain([u64::MAX, u64::MAX - 1]) {
             assert_eq!(div_1000_narrow(n), n / 1000, "{n}");
         }
         for _ in 0..100_000 {
@@ -352,6 +344,25 @@ mod tests {
             Duration::ZERO
         );
         assert_eq!(Duration::from_millis(3).total_micros(), 3_000);
+        // The clock ends at u64::MAX - 1 microseconds, from either side of it.
+        let end = Instant::from_micros(u64::MAX - 1);
+        assert_eq!(Instant::from_micros(u64::MAX), end);
+        assert_eq!(end.total_micros(), u64::MAX - 1);
+        let before = Instant::from_micros(u64::MAX - 3);
+        assert_eq!(
+            before
+                .saturating_add(Duration::from_micros(1))
+                .total_micros(),
+            u64::MAX - 2
+        );
+        assert_eq!(before.saturating_add(Duration::from_micros(2)), end);
+        assert_eq!(before.saturating_add(Duration::from_micros(u64::MAX)), end);
+        assert_eq!(
+            Instant::ZERO
+                .saturating_add(Duration::from_micros(7))
+                .total_micros(),
+            7
+        );
     }
 
     #[test]
