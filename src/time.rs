@@ -123,14 +123,21 @@ impl Instant {
             .map(|micros_plus_1| Instant { micros_plus_1 })
     }
 
-    /// The earliest of `ts`, ignoring `None`s; `None` if all are. Branch-free: an absent
-    /// instant is taken as the end of the clock plus one, which no instant reaches.
+    /// A key that orders optional deadlines with `None` last: the microseconds, and
+    /// `u64::MAX` (the end of the clock plus one, which no instant reaches) for `None`.
+    /// One subtraction, since `None` is stored as a zero `micros_plus_1`.
+    #[inline]
+    pub(crate) fn deadline_key(t: Option<Instant>) -> u64 {
+        t.map_or(0, |t| t.micros_plus_1.get()).wrapping_sub(1)
+    }
+
+    /// The earliest of `ts`, ignoring `None`s; `None` if all are. Branch-free, by
+    /// [`Instant::deadline_key`].
     #[inline]
     pub(crate) fn earliest<const N: usize>(ts: [Option<Instant>; N]) -> Option<Instant> {
-        // `micros_plus_1 - 1`, with `None` (a zero `micros_plus_1`) wrapping to u64::MAX.
         let m = ts
             .iter()
-            .map(|t| t.map_or(u64::MAX, |t| t.micros_plus_1.get() - 1))
+            .map(|&t| Instant::deadline_key(t))
             .fold(u64::MAX, u64::min);
         NonZeroU64::new(m.wrapping_add(1)).map(|micros_plus_1| Instant { micros_plus_1 })
     }

@@ -614,10 +614,8 @@ impl<'a> SocketSet<'a> {
     }
 
     #[inline]
-    fn key(&self, p: usize) -> Instant {
-        self.slots[usize::from(self.heap[p])]
-            .deadline
-            .unwrap_or(Instant::from_micros(u64::MAX))
+    fn key(&self, p: usize) -> u64 {
+        Instant::deadline_key(self.slots[usize::from(self.heap[p])].deadline)
     }
 
     fn swap(&mut self, a: usize, b: usize) {
@@ -679,13 +677,16 @@ impl<'a> SocketSet<'a> {
     /// The earliest deadline of any connection.
     #[inline]
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        (self.heap_len > 0).then(|| self.key(0))
+        match self.heap_len {
+            0 => None,
+            _ => self.slots[usize::from(self.heap[0])].deadline,
+        }
     }
 
     /// The slot whose deadline is earliest, if it is due at `now`.
     #[inline]
     pub(crate) fn due(&self, now: Instant) -> Option<usize> {
-        (self.heap_len > 0 && self.key(0) <= now).then(|| usize::from(self.heap[0]))
+        (self.heap_len > 0 && self.key(0) <= now.total_micros()).then(|| usize::from(self.heap[0]))
     }
 
     // ----- output pending -----
