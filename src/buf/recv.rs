@@ -2,8 +2,11 @@
 use super::{copy_prefix, ring_add, ring_slices, ring_slices_mut, split_clamped};
 use crate::wire::checksum::Checksum;
 
-/// Compile-time capacity of the out-of-order range table of one receive ring.
-pub const MAX_RANGES: usize = 8;
+/// Compile-time capacity of the out-of-order range table of one receive ring: 8 with the
+/// `sack` feature (a SACK sender fills several holes per round trip, and each range held
+/// is data it need not send again), 4 without it (as smoltcp's assembler), which saves
+/// 32 bytes per connection where every byte of RAM counts. Each range takes 8 bytes.
+pub const MAX_RANGES: usize = if cfg!(feature = "sack") { 8 } else { 4 };
 
 /// `window` capped at `u32::MAX`, the largest window (and out-of-order offset) a ring
 /// tracks: range offsets are stored as `u32`. Far above any TCP window (at most 2^30 bytes

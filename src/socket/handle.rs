@@ -10,7 +10,7 @@ use core::sync::atomic::Ordering;
 
 use super::sync::{AtomicBool, fence};
 
-use super::table::{ListenSlot, NONE, Owner, SocketSet};
+use super::table::{ListenSlot, Marks, NONE, Owner, SocketSet};
 use crate::error::{Capacity, Error, Result};
 use crate::tcp::cc::Algorithm;
 use crate::tcp::{Connection, Keepalive, State};
@@ -349,7 +349,7 @@ impl<'a> SocketSet<'a> {
                 local: c.local(),
                 remote: Some(c.remote()),
                 state: c.state(),
-                flags: super::SocketFlags::of(c, s.owner, s.queued),
+                flags: super::SocketFlags::of(c, s.owner, s.marks.has(Marks::QUEUED)),
                 recv_queue: s.rx.len(),
                 send_queue: s.tx.len(),
             })
@@ -389,7 +389,7 @@ impl<'a> TcpListener<'a> {
             }
             l.q_len = l.q_len.saturating_sub(1);
             let s = &mut set.slots[i];
-            s.queued = false;
+            s.marks.set(Marks::QUEUED, false);
             s.q_next = NONE;
             if s.conn.is_none() {
                 continue;
@@ -491,7 +491,7 @@ impl<'a> TcpStream<'a> {
 
     /// What a read that took nothing returns.
     fn read_nothing(set: &SocketSet<'a>, i: usize, empty_buf: bool) -> Result<usize> {
-        if empty_buf || set.slots[i].read_shut {
+        if empty_buf || set.slots[i].marks.has(Marks::READ_SHUT) {
             return Ok(0);
         }
         let c = set.conn(i);
@@ -573,7 +573,7 @@ impl<'a> TcpStream<'a> {
     pub(crate) fn shutdown_shared(&self, set: &mut SocketSet<'a>, how: Shutdown) -> Result<()> {
         let i = set.check(self)?;
         if matches!(how, Shutdown::Read | Shutdown::Both) {
-            set.slots[i].read_shut = true;
+            set.slots[i].marks.set(Marks::READ_SHUT, true);
             set.after_change(i);
         }
         if !matches!(how, Shutdown::Write | Shutdown::Both) {
@@ -639,7 +639,7 @@ impl<'a> TcpStream<'a> {
             r |= Readiness::CLOSED;
         }
         if !s.rx.is_empty()
-            || s.read_shut
+            || s.marks.has(Marks::READ_SHUT)
             || c.peer_closed()
             || failed
             || c.state() == State::Closed

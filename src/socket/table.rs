@@ -50,20 +50,46 @@ pub struct Slot {
     pub(crate) tx: SendState,
     /// Next slot in the same hash bucket, or in the free list.
     pub(crate) link: u16,
-    pub(crate) hashed: bool,
     pub(crate) heap_pos: u16,
     pub(crate) deadline: Option<Instant>,
     pub(crate) dirty_next: u16,
-    pub(crate) dirty: bool,
     /// Next slot in the listener's accept queue.
     pub(crate) q_next: u16,
-    pub(crate) queued: bool,
     /// Readiness events not yet taken by an adapter.
     pub(crate) events: Events,
     pub(crate) ev_next: u16,
-    pub(crate) ev_listed: bool,
+    /// Which lists the slot is on, and whether the user shut its read side.
+    pub(crate) marks: Marks,
+}
+
+/// A slot's yes/no bookkeeping, one bit each (five `bool`s cost 8 bytes per slot after
+/// padding on a Cortex-M).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Marks(u8);
+
+impl Marks {
+    /// In its hash bucket's chain.
+    pub(crate) const HASHED: u8 = 1 << 0;
+    /// On the output list (`dirty_next`).
+    pub(crate) const DIRTY: u8 = 1 << 1;
+    /// In a listener's accept queue (`q_next`).
+    pub(crate) const QUEUED: u8 = 1 << 2;
+    /// On the readiness-event list (`ev_next`).
+    pub(crate) const EV_LISTED: u8 = 1 << 3;
     /// The user shut the read side: received data is discarded.
-    pub(crate) read_shut: bool,
+    pub(crate) const READ_SHUT: u8 = 1 << 4;
+
+    /// Whether mark `m` is set.
+    #[inline]
+    pub(crate) fn has(self, m: u8) -> bool {
+        self.0 & m != 0
+    }
+
+    /// Sets mark `m` to `on`.
+    #[inline]
+    pub(crate) fn set(&mut self, m: u8, on: bool) {
+        self.0 = if on { self.0 | m } else { self.0 & !m };
+    }
 }
 
 impl Slot {
@@ -84,17 +110,13 @@ impl Slot {
         rx: RecvState::new(crate::buf::MAX_RANGES),
         tx: SendState::new(),
         link: NONE,
-        hashed: false,
         heap_pos: NONE,
         deadline: None,
         dirty_next: NONE,
-        dirty: false,
         q_next: NONE,
-        queued: false,
         events: Events::empty(),
         ev_next: NONE,
-        ev_listed: false,
-        read_shut: false,
+        marks: Marks(0),
     };
 }
 
@@ -370,7 +392,7 @@ impl<'a> SocketSet<'a> {
         s.rx = RecvState::new(usize::from(self.cfg.max_ooo_ranges));
         s.tx = SendState::new();
         s.events = Events::empty();
-        s.read_shut = false;
+        s.marks.set(Marks::READ_SHUT, false);
         self.allocated += 1;
         Some(i)
     }
@@ -415,7 +437,7 @@ impl<'a> SocketSet<'a> {
     }
 
     fn detach_from_listener(&mut self, i: usize, li: usize, generation: u16) {
-        let queued = self.slots[i].queued;
+        let queued = self.slots[i].marks.has(Marks::QUEUED);
         let Some(l) = self.listeners.get_mut(li) else {
             return;
         };
@@ -443,7 +465,7 @@ impl<'a> SocketSet<'a> {
                 prev = cur;
                 cur = next;
             }
-            self.slots[i].queued = false;
+            self.slots[i].marks.set(Marks::QUEUED, false);
             self.slots[i].q_next = NONE;
         } else {
             l.embryos = l.embryos.saturating_sub(1);
@@ -460,7 +482,7 @@ impl<'a> SocketSet<'a> {
             idx: li as u16,
             generation,
         };
-        s.queued = false;
+        s.marks.set(Marks::QUEUED, false);
         self.hash_insert(i);
         self.after_change(i);
     }
@@ -515,17 +537,17 @@ impl<'a> SocketSet<'a> {
         let Some(c) = self.slots[i].conn.as_ref() else {
             return;
         };
-        if self.slots[i].hashed {
+        if self.slots[i].marks.has(Marks::HASHED) {
             return;
         }
         let b = self.bucket(c.local(), c.remote());
         self.slots[i].link = self.buckets[b];
-        self.slots[i].hashed = true;
+        self.slots[i].marks.set(Marks::HASHED, true);
         self.buckets[b] = i as u16;
     }
 
     fn unhash(&mut self, i: usize) {
-        if !self.slots[i].hashed {
+        if !self.slots[i].marks.has(Marks::HASHED) {
             return;
         }
         let Some(c) = self.slots[i].conn.as_ref() else {
@@ -547,7 +569,7 @@ impl<'a> SocketSet<'a> {
             prev = cur;
             cur = next;
         }
-        self.slots[i].hashed = false;
+        self.slots[i].marks.set(Marks::HASHED, false);
         self.slots[i].link = NONE;
     }
 
@@ -693,10 +715,10 @@ impl<'a> SocketSet<'a> {
 
     /// Queues slot `i` for the output pass.
     pub(crate) fn mark_dirty(&mut self, i: usize) {
-        if self.slots[i].dirty {
+        if self.slots[i].marks.has(Marks::DIRTY) {
             return;
         }
-        self.slots[i].dirty = true;
+        self.slots[i].marks.set(Marks::DIRTY, true);
         self.slots[i].dirty_next = NONE;
         if self.dirty_tail == NONE {
             self.dirty_head = i as u16;
@@ -728,7 +750,7 @@ impl<'a> SocketSet<'a> {
 
     /// Removes slot `i` from the output queue.
     pub(crate) fn undirty(&mut self, i: usize) {
-        if !self.slots[i].dirty {
+        if !self.slots[i].marks.has(Marks::DIRTY) {
             return;
         }
         let mut prev = NONE;
@@ -749,7 +771,7 @@ impl<'a> SocketSet<'a> {
             prev = cur;
             cur = next;
         }
-        self.slots[i].dirty = false;
+        self.slots[i].marks.set(Marks::DIRTY, false);
         self.slots[i].dirty_next = NONE;
     }
 
@@ -780,8 +802,8 @@ impl<'a> SocketSet<'a> {
                 return;
             }
         }
-        if !s.ev_listed && s.owner == Owner::User {
-            s.ev_listed = true;
+        if !s.marks.has(Marks::EV_LISTED) && s.owner == Owner::User {
+            s.marks.set(Marks::EV_LISTED, true);
             s.ev_next = self.ev_head;
             self.ev_head = i as u16;
         }
@@ -793,12 +815,12 @@ impl<'a> SocketSet<'a> {
         let Some(l) = self.listeners.get_mut(li) else {
             return;
         };
-        if l.generation != generation || self.slots[i].queued {
+        if l.generation != generation || self.slots[i].marks.has(Marks::QUEUED) {
             return;
         }
         l.embryos = l.embryos.saturating_sub(1);
         l.q_len += 1;
-        self.slots[i].queued = true;
+        self.slots[i].marks.set(Marks::QUEUED, true);
         self.slots[i].q_next = NONE;
         if l.q_tail == NONE {
             l.q_head = i as u16;
@@ -822,7 +844,7 @@ impl<'a> SocketSet<'a> {
         while cur != NONE {
             let s = &mut self.slots[usize::from(cur)];
             let next = s.ev_next;
-            s.ev_listed = false;
+            s.marks.set(Marks::EV_LISTED, false);
             s.ev_next = NONE;
             let ev = core::mem::take(&mut s.events);
             stream(usize::from(cur), s.generation, ev);
@@ -943,7 +965,7 @@ impl<'a> SocketSet<'a> {
         if self
             .slots
             .get(i)
-            .is_some_and(|s| s.read_shut && !s.rx.is_empty())
+            .is_some_and(|s| s.marks.has(Marks::READ_SHUT) && !s.rx.is_empty())
         {
             self.discard_received(i);
         }
@@ -963,7 +985,7 @@ impl<'a> SocketSet<'a> {
             return;
         }
         self.update_timer(i);
-        if !self.slots[i].dirty && self.may_output(i) {
+        if !self.slots[i].marks.has(Marks::DIRTY) && self.may_output(i) {
             self.mark_dirty(i);
         }
     }
