@@ -63,6 +63,7 @@ rows=(
     "+ dhcpv4|dhcpv4"
     "+ dns|dns"
     "+ log|log"
+    "+ proto-ipv6|proto-ipv6"
     "+ dhcpv4 + dns|dhcpv4,dns"
     "default protocol set|cubic,sack,timestamps,window-scaling,syncookies"
     "default protocol set + dhcpv4 + dns|cubic,sack,timestamps,window-scaling,syncookies,dhcpv4,dns"

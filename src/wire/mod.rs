@@ -13,7 +13,13 @@ pub mod dhcpv4;
 pub mod dns;
 pub mod ethernet;
 pub mod icmpv4;
+#[cfg(feature = "proto-ipv6")]
+pub mod icmpv6;
 pub mod ipv4;
+#[cfg(feature = "proto-ipv6")]
+pub mod ipv6;
+#[cfg(feature = "proto-ipv6")]
+pub mod ndisc;
 pub mod tcp;
 #[cfg(any(feature = "dhcpv4", feature = "dns"))]
 pub mod udp;
