@@ -22,6 +22,7 @@
 
 use core::net::Ipv4Addr;
 
+use super::rng::Rng;
 use crate::time::{Duration, Instant};
 use crate::wire::dhcpv4::{DhcpRepr, MAX_DNS_SERVERS, MessageType};
 use crate::wire::ethernet::EthernetAddress;
@@ -168,24 +169,6 @@ pub enum DhcpOutput<'a> {
     },
     /// An ARP probe for this address (sender address 0.0.0.0, RFC 5227 §2.1.1).
     ArpProbe(Ipv4Addr),
-}
-
-/// A small seeded generator (SplitMix64) for transaction IDs and timer jitter.
-#[derive(Clone, Copy, Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `0..=max` microseconds.
-    fn upto(&mut self, max: Duration) -> Duration {
-        Duration::from_micros(self.next() % (max.total_micros() + 1))
-    }
 }
 
 /// The offer being requested.

@@ -84,6 +84,10 @@ mod arp_cache;
 #[cfg(feature = "dhcpv4")]
 pub mod dhcp;
 mod iface;
+#[cfg(any(feature = "dhcpv4", feature = "proto-ipv6"))]
+mod rng;
+#[cfg(feature = "proto-ipv6")]
+pub mod slaac;
 
 pub use arp_cache::{ArpCache, MAX_WAITERS, NeighborState};
 pub use iface::{DEFAULT_NEIGHBORS, Interface};
