@@ -1,6 +1,6 @@
 //! The receive ring and its reassembly ranges.
 use super::{copy_prefix, ring_add, ring_slices, ring_slices_mut, split_clamped};
-use crate::wire::checksum::Checksum;
+use crate::checksum::Checksum;
 
 /// Compile-time capacity of the out-of-order range table of one receive ring.
 pub const MAX_RANGES: usize = 8;
@@ -488,7 +488,7 @@ impl<'a> RecvBuf<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::checksum::checksum;
+    use crate::checksum::checksum;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
     use std::vec::Vec;
