@@ -73,6 +73,52 @@ pub fn on_icmp_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
+    use crate::tcp::{State, TcpConfig};
+    use crate::time::Instant;
+
+    /// A connection in SYN-SENT whose SYN (sequence number 5000) is the quotable segment.
+    fn syn_sent() -> Connection {
+        Connection::connect(
+            &TcpConfig::default(),
+            Instant::ZERO,
+            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 49153),
+            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
+            SeqNum(5000),
+            1500,
+            4096,
+            0,
+        )
+    }
+
+    #[test]
+    fn each_kind_of_error_does_its_own_thing() {
+        let mut stats = TcpStats::default();
+        let seq = SeqNum(5000);
+        // Time exceeded and parameter problem: counted, nothing else.
+        let mut c = syn_sent();
+        on_icmp_error(&mut c, &mut stats, seq, None, 0, 64);
+        assert_eq!(
+            (stats.icmp_ignored, c.state(), c.error()),
+            (1, State::SynSent, None)
+        );
+        // A soft error leaves the handshake going.
+        let soft = Some(DstUnreachableCode::HostUnreachable);
+        on_icmp_error(&mut c, &mut stats, seq, soft, 0, 64);
+        assert_eq!((c.state(), c.error()), (State::SynSent, None));
+        // A quote outside what we sent is ignored.
+        let port = Some(DstUnreachableCode::PortUnreachable);
+        on_icmp_error(&mut c, &mut stats, SeqNum(9000), port, 0, 64);
+        assert_eq!((stats.icmp_ignored, c.state()), (2, State::SynSent));
+        // Fragmentation needed with a next-hop MTU too small to believe (RFC 1191 §5).
+        let frag = Some(DstUnreachableCode::FragNeeded);
+        on_icmp_error(&mut c, &mut stats, seq, frag, 60, 64);
+        assert_eq!(stats.icmp_ignored, 3);
+        // Port unreachable is hard: the connect fails.
+        on_icmp_error(&mut c, &mut stats, seq, port, 0, 64);
+        assert_eq!(c.state(), State::Closed);
+        assert_eq!(c.error(), Some(Error::ConnectionRefused));
+    }
 
     #[test]
     fn quoted_header_gives_ports_sequence_and_ends() {
