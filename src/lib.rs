@@ -108,6 +108,7 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+mod checksum;
 mod log;
 
 #[doc(hidden)] // The stream buffers: public for the engine's signatures, not for programs.

@@ -1,6 +1,6 @@
 //! The receive ring and its reassembly ranges.
 use super::{copy_prefix, ring_add, ring_slices, ring_slices_mut, split_clamped};
-use crate::wire::checksum::Checksum;
+use crate::checksum::Checksum;
 
 /// Compile-time capacity of the out-of-order range table of one receive ring: 8 with the
 /// `sack` feature (a SACK sender fills several holes per round trip, and each range held
@@ -491,7 +491,7 @@ impl<'a> RecvBuf<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::checksum::checksum;
+    use crate::checksum::checksum;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
     use std::vec::Vec;

@@ -1,6 +1,6 @@
 //! The send ring.
 use super::{copy_prefix, ring_add, ring_slices, ring_slices_mut, split_clamped};
-use crate::wire::checksum::Checksum;
+use crate::checksum::Checksum;
 
 /// Where the queued bytes sit in a send ring's memory.
 ///
@@ -175,7 +175,7 @@ impl<'a> SendBuf<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::checksum::checksum;
+    use crate::checksum::checksum;
     use proptest::prelude::*;
     use std::collections::VecDeque;
     use std::vec::Vec;

@@ -10,6 +10,10 @@
 
 use crate::time::Instant;
 
+// Defined in the crate's checksum leaf, below both `drivers` and `ip`; named here, where
+// devices report it.
+pub use crate::checksum::ChecksumCaps;
+
 #[cfg(feature = "embassy-net-driver")]
 mod embassy;
 #[cfg(feature = "std")]
@@ -82,20 +86,6 @@ impl Default for DeviceCaps {
             checksum: ChecksumCaps::default(),
         }
     }
-}
-
-/// Checksum offloads. With everything `false` (the default) the stack computes and
-/// verifies every checksum in software.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ChecksumCaps {
-    /// The device fills in IPv4 header checksums on transmit.
-    pub tx_ipv4: bool,
-    /// The device computes TCP checksums on transmit, pseudo header included; the stack
-    /// leaves the field zero.
-    pub tx_tcp: bool,
-    /// The device has verified IPv4 and TCP checksums of received frames and drops bad
-    /// ones, so the stack may skip verification.
-    pub rx_verified: bool,
 }
 
 /// A network interface the stack can poll.

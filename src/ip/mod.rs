@@ -74,7 +74,7 @@
 
 use core::net::Ipv4Addr;
 
-use crate::drivers::ChecksumCaps;
+use crate::checksum::ChecksumCaps;
 use crate::time::Duration;
 use crate::wire::ethernet::EthernetAddress;
 use crate::wire::icmpv4::DstUnreachableCode;

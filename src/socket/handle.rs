@@ -588,7 +588,9 @@ impl<'a> TcpStream<'a> {
     }
 
     /// Half-closes: a FIN follows the queued data; reading goes on
-    /// (`shutdown(set, Shutdown::Write)`).
+    /// (`shutdown(set, Shutdown::Write)`). During the handshake (SYN-SENT, SYN-RECEIVED)
+    /// the connection stays: the data written so far and then the FIN go out once it is
+    /// established (a [`close`](Self::close) in SYN-SENT, by contrast, ends it at once).
     pub fn shutdown_write(&mut self, set: &mut SocketSet<'a>) -> Result<()> {
         self.shutdown_shared(set, Shutdown::Write)
     }

@@ -19,7 +19,7 @@ use super::storage::Parts;
 use crate::buf::{RecvBuf, RecvState, SendBuf, SendState};
 use crate::log::net_log;
 use crate::tcp::isn::Secrets;
-use crate::tcp::{Connection, Events, State, TcpConfig, TcpStats};
+use crate::tcp::{Connection, Events, ListenRoom, State, TcpConfig, TcpStats};
 use crate::time::Instant;
 use crate::wire::tcp::TcpRepr;
 
@@ -369,6 +369,19 @@ impl<'a> SocketSet<'a> {
     /// Whether some listener has handshakes in progress (SYN-RECEIVED slots).
     pub(crate) fn has_half_open(&self) -> bool {
         self.listeners.iter().any(|l| l.open && l.embryos > 0)
+    }
+
+    /// The room listener `li` and the table have, as `tcp::Listener` weighs it.
+    pub(crate) fn listen_room(&self, li: usize) -> ListenRoom {
+        self.listeners
+            .get(li)
+            .map_or(ListenRoom::default(), |l| ListenRoom {
+                backlog: l.backlog,
+                queued: l.q_len,
+                embryos: l.embryos,
+                free_slot: self.has_free_slot(),
+                half_open: self.has_half_open(),
+            })
     }
 
     pub(crate) fn alloc(&mut self) -> Option<usize> {

@@ -16,15 +16,13 @@ use crate::ip::{
 };
 use crate::log::net_log;
 use crate::socket::{SocketSet, Storage};
+use crate::tcp::icmp::{QuotedTcp, on_icmp_error};
 use crate::tcp::isn::Secrets;
-use crate::tcp::{
-    Connection, Ctx, SYN_COOKIES, SegmentIn, State, TcpConfig, TcpStats, Transmit, rst_for,
-    syncookie,
-};
+use crate::tcp::listen::{self, ListenDecision, Listener};
+use crate::tcp::{Ctx, SegmentIn, TcpConfig, TcpStats, Transmit, ack_may_wait};
 use crate::time::Instant;
 use crate::wire::checksum::{Checksum, pseudo_header};
 use crate::wire::ethernet::EthernetAddress;
-use crate::wire::icmpv4::DstUnreachableCode;
 use crate::wire::ipv4::{IpProtocol, Ipv4Cidr};
 use crate::wire::tcp::{TcpFlags, TcpPacket, TcpRepr, set_checksum};
 
@@ -464,22 +462,14 @@ impl<'a> Stack<'a> {
         set.stats.segments_in += 1;
 
         if let Some(i) = found {
-            // Only a listener can take the new incarnation; without one the SYN is
-            // answered by TIME-WAIT (an ACK), as in Linux.
-            let reopen = repr.flags.contains(TcpFlags::SYN)
-                && !repr.flags.intersects(TcpFlags::ACK | TcpFlags::RST)
-                && set.listener_for(repr.dst_port).is_some()
-                && set.slots[i]
-                    .conn
-                    .as_ref()
-                    .is_some_and(|c| c.may_reopen(&repr));
-            if !reopen {
+            let listening = set.listener_for(repr.dst_port).is_some();
+            let reopened = set.slots[i]
+                .conn
+                .as_mut()
+                .is_some_and(|c| listen::reopen_time_wait(c, &repr, listening));
+            if !reopened {
                 self.segment_to_connection(now, i, &repr, payload, staged, tx);
                 return;
-            }
-            // RFC 9293 §3.10.7.4 / RFC 6191: a new incarnation replaces TIME-WAIT.
-            if let Some(c) = set.slots[i].conn.as_mut() {
-                c.enter_closed(None);
             }
             set.after_change(i);
         }
@@ -487,8 +477,8 @@ impl<'a> Stack<'a> {
         match set.listener_for(repr.dst_port) {
             Some(li) => self.listener_input(now, li, local, remote, &repr, payload, tx),
             None => {
-                set.stats.no_socket += 1;
-                if let Some(rst) = rst_for(&repr, payload.len()) {
+                let rst = listen::on_segment_without_socket(&mut set.stats, &repr, payload.len());
+                if let Some(rst) = rst {
                     self.send_stateless(now, tx, remote, &rst);
                 }
             }
@@ -523,21 +513,7 @@ impl<'a> Stack<'a> {
             self.iface.confirm_reachable(now, *remote.ip());
         }
         let wants = c.wants_output();
-        // An ACK for in-order data may wait until the end of this batch of received
-        // frames, so that one ACK covers every segment that arrived together (as Linux's
-        // GRO and the BSDs' LRO do): it goes out in this same poll, never later. ACKs that
-        // carry news (duplicate ACKs for out-of-order data, a filled gap, FIN, SYN) and
-        // ACKs that would cover half the receive buffer or more go out at once.
-        let coalesce = wants
-            && reply.is_none()
-            && !payload.is_empty()
-            && !had_ooo
-            && !rxb.has_ooo()
-            && c.state() == State::Established
-            && !repr
-                .flags
-                .intersects(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST)
-            && (c.rcv_nxt.diff(c.last_ack_sent) as usize) < rxb.capacity() / 2;
+        let coalesce = ack_may_wait(c, repr, payload.len(), reply.is_some(), had_ooo, &rxb);
         set.after_change(i);
         if let Some(rst) = reply {
             self.send_stateless(now, tx, remote, &rst);
@@ -550,7 +526,8 @@ impl<'a> Stack<'a> {
         }
     }
 
-    /// RFC 9293 §3.10.7.2: a segment for a listener.
+    /// A segment for listener `li`: the listener decides (`tcp::listen`), the stack takes
+    /// the slot or sends the reply.
     #[allow(clippy::too_many_arguments)]
     fn listener_input<T: TxToken>(
         &mut self,
@@ -563,164 +540,70 @@ impl<'a> Stack<'a> {
         tx: T,
     ) {
         let set = &mut self.sockets;
-        let f = repr.flags;
-        // First: a RST is ignored.
-        if f.contains(TcpFlags::RST) {
-            return;
-        }
-        // Second: an ACK is bad in LISTEN, unless it completes a SYN-cookie handshake.
-        if f.contains(TcpFlags::ACK) {
-            if !f.contains(TcpFlags::SYN) && SYN_COOKIES && set.cfg.syn_cookies {
-                if let Some(r) = syncookie::check(&set.secrets, &set.cfg, now, local, remote, repr)
-                {
-                    set.stats.syncookies_ok += 1;
-                    self.cookie_connection(now, li, local, remote, repr, payload, &r, tx);
-                    return;
-                }
-                set.stats.syncookies_failed += 1;
-            }
-            if let Some(rst) = rst_for(repr, payload.len()) {
-                self.send_stateless(now, tx, remote, &rst);
-            }
-            return;
-        }
-        // Third: a SYN.
-        if !f.contains(TcpFlags::SYN) {
-            return;
-        }
-        let l = set.listeners[li];
-        let table_full = !set.has_free_slot();
-        if l.q_len >= l.backlog || (table_full && !set.has_half_open()) {
-            // The accept queue is full, or the socket table is full of connections that
-            // are not handshakes: drop, the peer retries (Linux does the same). A cookie
-            // would complete a handshake that no slot can take.
-            set.stats.syn_dropped += 1;
-            net_log!(
-                debug,
-                "tcp SYN from {} to port {} dropped: no room",
-                remote,
-                local.port()
-            );
-            return;
-        }
-        let slot = if l.embryos < l.backlog {
-            set.alloc()
-        } else {
-            None
+        let listener = Listener {
+            room: set.listen_room(li),
+            rcv_cap: set.rx_buffer_size(),
+            mtu: set.mtu,
+            cfg: &set.cfg,
+            secrets: &set.secrets,
         };
-        let Some(i) = slot else {
-            // RFC 4987 §3.6: the handshakes in progress fill the backlog or the table
-            // (a SYN flood, perhaps): a cookie, which needs no slot until it returns.
-            if SYN_COOKIES && set.cfg.syn_cookies {
-                set.stats.syncookies_sent += 1;
-                let mss = (set.mtu.saturating_sub(40)).min(0xffff) as u16;
-                let sa = syncookie::syn_ack(
-                    &set.secrets,
-                    &set.cfg,
-                    now,
-                    local,
-                    remote,
-                    repr,
-                    mss,
-                    set.rx_buffer_size(),
-                );
-                self.send_stateless(now, tx, remote, &sa);
-            } else {
-                set.stats.syn_dropped += 1;
+        let decision = listener.on_segment(&mut set.stats, now, local, remote, repr, payload.len());
+        let (conn, from_cookie) = match decision {
+            ListenDecision::Ignore => return,
+            ListenDecision::Reply(r) => {
+                self.send_stateless(now, tx, remote, &r);
+                return;
             }
-            return;
+            ListenDecision::Open => (listener.open(now, local, remote, repr), false),
+            ListenDecision::OpenFromCookie(r) => (
+                listener.open_from_cookie(now, local, remote, repr, &r),
+                true,
+            ),
         };
-        let iss = set.secrets.isn(now, local, remote);
-        let ts_offset = set.secrets.ts_offset(local, remote);
-        let conn = Connection::accept_syn(
-            &set.cfg,
-            now,
-            local,
-            remote,
-            repr,
-            iss,
-            set.mtu,
-            set.rx_buffer_size(),
-            ts_offset,
-        );
-        set.adopt(i, conn, li);
-        self.emit_connection(now, i, tx);
-        self.sockets.update_timer(i);
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn cookie_connection<T: TxToken>(
-        &mut self,
-        now: Instant,
-        li: usize,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
-        repr: &TcpRepr,
-        payload: &[u8],
-        r: &syncookie::Restored,
-        tx: T,
-    ) {
-        let set = &mut self.sockets;
-        let l = set.listeners[li];
-        let slot = if l.q_len < l.backlog {
-            set.alloc()
-        } else {
-            None
-        };
-        let Some(i) = slot else {
-            // No room after all: drop the ACK, as Linux does when its accept queue
-            // overflows. The peer's retransmissions carry the same cookie, and complete
-            // the connection once a slot or the queue has room.
+        let Some(i) = set.alloc() else {
+            // The listener saw a free slot (`ListenRoom::free_slot`), so this does not
+            // happen; were it to, the peer retries.
             set.stats.syn_dropped += 1;
             return;
         };
-        let ts_offset = set.secrets.ts_offset(local, remote);
-        let conn = Connection::from_cookie(
-            &set.cfg,
-            now,
-            local,
-            remote,
-            repr,
-            r,
-            set.mtu,
-            set.rx_buffer_size(),
-            ts_offset,
-        );
         set.adopt(i, conn, li);
-        self.segment_to_connection(now, i, repr, payload, None, tx);
+        if from_cookie {
+            // The ACK that returned the cookie completes the handshake.
+            self.segment_to_connection(now, i, repr, payload, None, tx);
+        } else {
+            self.emit_connection(now, i, tx);
+            self.sockets.update_timer(i);
+        }
     }
 
-    /// ICMP errors about our TCP segments (RFC 1122 §4.2.3.9, RFC 1191, RFC 5927).
+    /// ICMP errors about our TCP segments: the connection the quoted header names, if
+    /// any, takes it (`tcp::icmp`).
     fn icmp_error(&mut self, e: &IcmpError) {
         if e.protocol != IpProtocol::Tcp {
             return;
         }
-        let h = e.payload_head;
-        let sport = u16::from_be_bytes([h[0], h[1]]);
-        let dport = u16::from_be_bytes([h[2], h[3]]);
-        let seq = crate::wire::tcp::SeqNum(u32::from_be_bytes([h[4], h[5], h[6], h[7]]));
+        let quote = QuotedTcp::parse(&e.payload_head);
+        let (local, remote) = quote.ends(e.src, e.dst);
         let set = &mut self.sockets;
-        let Some(i) = set.lookup(
-            SocketAddrV4::new(e.src, sport),
-            SocketAddrV4::new(e.dst, dport),
-        ) else {
+        let Some(i) = set.lookup(local, remote) else {
             set.stats.icmp_ignored += 1;
             return;
         };
-        let min_mss = set.cfg.min_mss;
-        let Some((c, _, _, stats, _)) = set.parts(i) else {
+        let unreachable = match e.kind {
+            IcmpErrorKind::DstUnreachable(code) => Some(code),
+            IcmpErrorKind::TimeExceeded(_) | IcmpErrorKind::ParamProblem(_) => None,
+        };
+        let Some((c, _, _, stats, cfg)) = set.parts(i) else {
             return;
         };
-        match e.kind {
-            IcmpErrorKind::DstUnreachable(DstUnreachableCode::FragNeeded) => {
-                c.on_icmp_frag_needed(stats, seq, e.next_hop_mtu, min_mss)
-            }
-            IcmpErrorKind::DstUnreachable(
-                DstUnreachableCode::ProtocolUnreachable | DstUnreachableCode::PortUnreachable,
-            ) => c.on_icmp_unreachable(stats, seq, true),
-            IcmpErrorKind::DstUnreachable(_) => c.on_icmp_unreachable(stats, seq, false),
-            _ => stats.icmp_ignored += 1,
-        }
+        on_icmp_error(
+            c,
+            stats,
+            quote.seq,
+            unreachable,
+            e.next_hop_mtu,
+            cfg.min_mss,
+        );
         set.after_change(i);
     }
 

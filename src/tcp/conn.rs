@@ -719,7 +719,9 @@ impl Connection {
         }
     }
 
-    /// Half-close (RFC 9293 §3.10.4 on one side): queue our FIN after the data.
+    /// Half-close: queue our FIN after the data. In SYN-SENT and SYN-RECEIVED the FIN waits
+    /// for the handshake; unlike [`close`](Self::close) in SYN-SENT (RFC 9293 §3.10.4),
+    /// nothing is deleted and nothing written is dropped.
     pub fn shutdown_write(&mut self) -> Result<(), Error> {
         if let Some(e) = self.error {
             return Err(e);

@@ -5,7 +5,9 @@
 //! This module knows nothing of handles, wakers or threads. A [`Connection`] is the
 //! control block of one connection: it takes segments ([`Connection::input`]), user
 //! requests and time, and hands back segments to send ([`Connection::poll_output`]) and a
-//! deadline ([`Connection::poll_at`]). The stream bytes live in the buffers of
+//! deadline ([`Connection::poll_at`]). A [`Listener`] is not a connection: it decides
+//! what a segment for a listening port does ([`Listener::on_segment`]), and the caller
+//! carries the decision out. The stream bytes live in the buffers of
 //! [`crate::buf`], passed in by the caller for each call, so the same engine drives any
 //! storage layout.
 //!
@@ -14,7 +16,9 @@
 //! `rtt.rs`, `cc/` (congestion control), `sack.rs` (the SACK scoreboard and blocks),
 //! `rack.rs` (RACK-TLP loss detection), `undo.rs` (spurious recoveries undone),
 //! `isn.rs` (initial sequence numbers and ephemeral ports), `reply.rs` (stateless replies),
-//! `syncookie.rs` (SYN cookies).
+//! `syncookie.rs` (SYN cookies), `listen.rs` (LISTEN, cookies' return, the TIME-WAIT
+//! reopen rule, segments for no socket), `icmp.rs` (ICMP errors: the quoted header and
+//! what each error does), `coalesce.rs` (which ACKs wait for the end of a receive batch).
 
 /// A connection's state for an optional feature: a record in an array of length one with
 /// the feature and zero without it (no bytes in any connection), with a getter and a
@@ -59,9 +63,12 @@ macro_rules! feature_state {
 }
 
 pub mod cc;
+mod coalesce;
 mod conn;
+pub mod icmp;
 mod input;
 pub mod isn;
+pub mod listen;
 mod output;
 mod rack;
 mod reply;
@@ -71,16 +78,19 @@ pub mod syncookie;
 mod timer;
 mod undo;
 
+pub use coalesce::ack_may_wait;
 pub(crate) use conn::Ctx;
 pub use conn::{Connection, Events, Keepalive, SegmentIn, Transmit};
+pub use listen::{ListenDecision, ListenRoom, Listener};
 pub use reply::rst_for;
 pub use sack::Scoreboard;
 
 use crate::time::Duration;
 
 /// SACK (RFC 2018, RFC 6675) is built in: cargo feature `sack`, on by default. Without
-/// it, [`TcpConfig::sack`] is ignored, SACK is never offered or agreed, and the
-/// scoreboard and block choice are left out of the build.
+/// it, [`TcpConfig::sack`] is ignored, SACK is never offered or agreed, the scoreboard
+/// holds no blocks (no bytes in a connection), and the code behind this constant is
+/// compiled but never runs, so the optimizer drops it.
 pub(crate) const SACK: bool = cfg!(feature = "sack");
 /// Timestamps (RFC 7323 §3–5: RTTM, PAWS) are built in: cargo feature `timestamps`, on
 /// by default. Without it, [`TcpConfig::timestamps`] is ignored.
@@ -97,7 +107,8 @@ pub(crate) const SYN_COOKIES: bool = cfg!(feature = "syncookies");
 pub enum State {
     /// No connection.
     Closed,
-    /// Waiting for a connection request.
+    /// Waiting for a connection request: a listener's state (as the socket table
+    /// reports it), never a [`Connection`]'s, since a [`Listener`] is its own type.
     Listen,
     /// SYN sent, waiting for the matching SYN.
     SynSent,

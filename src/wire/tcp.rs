@@ -43,14 +43,13 @@ impl SeqNum {
     }
 }
 
+/// Only `PartialOrd`, as in smoltcp: the comparison is modular, so it is not transitive
+/// (`0 < 2^30 < 2^31 + 1 < 0`), and an `Ord` impl would let `sort`, `BTreeMap` or
+/// `Ord::max` rely on a total order that does not exist. Use [`SeqNum::max`] and
+/// [`SeqNum::min`], which say what they compare.
 impl PartialOrd for SeqNum {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for SeqNum {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.diff(*other).cmp(&0)
+        Some(self.diff(*other).cmp(&0))
     }
 }
 impl Add<u32> for SeqNum {
@@ -556,6 +555,35 @@ mod tests {
         assert_eq!(SeqNum(0x10) - SeqNum(0xffff_fff0), 0x20);
         assert!(SeqNum(3).in_range(SeqNum(0xffff_ffff), SeqNum(4)));
         assert!(!SeqNum(4).in_range(SeqNum(0xffff_ffff), SeqNum(4)));
+    }
+
+    /// The modular order is not a total order (three numbers a quarter-circle and more
+    /// apart go round in a cycle), so `SeqNum` must not be `Ord`; `max`/`min` are the
+    /// inherent, modular ones.
+    #[test]
+    fn seq_order_is_partial_only() {
+        let (a, b, c) = (SeqNum(0), SeqNum(0x6000_0000), SeqNum(0xc000_0000));
+        assert!(a < b && b < c && c < a, "not transitive");
+        assert_eq!(SeqNum(0xffff_fff0).max(SeqNum(0x10)), SeqNum(0x10));
+        assert_eq!(SeqNum(0x10).max(SeqNum(0xffff_fff0)), SeqNum(0x10));
+        assert_eq!(SeqNum(0xffff_fff0).min(SeqNum(0x10)), SeqNum(0xffff_fff0));
+        assert_eq!(SeqNum(0x10).min(SeqNum(0xffff_fff0)), SeqNum(0xffff_fff0));
+
+        // Method resolution picks the inherent `is_ord` only where `T: Ord` holds.
+        struct Probe<T>(core::marker::PhantomData<T>);
+        trait NotOrd {
+            fn is_ord(&self) -> bool {
+                false
+            }
+        }
+        impl<T> NotOrd for Probe<T> {}
+        impl<T: Ord> Probe<T> {
+            fn is_ord(&self) -> bool {
+                true
+            }
+        }
+        assert!(Probe::<u32>(core::marker::PhantomData).is_ord());
+        assert!(!Probe::<SeqNum>(core::marker::PhantomData).is_ord());
     }
 
     #[test]
