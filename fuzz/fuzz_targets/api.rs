@@ -5,6 +5,8 @@
 //! healed and time run forward, every slot on both sides is free.
 #![no_main]
 
+use std::cell::RefCell;
+
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tidytcp::drivers::{DirectionConfig, LinkConfig, SimLink};
@@ -66,11 +68,23 @@ fn config(last: u8) -> Config {
         format!("10.0.0.{last}/24").parse().unwrap(),
         [last; 16],
     );
-    c.tcp.max_retransmits = 6;
+    // Short timers: every state a run reaches ends within a few dozen deadlines.
+    c.tcp.max_retransmits = 5;
+    c.tcp.syn_retries = 3;
     c.tcp.max_rto = Duration::from_secs(4);
-    c.tcp.msl = Duration::from_secs(5);
-    c.tcp.fin_wait_2_timeout = Duration::from_secs(10);
+    c.tcp.msl = Duration::from_secs(1);
+    c.tcp.fin_wait_2_timeout = Duration::from_secs(4);
     c
+}
+
+thread_local! {
+    /// The two stacks' storage, reused by every run (`Stack::new` resets the slots; only
+    /// slot generations carry over): small buffers, so windows fill within a few
+    /// segments, and no allocating and zeroing per run.
+    static STORAGE: RefCell<(HeapStorage, HeapStorage)> = RefCell::new((
+        HeapStorage::new(6, 1, 1024, 1024),
+        HeapStorage::new(6, 1, 1024, 1024),
+    ));
 }
 
 fn pattern(key: u64, i: u64) -> u8 {
@@ -121,11 +135,11 @@ fn read_some<'a>(st: &mut Stream<'a>, set: &mut SocketSet<'a>, max: usize) {
     }
 }
 
-fuzz_target!(|ops: Vec<Op>| {
-    let mut ma = HeapStorage::new(6, 1, 4096, 4096);
-    let mut mb = HeapStorage::new(6, 1, 4096, 4096);
-    let mut a = Stack::new(config(1), &mut ma);
-    let mut b = Stack::new(config(2), &mut mb);
+fuzz_target!(|ops: Vec<Op>| STORAGE.with_borrow_mut(|(ma, mb)| run(ops, ma, mb)));
+
+fn run(ops: Vec<Op>, ma: &mut HeapStorage, mb: &mut HeapStorage) {
+    let mut a = Stack::new(config(1), ma);
+    let mut b = Stack::new(config(2), mb);
     let dir = DirectionConfig {
         latency: Duration::from_millis(2),
         ..DirectionConfig::PERFECT
@@ -298,4 +312,4 @@ fuzz_target!(|ops: Vec<Op>| {
         b.sockets().collect::<Vec<_>>()
     );
     let _ = Error::WouldBlock;
-});
+}
