@@ -243,6 +243,8 @@ impl Pair {
         ));
         self.a.user_closed = false;
         self.a.eof = false;
+        self.a.written = 0;
+        self.a.read = 0;
     }
 
     /// Opens and runs until both sides are ESTABLISHED (or `limit` passes).
@@ -373,6 +375,41 @@ impl Pair {
         t.emit(&empty, *src.ip(), *dst.ip(), &mut bytes)
             .expect("a control segment fits");
         self.put(side, repr, 0, bytes);
+    }
+
+    /// Puts a segment of the test's own making on the wire from `from`, as though its
+    /// connection had sent it (no loss, no filter): a forged, stale or duplicate segment.
+    pub fn inject(&mut self, from: Side, repr: TcpRepr, payload: &[u8]) {
+        let (src, dst) = match from {
+            Side::A => (A_ADDR, B_ADDR),
+            Side::B => (B_ADDR, A_ADDR),
+        };
+        let mut mem = payload.to_vec();
+        let mut st = SendState::new();
+        let mut tx = SendBuf::new(&mut mem, &mut st);
+        let len = tx.write(payload);
+        let t = Transmit {
+            repr,
+            offset: 0,
+            len,
+        };
+        let mut bytes = vec![0; t.segment_len()];
+        if t.emit(&tx, *src.ip(), *dst.ip(), &mut bytes).is_ok() {
+            if self.record {
+                self.log.push(Sent {
+                    at: self.now,
+                    from,
+                    repr,
+                    len,
+                    dropped: false,
+                });
+            }
+            self.wire.push_back(InFlight {
+                at: self.now + self.latency,
+                from,
+                bytes,
+            });
+        }
     }
 
     /// Everything `side` has to send now.
