@@ -150,7 +150,13 @@ fuzz_target!(|ops: Vec<Op>| {
     p.record = false;
     p.connect();
     let mut opens = 0u32;
+    // ENGINE_TRACE=1 prints each operation with the states it found (to triage a crash).
+    static TRACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let trace = *TRACE.get_or_init(|| std::env::var_os("ENGINE_TRACE").is_some());
     for op in ops.into_iter().take(256) {
+        if trace {
+            eprintln!("{:?} A {} B {}: {op:?}", p.now, p.a.state(), p.b.state());
+        }
         match op {
             Op::Connect => {
                 if p.a.conn.is_none() {
@@ -188,10 +194,11 @@ fuzz_target!(|ops: Vec<Op>| {
         p.check_invariants();
     }
 
-    // Heal the wire, let both users go, run time forward: both connections must end and
-    // be freed.
+    // Heal the wire, let both users go (B's listener too: a SYN still on the wire gets a
+    // reset), run time forward: both connections must end and be freed.
     p.loss_percent = 0;
     p.filter = None;
+    p.listening = false;
     for s in [Side::A, Side::B] {
         if p.end(s).conn.is_some() && !p.end(s).user_closed {
             p.close(s);

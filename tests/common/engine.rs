@@ -475,6 +475,9 @@ impl Pair {
                 e.eof = false;
                 e.written = 0;
                 e.read = 0;
+                // The next incarnation starts elsewhere in sequence space, as RFC 6528
+                // ISNs do.
+                self.iss.1 += 0x0101_0101;
                 return;
             }
             // RFC 9293 §3.10.7.1: no connection.
