@@ -217,7 +217,7 @@ fn syn_opts(ts: u32) -> TcpOptions {
 }
 
 impl<'a> World<'a> {
-    /// Sets the world up in five polls: each round's frames go in together, as a burst
+    /// Sets the world up in four polls: each round's frames go in together, as a burst
     /// from the wire would, since every poll has a fixed cost the runs would pay again.
     pub fn new(storage: &'a mut HeapStorage) -> Self {
         let mut cfg = Config::new(
@@ -275,8 +275,11 @@ impl<'a> World<'a> {
             TcpOptions::NONE,
             &[],
         );
+        // An active open nobody answers (SYN-SENT).
+        let syn_sent = w.stack.connect(SocketAddrV4::new(PEER_IP, 7)).ok();
         w.poll();
-        // Round 2: the five handshakes complete (ESTABLISHED, accepted).
+        // Round 2: the five handshakes complete (ESTABLISHED, accepted), and the peer
+        // closes 40002 right after its own (CLOSE-WAIT).
         let synacks = sent_segments(&mut w.dev);
         for (k, port) in PORTS.into_iter().enumerate() {
             let isn = 1000 * (k as u32 + 1);
@@ -302,6 +305,17 @@ impl<'a> World<'a> {
                 peer_seq: SeqNum(isn + 1),
             });
         }
+        if let Some(pc) = w.peers.get_mut(1) {
+            pc.peer_seq += 1;
+            let pc = *pc;
+            w.queue_now(
+                pc.port,
+                TcpFlags::FIN | TcpFlags::ACK,
+                pc.peer_seq - 1,
+                pc.stack_seq,
+                &[],
+            );
+        }
         let half_open = synacks
             .iter()
             .find(|(r, _)| r.dst_port == 40006)
@@ -320,8 +334,8 @@ impl<'a> World<'a> {
         {
             accepted.push(s);
         }
-        // Round 3: 40001 stays ESTABLISHED; the peer closes 40002 (CLOSE-WAIT); the user
-        // closes 40003..40005 (FIN-WAIT-1); an active open nobody answers (SYN-SENT).
+        w.streams.extend(syn_sent);
+        // Round 3: 40001 stays ESTABLISHED; the user closes 40003..40005 (FIN-WAIT-1).
         let established = w.peers.len() == PORTS.len() && accepted.len() == PORTS.len();
         if !established {
             w.streams.extend(accepted);
@@ -331,23 +345,11 @@ impl<'a> World<'a> {
         let mut accepted = accepted.into_iter();
         w.streams.extend(accepted.next());
         w.streams.extend(accepted.next());
-        let pc = w.peers[1];
-        w.queue_now(
-            pc.port,
-            TcpFlags::FIN | TcpFlags::ACK,
-            pc.peer_seq,
-            pc.stack_seq,
-            &[],
-        );
-        w.peers[1].peer_seq += 1;
         for s in accepted {
             s.close(&mut w.stack);
         }
         for k in 2..5 {
             w.peers[k].stack_seq += 1;
-        }
-        if let Ok(s) = w.stack.connect(SocketAddrV4::new(PEER_IP, 7)) {
-            w.streams.push(s);
         }
         w.poll();
         w.dev.tx.clear();
