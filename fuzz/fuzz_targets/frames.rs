@@ -4,11 +4,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use tidytcp::Duration;
-use tidytcp_fuzz::{World, storage};
+use tidytcp_fuzz::with_world;
 
-fuzz_target!(|data: &[u8]| {
-    let mut mem = storage();
-    let mut w = World::new(&mut mem);
+fuzz_target!(|data: &[u8]| with_world(|w| {
     let mut rest = data;
     while rest.len() >= 2 {
         let n = usize::from(u16::from_le_bytes([rest[0], rest[1]]))
@@ -21,6 +19,6 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     w.poll();
-    w.advance(Duration::from_secs(200));
+    w.advance(Duration::from_secs(60));
     assert!(w.stack.in_use() <= w.stack.capacity());
-});
+}));

@@ -7,7 +7,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tidytcp::Duration;
 use tidytcp::wire::tcp::{SackBlocks, SeqNum, TcpFlags, TcpOptions};
-use tidytcp_fuzz::{World, storage};
+use tidytcp_fuzz::with_world;
 
 #[derive(Arbitrary, Debug)]
 struct Seg {
@@ -26,9 +26,7 @@ struct Seg {
     wait_ms: u16,
 }
 
-fuzz_target!(|segs: Vec<Seg>| {
-    let mut mem = storage();
-    let mut w = World::new(&mut mem);
+fuzz_target!(|segs: Vec<Seg>| with_world(|w| {
     if w.peers.is_empty() {
         return;
     }
@@ -76,6 +74,6 @@ fuzz_target!(|segs: Vec<Seg>| {
             w.advance(Duration::from_millis(u64::from(s.wait_ms)));
         }
     }
-    w.advance(Duration::from_secs(200));
+    w.advance(Duration::from_secs(60));
     assert!(w.stack.in_use() <= w.stack.capacity());
-});
+}));

@@ -19,15 +19,33 @@ pub const PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 pub const PEER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
 pub const LISTEN_PORT: u16 = 80;
 
-/// A device whose frames the harness gives and takes.
-#[derive(Default)]
+/// A device whose frames the harness gives and takes. With `capture` off, frames the stack
+/// sends are built into one reused buffer and dropped, which saves an allocation per frame
+/// when nobody looks at them.
 pub struct QueueDevice {
     pub rx: VecDeque<Vec<u8>>,
     pub tx: VecDeque<Vec<u8>>,
+    pub capture: bool,
+    scratch: Vec<u8>,
+}
+
+impl Default for QueueDevice {
+    fn default() -> Self {
+        QueueDevice {
+            rx: VecDeque::new(),
+            tx: VecDeque::new(),
+            capture: true,
+            scratch: Vec::new(),
+        }
+    }
 }
 
 pub struct Rx(Vec<u8>);
-pub struct Tx<'a>(&'a mut VecDeque<Vec<u8>>);
+pub struct Tx<'a> {
+    queue: &'a mut VecDeque<Vec<u8>>,
+    scratch: &'a mut Vec<u8>,
+    capture: bool,
+}
 
 impl RxToken for Rx {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
@@ -36,12 +54,26 @@ impl RxToken for Rx {
 }
 impl TxToken for Tx<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        if !self.capture {
+            self.scratch.clear();
+            self.scratch.resize(len, 0);
+            return f(self.scratch);
+        }
         let mut buf = vec![0u8; len];
         let r = f(&mut buf);
-        if self.0.len() < 4096 {
-            self.0.push_back(buf);
+        if self.queue.len() < 4096 {
+            self.queue.push_back(buf);
         }
         r
+    }
+}
+impl QueueDevice {
+    fn tx_token(&mut self) -> Tx<'_> {
+        Tx {
+            queue: &mut self.tx,
+            scratch: &mut self.scratch,
+            capture: self.capture,
+        }
     }
 }
 impl Device for QueueDevice {
@@ -49,10 +81,10 @@ impl Device for QueueDevice {
     type TxToken<'a> = Tx<'a>;
     fn receive(&mut self, _now: Instant) -> Option<(Rx, Tx<'_>)> {
         let f = self.rx.pop_front()?;
-        Some((Rx(f), Tx(&mut self.tx)))
+        Some((Rx(f), self.tx_token()))
     }
     fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
-        Some(Tx(&mut self.tx))
+        Some(self.tx_token())
     }
     fn capabilities(&self) -> DeviceCaps {
         DeviceCaps::default()
@@ -139,8 +171,39 @@ pub struct World<'a> {
     pub streams: Vec<TcpStream<'a>>,
 }
 
+/// Storage for a [`World`]: room for the seven connections it sets up and a few more,
+/// with small buffers (windows fill and empty within a few segments).
 pub fn storage() -> HeapStorage {
-    HeapStorage::new(16, 2, 4096, 4096)
+    HeapStorage::new(10, 1, 2048, 2048)
+}
+
+thread_local! {
+    /// The storage every run reuses: `Stack::new` resets the slots, so a run starts from
+    /// the same state (only slot generations carry over) without allocating and zeroing
+    /// the buffers again.
+    static STORAGE: std::cell::RefCell<HeapStorage> = std::cell::RefCell::new(storage());
+}
+
+/// Runs `f` on a fresh [`World`] built in the reused storage.
+pub fn with_world(f: impl FnOnce(&mut World<'_>)) {
+    STORAGE.with_borrow_mut(|mem| {
+        let mut w = World::new(mem);
+        f(&mut w);
+    });
+}
+
+/// The world's TCP settings: the defaults with short timers, so that the states a run
+/// reaches time out within a few dozen deadlines of virtual time (TIME-WAIT 2 s,
+/// FIN-WAIT-2 4 s, retransmissions capped at 4 s and given up after 5).
+pub fn tcp_config() -> tidytcp::tcp::TcpConfig {
+    tidytcp::tcp::TcpConfig {
+        max_rto: Duration::from_secs(4),
+        max_retransmits: 5,
+        syn_retries: 3,
+        msl: Duration::from_secs(1),
+        fin_wait_2_timeout: Duration::from_secs(4),
+        ..Default::default()
+    }
 }
 
 fn syn_opts(ts: u32) -> TcpOptions {
@@ -154,8 +217,15 @@ fn syn_opts(ts: u32) -> TcpOptions {
 }
 
 impl<'a> World<'a> {
+    /// Sets the world up in four polls: each round's frames go in together, as a burst
+    /// from the wire would, since every poll has a fixed cost the runs would pay again.
     pub fn new(storage: &'a mut HeapStorage) -> Self {
-        let mut cfg = Config::new(STACK_MAC, tidytcp::wire::ipv4::Ipv4Cidr::new(STACK_IP, 24), [9; 16]);
+        let mut cfg = Config::new(
+            STACK_MAC,
+            tidytcp::wire::ipv4::Ipv4Cidr::new(STACK_IP, 24),
+            [9; 16],
+        );
+        cfg.tcp = tcp_config();
         let mut w = World {
             stack: Stack::new(cfg, storage),
             dev: QueueDevice::default(),
@@ -164,7 +234,9 @@ impl<'a> World<'a> {
             listener: None,
             streams: Vec::new(),
         };
-        // The peer announces itself so the stack knows its MAC.
+        w.listener = w.stack.listen(LISTEN_PORT, 8).ok();
+        // Round 1: the peer announces itself (so the stack knows its MAC) and sends five
+        // SYNs, plus one it will never complete (SYN-RECEIVED).
         let mut arp = vec![0u8; 42];
         let _ = EthernetRepr {
             src: PEER_MAC,
@@ -181,120 +253,168 @@ impl<'a> World<'a> {
         }
         .emit(&mut arp[14..]);
         w.dev.rx.push_back(arp);
+        const PORTS: [u16; 5] = [40001, 40002, 40003, 40004, 40005];
+        for (k, port) in PORTS.into_iter().enumerate() {
+            let isn = 1000 * (k as u32 + 1);
+            w.queue(
+                port,
+                TcpFlags::SYN,
+                SeqNum(isn),
+                SeqNum(0),
+                8192,
+                syn_opts(isn),
+                &[],
+            );
+        }
+        w.queue(
+            40006,
+            TcpFlags::SYN,
+            SeqNum(7000),
+            SeqNum(0),
+            8192,
+            TcpOptions::NONE,
+            &[],
+        );
+        // An active open nobody answers (SYN-SENT).
+        let syn_sent = w.stack.connect(SocketAddrV4::new(PEER_IP, 7)).ok();
         w.poll();
-        w.dev.tx.clear();
-        w.listener = w.stack.listen(LISTEN_PORT, 8).ok();
-
-        // ESTABLISHED, CLOSE-WAIT, FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT from passive opens.
-        for (k, port) in (40001u16..=40005).enumerate() {
-            let Some(pc) = w.handshake(port, 1000 * (k as u32 + 1)) else {
+        // Round 2: the five handshakes complete (ESTABLISHED, accepted), and the peer
+        // closes 40002 right after its own (CLOSE-WAIT).
+        let synacks = sent_segments(&mut w.dev);
+        for (k, port) in PORTS.into_iter().enumerate() {
+            let isn = 1000 * (k as u32 + 1);
+            let Some((sa, _)) = synacks.iter().find(|(r, _)| r.dst_port == port) else {
                 continue;
             };
-            w.peers.push(pc);
+            let opts = TcpOptions {
+                timestamps: sa.options.timestamps.map(|(v, _)| (isn + 1, v)),
+                ..TcpOptions::NONE
+            };
+            w.queue(
+                port,
+                TcpFlags::ACK,
+                SeqNum(isn + 1),
+                sa.seq + 1,
+                8192,
+                opts,
+                &[],
+            );
+            w.peers.push(PeerConn {
+                port,
+                stack_seq: sa.seq + 1,
+                peer_seq: SeqNum(isn + 1),
+            });
         }
-        let accepted: Vec<_> = std::iter::from_fn(|| {
-            w.listener
-                .as_ref()
-                .and_then(|l| l.accept(&mut w.stack).ok().map(|(s, _)| s))
-        })
-        .collect();
-        let mut accepted = accepted.into_iter();
-        // 40001: ESTABLISHED, kept by the user.
-        if let Some(s) = accepted.next() {
-            w.streams.push(s);
-        }
-        // 40002: the peer closes: CLOSE-WAIT.
-        if let Some(s) = accepted.next() {
-            w.streams.push(s);
-            let pc = w.peers[1];
-            w.send(
+        if let Some(pc) = w.peers.get_mut(1) {
+            pc.peer_seq += 1;
+            let pc = *pc;
+            w.queue_now(
                 pc.port,
                 TcpFlags::FIN | TcpFlags::ACK,
-                pc.peer_seq,
+                pc.peer_seq - 1,
                 pc.stack_seq,
                 &[],
             );
-            w.peers[1].peer_seq += 1;
         }
-        // 40003: the user closes: FIN-WAIT-1.
-        if let Some(s) = accepted.next() {
-            s.close(&mut w.stack);
-            w.poll();
-            w.peers[2].stack_seq += 1;
-        }
-        // 40004: user close, FIN acked: FIN-WAIT-2.
-        if let Some(s) = accepted.next() {
-            s.close(&mut w.stack);
-            w.poll();
-            let pc = w.peers[3];
-            w.send(pc.port, TcpFlags::ACK, pc.peer_seq, pc.stack_seq + 1, &[]);
-            w.peers[3].stack_seq += 1;
-        }
-        // 40005: user close, FIN acked, peer FIN: TIME-WAIT.
-        if let Some(s) = accepted.next() {
-            s.close(&mut w.stack);
-            w.poll();
-            let pc = w.peers[4];
-            w.send(
-                pc.port,
-                TcpFlags::FIN | TcpFlags::ACK,
-                pc.peer_seq,
-                pc.stack_seq + 1,
-                &[],
-            );
-            w.peers[4].stack_seq += 1;
-            w.peers[4].peer_seq += 1;
-        }
-        // SYN-RECEIVED: a SYN the peer never completes.
-        w.send(40006, TcpFlags::SYN, SeqNum(7000), SeqNum(0), &[]);
-        if let Some((r, _)) = sent_segments(&mut w.dev)
-            .into_iter()
+        let half_open = synacks
+            .iter()
             .find(|(r, _)| r.dst_port == 40006)
-        {
-            w.peers.push(PeerConn {
+            .map(|(r, _)| PeerConn {
                 port: 40006,
                 stack_seq: r.seq + 1,
                 peer_seq: SeqNum(7001),
             });
+        w.poll();
+        w.dev.tx.clear();
+        let mut accepted = Vec::new();
+        while let Some(s) = w
+            .listener
+            .as_ref()
+            .and_then(|l| l.accept(&mut w.stack).ok().map(|(s, _)| s))
+        {
+            accepted.push(s);
         }
-        // SYN-SENT: an active open the peer never answers.
-        if let Ok(s) = w.stack.connect(SocketAddrV4::new(PEER_IP, 7)) {
-            w.streams.push(s);
+        w.streams.extend(syn_sent);
+        // Round 3: 40001 stays ESTABLISHED; the user closes 40003..40005 (FIN-WAIT-1).
+        let established = w.peers.len() == PORTS.len() && accepted.len() == PORTS.len();
+        if !established {
+            w.streams.extend(accepted);
+            w.dev.capture = false;
+            return w;
+        }
+        let mut accepted = accepted.into_iter();
+        w.streams.extend(accepted.next());
+        w.streams.extend(accepted.next());
+        for s in accepted {
+            s.close(&mut w.stack);
+        }
+        for k in 2..5 {
+            w.peers[k].stack_seq += 1;
         }
         w.poll();
         w.dev.tx.clear();
+        // Round 4: 40004's FIN is acknowledged (FIN-WAIT-2); 40005's too, with the
+        // peer's FIN (TIME-WAIT).
+        let pc = w.peers[3];
+        w.queue_now(pc.port, TcpFlags::ACK, pc.peer_seq, pc.stack_seq, &[]);
+        let pc = w.peers[4];
+        w.queue_now(
+            pc.port,
+            TcpFlags::FIN | TcpFlags::ACK,
+            pc.peer_seq,
+            pc.stack_seq,
+            &[],
+        );
+        w.peers[4].peer_seq += 1;
+        w.peers.extend(half_open);
+        w.poll();
+        w.dev.tx.clear();
+        w.dev.capture = false;
         w
     }
 
-    fn handshake(&mut self, port: u16, isn: u32) -> Option<PeerConn> {
-        self.send_opts(
-            port,
-            TcpFlags::SYN,
-            SeqNum(isn),
-            SeqNum(0),
-            syn_opts(isn),
-            &[],
-        );
-        let (sa, _) = sent_segments(&mut self.dev)
-            .into_iter()
-            .find(|(r, _)| r.dst_port == port)?;
-        let ts = sa.options.timestamps.map(|(v, _)| (isn + 1, v));
+    /// The peer's timestamp clock: milliseconds, ahead of the TSvals of its SYNs (which
+    /// are their ISNs), so that PAWS takes its segments.
+    pub fn peer_ts(&self) -> u32 {
+        100_000 + self.now.total_millis() as u32
+    }
+
+    /// Queues a frame from the peer without polling.
+    #[allow(clippy::too_many_arguments)]
+    fn queue(
+        &mut self,
+        port: u16,
+        flags: TcpFlags,
+        seq: SeqNum,
+        ack: SeqNum,
+        window: u16,
+        options: TcpOptions,
+        payload: &[u8],
+    ) {
+        let r = TcpRepr {
+            src_port: port,
+            dst_port: LISTEN_PORT,
+            seq,
+            ack,
+            flags,
+            window,
+            options,
+        };
+        self.dev.rx.push_back(peer_frame(port, &r, payload));
+    }
+
+    /// Queues a frame with the peer's current timestamp, without polling.
+    fn queue_now(&mut self, port: u16, flags: TcpFlags, seq: SeqNum, ack: SeqNum, payload: &[u8]) {
         let opts = TcpOptions {
-            timestamps: ts,
+            timestamps: Some((self.peer_ts(), 0)),
             ..TcpOptions::NONE
         };
-        self.send_opts(port, TcpFlags::ACK, SeqNum(isn + 1), sa.seq + 1, opts, &[]);
-        self.dev.tx.clear();
-        Some(PeerConn {
-            port,
-            stack_seq: sa.seq + 1,
-            peer_seq: SeqNum(isn + 1),
-        })
+        self.queue(port, flags, seq, ack, 8192, opts, payload);
     }
 
     pub fn send(&mut self, port: u16, flags: TcpFlags, seq: SeqNum, ack: SeqNum, payload: &[u8]) {
         let opts = TcpOptions {
-            timestamps: Some((self.now.total_millis() as u32, 0)),
+            timestamps: Some((self.peer_ts(), 0)),
             ..TcpOptions::NONE
         };
         self.send_opts(port, flags, seq, ack, opts, payload);
@@ -357,5 +477,34 @@ impl<'a> World<'a> {
         self.now = end;
         self.poll();
         self.dev.tx.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tidytcp::tcp::State;
+
+    /// The set-up reaches every state it promises, whatever the batching.
+    #[test]
+    fn world_reaches_its_states() {
+        with_world(|w| {
+            let mut states: Vec<_> = w.stack.connections().map(|c| c.state()).collect();
+            states.sort_by_key(|s| s.name());
+            let mut want = vec![
+                State::Established,
+                State::CloseWait,
+                State::FinWait1,
+                State::FinWait2,
+                State::TimeWait,
+                State::SynReceived,
+                State::SynSent,
+            ];
+            want.sort_by_key(|s| s.name());
+            assert_eq!(states, want);
+            assert_eq!(w.peers.len(), 6);
+        });
+        // And again on the reused storage.
+        with_world(|w| assert_eq!(w.stack.connections().count(), 7));
     }
 }

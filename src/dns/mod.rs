@@ -388,9 +388,14 @@ impl Resolver {
         servers: &[Option<Ipv4Addr>],
     ) -> Option<Outgoing<'_>> {
         for i in 0..MAX_QUERIES {
-            let q = self.queries[i];
-            if q.phase == Phase::Wait && q.deadline <= now {
-                if q.held {
+            // The three fields, not the query: a copy would take its name buffer along,
+            // on every poll of the stack.
+            let (phase, deadline, held) = {
+                let q = &self.queries[i];
+                (q.phase, q.deadline, q.held)
+            };
+            if phase == Phase::Wait && deadline <= now {
+                if held {
                     self.queries[i].held = false;
                     self.queries[i].phase = Phase::Send;
                 } else {

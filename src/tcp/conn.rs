@@ -154,7 +154,10 @@ pub struct Transmit {
     pub len: usize,
 }
 
-/// Things the engine needs from its surroundings during a call.
+/// Things the engine needs from its surroundings during a call: the one context argument
+/// of [`Connection::input`], [`Connection::poll_output`] and [`Connection::on_timer`].
+/// Built with [`Ctx::new`] outside this crate.
+#[non_exhaustive]
 pub struct Ctx<'c> {
     /// Current time.
     pub now: Instant,

@@ -11,8 +11,134 @@
 //! [`crate::buf`], passed in by the caller for each call, so the same engine drives any
 //! storage layout.
 //!
+//! # The sans-IO engine
+//!
+//! [`crate::stack::Stack`] is one user of the engine; anything else may drive a
+//! [`Connection`] directly, with no IP, no device and no clock: a test, a simulator, a
+//! stack of your own. The engine never reads a clock, never blocks and never owns
+//! memory. What it needs for a call comes in one context argument, [`Ctx`] (built with
+//! [`Ctx::new`]: the time, the [`TcpConfig`] and the [`TcpStats`] to count into), plus
+//! the connection's receive and send buffers ([`crate::buf::RecvBuf`],
+//! [`crate::buf::SendBuf`], views over memory and state you keep).
+//!
+//! **Opening.** An active open is [`Connection::connect`] (SYN-SENT); a passive open is
+//! [`Connection::accept_syn`], from a SYN that arrived for a port you listen on
+//! (SYN-RECEIVED; the listening itself — which SYNs to take, queues, cookies — is the
+//! caller's). Either way the first segment comes from `poll_output`. The initial
+//! sequence number is yours to choose: [`isn::Secrets`] makes RFC 6528 ones.
+//!
+//! **Calling order**, in the manner of `quinn-proto`: after anything happened, let the
+//! connection react, then drain its output, then ask for its next deadline.
+//!
+//! 1. *Events in.* Each segment for the connection (its 4-tuple): parse it
+//!    ([`SegmentIn::parse`] checks the checksum; or [`SegmentIn::new`] from a
+//!    [`crate::wire::tcp::TcpRepr`]) and call [`Connection::input`]. A segment for no
+//!    connection gets [`rst_for`].
+//! 2. *User calls.* Write into the send buffer then [`Connection::on_user_write`]; read
+//!    from the receive buffer then [`Connection::on_user_read`];
+//!    [`Connection::shutdown_write`], [`Connection::close`], [`Connection::abort`]. They
+//!    may come in any order with 1 and 3.
+//! 3. *Output.* Call [`Connection::poll_output`] until it returns `None`; write each
+//!    [`Transmit`] out with [`Transmit::emit`] (header, payload from the send buffer,
+//!    checksum) before the send buffer changes. A reset returned by `input`, `on_timer`,
+//!    `close` or `abort` goes out as [`Transmit::control`].
+//! 4. *Timeouts.* [`Connection::poll_at`] is the earliest deadline; once the time has come,
+//!    call [`Connection::on_timer`], then output again (3).
+//!
+//! [`Connection::take_events`] says what changed for the user (data to read, room to
+//! write, connected, closed, failed). A connection is done when its state is
+//! [`State::Closed`]: free it (and its buffers) once the user has also let go.
+//!
+//! ```
+//! use core::net::{Ipv4Addr, SocketAddrV4};
+//! use tidytcp::buf::{RecvBuf, RecvState, SendBuf, SendState};
+//! use tidytcp::tcp::{Connection, Ctx, SegmentIn, State, TcpConfig, TcpStats};
+//! use tidytcp::wire::tcp::SeqNum;
+//! use tidytcp::Instant;
+//!
+//! /// One endpoint: the control block and the memory and state of its two buffers.
+//! struct End {
+//!     conn: Option<Connection>,
+//!     rx: ([u8; 4096], RecvState),
+//!     tx: ([u8; 4096], SendState),
+//! }
+//!
+//! impl End {
+//!     fn new() -> Self {
+//!         End { conn: None, rx: ([0; 4096], RecvState::default()), tx: ([0; 4096], SendState::new()) }
+//!     }
+//!     /// Step 3: every segment the connection has to send, as bytes.
+//!     fn output(&mut self, ctx: &mut Ctx<'_>) -> Vec<Vec<u8>> {
+//!         let mut out = Vec::new();
+//!         let Some(c) = self.conn.as_mut() else { return out };
+//!         let rx = RecvBuf::new(&mut self.rx.0, &mut self.rx.1);
+//!         let tx = SendBuf::new(&mut self.tx.0, &mut self.tx.1);
+//!         while let Some(t) = c.poll_output(ctx, &rx, &tx, 1500) {
+//!             let mut seg = vec![0; t.segment_len()];
+//!             t.emit(&tx, *c.local().ip(), *c.remote().ip(), &mut seg).unwrap();
+//!             out.push(seg);
+//!         }
+//!         out
+//!     }
+//!     /// Step 1: one arriving segment.
+//!     fn input(&mut self, ctx: &mut Ctx<'_>, bytes: &[u8]) {
+//!         let c = self.conn.as_mut().unwrap();
+//!         let seg = SegmentIn::parse(bytes, *c.remote().ip(), *c.local().ip()).unwrap();
+//!         let mut rx = RecvBuf::new(&mut self.rx.0, &mut self.rx.1);
+//!         let mut tx = SendBuf::new(&mut self.tx.0, &mut self.tx.1);
+//!         assert!(c.input(ctx, &seg, &mut rx, &mut tx).is_none()); // no reset due
+//!     }
+//! }
+//!
+//! let cfg = TcpConfig::default();
+//! let mut stats = TcpStats::default();
+//! let now = Instant::from_millis(1);
+//! let client = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 49152);
+//! let server = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+//! let (mut a, mut b) = (End::new(), End::new());
+//!
+//! // Active open: a's SYN.
+//! a.conn = Some(Connection::connect(&cfg, now, client, server, SeqNum(1000), 1500, 4096, 0));
+//! let syn = a.output(&mut Ctx::new(now, &cfg, &mut stats)).remove(0);
+//!
+//! // Passive open from that SYN; b answers with its SYN-ACK, a completes the handshake.
+//! let seg = SegmentIn::parse(&syn, *client.ip(), *server.ip()).unwrap();
+//! b.conn = Some(Connection::accept_syn(&cfg, now, server, client, &seg.repr, SeqNum(7000), 1500, 4096, 0));
+//! for s in b.output(&mut Ctx::new(now, &cfg, &mut stats)) {
+//!     a.input(&mut Ctx::new(now, &cfg, &mut stats), &s);
+//! }
+//! for s in a.output(&mut Ctx::new(now, &cfg, &mut stats)) {
+//!     b.input(&mut Ctx::new(now, &cfg, &mut stats), &s);
+//! }
+//! assert_eq!(a.conn.as_ref().unwrap().state(), State::Established);
+//! assert_eq!(b.conn.as_ref().unwrap().state(), State::Established);
+//!
+//! // A user call on a: write, then output carries the bytes to b.
+//! SendBuf::new(&mut a.tx.0, &mut a.tx.1).write(b"hello");
+//! a.conn.as_mut().unwrap().on_user_write();
+//! for s in a.output(&mut Ctx::new(now, &cfg, &mut stats)) {
+//!     b.input(&mut Ctx::new(now, &cfg, &mut stats), &s);
+//! }
+//! let mut got = [0u8; 16];
+//! let n = RecvBuf::new(&mut b.rx.0, &mut b.rx.1).read(&mut got);
+//! assert_eq!(&got[..n], b"hello");
+//!
+//! // b's ACK waits for the delayed-ACK timer: its deadline, then on_timer, then output.
+//! let b_conn = b.conn.as_mut().unwrap();
+//! let at = b_conn.poll_at().unwrap();
+//! b_conn.on_timer(&mut Ctx::new(at, &cfg, &mut stats));
+//! for s in b.output(&mut Ctx::new(at, &cfg, &mut stats)) {
+//!     a.input(&mut Ctx::new(at, &cfg, &mut stats), &s);
+//! }
+//! assert_eq!(a.conn.as_ref().unwrap().in_flight(), 0);
+//! ```
+//!
+//! `tests/common/engine.rs` is a fuller harness on the same calls (two connections,
+//! virtual time, seeded loss), which the engine tests and the `engine` fuzz target use.
+//!
 //! Files: `conn.rs` (the control block and user calls), `input.rs` (segment arrival, in
 //! RFC 9293 §3.10.7 order), `output.rs` (what to send next), `timer.rs` (the deadlines),
+//! `api.rs` (the public context, segments as bytes, sequence variables),
 //! `rtt.rs`, `cc/` (congestion control), `sack.rs` (the SACK scoreboard and blocks),
 //! `rack.rs` (RACK-TLP loss detection), `undo.rs` (spurious recoveries undone),
 //! `isn.rs` (initial sequence numbers and ephemeral ports), `reply.rs` (stateless replies),
@@ -62,6 +188,7 @@ macro_rules! feature_state {
     };
 }
 
+mod api;
 pub mod cc;
 mod coalesce;
 mod conn;
@@ -79,8 +206,7 @@ mod timer;
 mod undo;
 
 pub use coalesce::ack_may_wait;
-pub(crate) use conn::Ctx;
-pub use conn::{Connection, Events, Keepalive, SegmentIn, Transmit};
+pub use conn::{Connection, Ctx, Events, Keepalive, SegmentIn, Transmit};
 pub use listen::{ListenDecision, ListenRoom, Listener};
 pub use reply::rst_for;
 pub use sack::Scoreboard;

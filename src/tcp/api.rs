@@ -1,0 +1,127 @@
+//! The public face of the sans-IO engine: building the per-call context, segments in and
+//! out as bytes, and read-only views of the sequence variables. Kept apart from the
+//! control block so that the engine's files can change shape without touching it.
+
+use core::net::Ipv4Addr;
+
+use super::conn::{Connection, Ctx, SegmentIn, Transmit};
+use super::{TcpConfig, TcpStats};
+use crate::buf::SendBuf;
+use crate::time::Instant;
+use crate::wire::WireError;
+use crate::wire::checksum::pseudo_header;
+use crate::wire::tcp::{SeqNum, TcpPacket, TcpRepr, set_checksum};
+
+/// The IP protocol number of TCP, for the pseudo header.
+const PROTO_TCP: u8 = 6;
+
+impl<'c> Ctx<'c> {
+    /// The context of one call into the engine: the current time, the protocol settings
+    /// and the counters the call updates. Build one per call (it only borrows), with the
+    /// same `cfg` and `stats` for every call on a connection.
+    pub fn new(now: Instant, cfg: &'c TcpConfig, stats: &'c mut TcpStats) -> Self {
+        Ctx { now, cfg, stats }
+    }
+}
+
+impl<'p> SegmentIn<'p> {
+    /// A segment from its parsed header and payload, for [`Connection::input`].
+    pub fn new(repr: TcpRepr, payload: &'p [u8]) -> Self {
+        SegmentIn {
+            repr,
+            payload,
+            staged: None,
+        }
+    }
+
+    /// Parses a whole TCP segment (header, options, payload) that travelled from `src` to
+    /// `dst`, checking its checksum against the IPv4 pseudo header (RFC 9293 §3.1).
+    /// Errors: [`WireError::Truncated`] or [`WireError::Malformed`] for a broken header or
+    /// option list, [`WireError::BadChecksum`].
+    pub fn parse(segment: &'p [u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<Self, WireError> {
+        let len = u16::try_from(segment.len()).map_err(|_| WireError::Malformed)?;
+        let packet = TcpPacket::new_checked(segment)?;
+        let mut sum = pseudo_header(src, dst, PROTO_TCP, len);
+        sum.add_bytes(segment);
+        if sum.finish() != 0 {
+            return Err(WireError::BadChecksum);
+        }
+        let repr = TcpRepr::parse(&packet)?;
+        Ok(SegmentIn::new(repr, packet.payload()))
+    }
+}
+
+impl Transmit {
+    /// A segment without payload: a reset returned by [`Connection::input`],
+    /// [`Connection::on_timer`], [`Connection::close`] or [`Connection::abort`], so that it
+    /// goes out through [`Transmit::emit`] like any other.
+    pub fn control(repr: TcpRepr) -> Self {
+        Transmit {
+            repr,
+            offset: 0,
+            len: 0,
+        }
+    }
+
+    /// Bytes the segment takes on the wire: header, options and payload.
+    pub fn segment_len(&self) -> usize {
+        self.repr.header_len() + self.len
+    }
+
+    /// Writes the segment into `buf`: header and options, the payload from the
+    /// connection's send buffer `tx` (the one passed to [`Connection::poll_output`]; not
+    /// read when the segment has no payload), and the checksum over the IPv4 pseudo header
+    /// of `src` to `dst`. Returns the length written, [`Transmit::segment_len`].
+    /// Errors: [`WireError::Truncated`] if `buf` is shorter than that, or `tx` no longer
+    /// holds the payload.
+    pub fn emit(
+        &self,
+        tx: &SendBuf<'_>,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        buf: &mut [u8],
+    ) -> Result<usize, WireError> {
+        let total = self.segment_len();
+        let len = u16::try_from(total).map_err(|_| WireError::Malformed)?;
+        let seg = buf.get_mut(..total).ok_or(WireError::Truncated)?;
+        let hlen = self.repr.emit(seg)?;
+        let (hdr, payload) = seg.split_at_mut(hlen);
+        let mut sum = pseudo_header(src, dst, PROTO_TCP, len);
+        sum.add_bytes(hdr);
+        if self.len > 0 && tx.copy_and_sum(self.offset, payload, &mut sum) != self.len {
+            return Err(WireError::Truncated);
+        }
+        set_checksum(seg, sum.finish());
+        Ok(total)
+    }
+}
+
+/// Read-only views of the sequence variables (RFC 9293 §3.3.1), for tests, fuzzing and
+/// diagnostics. For a live connection `snd_una ≤ snd_nxt ≤ snd_max` and
+/// `iss ≤ snd_una` in sequence space.
+impl Connection {
+    /// ISS: our initial sequence number.
+    pub fn iss(&self) -> SeqNum {
+        self.iss
+    }
+    /// IRS: the peer's initial sequence number (zero before its SYN arrived).
+    pub fn irs(&self) -> SeqNum {
+        self.irs
+    }
+    /// SND.NXT: the next sequence number to send (lower than SND.MAX while resending).
+    pub fn snd_nxt(&self) -> SeqNum {
+        self.snd_nxt
+    }
+    /// SND.MAX: one past the highest sequence number sent so far (BSD's `snd_max`).
+    pub fn snd_max(&self) -> SeqNum {
+        self.snd_max
+    }
+    /// RCV.NXT: the next sequence number expected from the peer.
+    pub fn rcv_nxt(&self) -> SeqNum {
+        self.rcv_nxt
+    }
+    /// RCV.WND: the receive window last advertised, from RCV.NXT, in bytes.
+    pub fn recv_window(&self) -> u32 {
+        self.rcv_wnd()
+    }
+}
