@@ -187,7 +187,6 @@ pub struct Connection {
     pub(crate) snd_wscale: u8,
 
     // Receive sequence space.
-    pub(crate) irs: SeqNum,
     pub(crate) rcv_nxt: SeqNum,
     /// Right edge of the window last advertised (RCV.NXT + RCV.WND as sent).
     pub(crate) rcv_adv: SeqNum,
@@ -230,7 +229,6 @@ pub struct Connection {
     pub(crate) rexmt_count: u8,
     pub(crate) persist_backoff: u8,
     pub(crate) keep_probes: u8,
-    pub(crate) last_recv: Instant,
     pub(crate) last_send: Instant,
     /// When the oldest unacknowledged data was sent (RFC 5482 user timeout).
     pub(crate) unacked_since: Option<Instant>,
@@ -333,7 +331,6 @@ impl Connection {
             snd_wl1: SeqNum(0),
             snd_wl2: iss,
             snd_wscale: 0,
-            irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
             rcv_wscale: 0,
@@ -357,7 +354,6 @@ impl Connection {
             rexmt_count: 0,
             persist_backoff: 0,
             keep_probes: 0,
-            last_recv: now,
             last_send: now,
             unacked_since: None,
             unacked_segs: 0,
@@ -512,7 +508,6 @@ impl Connection {
         c.flags |= Flags::PASSIVE;
         c.ts_offset = ts_offset;
         c.ts_rexmt = c.ts_now(now);
-        c.irs = syn.seq;
         c.rcv_nxt = syn.seq + 1u32;
         c.rcv_adv = c.rcv_nxt;
         c.last_ack_sent = c.rcv_nxt;
@@ -704,9 +699,6 @@ impl Connection {
         let cwnd = self.cc.cwnd();
         self.cc = Controller::new(alg, cwnd);
     }
-
-    /// The user queued data: output may have something to send.
-    pub fn on_user_write(&mut self) {}
 
     /// The user read data: if the window opened enough, announce it (RFC 9293 §3.8.6.2.2,
     /// BSD's two-segment rule).

@@ -99,7 +99,6 @@ impl Connection {
         // (acceptable whatever the window), no RST, no SYN, an ACK inside
         // [SND.UNA, SND.MAX].
         let now = ctx.now;
-        self.last_recv = now;
         self.keep_probes = 0;
         self.persist_unanswered_reset();
         self.arm_keepalive(now);
@@ -151,12 +150,10 @@ impl Connection {
         if !r.flags.contains(TcpFlags::SYN) {
             return None;
         }
-        self.irs = r.seq;
         self.rcv_nxt = r.seq + 1u32;
         self.rcv_adv = self.rcv_nxt + (rx.window().min(0xffff) as u32);
         self.last_ack_sent = self.rcv_nxt;
         self.negotiate(ctx.cfg, &r.options, now);
-        self.last_recv = now;
         // The window of a SYN is never scaled (RFC 7323 §2.2).
         self.snd_wnd = u32::from(r.window);
         self.max_snd_wnd = self.snd_wnd;
@@ -332,7 +329,6 @@ impl Connection {
         }
 
         // The segment is acceptable: it counts as a sign of life.
-        self.last_recv = now;
         self.keep_probes = 0;
         self.persist_unanswered_reset();
         self.arm_keepalive(now);
@@ -590,7 +586,7 @@ impl Connection {
                 self.flags.remove(Flags::RECOVERY);
                 self.dupacks = 0;
                 let flight = self.snd_max - self.snd_una;
-                self.cc.on_recovery_end(now, flight, smss);
+                self.cc.on_recovery_end(flight, smss);
                 self.undo_at_recovery_end(ctx, r);
             } else if !self.sack_on() {
                 // Partial acknowledgment (RFC 6582 §3.2 step 4): retransmit the next
@@ -690,7 +686,7 @@ impl Connection {
         self.flags |= Flags::RECOVERY;
         self.recover = self.snd_max;
         self.undo_arm();
-        self.cc.on_congestion(now, flight, smss);
+        self.cc.on_congestion(flight, smss);
         self.set_rtt_timing(None);
         self.high_rxt = self.snd_una;
         self.set_rtx_next(Some(self.snd_una));

@@ -151,7 +151,7 @@ impl Connection {
                     self.flags.remove(Flags::KEEPALIVE_PROBE);
                     ctx.stats.keepalive_probes += 1;
                     let repr = self.header(self.snd_una - 1u32, TcpFlags::ACK, rx, options);
-                    self.after_ack_sent(now);
+                    self.after_ack_sent();
                     return Some(Transmit {
                         repr,
                         offset: 0,
@@ -163,7 +163,7 @@ impl Connection {
                 }
                 // A pure ACK carries SND.MAX, as BSD does (SND.NXT may be rewound).
                 let repr = self.header(self.snd_max, TcpFlags::ACK, rx, options);
-                self.after_ack_sent(now);
+                self.after_ack_sent();
                 return Some(Transmit {
                     repr,
                     offset: 0,
@@ -181,7 +181,7 @@ impl Connection {
             flags |= TcpFlags::FIN;
         }
         let repr = self.header(choice.seq, flags, rx, options);
-        self.after_ack_sent(now);
+        self.after_ack_sent();
 
         let end = choice.seq + (choice.len as u32 + u32::from(choice.fin));
         let rtx = choice.seq < self.snd_max;
@@ -336,7 +336,7 @@ impl Connection {
             && now.saturating_duration_since(self.last_send) > self.rtt.rto(ctx.cfg.max_rto)
         {
             let iw = cc::initial_window(smss);
-            self.cc.on_idle_restart(now, iw);
+            self.cc.on_idle_restart(iw);
         }
 
         let off = ((self.snd_nxt - self.snd_una) as usize).min(held);
@@ -480,12 +480,11 @@ impl Connection {
         }
     }
 
-    fn after_ack_sent(&mut self, now: Instant) {
+    fn after_ack_sent(&mut self) {
         self.flags.remove(Flags::ACK_NOW);
         self.t_delack = None;
         self.unacked_segs = 0;
         self.last_ack_sent = self.rcv_nxt;
-        let _ = now;
     }
 
     /// The window field to send, with receiver SWS avoidance (RFC 9293 §3.8.6.2.2): the

@@ -195,7 +195,7 @@ impl Connection {
         if rtx && !self.flags.contains(Flags::RECOVERY) {
             ctx.stats.tlp_recoveries += 1;
             let smss = u32::from(self.eff_mss());
-            self.cc.on_congestion(ctx.now, flight_before, smss);
+            self.cc.on_congestion(flight_before, smss);
         }
     }
 

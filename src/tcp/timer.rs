@@ -118,7 +118,7 @@ impl Connection {
             let flight = self.snd_max - self.snd_una;
             if self.rexmt_count == 1 {
                 // Only the first timeout of a series lowers ssthresh (RFC 5681 §3.1).
-                self.cc.on_timeout(now, flight, smss);
+                self.cc.on_timeout(flight, smss);
             } else {
                 self.cc.set_cwnd(smss);
             }
