@@ -3,10 +3,11 @@
 use core::net::SocketAddrV4;
 
 use super::cc::{self, CongestionControl, Controller};
-use super::rack::RackState;
+use super::rack::Rack;
 use super::rtt::RttEstimator;
 use super::sack::{RecvSack, Scoreboard};
-use super::undo::UndoState;
+use super::timer::{Stamp, Timer, TimerTable};
+use super::undo::Undo;
 use super::{SACK, State, TIMESTAMPS, TcpConfig, TcpStats, WINDOW_SCALING};
 use crate::buf::RecvBuf;
 use crate::error::Error;
@@ -76,9 +77,9 @@ bitflags::bitflags! {
         const FIN_AHEAD = 1 << 19;
         /// A retransmission is asked for (`rtx_seq` says where).
         const RTX_NEXT = 1 << 20;
-        /// `t_loss` is a tail loss probe timeout (RFC 8985 §7.2).
+        /// `Timer::Loss` is a tail loss probe timeout (RFC 8985 §7.2).
         const TLP_ARMED = 1 << 21;
-        /// `t_loss` ends RACK's reordering window (RFC 8985 §6.2): the holes below
+        /// `Timer::Loss` ends RACK's reordering window (RFC 8985 §6.2): the holes below
         /// `reo_mark` are lost when it fires.
         const REO_ARMED = 1 << 22;
         /// Send a tail loss probe now.
@@ -214,22 +215,15 @@ pub struct Connection {
 
     // RTT.
     pub(crate) rtt: RttEstimator,
-    /// Sequence number being timed (see `rtt_timing()`), meaningful while `rtt_sent`
-    /// holds when it was sent.
+    /// Sequence number being timed (see `rtt_timing()`), meaningful while
+    /// `Stamp::RttSent` holds when it was sent.
     rtt_seq: SeqNum,
-    rtt_sent: Option<Instant>,
 
-    // Timers: deadlines, `None` when not armed.
-    pub(crate) t_rexmt: Option<Instant>,
-    pub(crate) t_persist: Option<Instant>,
-    pub(crate) t_delack: Option<Instant>,
-    pub(crate) t_keep: Option<Instant>,
-    /// TIME-WAIT (2·MSL) or FIN-WAIT-2 timeout.
-    pub(crate) t_close: Option<Instant>,
+    /// Every deadline, and the instants they are measured from.
+    pub(crate) timers: TimerTable,
     pub(crate) rexmt_count: u8,
     pub(crate) persist_backoff: u8,
     pub(crate) keep_probes: u8,
-    pub(crate) last_send: Instant,
     /// When the oldest unacknowledged data was sent (RFC 5482 user timeout).
     pub(crate) unacked_since: Option<Instant>,
     /// Segments with data received since our last ACK.
@@ -251,16 +245,15 @@ pub struct Connection {
     pub(crate) scoreboard: Scoreboard,
     pub(crate) recv_sack: RecvSack,
     /// RACK-TLP (RFC 8985), see `tcp::rack`; no room without the `sack` feature.
-    pub(crate) rack: RackState,
+    pub(crate) rack: Rack,
     /// The window before the current recovery, see `tcp::undo`; no room without the
     /// `timestamps` feature.
-    pub(crate) undo: UndoState,
+    pub(crate) undo: Undo,
     /// RACK-TLP: multiplier of the reordering window, raised by each D-SACK (RFC 8985
     /// §6.2). Outside `rack` because a byte among the other bytes costs no padding.
     pub(crate) reo_mult: u8,
 
     // RFC 5961 §7 rate limit, per connection.
-    pub(crate) chal_window: Instant,
     pub(crate) chal_count: u16,
 
     /// An ICMP error remembered for the user if the connection later fails.
@@ -345,16 +338,10 @@ impl Connection {
             ts_rexmt: 0,
             rtt: RttEstimator::new(cfg.initial_rto),
             rtt_seq: SeqNum(0),
-            rtt_sent: None,
-            t_rexmt: None,
-            t_persist: None,
-            t_delack: None,
-            t_keep: None,
-            t_close: None,
+            timers: TimerTable::new(now),
             rexmt_count: 0,
             persist_backoff: 0,
             keep_probes: 0,
-            last_send: now,
             unacked_since: None,
             unacked_segs: 0,
             cc: Controller::new(cfg.congestion, cc::initial_window(u32::from(DEFAULT_MSS))),
@@ -365,10 +352,9 @@ impl Connection {
             rtx_seq: SeqNum(0),
             scoreboard: Scoreboard::new(),
             recv_sack: RecvSack::new(),
-            rack: RackState::new(),
-            undo: UndoState::new(),
+            rack: Default::default(),
+            undo: Default::default(),
             reo_mult: 1,
-            chal_window: now,
             chal_count: 0,
             soft_error: None,
             error: None,
@@ -414,7 +400,7 @@ impl Connection {
     /// sent.
     #[inline]
     pub(crate) fn rtt_timing(&self) -> Option<(SeqNum, Instant)> {
-        self.rtt_sent.map(|t| (self.rtt_seq, t))
+        self.timers.stamp(Stamp::RttSent).map(|t| (self.rtt_seq, t))
     }
 
     #[inline]
@@ -422,7 +408,7 @@ impl Connection {
         if let Some((s, _)) = v {
             self.rtt_seq = s;
         }
-        self.rtt_sent = v.map(|(_, t)| t);
+        self.timers.set_stamp(Stamp::RttSent, v.map(|(_, t)| t));
     }
 
     /// The keep-alive settings (`None`: no probing).
@@ -755,9 +741,9 @@ impl Connection {
             return None;
         }
         let _ = self.shutdown_write();
-        if self.state == State::FinWait2 && self.t_close.is_none() {
+        if self.state == State::FinWait2 && !self.timers.armed(Timer::Close) {
             // Already half-closed and acknowledged: start the FIN-WAIT-2 timeout.
-            self.t_close = Some(now + cfg.fin_wait_2_timeout);
+            self.timers.arm(Timer::Close, now + cfg.fin_wait_2_timeout);
         }
         None
     }
@@ -808,12 +794,7 @@ impl Connection {
             self.error = error;
             self.events |= Events::ERROR;
         }
-        self.t_rexmt = None;
-        self.t_persist = None;
-        self.t_delack = None;
-        self.t_keep = None;
-        self.t_close = None;
-        self.rack.set_t_loss(None);
+        self.timers.stop_all();
         self.flags.remove(
             Flags::ACK_NOW
                 | Flags::FORCE
@@ -885,11 +866,11 @@ impl Connection {
             || held > 0
             || self.fin_unacked();
         if pending
-            && self.t_rexmt.is_none()
-            && self.t_persist.is_none()
+            && !self.timers.armed(Timer::Rtx)
+            && !self.timers.armed(Timer::Persist)
             && self.state != State::Closed
         {
-            self.t_rexmt = Some(now + self.rtt.rto(cfg.max_rto));
+            self.timers.arm(Timer::Rtx, now + self.rtt.rto(cfg.max_rto));
         }
     }
 

@@ -4,6 +4,7 @@ use super::State;
 use super::conn::{Connection, Ctx, Events, Flags, SegmentIn};
 use super::reply::rst_for;
 use super::sack::DUP_THRESH;
+use super::timer::{Stamp, Timer};
 use crate::buf::{RecvBuf, SendBuf};
 use crate::error::Error;
 use crate::log::net_log;
@@ -180,7 +181,7 @@ impl Connection {
             // Simultaneous open: SYN-RECEIVED, answer <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
             self.state = State::SynReceived;
             self.snd_nxt = self.iss;
-            self.t_rexmt = None;
+            self.timers.stop(Timer::Rtx);
             self.flags |= Flags::ACK_NOW;
         }
         None
@@ -250,7 +251,8 @@ impl Connection {
                 && r.seq + seg_len == self.rcv_nxt
             {
                 // A retransmission of the peer's FIN: ACK it and restart the 2·MSL timer.
-                self.t_close = Some(now + ctx.cfg.msl.saturating_mul(2));
+                self.timers
+                    .arm(Timer::Close, now + ctx.cfg.msl.saturating_mul(2));
                 self.flags |= Flags::ACK_NOW;
                 return None;
             }
@@ -345,7 +347,8 @@ impl Connection {
             State::FinWait1 if self.flags.contains(Flags::FIN_ACKED) => {
                 self.state = State::FinWait2;
                 if self.flags.contains(Flags::USER_CLOSED) {
-                    self.t_close = Some(now + ctx.cfg.fin_wait_2_timeout);
+                    self.timers
+                        .arm(Timer::Close, now + ctx.cfg.fin_wait_2_timeout);
                 }
             }
             State::Closing if self.flags.contains(Flags::FIN_ACKED) => self.enter_time_wait(ctx),
@@ -430,7 +433,7 @@ impl Connection {
         }
         self.rtt.reset_backoff();
         self.rexmt_count = 0;
-        self.t_rexmt = None;
+        self.timers.stop(Timer::Rtx);
         self.unacked_since = None;
         self.recover = self.snd_una;
     }
@@ -517,7 +520,7 @@ impl Connection {
             // Only while the retransmission timer runs, as in BSD: the answers to
             // zero-window probes (persist timer, no retransmission timer) repeat
             // SND.UNA too, and must not start a fast retransmit into a closed window.
-            && self.t_rexmt.is_some()
+            && self.timers.armed(Timer::Rtx)
         {
             self.on_dup_ack(ctx);
         }
@@ -537,7 +540,7 @@ impl Connection {
             self.snd_wl1 = r.seq;
             self.snd_wl2 = r.ack;
             if wnd > 0 {
-                self.t_persist = None;
+                self.timers.stop(Timer::Persist);
                 self.persist_backoff = 0;
             }
         }
@@ -619,12 +622,13 @@ impl Connection {
         self.tlp_on_ack(ctx, flight_before);
         // RFC 6298 §5.2–5.3.
         if self.snd_una == self.snd_max {
-            self.t_rexmt = None;
+            self.timers.stop(Timer::Rtx);
             self.unacked_since = None;
             self.rack_reset();
         } else {
             if restart_timer {
-                self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
+                self.timers
+                    .arm(Timer::Rtx, now + self.rtt.rto(ctx.cfg.max_rto));
             }
             self.unacked_since = Some(now);
             self.arm_tlp(ctx);
@@ -694,7 +698,8 @@ impl Connection {
             self.cc
                 .set_cwnd(self.cc.ssthresh().saturating_add(3 * smss));
         }
-        self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
+        self.timers
+            .arm(Timer::Rtx, now + self.rtt.rto(ctx.cfg.max_rto));
     }
 
     /// §3.10.7.4 seventh: store the text of the segment.
@@ -744,8 +749,8 @@ impl Connection {
                     self.unacked_segs = self.unacked_segs.saturating_add(1);
                     match ctx.cfg.delayed_ack {
                         Some(d) if self.unacked_segs < 2 => {
-                            if self.t_delack.is_none() {
-                                self.t_delack = Some(ctx.now + d);
+                            if !self.timers.armed(Timer::DelAck) {
+                                self.timers.arm(Timer::DelAck, ctx.now + d);
                             }
                         }
                         _ => self.flags |= Flags::ACK_NOW,
@@ -806,17 +811,20 @@ impl Connection {
                 }
             }
             State::FinWait2 => self.enter_time_wait(ctx),
-            State::TimeWait => self.t_close = Some(ctx.now + ctx.cfg.msl.saturating_mul(2)),
+            State::TimeWait => self
+                .timers
+                .arm(Timer::Close, ctx.now + ctx.cfg.msl.saturating_mul(2)),
             _ => {}
         }
     }
 
     pub(crate) fn enter_time_wait(&mut self, ctx: &mut Ctx<'_>) {
         self.state = State::TimeWait;
-        self.t_rexmt = None;
-        self.t_persist = None;
-        self.t_keep = None;
-        self.t_close = Some(ctx.now + ctx.cfg.msl.saturating_mul(2));
+        self.timers.stop(Timer::Rtx);
+        self.timers.stop(Timer::Persist);
+        self.timers.stop(Timer::Keepalive);
+        self.timers
+            .arm(Timer::Close, ctx.now + ctx.cfg.msl.saturating_mul(2));
     }
 
     /// An unacceptable segment is answered with an ACK (RFC 9293 §3.10.7.4 first). Pure
@@ -839,8 +847,8 @@ impl Connection {
 
     fn rate_limited_ack(&mut self, ctx: &mut Ctx<'_>) -> bool {
         let now = ctx.now;
-        if now.saturating_duration_since(self.chal_window) >= Duration::from_secs(1) {
-            self.chal_window = now;
+        if self.timers.since(Stamp::ChallengeWindow, now) >= Duration::from_secs(1) {
+            self.timers.set_stamp(Stamp::ChallengeWindow, Some(now));
             self.chal_count = 0;
         }
         if self.chal_count < ctx.cfg.challenge_ack_limit {

@@ -16,48 +16,6 @@
 //! `isn.rs` (initial sequence numbers and ephemeral ports), `reply.rs` (stateless replies),
 //! `syncookie.rs` (SYN cookies).
 
-/// A connection's state for an optional feature: a record in an array of length one with
-/// the feature and zero without it (no bytes in any connection), with a getter and a
-/// setter per field; without the feature, reads give the initial values and writes are
-/// dropped, so the code using it needs no `cfg`.
-macro_rules! feature_state {
-    (
-        $(#[$m:meta])*
-        $name:ident / $fields:ident if $on:ident {
-            $($(#[$fm:meta])* $field:ident: $get:ident, $set:ident: $t:ty = $init:expr,)*
-        }
-    ) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug)]
-        pub(crate) struct $name([$fields; $on as usize]);
-
-        #[derive(Clone, Copy, Debug)]
-        struct $fields {
-            $($(#[$fm])* $field: $t,)*
-        }
-
-        impl $name {
-            const INIT: $fields = $fields { $($field: $init,)* };
-
-            pub(crate) const fn new() -> Self {
-                $name([Self::INIT; $on as usize])
-            }
-
-            $(
-                pub(crate) fn $get(&self) -> $t {
-                    self.0.first().map_or(Self::INIT.$field, |r| r.$field)
-                }
-
-                pub(crate) fn $set(&mut self, v: $t) {
-                    if let Some(r) = self.0.first_mut() {
-                        r.$field = v;
-                    }
-                }
-            )*
-        }
-    };
-}
-
 pub mod cc;
 mod conn;
 mod input;

@@ -4,6 +4,7 @@
 
 use super::cc::{self, CongestionControl};
 use super::conn::{Connection, Ctx, Flags, IP_TCP_HEADERS, Transmit};
+use super::timer::{Stamp, Timer};
 use super::{SACK, State, TIMESTAMPS, WINDOW_SCALING};
 use crate::buf::{RecvBuf, SendBuf};
 use crate::time::Instant;
@@ -96,8 +97,9 @@ impl Connection {
         if self.unacked_since.is_none() {
             self.unacked_since = Some(now);
         }
-        if self.t_rexmt.is_none() {
-            self.t_rexmt = Some(self.rto_deadline(now, ctx.cfg.max_rto));
+        if !self.timers.armed(Timer::Rtx) {
+            self.timers
+                .arm(Timer::Rtx, self.rto_deadline(now, ctx.cfg.max_rto));
         }
         if synack {
             let adv = self.rcv_nxt + u32::from(window);
@@ -107,7 +109,7 @@ impl Connection {
             self.last_ack_sent = self.rcv_nxt;
         }
         self.flags.remove(Flags::ACK_NOW);
-        self.last_send = now;
+        self.timers.set_stamp(Stamp::LastSend, Some(now));
         Some(Transmit {
             repr,
             offset: 0,
@@ -217,9 +219,10 @@ impl Connection {
         }
         if choice.probe {
             ctx.stats.window_probes += 1;
-        } else if self.t_rexmt.is_none() {
+        } else if !self.timers.armed(Timer::Rtx) {
             // RFC 6298 §5.1.
-            self.t_rexmt = Some(self.rto_deadline(now, ctx.cfg.max_rto));
+            self.timers
+                .arm(Timer::Rtx, self.rto_deadline(now, ctx.cfg.max_rto));
         }
         // RFC 8985 §7.2: sending new data arms the probe too (an ACK re-arms it).
         if new_data && !self.flags.contains(Flags::TLP_ARMED) {
@@ -228,7 +231,7 @@ impl Connection {
         if self.unacked_since.is_none() {
             self.unacked_since = Some(now);
         }
-        self.last_send = now;
+        self.timers.set_stamp(Stamp::LastSend, Some(now));
         Some(Transmit {
             repr,
             offset: off,
@@ -333,7 +336,7 @@ impl Connection {
         }
         // RFC 5681 §4.1: restart from the initial window after an idle period.
         if self.snd_una == self.snd_max
-            && now.saturating_duration_since(self.last_send) > self.rtt.rto(ctx.cfg.max_rto)
+            && self.timers.since(Stamp::LastSend, now) > self.rtt.rto(ctx.cfg.max_rto)
         {
             let iw = cc::initial_window(smss);
             self.cc.on_idle_restart(iw);
@@ -397,8 +400,8 @@ impl Connection {
 
         if len > 0
             && self.snd_una == self.snd_max
-            && self.t_persist.is_none()
-            && self.t_rexmt.is_none()
+            && !self.timers.armed(Timer::Persist)
+            && !self.timers.armed(Timer::Rtx)
         {
             // Held back by SWS avoidance with nothing in flight to clock it out: the
             // persist timer is the override timeout of RFC 1122 §4.2.3.4 (d), as in BSD.
@@ -418,16 +421,16 @@ impl Connection {
                     probe: true,
                 });
             }
-            if self.t_persist.is_none() && self.snd_una == self.snd_max {
+            if !self.timers.armed(Timer::Persist) && self.snd_una == self.snd_max {
                 self.arm_persist(ctx);
-            } else if self.t_persist.is_none()
-                && self.t_rexmt.is_some()
+            } else if !self.timers.armed(Timer::Persist)
+                && self.timers.armed(Timer::Rtx)
                 && usable == 0
                 && unsent > 0
             {
                 // Data is outstanding but the peer closed its window: probe instead of
                 // retransmitting into it.
-                self.t_rexmt = None;
+                self.timers.stop(Timer::Rtx);
                 self.snd_nxt = self.snd_una;
                 self.arm_persist(ctx);
             }
@@ -482,7 +485,7 @@ impl Connection {
 
     fn after_ack_sent(&mut self) {
         self.flags.remove(Flags::ACK_NOW);
-        self.t_delack = None;
+        self.timers.stop(Timer::DelAck);
         self.unacked_segs = 0;
         self.last_ack_sent = self.rcv_nxt;
     }

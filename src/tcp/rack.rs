@@ -26,6 +26,7 @@
 
 use super::cc::CongestionControl;
 use super::conn::{Connection, Ctx, Flags};
+use super::timer::Timer;
 use super::{SACK, State};
 use crate::time::{Duration, Instant};
 use crate::wire::tcp::SeqNum;
@@ -43,37 +44,32 @@ const REO_WND_MIN: Duration = Duration::from_millis(1);
 /// Upper bound of the reordering window multiplier.
 const REO_MULT_MAX: u8 = 16;
 
-feature_state! {
-    /// RACK-TLP's state in a connection, with room only with the `sack` feature
-    /// (without it RACK-TLP never runs). The marks' values do not matter until their
-    /// flags are set.
-    RackState / RackFields if SACK {
-        /// The loss-detection timer: a tail loss probe (`Flags::TLP_ARMED`) or the end
-        /// of the reordering window (`Flags::REO_ARMED`); `Instant::to_halves`, so that
-        /// the state packs with 4-byte alignment.
-        t_loss: t_loss_halves, set_t_loss_halves: [u32; 2] = [0; 2],
-        /// The highest SACKed sequence number when the reordering window started.
-        reo_mark: reo_mark, set_reo_mark: SeqNum = SeqNum(0),
-        /// SND.MAX when the latest retransmission was sent (with `Flags::RXT_MARK`):
-        /// data above it left after that retransmission.
-        rxt_mark: rxt_mark, set_rxt_mark: SeqNum = SeqNum(0),
-        /// The end of the outstanding tail loss probe (with `Flags::TLP_OUT`).
-        tlp_end: tlp_end, set_tlp_end: SeqNum = SeqNum(0),
-    }
+/// RACK-TLP's sequence marks. The marks' values do not matter until their flags are
+/// set.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RackMarks {
+    /// The highest SACKed sequence number when the reordering window started (with
+    /// `Flags::REO_ARMED`).
+    pub(crate) reo_mark: SeqNum,
+    /// SND.MAX when the latest retransmission was sent (with `Flags::RXT_MARK`): data
+    /// above it left after that retransmission.
+    pub(crate) rxt_mark: SeqNum,
+    /// The end of the outstanding tail loss probe (with `Flags::TLP_OUT`).
+    pub(crate) tlp_end: SeqNum,
 }
 
-impl RackState {
-    /// The loss-detection timer.
-    pub(crate) fn t_loss(&self) -> Option<Instant> {
-        Instant::from_halves(self.t_loss_halves())
-    }
-
-    pub(crate) fn set_t_loss(&mut self, t: Option<Instant>) {
-        self.set_t_loss_halves(Instant::to_halves(t));
-    }
-}
+/// RACK-TLP's marks in a connection: one record with the `sack` feature, none (no
+/// room) without it, where RACK-TLP never runs. Reads without it give the defaults
+/// ([`Connection::rack_marks`]) and writes go nowhere (`first_mut` is `None`).
+pub(crate) type Rack = [RackMarks; SACK as usize];
 
 impl Connection {
+    /// RACK-TLP's marks (the defaults without the `sack` feature).
+    #[inline]
+    fn rack_marks(&self) -> RackMarks {
+        self.rack.first().copied().unwrap_or_default()
+    }
+
     /// RACK-TLP applies: configured, and SACK negotiated.
     #[inline]
     pub(crate) fn rack_on(&self, ctx: &Ctx<'_>) -> bool {
@@ -125,7 +121,7 @@ impl Connection {
             self.disarm(Flags::REO_ARMED);
             return;
         };
-        if self.flags.contains(Flags::RXT_MARK) && high > self.rack.rxt_mark() {
+        if self.flags.contains(Flags::RXT_MARK) && high > self.rack_marks().rxt_mark {
             self.flags.remove(Flags::RXT_MARK);
             if self.high_rxt > self.snd_una && self.flags.contains(Flags::RECOVERY) {
                 // Every retransmission up to HighRxt left before data that has arrived;
@@ -144,10 +140,12 @@ impl Connection {
             self.scoreboard.mark_lost_to(high);
             self.rack_start_recovery(ctx);
         } else if !self.flags.contains(Flags::REO_ARMED) {
-            self.rack.set_reo_mark(high);
+            if let Some(m) = self.rack.first_mut() {
+                m.reo_mark = high;
+            }
             self.flags.remove(Flags::TLP_ARMED);
             self.flags |= Flags::REO_ARMED;
-            self.rack.set_t_loss(Some(ctx.now + reo));
+            self.timers.set(Timer::Loss, Some(ctx.now + reo));
         }
     }
 
@@ -165,11 +163,11 @@ impl Connection {
         }
     }
 
-    /// Stops `t_loss` if it runs for `kind` (`TLP_ARMED` or `REO_ARMED`).
+    /// Stops `Timer::Loss` if it runs for `kind` (`TLP_ARMED` or `REO_ARMED`).
     fn disarm(&mut self, kind: Flags) {
         if self.flags.contains(kind) {
             self.flags.remove(kind);
-            self.rack.set_t_loss(None);
+            self.timers.set(Timer::Loss, None);
         }
     }
 
@@ -178,7 +176,9 @@ impl Connection {
     #[inline]
     pub(crate) fn rack_on_retransmit(&mut self) {
         if SACK && self.flags.contains(Flags::RECOVERY) {
-            self.rack.set_rxt_mark(self.snd_max);
+            if let Some(m) = self.rack.first_mut() {
+                m.rxt_mark = self.snd_max;
+            }
             self.flags |= Flags::RXT_MARK;
         }
     }
@@ -187,7 +187,8 @@ impl Connection {
     /// the probe's retransmission without a D-SACK, the probe repaired a loss: respond
     /// as to one.
     pub(crate) fn tlp_on_ack(&mut self, ctx: &mut Ctx<'_>, flight_before: u32) {
-        if !SACK || !self.flags.contains(Flags::TLP_OUT) || self.snd_una < self.rack.tlp_end() {
+        if !SACK || !self.flags.contains(Flags::TLP_OUT) || self.snd_una < self.rack_marks().tlp_end
+        {
             return;
         }
         let rtx = self.flags.contains(Flags::TLP_RTX);
@@ -208,7 +209,7 @@ impl Connection {
         match self.pto_deadline(ctx) {
             Some(at) => {
                 self.flags |= Flags::TLP_ARMED;
-                self.rack.set_t_loss(Some(at));
+                self.timers.set(Timer::Loss, Some(at));
             }
             None => self.disarm(Flags::TLP_ARMED),
         }
@@ -234,7 +235,7 @@ impl Connection {
         {
             return None;
         }
-        let (rto_at, srtt) = (self.t_rexmt?, self.rtt.srtt()?);
+        let (rto_at, srtt) = (self.timers.get(Timer::Rtx)?, self.rtt.srtt()?);
         let flight = self.snd_max - self.snd_una;
         let slack = if flight <= u32::from(self.eff_mss()) {
             WC_DEL_ACK
@@ -247,7 +248,7 @@ impl Connection {
 
     /// Everything sent is acknowledged, or a timeout took over: no probe, no window.
     pub(crate) fn rack_reset(&mut self) {
-        self.rack.set_t_loss(None);
+        self.timers.set(Timer::Loss, None);
         self.flags.remove(
             Flags::TLP_ARMED
                 | Flags::REO_ARMED
@@ -268,8 +269,9 @@ impl Connection {
         let now = ctx.now;
         if self.flags.contains(Flags::REO_ARMED) {
             self.flags.remove(Flags::REO_ARMED);
-            if self.rack.reo_mark() > self.snd_una {
-                self.scoreboard.mark_lost_to(self.rack.reo_mark());
+            let reo_mark = self.rack_marks().reo_mark;
+            if reo_mark > self.snd_una {
+                self.scoreboard.mark_lost_to(reo_mark);
                 self.rack_start_recovery(ctx);
             }
             // SACKs that arrived during the window may have opened newer holes.
@@ -284,7 +286,8 @@ impl Connection {
             ctx.stats.tlp_probes += 1;
             self.flags |= Flags::TLP_PROBE;
             // §7.3: the retransmission timer restarts with the probe.
-            self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
+            self.timers
+                .arm(Timer::Rtx, now + self.rtt.rto(ctx.cfg.max_rto));
         }
     }
 
@@ -327,11 +330,14 @@ impl Connection {
         self.flags |= Flags::TLP_OUT;
         self.flags.set(Flags::TLP_RTX, !new_data);
         let end = seq + (len as u32 + u32::from(fin));
-        self.rack.set_tlp_end(if end > self.snd_max {
+        let tlp_end = if end > self.snd_max {
             end
         } else {
             self.snd_max
-        });
+        };
+        if let Some(m) = self.rack.first_mut() {
+            m.tlp_end = tlp_end;
+        }
         Some((seq, len, fin))
     }
 }
