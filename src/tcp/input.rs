@@ -1,5 +1,7 @@
 //! Segment arrival (RFC 9293 §3.10.7), in the order the RFC and BSD's `tcp_input` follow.
 
+use core::ops::ControlFlow;
+
 use super::State;
 use super::conn::{Connection, Ctx, Events, Flags, SegmentIn};
 use super::reply::rst_for;
@@ -187,7 +189,9 @@ impl Connection {
         None
     }
 
-    /// RFC 9293 §3.10.7.4: SYN-RECEIVED and the synchronized states.
+    /// RFC 9293 §3.10.7.4: SYN-RECEIVED and the synchronized states, one step after
+    /// another, in the RFC's order. A step that ends the processing breaks with the reply
+    /// to send, if any.
     fn input_synchronized(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -195,123 +199,176 @@ impl Connection {
         rx: &mut RecvBuf<'_>,
         tx: &mut SendBuf<'_>,
     ) -> Option<TcpRepr> {
-        let now = ctx.now;
-        let trimmed;
-        let seg = if self.state == State::SynReceived
+        let crossed = self.crossed_syn_ack(seg);
+        let seg = crossed.as_ref().unwrap_or(seg);
+        let mut steps = |c: &mut Self, ctx: &mut Ctx<'_>| -> ControlFlow<Option<TcpRepr>> {
+            // RFC 7323 §3.2 and §5.3 R1, before the sequence number check.
+            c.check_timestamps(ctx, seg)?;
+            // §3.10.7.4 first: check the sequence number.
+            c.check_sequence(ctx, seg)?;
+            // §3.10.7.4 second: check the RST bit.
+            c.check_rst(ctx, &seg.repr)?;
+            // §3.10.7.4 third (security) does not apply; fourth: check the SYN bit.
+            c.check_syn(ctx, &seg.repr)?;
+            // §3.10.7.4 fifth: check the ACK field.
+            c.check_ack(ctx, seg, tx)?;
+            // §3.10.7.4 sixth: the URG bit is ignored (urgent data is not supported).
+            // Seventh: process the segment text.
+            c.check_text(ctx, seg, rx)?;
+            // §3.10.7.4 eighth: check the FIN bit.
+            c.process_fin(ctx, seg);
+            ControlFlow::Continue(())
+        };
+        match steps(self, ctx) {
+            ControlFlow::Break(reply) => reply,
+            ControlFlow::Continue(()) => None,
+        }
+    }
+
+    /// RFC 9293 §3.5 figure 8: after crossing SYNs the peer's SYN-ACK repeats the SYN we
+    /// already hold. Its SYN is old (trimmed, as BSD does); its ACK completes the
+    /// handshake. Returns the trimmed segment.
+    fn crossed_syn_ack<'p>(&self, seg: &SegmentIn<'p>) -> Option<SegmentIn<'p>> {
+        let f = seg.repr.flags;
+        if self.state == State::SynReceived
             && !self.flags.contains(Flags::PASSIVE)
-            && seg.repr.flags.contains(TcpFlags::SYN | TcpFlags::ACK)
-            && !seg.repr.flags.contains(TcpFlags::RST)
+            && f.contains(TcpFlags::SYN | TcpFlags::ACK)
+            && !f.contains(TcpFlags::RST)
             && seg.repr.seq + 1u32 == self.rcv_nxt
         {
-            // RFC 9293 §3.5 figure 8: after crossing SYNs the peer's SYN-ACK repeats the
-            // SYN we already hold. Its SYN is old (trimmed, as BSD does); its ACK completes
-            // the handshake.
             let mut r = seg.repr;
             r.flags.remove(TcpFlags::SYN);
             r.seq = self.rcv_nxt;
-            trimmed = SegmentIn { repr: r, ..*seg };
-            &trimmed
+            Some(SegmentIn { repr: r, ..*seg })
         } else {
-            seg
-        };
+            None
+        }
+    }
+
+    /// RFC 7323 §3.2: once negotiated, a non-RST segment without TSopt is dropped; §5.3
+    /// R1: PAWS.
+    fn check_timestamps(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &SegmentIn<'_>,
+    ) -> ControlFlow<Option<TcpRepr>> {
         let r = &seg.repr;
-        let rst = r.flags.contains(TcpFlags::RST);
-        let ts_on = self.ts_on();
-
-        // RFC 7323 §3.2: once negotiated, a non-RST segment without TSopt is dropped.
-        if ts_on && r.options.timestamps.is_none() && !rst {
+        if !self.ts_on() || r.flags.contains(TcpFlags::RST) {
+            return ControlFlow::Continue(());
+        }
+        let Some((tsval, _)) = r.options.timestamps else {
             ctx.stats.dropped_missing_ts += 1;
-            return None;
-        }
-        // RFC 7323 §5.3 R1: PAWS, before the sequence number check.
-        if let (true, Some((tsval, _))) = (ts_on, r.options.timestamps) {
-            if !rst && (self.ts_recent.wrapping_sub(tsval) as i32) > PAWS_WINDOW as i32 {
-                if now.saturating_duration_since(self.ts_recent_age) > PAWS_IDLE {
-                    // RFC 7323 §5.5: TS.Recent is stale; accept and take the new value.
-                    self.ts_recent = tsval;
-                    self.ts_recent_age = now;
-                } else {
-                    ctx.stats.dropped_paws += 1;
-                    self.ack_unacceptable(ctx, r, seg.payload.len());
-                    return None;
-                }
+            return ControlFlow::Break(None);
+        };
+        if (self.ts_recent.wrapping_sub(tsval) as i32) > PAWS_WINDOW as i32 {
+            let now = ctx.now;
+            if now.saturating_duration_since(self.ts_recent_age) > PAWS_IDLE {
+                // RFC 7323 §5.5: TS.Recent is stale; accept and take the new value.
+                self.ts_recent = tsval;
+                self.ts_recent_age = now;
+            } else {
+                ctx.stats.dropped_paws += 1;
+                self.ack_unacceptable(ctx, r, seg.payload.len());
+                return ControlFlow::Break(None);
             }
         }
+        ControlFlow::Continue(())
+    }
 
-        // §3.10.7.4 first: check the sequence number.
+    /// §3.10.7.4 first: an unacceptable segment is dropped (and answered with an ACK
+    /// unless it is a RST).
+    fn check_sequence(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &SegmentIn<'_>,
+    ) -> ControlFlow<Option<TcpRepr>> {
+        let r = &seg.repr;
         let seg_len = r.seq_len(seg.payload.len());
-        if !self.acceptable(r.seq, seg_len) {
-            if rst {
-                ctx.stats.rst_ignored += 1;
-                return None;
-            }
-            ctx.stats.dropped_out_of_window += 1;
-            if self.state == State::TimeWait
-                && r.flags.contains(TcpFlags::FIN)
-                && r.seq + seg_len == self.rcv_nxt
-            {
-                // A retransmission of the peer's FIN: ACK it and restart the 2·MSL timer.
-                self.timers
-                    .arm(Timer::Close, now + ctx.cfg.msl.saturating_mul(2));
-                self.flags |= Flags::ACK_NOW;
-                return None;
-            }
-            self.ack_unacceptable(ctx, r, seg.payload.len());
-            return None;
+        if self.acceptable(r.seq, seg_len) {
+            return ControlFlow::Continue(());
         }
-
-        // §3.10.7.4 second: check the RST bit (RFC 5961 §3.2: exact match only).
-        if rst {
-            if self.state == State::TimeWait {
-                // RFC 1337: ignore RST in TIME-WAIT, in-window ones too (no challenge).
-                ctx.stats.rst_ignored += 1;
-                return None;
-            }
-            if r.seq != self.rcv_nxt {
-                self.challenge_ack(ctx);
-                return None;
-            }
-            match self.state {
-                State::SynReceived if self.flags.contains(Flags::PASSIVE) => {
-                    ctx.stats.rst_received += 1;
-                    self.enter_closed(Some(Error::ConnectionReset));
-                }
-                State::SynReceived => {
-                    ctx.stats.rst_received += 1;
-                    self.enter_closed(Some(Error::ConnectionRefused));
-                }
-                State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
-                    ctx.stats.rst_received += 1;
-                    ctx.stats.resets += 1;
-                    self.enter_closed(Some(Error::ConnectionReset));
-                }
-                _ => {
-                    ctx.stats.rst_received += 1;
-                    self.enter_closed(None);
-                }
-            }
-            return None;
+        if r.flags.contains(TcpFlags::RST) {
+            ctx.stats.rst_ignored += 1;
+            return ControlFlow::Break(None);
         }
+        ctx.stats.dropped_out_of_window += 1;
+        if self.state == State::TimeWait
+            && r.flags.contains(TcpFlags::FIN)
+            && r.seq + seg_len == self.rcv_nxt
+        {
+            // A retransmission of the peer's FIN: ACK it and restart the 2·MSL timer.
+            self.timers
+                .arm(Timer::Close, ctx.now + ctx.cfg.msl.saturating_mul(2));
+            self.flags |= Flags::ACK_NOW;
+            return ControlFlow::Break(None);
+        }
+        self.ack_unacceptable(ctx, r, seg.payload.len());
+        ControlFlow::Break(None)
+    }
 
-        // §3.10.7.4 fourth: check the SYN bit (RFC 5961 §4: challenge ACK).
-        if r.flags.contains(TcpFlags::SYN) {
-            if self.state == State::SynReceived && self.flags.contains(Flags::PASSIVE) {
-                // "Return this connection to the LISTEN state": drop the embryonic
-                // connection; the peer's next SYN starts afresh.
-                self.enter_closed(None);
-                return None;
-            }
+    /// §3.10.7.4 second: the RST bit (RFC 5961 §3.2: exact match only, else a
+    /// challenge ACK; RFC 1337: ignored in TIME-WAIT).
+    fn check_rst(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr) -> ControlFlow<Option<TcpRepr>> {
+        if !r.flags.contains(TcpFlags::RST) {
+            return ControlFlow::Continue(());
+        }
+        if self.state == State::TimeWait {
+            // RFC 1337: ignore RST in TIME-WAIT, in-window ones too (no challenge).
+            ctx.stats.rst_ignored += 1;
+            return ControlFlow::Break(None);
+        }
+        if r.seq != self.rcv_nxt {
             self.challenge_ack(ctx);
-            return None;
+            return ControlFlow::Break(None);
         }
+        ctx.stats.rst_received += 1;
+        let error = match self.state {
+            State::SynReceived if self.flags.contains(Flags::PASSIVE) => {
+                Some(Error::ConnectionReset)
+            }
+            State::SynReceived => Some(Error::ConnectionRefused),
+            State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                ctx.stats.resets += 1;
+                Some(Error::ConnectionReset)
+            }
+            _ => None,
+        };
+        self.enter_closed(error);
+        ControlFlow::Break(None)
+    }
 
-        // §3.10.7.4 fifth: check the ACK field.
+    /// §3.10.7.4 fourth: the SYN bit (RFC 5961 §4: challenge ACK).
+    fn check_syn(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr) -> ControlFlow<Option<TcpRepr>> {
+        if !r.flags.contains(TcpFlags::SYN) {
+            return ControlFlow::Continue(());
+        }
+        if self.state == State::SynReceived && self.flags.contains(Flags::PASSIVE) {
+            // "Return this connection to the LISTEN state": drop the embryonic
+            // connection; the peer's next SYN starts afresh.
+            self.enter_closed(None);
+            return ControlFlow::Break(None);
+        }
+        self.challenge_ack(ctx);
+        ControlFlow::Break(None)
+    }
+
+    /// §3.10.7.4 fifth: the ACK field. In SYN-RECEIVED it completes the handshake; RFC
+    /// 5961 §5.2 bounds it; an acceptable segment is a sign of life, updates TS.Recent
+    /// and goes to [`Connection::process_ack`]; an ACK of our FIN moves the state on.
+    fn check_ack(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &SegmentIn<'_>,
+        tx: &mut SendBuf<'_>,
+    ) -> ControlFlow<Option<TcpRepr>> {
+        let r = &seg.repr;
+        let now = ctx.now;
         if !r.flags.contains(TcpFlags::ACK) {
-            return None;
+            return ControlFlow::Break(None);
         }
         if self.state == State::SynReceived {
             if !(self.snd_una < r.ack && r.ack <= self.snd_max) {
-                return rst_for(r, seg.payload.len());
+                return ControlFlow::Break(rst_for(r, seg.payload.len()));
             }
             self.snd_wnd = u32::from(r.window) << self.snd_wscale;
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
@@ -327,7 +384,7 @@ impl Connection {
         if r.ack > self.snd_max || r.ack < self.snd_una - self.max_snd_wnd.max(1) {
             ctx.stats.dropped_bad_ack += 1;
             self.challenge_ack(ctx);
-            return None;
+            return ControlFlow::Break(None);
         }
 
         // The segment is acceptable: it counts as a sign of life.
@@ -335,7 +392,7 @@ impl Connection {
         self.persist_unanswered_reset();
         self.arm_keepalive(now);
         // RFC 7323 §4.3 (2): remember the timestamp to echo.
-        if let (true, Some((tsval, _))) = (ts_on, r.options.timestamps) {
+        if let (true, Some((tsval, _))) = (self.ts_on(), r.options.timestamps) {
             if (tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && r.seq <= self.last_ack_sent {
                 self.ts_recent = tsval;
                 self.ts_recent_age = now;
@@ -343,30 +400,41 @@ impl Connection {
         }
 
         self.process_ack(ctx, r, seg.payload.len(), tx);
-        match self.state {
-            State::FinWait1 if self.flags.contains(Flags::FIN_ACKED) => {
-                self.state = State::FinWait2;
-                if self.flags.contains(Flags::USER_CLOSED) {
-                    self.timers
-                        .arm(Timer::Close, now + ctx.cfg.fin_wait_2_timeout);
+        if self.flags.contains(Flags::FIN_ACKED) {
+            match self.state {
+                State::FinWait1 => {
+                    self.state = State::FinWait2;
+                    if self.flags.contains(Flags::USER_CLOSED) {
+                        self.timers
+                            .arm(Timer::Close, now + ctx.cfg.fin_wait_2_timeout);
+                    }
                 }
+                State::Closing => self.enter_time_wait(ctx),
+                State::LastAck => {
+                    self.enter_closed(None);
+                    return ControlFlow::Break(None);
+                }
+                _ => {}
             }
-            State::Closing if self.flags.contains(Flags::FIN_ACKED) => self.enter_time_wait(ctx),
-            State::LastAck if self.flags.contains(Flags::FIN_ACKED) => {
-                self.enter_closed(None);
-                return None;
-            }
-            _ => {}
         }
+        ControlFlow::Continue(())
+    }
 
-        // §3.10.7.4 sixth: the URG bit is ignored (urgent data is not supported).
-        // RFC 1122 §4.2.2.13 / BSD / Linux: new data after the user has gone resets the
-        // peer. After the peer's FIN (CLOSING, LAST-ACK, TIME-WAIT) there is no new data:
-        // the text is ignored (§3.10.7.4 seventh).
+    /// §3.10.7.4 seventh: the segment text, unless there is none to take. RFC 1122
+    /// §4.2.2.13 / BSD / Linux: new data after the user has gone resets the peer. After
+    /// the peer's FIN (CLOSING, LAST-ACK, TIME-WAIT) there is no new data: the text is
+    /// ignored.
+    fn check_text(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &SegmentIn<'_>,
+        rx: &mut RecvBuf<'_>,
+    ) -> ControlFlow<Option<TcpRepr>> {
+        let r = &seg.repr;
         if self.state == State::TimeWait && !seg.payload.is_empty() {
             // Linux answers anything but a bare ACK in TIME-WAIT with an ACK.
             self.rate_limited_ack(ctx);
-            return None;
+            return ControlFlow::Break(None);
         }
         if self.flags.contains(Flags::USER_CLOSED)
             && matches!(self.state, State::FinWait1 | State::FinWait2)
@@ -375,13 +443,10 @@ impl Connection {
             // Counted where it is sent, as every reset is.
             let reply = rst_for(r, seg.payload.len());
             self.enter_closed(None);
-            return reply;
+            return ControlFlow::Break(reply);
         }
-        // §3.10.7.4 seventh: process the segment text.
         self.process_text(ctx, seg, rx);
-        // §3.10.7.4 eighth: check the FIN bit.
-        self.process_fin(ctx, seg);
-        None
+        ControlFlow::Continue(())
     }
 
     /// The RFC 9293 §3.10.7.4 acceptability test (the four cases).
@@ -1188,5 +1253,66 @@ mod tests {
         // Both outcomes are well represented.
         assert!(taken > 700, "prediction took {taken} segments");
         assert!(declined > 2_000, "prediction declined {declined} segments");
+    }
+
+    /// One source of truth for "may send": over random states (an established
+    /// connection after a random segment, a timer, a user write or a half-close, and
+    /// some output), `wants_output` implies `may_output`, and when `may_output` says no,
+    /// `poll_output` sends nothing.
+    #[test]
+    fn may_output_agrees_with_poll_output() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let (mut quiet, mut busy) = (0, 0);
+        for _ in 0..6_000 {
+            let (cfg, mut now, mut side, ts_peer) = established(&mut rng);
+            for _ in 0..1 + rng.below(3) {
+                match rng.below(6) {
+                    0..=2 => {
+                        let (repr, payload) = candidate(&mut rng, &side, ts_peer);
+                        side.deliver(&cfg, now, repr, &payload, rng.chance(50), Path::Input);
+                    }
+                    3 => {
+                        if let Some(at) = side.conn.poll_at() {
+                            now = now.max(at);
+                            let mut ctx = Ctx {
+                                now,
+                                cfg: &cfg,
+                                stats: &mut side.stats,
+                            };
+                            side.conn.on_timer(&mut ctx);
+                        }
+                    }
+                    4 => {
+                        let n = rng.below(3000) as usize;
+                        SendBuf::new(&mut side.tx_mem, &mut side.tx).write(&vec![7; n]);
+                    }
+                    _ => {
+                        let _ = side.conn.shutdown_write();
+                    }
+                }
+                let n = rng.below(4) as usize;
+                side.output(&cfg, now, n);
+            }
+            let held = SendBuf::new(&mut side.tx_mem, &mut side.tx).len();
+            let rx = RecvBuf::new(&mut side.rx_mem, &mut side.rx);
+            let (cap, free) = (rx.capacity(), rx.window());
+            let may = side.conn.may_output(held, cap, free);
+            if side.conn.wants_output() {
+                assert!(may, "wants_output without may_output: {:?}", side.conn);
+            }
+            if may {
+                busy += 1;
+            } else {
+                quiet += 1;
+                let before = side.conn.clone();
+                let sent = side.output(&cfg, now, 1);
+                assert!(
+                    sent.is_empty(),
+                    "sent {sent:?} after !may_output: {before:?}"
+                );
+            }
+        }
+        assert!(quiet > 500, "may_output said no {quiet} times");
+        assert!(busy > 500, "may_output said yes {busy} times");
     }
 }

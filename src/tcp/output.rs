@@ -19,20 +19,57 @@ struct Choice {
     probe: bool,
 }
 
+/// What [`Connection::choose_segment`] works from: the send ring's length, whether a
+/// FIN is due after it (and its sequence number), and the largest payload.
+struct Queue {
+    held: usize,
+    fin_pending: bool,
+    fin_seq: SeqNum,
+    max_payload: usize,
+}
+
+/// The outcome of SACK recovery's step in [`Connection::choose_segment`].
+enum Recovery {
+    /// Send this (NextSeg).
+    Send(Choice),
+    /// The congestion window is full (cwnd - pipe < 1 SMSS): nothing goes.
+    Blocked,
+    /// Go on to new data, within this many bytes (`None`: not in SACK recovery).
+    NewData(Option<usize>),
+}
+
+/// What the window step held back: its length, the window's room and the unsent bytes.
+struct HeldBack {
+    len: usize,
+    usable: usize,
+    unsent: usize,
+}
+
 impl Connection {
     /// The timestamp clock (RFC 7323 §5.4: 1 ms ticks) with this connection's offset.
     pub(crate) fn ts_now(&self, now: Instant) -> u32 {
         (now.total_millis() as u32).wrapping_add(self.ts_offset)
     }
 
-    /// Whether output has something to send right now without looking at the buffers
-    /// in detail (an ACK, a probe, a SYN): the stack uses it to decide whom to poll.
+    /// Whether output has something to send right now without looking at the buffers:
+    /// a SYN or SYN-ACK due, or in a synchronized state a one-shot request (an ACK, a
+    /// zero-window, keep-alive or tail loss probe, a retransmission). The stack uses it
+    /// to send at once rather than at the end of the poll. It implies
+    /// [`Connection::may_output`], which adds what depends on the buffers.
     pub fn wants_output(&self) -> bool {
-        self.flags
-            .intersects(Flags::ACK_NOW | Flags::FORCE | Flags::KEEPALIVE_PROBE | Flags::TLP_PROBE)
-            || self.flags.contains(Flags::RTX_NEXT)
-            || (matches!(self.state, State::SynSent) && self.snd_nxt == self.iss)
-            || (matches!(self.state, State::SynReceived) && self.snd_nxt == self.iss)
+        match self.state {
+            State::Closed | State::Listen => false,
+            // Exactly the test `output_syn` starts with.
+            State::SynSent => self.snd_nxt == self.iss,
+            State::SynReceived => self.snd_nxt == self.iss || self.flags.contains(Flags::ACK_NOW),
+            _ => self.flags.intersects(
+                Flags::ACK_NOW
+                    | Flags::FORCE
+                    | Flags::KEEPALIVE_PROBE
+                    | Flags::TLP_PROBE
+                    | Flags::RTX_NEXT,
+            ),
+        }
     }
 
     /// Chooses and describes the next segment to send, and updates the send state as
@@ -144,36 +181,52 @@ impl Connection {
         } else {
             self.choose_segment(ctx, tx, max_payload)
         };
+        match choice {
+            Some(c) => Some(self.send_segment(ctx, rx, tx, options, c, max_payload)),
+            None => self.control_segment(ctx, rx, options),
+        }
+    }
 
-        let choice = match choice {
-            Some(c) => c,
-            None => {
-                if self.flags.contains(Flags::KEEPALIVE_PROBE) && self.state != State::TimeWait {
-                    // RFC 1122 §4.2.3.6: a segment with SEG.SEQ = SND.NXT - 1 and no data.
-                    self.flags.remove(Flags::KEEPALIVE_PROBE);
-                    ctx.stats.keepalive_probes += 1;
-                    let repr = self.header(self.snd_una - 1u32, TcpFlags::ACK, rx, options);
-                    self.after_ack_sent();
-                    return Some(Transmit {
-                        repr,
-                        offset: 0,
-                        len: 0,
-                    });
-                }
-                if !self.flags.contains(Flags::ACK_NOW) && !self.window_update_due(rx) {
-                    return None;
-                }
-                // A pure ACK carries SND.MAX, as BSD does (SND.NXT may be rewound).
-                let repr = self.header(self.snd_max, TcpFlags::ACK, rx, options);
-                self.after_ack_sent();
-                return Some(Transmit {
-                    repr,
-                    offset: 0,
-                    len: 0,
-                });
-            }
+    /// No data or FIN to send: a keep-alive probe if one is due, else an ACK if one is
+    /// asked for or the window opened enough to announce.
+    fn control_segment(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        rx: &RecvBuf<'_>,
+        options: TcpOptions,
+    ) -> Option<Transmit> {
+        let seq = if self.flags.contains(Flags::KEEPALIVE_PROBE) && self.state != State::TimeWait {
+            // RFC 1122 §4.2.3.6: a segment with SEG.SEQ = SND.NXT - 1 and no data.
+            self.flags.remove(Flags::KEEPALIVE_PROBE);
+            ctx.stats.keepalive_probes += 1;
+            self.snd_una - 1u32
+        } else if self.flags.contains(Flags::ACK_NOW) || self.window_update_due(rx) {
+            // A pure ACK carries SND.MAX, as BSD does (SND.NXT may be rewound).
+            self.snd_max
+        } else {
+            return None;
         };
+        let repr = self.header(seq, TcpFlags::ACK, rx, options);
+        self.after_ack_sent();
+        Some(Transmit {
+            repr,
+            offset: 0,
+            len: 0,
+        })
+    }
 
+    /// Sends `choice`: its header, and the send state as though it left (SND.NXT,
+    /// SND.MAX, the RTT timing, the retransmission timer, the counters).
+    fn send_segment(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        rx: &RecvBuf<'_>,
+        tx: &SendBuf<'_>,
+        options: TcpOptions,
+        choice: Choice,
+        max_payload: usize,
+    ) -> Transmit {
+        let now = ctx.now;
         let off = (choice.seq - self.snd_una) as usize;
         let mut flags = TcpFlags::ACK;
         if choice.len > 0 && off + choice.len == tx.len() {
@@ -232,101 +285,141 @@ impl Connection {
             self.unacked_since = Some(now);
         }
         self.timers.set_stamp(Stamp::LastSend, Some(now));
-        Some(Transmit {
+        Transmit {
             repr,
             offset: off,
             len: choice.len,
-        })
+        }
     }
 
-    /// The data/FIN segment to send next, if any, in order of precedence: a requested
-    /// retransmission, RFC 6675 NextSeg during SACK recovery, new data (or, after an RTO,
-    /// the go-back-N resend) under the windows, a zero-window probe.
+    /// The data/FIN segment to send next, if any, from each source in order of
+    /// precedence: a requested retransmission, a tail loss probe, RFC 6675 NextSeg during
+    /// SACK recovery, new data (or, after an RTO, the go-back-N resend) under the
+    /// windows, a zero-window probe.
     fn choose_segment(
         &mut self,
         ctx: &mut Ctx<'_>,
         tx: &SendBuf<'_>,
         max_payload: usize,
     ) -> Option<Choice> {
-        let now = ctx.now;
         let held = tx.len();
-        let fin_pending = self.flags.contains(Flags::FIN_QUEUED)
-            && !self.flags.contains(Flags::FIN_ACKED)
-            && matches!(
-                self.state,
-                State::FinWait1 | State::Closing | State::LastAck
-            );
-        let fin_seq = self.snd_una + held as u32;
-        let sack = self.sack_on();
+        let q = Queue {
+            held,
+            fin_pending: self.flags.contains(Flags::FIN_QUEUED)
+                && !self.flags.contains(Flags::FIN_ACKED)
+                && matches!(
+                    self.state,
+                    State::FinWait1 | State::Closing | State::LastAck
+                ),
+            fin_seq: self.snd_una + held as u32,
+            max_payload,
+        };
+        if let Some(c) = self.requested_rtx(&q) {
+            return Some(c);
+        }
+        if let Some(c) = self.tail_loss_probe(&q) {
+            return Some(c);
+        }
+        let budget = match self.sack_recovery_segment(&q) {
+            Recovery::Send(c) => return Some(c),
+            Recovery::Blocked => return None,
+            Recovery::NewData(budget) => budget,
+        };
+        match self.window_segment(ctx, &q, budget) {
+            Ok(c) => Some(c),
+            Err(held_back) => self.persist_segment(ctx, &q, held_back),
+        }
+    }
+
+    /// A retransmission asked for by fast retransmit or a partial ACK.
+    fn requested_rtx(&mut self, q: &Queue) -> Option<Choice> {
+        let s = self.rtx_next()?;
+        self.set_rtx_next(None);
+        if !(self.snd_una <= s && s < self.snd_max) {
+            return None;
+        }
+        let c = self.segment_at(s, q);
+        if c.len == 0 && !c.fin {
+            return None;
+        }
+        if self.high_rxt < s + c.len as u32 {
+            self.high_rxt = s + c.len as u32;
+        }
+        Some(c)
+    }
+
+    /// A tail loss probe (RFC 8985 §7.3), when asked for: not held back by the
+    /// congestion window.
+    fn tail_loss_probe(&mut self, q: &Queue) -> Option<Choice> {
+        if !self.flags.contains(Flags::TLP_PROBE) {
+            return None;
+        }
+        let (seq, len, fin) = self.tlp_segment(q.max_payload, q.held, q.fin_pending)?;
+        Some(Choice {
+            seq,
+            len,
+            fin,
+            probe: false,
+        })
+    }
+
+    /// RFC 6675 §5 step (C) during SACK recovery: while cwnd - pipe >= 1 SMSS, NextSeg
+    /// (rule 1: a lost segment; rule 2: new data, which the window step sends within the
+    /// returned budget; rule 3: an unSACKed one when there is no new data to send).
+    fn sack_recovery_segment(&mut self, q: &Queue) -> Recovery {
+        if !(self.sack_on() && self.flags.contains(Flags::RECOVERY)) {
+            return Recovery::NewData(None);
+        }
         let smss = u32::from(self.eff_mss());
-
-        // A retransmission asked for by fast retransmit or a partial ACK.
-        if let Some(s) = self.rtx_next() {
-            self.set_rtx_next(None);
-            if self.snd_una <= s && s < self.snd_max {
-                let c = self.segment_at(s, max_payload, held, fin_pending, fin_seq);
-                if c.len > 0 || c.fin {
-                    if self.high_rxt < s + c.len as u32 {
-                        self.high_rxt = s + c.len as u32;
-                    }
-                    return Some(c);
-                }
+        let pipe = self
+            .scoreboard
+            .pipe(self.snd_una, self.snd_max, self.high_rxt, smss);
+        let cwnd = self.cc.cwnd();
+        if cwnd < pipe.saturating_add(smss) {
+            return Recovery::Blocked;
+        }
+        if let Some((s, _)) =
+            self.scoreboard
+                .next_lost(self.snd_una, self.snd_max, self.high_rxt, smss)
+        {
+            let c = self.segment_at(s, q);
+            if c.len > 0 {
+                self.high_rxt = s + c.len as u32;
+                return Recovery::Send(c);
             }
         }
-
-        // A tail loss probe (RFC 8985 §7.3): not held back by the congestion window.
-        if self.flags.contains(Flags::TLP_PROBE) {
-            if let Some((seq, len, fin)) = self.tlp_segment(max_payload, held, fin_pending) {
-                return Some(Choice {
-                    seq,
-                    len,
-                    fin,
-                    probe: false,
-                });
-            }
-        }
-
-        let in_sack_recovery = sack && self.flags.contains(Flags::RECOVERY);
-        let mut new_data_budget = None;
-        if in_sack_recovery {
-            // RFC 6675 §5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg.
-            let pipe = self
-                .scoreboard
-                .pipe(self.snd_una, self.snd_max, self.high_rxt, smss);
-            let cwnd = self.cc.cwnd();
-            if cwnd < pipe.saturating_add(smss) {
-                return None;
-            }
+        // Rule (2): new data, limited only by the receive window.
+        let budget = (cwnd - pipe) as usize;
+        let in_flight = (self.snd_max - self.snd_una) as usize;
+        let unsent = q.held.saturating_sub(in_flight);
+        let rwnd_room = (self.snd_wnd as usize).saturating_sub(in_flight);
+        if unsent == 0 || rwnd_room == 0 {
             if let Some((s, _)) =
                 self.scoreboard
-                    .next_lost(self.snd_una, self.snd_max, self.high_rxt, smss)
+                    .next_unsacked(self.snd_una, self.snd_max, self.high_rxt)
             {
-                let c = self.segment_at(s, max_payload, held, fin_pending, fin_seq);
+                // Rule (3).
+                let c = self.segment_at(s, q);
                 if c.len > 0 {
                     self.high_rxt = s + c.len as u32;
-                    return Some(c);
-                }
-            }
-            // Rule (2): new data, limited only by the receive window.
-            new_data_budget = Some((cwnd - pipe) as usize);
-            let unsent = held.saturating_sub((self.snd_max - self.snd_una) as usize);
-            let rwnd_room =
-                (self.snd_wnd as usize).saturating_sub((self.snd_max - self.snd_una) as usize);
-            if unsent == 0 || rwnd_room == 0 {
-                if let Some((s, _)) =
-                    self.scoreboard
-                        .next_unsacked(self.snd_una, self.snd_max, self.high_rxt)
-                {
-                    // Rule (3).
-                    let c = self.segment_at(s, max_payload, held, fin_pending, fin_seq);
-                    if c.len > 0 {
-                        self.high_rxt = s + c.len as u32;
-                        return Some(c);
-                    }
+                    return Recovery::Send(c);
                 }
             }
         }
+        Recovery::NewData(Some(budget))
+    }
 
+    /// New data, or after an RTO the go-back-N resend, under the congestion window (or
+    /// the recovery `budget`) and the peer's window, with Nagle and sender-side SWS
+    /// avoidance; a FIN alone is not held back by the window. `Err` says what was held
+    /// back.
+    fn window_segment(
+        &mut self,
+        ctx: &Ctx<'_>,
+        q: &Queue,
+        budget: Option<usize>,
+    ) -> Result<Choice, HeldBack> {
+        let smss = u32::from(self.eff_mss());
         // After an RTO, skip what the receiver holds (SACKed) while resending.
         while self.snd_nxt < self.snd_max {
             match self.scoreboard.sacked_end(self.snd_nxt) {
@@ -336,34 +429,26 @@ impl Connection {
         }
         // RFC 5681 §4.1: restart from the initial window after an idle period.
         if self.snd_una == self.snd_max
-            && self.timers.since(Stamp::LastSend, now) > self.rtt.rto(ctx.cfg.max_rto)
+            && self.timers.since(Stamp::LastSend, ctx.now) > self.rtt.rto(ctx.cfg.max_rto)
         {
-            let iw = cc::initial_window(smss);
-            self.cc.on_idle_restart(iw);
+            self.cc.on_idle_restart(cc::initial_window(smss));
         }
 
+        let held = q.held;
         let off = ((self.snd_nxt - self.snd_una) as usize).min(held);
         let unsent = held - off;
         let rtx = self.snd_nxt < self.snd_max;
-        let mut cwnd = self.cc.cwnd() as usize;
-        if !self.flags.contains(Flags::RECOVERY) && (1..=2).contains(&self.dupacks) && !rtx {
-            // RFC 3042 limited transmit: one new segment per early duplicate ACK.
-            cwnd += usize::from(self.dupacks) * smss as usize;
-        }
-        let usable = match new_data_budget {
-            Some(b) => b.min((self.snd_wnd as usize).saturating_sub(off)),
-            None => (self.snd_wnd as usize).min(cwnd).saturating_sub(off),
-        };
-        let mut len = unsent.min(usable).min(max_payload);
+        let usable = self.usable_window(off, rtx, smss, budget);
+        let mut len = unsent.min(usable).min(q.max_payload);
         if rtx {
             if let Some(next) = self.scoreboard.next_sacked_after(self.snd_nxt) {
                 len = len.min((next - self.snd_nxt) as usize);
             }
         }
         let all_out = off + len == held;
-        let fin_now = fin_pending
+        let fin_now = q.fin_pending
             && all_out
-            && (!self.flags.contains(Flags::FIN_SENT) || self.snd_nxt + len as u32 == fin_seq);
+            && (!self.flags.contains(Flags::FIN_SENT) || self.snd_nxt + len as u32 == q.fin_seq);
         if len > 0 {
             // Nagle (RFC 1122 §4.2.3.4) and sender SWS avoidance (RFC 9293 §3.8.6.2.1).
             // Nagle holds a short segment back while a short segment sent earlier is
@@ -371,7 +456,7 @@ impl Connection {
             // goes out with the full segments before it, as in Linux and BSD. A FIN is
             // never held back (both do the same).
             let small_in_flight = self.snd_sml > self.snd_una && self.snd_sml <= self.snd_max;
-            let send = len == max_payload
+            let send = len == q.max_payload
                 || rtx
                 || ((self.flags.contains(Flags::NODELAY) || !small_in_flight) && all_out)
                 || (self.max_snd_wnd > 0 && len >= self.max_snd_wnd as usize / 2)
@@ -380,7 +465,7 @@ impl Connection {
                 || self.flags.contains(Flags::FORCE);
             if send {
                 self.flags.remove(Flags::FORCE);
-                return Some(Choice {
+                return Ok(Choice {
                     seq: self.snd_nxt,
                     len,
                     fin: fin_now,
@@ -390,15 +475,40 @@ impl Connection {
         } else if fin_now && off == held {
             // FIN alone: not held back by the window.
             self.flags.remove(Flags::FORCE);
-            return Some(Choice {
+            return Ok(Choice {
                 seq: self.snd_nxt,
                 len: 0,
                 fin: true,
                 probe: false,
             });
         }
+        Err(HeldBack {
+            len,
+            usable,
+            unsent,
+        })
+    }
 
-        if len > 0
+    /// Bytes the windows let go from `off` bytes past SND.UNA: the recovery `budget`
+    /// within the peer's window, or the smaller of the peer's and the congestion
+    /// window, the latter widened by RFC 3042 limited transmit.
+    fn usable_window(&self, off: usize, rtx: bool, smss: u32, budget: Option<usize>) -> usize {
+        let mut cwnd = self.cc.cwnd() as usize;
+        if !self.flags.contains(Flags::RECOVERY) && (1..=2).contains(&self.dupacks) && !rtx {
+            // RFC 3042 limited transmit: one new segment per early duplicate ACK.
+            cwnd += usize::from(self.dupacks) * smss as usize;
+        }
+        match budget {
+            Some(b) => b.min((self.snd_wnd as usize).saturating_sub(off)),
+            None => (self.snd_wnd as usize).min(cwnd).saturating_sub(off),
+        }
+    }
+
+    /// Nothing else to send: a zero-window probe if the persist timer asked for one
+    /// (RFC 9293 §3.8.6.1), and the persist timer armed where data waits with nothing
+    /// to clock it out. `h` is what the window step held back.
+    fn persist_segment(&mut self, ctx: &mut Ctx<'_>, q: &Queue, h: HeldBack) -> Option<Choice> {
+        if h.len > 0
             && self.snd_una == self.snd_max
             && !self.timers.armed(Timer::Persist)
             && !self.timers.armed(Timer::Rtx)
@@ -409,7 +519,7 @@ impl Connection {
         }
 
         // Zero window with data waiting: the persist timer probes it (RFC 9293 §3.8.6.1).
-        if self.snd_wnd == 0 && held > 0 {
+        if self.snd_wnd == 0 && q.held > 0 {
             if self.flags.contains(Flags::FORCE) {
                 self.flags.remove(Flags::FORCE);
                 // BSD: one byte at SND.UNA, resent on each probe.
@@ -425,8 +535,8 @@ impl Connection {
                 self.arm_persist(ctx);
             } else if !self.timers.armed(Timer::Persist)
                 && self.timers.armed(Timer::Rtx)
-                && usable == 0
-                && unsent > 0
+                && h.usable == 0
+                && h.unsent > 0
             {
                 // Data is outstanding but the peer closed its window: probe instead of
                 // retransmitting into it.
@@ -439,22 +549,16 @@ impl Connection {
         None
     }
 
-    /// A segment starting at `s` (inside `[SND.UNA, SND.MAX)`): up to `max_payload`,
-    /// stopping at the next SACKed block, with the FIN if it ends the data.
-    fn segment_at(
-        &self,
-        s: SeqNum,
-        max_payload: usize,
-        held: usize,
-        fin_pending: bool,
-        fin_seq: SeqNum,
-    ) -> Choice {
-        let off = ((s - self.snd_una) as usize).min(held);
-        let mut len = (held - off).min(max_payload);
+    /// A segment starting at `s` (inside `[SND.UNA, SND.MAX)`): up to the largest
+    /// payload, stopping at the next SACKed block, with the FIN if it ends the data.
+    fn segment_at(&self, s: SeqNum, q: &Queue) -> Choice {
+        let off = ((s - self.snd_una) as usize).min(q.held);
+        let mut len = (q.held - off).min(q.max_payload);
         if let Some(next) = self.scoreboard.next_sacked_after(s) {
             len = len.min((next - s) as usize);
         }
-        let fin = fin_pending && self.flags.contains(Flags::FIN_SENT) && s + len as u32 == fin_seq;
+        let fin =
+            q.fin_pending && self.flags.contains(Flags::FIN_SENT) && s + len as u32 == q.fin_seq;
         Choice {
             seq: s,
             len,
@@ -553,25 +657,14 @@ impl Connection {
     /// `held` is the send ring's length, `rx_cap` and `rx_free` the receive ring's
     /// capacity and window.
     pub fn may_output(&self, held: usize, rx_cap: usize, rx_free: usize) -> bool {
-        match self.state {
-            State::Closed | State::Listen => return false,
-            // Exactly the test `output_syn` starts with.
-            State::SynSent => return self.snd_nxt == self.iss,
-            State::SynReceived => {
-                return self.snd_nxt == self.iss || self.flags.contains(Flags::ACK_NOW);
-            }
-            _ => {}
+        if self.wants_output() {
+            return true;
         }
-        if self
-            .flags
-            .intersects(
-                Flags::ACK_NOW
-                    | Flags::FORCE
-                    | Flags::KEEPALIVE_PROBE
-                    | Flags::RECOVERY
-                    | Flags::TLP_PROBE,
-            )
-            || self.flags.contains(Flags::RTX_NEXT)
+        // Before the handshake completes, `wants_output` said all there is.
+        if !self.state.is_synchronized() {
+            return false;
+        }
+        if self.flags.contains(Flags::RECOVERY)
             || self.snd_nxt != self.snd_max
             // A FIN not sent yet (once sent, it goes again only after SND.NXT was
             // rewound, which the test above catches).
