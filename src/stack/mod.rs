@@ -537,7 +537,7 @@ impl<'a> Stack<'a> {
             && !repr
                 .flags
                 .intersects(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST)
-            && (c.rcv_nxt.diff(c.last_ack_sent) as usize) < rxb.capacity() / 2;
+            && (c.rcv.nxt.diff(c.rcv.last_ack_sent) as usize) < rxb.capacity() / 2;
         set.after_change(i);
         if let Some(rst) = reply {
             self.send_stateless(now, tx, remote, &rst);

@@ -2,7 +2,7 @@
 //! [`Timer`]. `poll_at` gives the earliest; `on_timer` handles whichever are due.
 
 use super::cc::CongestionControl;
-use super::conn::{Connection, Ctx, Flags};
+use super::conn::{Connection, Ctx, Pending, Progress, RecoveryFlags, UserFlags};
 use super::{SACK, State};
 use crate::log::net_log;
 use crate::time::{Duration, Instant};
@@ -24,8 +24,8 @@ pub(crate) enum Timer {
     DelAck,
     /// TIME-WAIT (2·MSL), or FIN-WAIT-2 after the user closed.
     Close,
-    /// RACK-TLP (RFC 8985): the tail loss probe (`Flags::TLP_ARMED`) or the end of the
-    /// reordering window (`Flags::REO_ARMED`). Never armed without the `sack` feature,
+    /// RACK-TLP (RFC 8985): the tail loss probe (`RecoveryFlags::TLP_ARMED`) or the end of the
+    /// reordering window (`RecoveryFlags::REO_ARMED`). Never armed without the `sack` feature,
     /// and then it has no room.
     Loss,
     /// Keep-alive (RFC 1122 §4.2.3.6): hours away, so kept as a full [`Instant`].
@@ -225,7 +225,7 @@ impl Connection {
         }
         if due(self.timers.get(Timer::DelAck)) {
             self.timers.stop(Timer::DelAck);
-            self.flags |= Flags::ACK_NOW;
+            self.pending |= Pending::ACK_NOW;
         }
         if due(self.timers.get(Timer::Loss)) {
             self.timers.set(Timer::Loss, None);
@@ -264,7 +264,7 @@ impl Connection {
             "tcp {} -> {}: retransmission timeout ({} before)",
             self.local,
             self.remote,
-            self.rexmt_count
+            self.rtx_count
         );
         let synchronizing = matches!(self.state, State::SynSent | State::SynReceived);
         let limit = if synchronizing {
@@ -272,25 +272,25 @@ impl Connection {
         } else {
             ctx.cfg.max_retransmits
         };
-        if self.rexmt_count >= limit || self.user_timeout_hit(now) {
+        if self.rtx_count >= limit || self.user_timeout_hit(now) {
             // RFC 9293 R2 / RFC 5482: give up.
             let rst = (!synchronizing || self.state == State::SynReceived)
-                .then(|| self.make_rst(self.snd_max, true));
+                .then(|| self.make_rst(self.snd.max, true));
             self.time_out(ctx.stats);
-            return if self.flags.contains(Flags::PASSIVE) && synchronizing {
+            return if self.progress.contains(Progress::PASSIVE) && synchronizing {
                 None
             } else {
                 rst
             };
         }
-        self.rexmt_count += 1;
+        self.rtx_count += 1;
         self.rtt.back_off();
-        self.ts_rexmt = self.ts_now(now);
+        self.mark_ts_rtx(now);
         self.rack_reset();
         if !synchronizing {
             let smss = u32::from(self.eff_mss());
-            let flight = self.snd_max - self.snd_una;
-            if self.rexmt_count == 1 {
+            let flight = self.snd.max - self.snd.una;
+            if self.rtx_count == 1 {
                 // Only the first timeout of a series lowers ssthresh (RFC 5681 §3.1).
                 self.cc.on_timeout(flight, smss);
             } else {
@@ -298,14 +298,16 @@ impl Connection {
             }
             // RFC 6582 §4 / RFC 6675 §5.1: end any recovery; no new episode until
             // everything sent so far is acknowledged.
-            self.flags.remove(Flags::RECOVERY | Flags::UNDO_ARMED);
-            self.dupacks = 0;
-            self.recover = self.snd_max;
-            self.high_rxt = self.snd_una;
+            self.recovery
+                .flags
+                .remove(RecoveryFlags::IN_RECOVERY | RecoveryFlags::UNDO_ARMED);
+            self.recovery.dupacks = 0;
+            self.recovery.recover = self.snd.max;
+            self.recovery.high_rxt = self.snd.una;
             self.set_rtx_next(None);
         }
         // Go back N from SND.UNA (SACKed data is skipped by output).
-        self.snd_nxt = self.snd_una;
+        self.snd.nxt = self.snd.una;
         self.set_rtt_timing(None);
         self.timers
             .arm(Timer::Rtx, self.rto_deadline(now, ctx.cfg.max_rto));
@@ -337,22 +339,22 @@ impl Connection {
         if self.state == State::Closed {
             return;
         }
-        if self.snd_wnd != 0 {
+        if self.snd.wnd != 0 {
             // RFC 1122 §4.2.3.4 (d).
             self.persist_backoff = 0;
-            self.flags |= Flags::FORCE;
+            self.pending |= Pending::FORCE;
             return;
         }
         // RFC 1122 §4.2.2.17: keep probing as long as the peer answers. Unanswered probes
         // count like retransmissions. RFC 5482: the user timeout still applies — the
         // probe byte has stayed unacknowledged that long (Linux ends such a connection
         // at the first probe past the user timeout, too).
-        if self.rexmt_count >= ctx.cfg.max_retransmits || self.user_timeout_hit(ctx.now) {
+        if self.rtx_count >= ctx.cfg.max_retransmits || self.user_timeout_hit(ctx.now) {
             self.time_out(ctx.stats);
             return;
         }
-        self.rexmt_count += 1;
-        self.flags |= Flags::FORCE;
+        self.rtx_count += 1;
+        self.pending |= Pending::FORCE;
         self.persist_backoff = self.persist_backoff.saturating_add(1).min(16);
         self.arm_persist(ctx);
     }
@@ -370,8 +372,8 @@ impl Connection {
     /// management, RFC 6429; Linux likewise bounds the probes of orphaned connections),
     /// so every probe counts, answered or not, and the retransmission limit ends it.
     pub(crate) fn persist_unanswered_reset(&mut self) {
-        if self.timers.armed(Timer::Persist) && !self.flags.contains(Flags::USER_CLOSED) {
-            self.rexmt_count = 0;
+        if self.timers.armed(Timer::Persist) && !self.user.flags.contains(UserFlags::USER_CLOSED) {
+            self.rtx_count = 0;
         }
     }
 
@@ -384,12 +386,12 @@ impl Connection {
             return None;
         }
         if self.keep_probes >= k.count {
-            let rst = self.make_rst(self.snd_max, true);
+            let rst = self.make_rst(self.snd.max, true);
             self.time_out(ctx.stats);
             return Some(rst);
         }
         self.keep_probes += 1;
-        self.flags |= Flags::KEEPALIVE_PROBE;
+        self.pending |= Pending::KEEPALIVE_PROBE;
         self.timers.arm(Timer::Keepalive, ctx.now + k.interval);
         None
     }

@@ -14,7 +14,7 @@
 
 use super::TIMESTAMPS;
 use super::cc::CongestionControl;
-use super::conn::{Connection, Ctx, Flags};
+use super::conn::{Connection, Ctx, RecoveryFlags};
 use crate::wire::tcp::TcpRepr;
 
 /// The window and threshold from before the current recovery episode.
@@ -39,30 +39,30 @@ impl Connection {
                 cwnd: self.cc.cwnd(),
                 ssthresh: self.cc.ssthresh(),
             };
-            if let Some(u) = self.undo.first_mut() {
+            if let Some(u) = self.recovery.undo.first_mut() {
                 *u = prior;
             }
-            self.flags |= Flags::UNDO_ARMED;
+            self.recovery.flags |= RecoveryFlags::UNDO_ARMED;
         } else {
-            self.flags.remove(Flags::UNDO_ARMED);
+            self.recovery.flags.remove(RecoveryFlags::UNDO_ARMED);
         }
     }
 
     /// The episode ended with `r`, a full acknowledgment: undo its window reduction if
     /// `r` echoes a timestamp from before the fast retransmission.
     pub(crate) fn undo_at_recovery_end(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr) {
-        if !TIMESTAMPS || !self.flags.contains(Flags::UNDO_ARMED) {
+        if !TIMESTAMPS || !self.recovery.flags.contains(RecoveryFlags::UNDO_ARMED) {
             return;
         }
-        self.flags.remove(Flags::UNDO_ARMED);
+        self.recovery.flags.remove(RecoveryFlags::UNDO_ARMED);
         let Some((_, ecr)) = r.options.timestamps else {
             return;
         };
-        if ecr == 0 || (ecr.wrapping_sub(self.ts_rexmt) as i32) >= 0 {
+        if ecr == 0 || (ecr.wrapping_sub(self.ts().rtx) as i32) >= 0 {
             return;
         }
         ctx.stats.spurious_recoveries += 1;
-        let prior = self.undo.first().copied().unwrap_or_default();
+        let prior = self.recovery.undo.first().copied().unwrap_or_default();
         self.cc.on_spurious_congestion(prior.cwnd, prior.ssthresh);
     }
 }
