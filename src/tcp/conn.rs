@@ -99,7 +99,7 @@ bitflags::bitflags! {
         const NODELAY = 1 << 2;
         /// Keep-alive probing on (`UserOptions::ka_*` hold the settings).
         const KEEPALIVE = 1 << 3;
-        /// An RFC 5482 user timeout is set (`UserOptions::user_timeout_us` holds it).
+        /// An RFC 5482 user timeout is set (`UserOptions::user_timeout_ms` holds it).
         const USER_TIMEOUT = 1 << 4;
         /// The user timeout bounds the handshake only (`set_connect_timeout`): on
         /// reaching ESTABLISHED it goes back to the configured one.
@@ -290,21 +290,34 @@ pub(crate) struct Recovery {
 }
 
 /// What the user asked for: the FIN, letting go, Nagle, and the keep-alive and user
-/// timeout settings, kept as plain fields with a flag each (`UserFlags::KEEPALIVE`,
-/// `UserFlags::USER_TIMEOUT`) rather than as `Option`s of their public types, which
-/// would take 48 bytes instead of 25: see `keepalive()` and `user_timeout()`.
+/// timeout settings. The settings are whole milliseconds in 32 bits with a flag each
+/// (`UserFlags::KEEPALIVE`, `UserFlags::USER_TIMEOUT`) rather than `Option`s of their
+/// public types, which would take 48 bytes instead of 14: see `keepalive()` and
+/// `user_timeout()`. A setting with a fraction of a millisecond is rounded up (a
+/// timeout never ends early), one above 49 days is cut to 49 days.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct UserOptions {
-    /// Keep-alive idle time, microseconds.
-    ka_idle: u64,
-    /// Keep-alive probe interval, microseconds.
-    ka_interval: u64,
-    /// RFC 5482 user timeout, microseconds.
-    user_timeout_us: u64,
+    /// Keep-alive idle time, milliseconds.
+    ka_idle_ms: u32,
+    /// Keep-alive probe interval, milliseconds.
+    ka_interval_ms: u32,
+    /// RFC 5482 user timeout, milliseconds.
+    user_timeout_ms: u32,
     /// Unanswered keep-alive probes before the connection ends.
     ka_count: u8,
     /// The FIN, letting go, and which options are set.
     pub(crate) flags: UserFlags,
+}
+
+/// `d` in whole milliseconds, rounded up, at most `u32::MAX`.
+fn millis_up(d: Duration) -> u32 {
+    let ms = d.total_millis();
+    let ms = if Duration::from_millis(ms) < d {
+        ms + 1
+    } else {
+        ms
+    };
+    u32::try_from(ms).unwrap_or(u32::MAX)
 }
 
 /// The control block of one TCP connection (RFC 9293 §3.3.1's TCB), by concern.
@@ -435,9 +448,9 @@ impl Connection {
             scoreboard: Scoreboard::new(),
             recv_sack: RecvSack::new(),
             user: UserOptions {
-                ka_idle: 0,
-                ka_interval: 0,
-                user_timeout_us: 0,
+                ka_idle_ms: 0,
+                ka_interval_ms: 0,
+                user_timeout_ms: 0,
                 ka_count: 0,
                 flags: user_flags,
             },
@@ -543,16 +556,16 @@ impl Connection {
             .flags
             .contains(UserFlags::KEEPALIVE)
             .then(|| Keepalive {
-                idle: Duration::from_micros(self.user.ka_idle),
-                interval: Duration::from_micros(self.user.ka_interval),
+                idle: Duration::from_millis(u64::from(self.user.ka_idle_ms)),
+                interval: Duration::from_millis(u64::from(self.user.ka_interval_ms)),
                 count: self.user.ka_count,
             })
     }
 
     fn store_keepalive(&mut self, k: Option<Keepalive>) {
         let k = k.inspect(|k| {
-            self.user.ka_idle = k.idle.total_micros();
-            self.user.ka_interval = k.interval.total_micros();
+            self.user.ka_idle_ms = millis_up(k.idle);
+            self.user.ka_interval_ms = millis_up(k.interval);
             self.user.ka_count = k.count;
         });
         self.user.flags.set(UserFlags::KEEPALIVE, k.is_some());
@@ -564,11 +577,11 @@ impl Connection {
         self.user
             .flags
             .contains(UserFlags::USER_TIMEOUT)
-            .then(|| Duration::from_micros(self.user.user_timeout_us))
+            .then(|| Duration::from_millis(u64::from(self.user.user_timeout_ms)))
     }
 
     fn store_user_timeout(&mut self, t: Option<Duration>) {
-        let t = t.inspect(|t| self.user.user_timeout_us = t.total_micros());
+        let t = t.inspect(|t| self.user.user_timeout_ms = millis_up(*t));
         self.user.flags.set(UserFlags::USER_TIMEOUT, t.is_some());
     }
 
