@@ -163,6 +163,7 @@ impl TimerTable {
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
     }
 
+    #[inline(never)]
     fn decode(&self, v: u32) -> Option<Instant> {
         (v != 0).then(|| {
             self.epoch
@@ -172,6 +173,7 @@ impl TimerTable {
 
     /// `t` as an offset from the epoch plus one, moving the epoch if it does not fit;
     /// before the epoch reads as the epoch.
+    #[inline(never)]
     fn encode(&mut self, t: Instant) -> u32 {
         let mut off = t.total_micros().saturating_sub(self.epoch.total_micros());
         if off >= u64::from(u32::MAX) {
