@@ -69,13 +69,18 @@ pub(crate) struct TimerTable {
 }
 
 impl TimerTable {
-    /// No timer armed; the stamps read `now`.
+    /// No timer armed; the last send and the challenge-ACK window read `now`, nothing
+    /// is timed for an RTT sample.
     pub(crate) fn new(now: Instant) -> Self {
+        let mut stamps = [0; STAMPS];
+        // Offset zero from the epoch, plus one.
+        stamps[Stamp::LastSend as usize] = 1;
+        stamps[Stamp::ChallengeWindow as usize] = 1;
         TimerTable {
             epoch: now,
             keepalive: None,
             near: [0; NEAR],
-            stamps: [1; STAMPS],
+            stamps,
         }
     }
 
@@ -407,5 +412,43 @@ impl Connection {
             _ => None,
         };
         self.timers.set(Timer::Keepalive, at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_are_exact_and_survive_a_rebase() {
+        let t0 = Instant::from_micros(5_000_123);
+        let mut t = TimerTable::new(t0);
+        assert_eq!(t.earliest(), None);
+        assert_eq!(t.stamp(Stamp::RttSent), None, "nothing timed at first");
+        assert_eq!(t.stamp(Stamp::LastSend), Some(t0));
+        let rtx = t0 + Duration::from_micros(1_234_567);
+        t.arm(Timer::Rtx, rtx);
+        t.arm(Timer::DelAck, t0 + Duration::from_millis(40));
+        let keep = t0 + Duration::from_secs(7200);
+        t.arm(Timer::Keepalive, keep);
+        assert_eq!(t.get(Timer::Rtx), Some(rtx));
+        assert_eq!(t.earliest(), Some(t0 + Duration::from_millis(40)));
+        t.stop(Timer::DelAck);
+        assert_eq!(t.earliest(), Some(rtx));
+        // Two hours on, a deadline 30 s ahead moves the epoch; what was armed stays.
+        let now = t0 + Duration::from_secs(7200);
+        t.set_stamp(Stamp::RttSent, Some(now - Duration::from_micros(7)));
+        let close = now + Duration::from_micros(30_000_001);
+        t.arm(Timer::Close, close);
+        assert_eq!(t.get(Timer::Close), Some(close));
+        assert_eq!(
+            t.stamp(Stamp::RttSent),
+            Some(now - Duration::from_micros(7))
+        );
+        assert_eq!(t.get(Timer::Keepalive), Some(keep));
+        // An instant from before the new epoch reads as the epoch (overdue stays due).
+        assert!(t.get(Timer::Rtx).is_some_and(|r| r >= rtx && r <= now));
+        t.stop_all();
+        assert_eq!(t.earliest(), None);
     }
 }
