@@ -15,7 +15,7 @@
 //!   the reordering window has passed since that SACK arrived, the hole is lost (RFC
 //!   8985 marks it at the SACKed segment's send time plus RTT plus the window, which is
 //!   no later, so this is the more patient of the two);
-//! - for retransmissions, `rxt_mark` remembers SND.MAX when the latest one was sent:
+//! - for retransmissions, `rtx_mark` remembers SND.MAX when the latest one was sent:
 //!   once data above it is SACKed, every hole still open below `high_rxt` had its
 //!   retransmission sent before data that arrived, and is lost again.
 //!
@@ -51,9 +51,9 @@ pub(crate) struct RackMarks {
     /// The highest SACKed sequence number when the reordering window started (with
     /// `RecoveryFlags::REO_ARMED`).
     pub(crate) reo_mark: SeqNum,
-    /// SND.MAX when the latest retransmission was sent (with `RecoveryFlags::RXT_MARK`): data
+    /// SND.MAX when the latest retransmission was sent (with `RecoveryFlags::RTX_MARK`): data
     /// above it left after that retransmission.
-    pub(crate) rxt_mark: SeqNum,
+    pub(crate) rtx_mark: SeqNum,
     /// The end of the outstanding tail loss probe (with `RecoveryFlags::TLP_OUT`).
     pub(crate) tlp_end: SeqNum,
 }
@@ -129,10 +129,10 @@ impl Connection {
             self.disarm(RecoveryFlags::REO_ARMED);
             return;
         };
-        if self.recovery.flags.contains(RecoveryFlags::RXT_MARK)
-            && high > self.rack_marks().rxt_mark
+        if self.recovery.flags.contains(RecoveryFlags::RTX_MARK)
+            && high > self.rack_marks().rtx_mark
         {
-            self.recovery.flags.remove(RecoveryFlags::RXT_MARK);
+            self.recovery.flags.remove(RecoveryFlags::RTX_MARK);
             if self.recovery.high_rxt > self.snd.una
                 && self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY)
             {
@@ -189,9 +189,9 @@ impl Connection {
     pub(crate) fn rack_on_retransmit(&mut self) {
         if SACK && self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY) {
             if let Some(m) = self.recovery.rack.first_mut() {
-                m.rxt_mark = self.snd.max;
+                m.rtx_mark = self.snd.max;
             }
-            self.recovery.flags |= RecoveryFlags::RXT_MARK;
+            self.recovery.flags |= RecoveryFlags::RTX_MARK;
         }
     }
 
@@ -271,7 +271,7 @@ impl Connection {
                 | RecoveryFlags::REO_ARMED
                 | RecoveryFlags::TLP_OUT
                 | RecoveryFlags::TLP_RTX
-                | RecoveryFlags::RXT_MARK,
+                | RecoveryFlags::RTX_MARK,
         );
     }
 
