@@ -5,7 +5,7 @@ use core::net::SocketAddrV4;
 use super::cc::{self, CongestionControl, Controller};
 use super::rack::Rack;
 use super::rtt::RttEstimator;
-use super::sack::{RecvSack, Scoreboard};
+use super::sack::{SackState, Scoreboard};
 use super::timer::{Stamp, Timer, TimerTable};
 use super::undo::Undo;
 use super::{SACK, State, TIMESTAMPS, TcpConfig, TcpStats, WINDOW_SCALING};
@@ -343,8 +343,9 @@ pub struct Connection {
     pub(crate) unacked_since: Option<Instant>,
     pub(crate) cc: Controller,
     pub(crate) recovery: Recovery,
-    pub(crate) scoreboard: Scoreboard,
-    pub(crate) recv_sack: RecvSack,
+    /// The SACK scoreboard and the receiver's recent segments: one record with the
+    /// `sack` feature, none (no room) without; read through `scoreboard()`.
+    pub(crate) sack: [SackState; SACK as usize],
     pub(crate) user: UserOptions,
     /// Retransmissions (or unanswered zero-window probes) in a row.
     pub(crate) rtx_count: u8,
@@ -445,8 +446,7 @@ impl Connection {
                 reo_mult: 1,
                 flags: RecoveryFlags::empty(),
             },
-            scoreboard: Scoreboard::new(),
-            recv_sack: RecvSack::new(),
+            sack: [SackState::EMPTY; SACK as usize],
             user: UserOptions {
                 ka_idle_ms: 0,
                 ka_interval_ms: 0,
@@ -468,6 +468,20 @@ impl Connection {
         c.store_keepalive(cfg.keepalive);
         c.store_user_timeout(cfg.user_timeout);
         c
+    }
+
+    /// The SACK scoreboard (an empty one without the `sack` feature).
+    #[inline]
+    pub(crate) fn scoreboard(&self) -> &Scoreboard {
+        self.sack
+            .first()
+            .map_or(&SackState::EMPTY.scoreboard, |s| &s.scoreboard)
+    }
+
+    /// The SACK scoreboard to change (`None` without the `sack` feature).
+    #[inline]
+    pub(crate) fn scoreboard_mut(&mut self) -> Option<&mut Scoreboard> {
+        self.sack.first_mut().map(|s| &mut s.scoreboard)
     }
 
     /// The timestamp state (the defaults without the `timestamps` feature).

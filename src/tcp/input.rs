@@ -543,11 +543,11 @@ impl Connection {
         let ack = r.ack;
         let mut new_sack = false;
         if self.sack_on() && !r.options.sack.is_empty() {
-            let up = self.scoreboard.update(
-                ack.max(self.snd.una),
-                self.snd.max,
-                r.options.sack.as_slice(),
-            );
+            let (from, to) = (ack.max(self.snd.una), self.snd.max);
+            let up = self
+                .scoreboard_mut()
+                .map(|sb| sb.update(from, to, r.options.sack.as_slice()))
+                .unwrap_or_default();
             if up.dsack {
                 ctx.stats.dsacks += 1;
                 self.rack_on_dsack(ctx);
@@ -636,15 +636,19 @@ impl Connection {
         if self.recovery.high_rxt < self.snd.una {
             self.recovery.high_rxt = self.snd.una;
         }
-        self.scoreboard.advance(ack);
+        if let Some(sb) = self.scoreboard_mut() {
+            sb.advance(ack);
+        }
         if self
-            .scoreboard
+            .scoreboard()
             .blocks()
             .first()
             .is_some_and(|b| b.0 == self.snd.una)
         {
             // The receiver ACKs up to data it had SACKed: it reneged (RFC 2018 §8).
-            self.scoreboard.clear();
+            if let Some(sb) = self.scoreboard_mut() {
+                sb.clear();
+            }
         }
 
         let mut restart_timer = true;
@@ -721,8 +725,8 @@ impl Connection {
             self.recovery.dupack_snd_max = self.snd.max;
         }
         let sack_says_lost = self.sack_on()
-            && !self.scoreboard.is_empty()
-            && self.scoreboard.is_lost(self.snd.una, smss);
+            && !self.scoreboard().is_empty()
+            && self.scoreboard().is_lost(self.snd.una, smss);
         // RFC 6582 §3.2 step 2: enter only if the ACK covers more than `recover`.
         if (u32::from(self.recovery.dupacks) >= DUP_THRESH || sack_says_lost)
             && self.snd.una >= self.recovery.recover
@@ -811,7 +815,9 @@ impl Connection {
                     // Filling (part of) a gap: ACK at once (RFC 5681 §4.2).
                     self.pending |= Pending::ACK_NOW;
                     if rx.ooo_bytes() == 0 {
-                        self.recv_sack.clear();
+                        if let Some(s) = self.sack.first_mut() {
+                            s.recv.clear();
+                        }
                     }
                 } else {
                     self.rcv.unacked_segs = self.rcv.unacked_segs.saturating_add(1);
@@ -831,7 +837,9 @@ impl Connection {
             }
             Ok(_) => {
                 ctx.stats.ooo_segments += 1;
-                self.recv_sack.note(start);
+                if let Some(s) = self.sack.first_mut() {
+                    s.recv.note(start);
+                }
                 self.pending |= Pending::ACK_NOW;
             }
             Err(_) => {

@@ -7,6 +7,7 @@ use super::conn::{
     Connection, Ctx, IP_TCP_HEADERS, Negotiated, Pending, Progress, RecoveryFlags, Transmit,
     UserFlags,
 };
+use super::sack::SackState;
 use super::timer::{Stamp, Timer};
 use super::{SACK, State, TIMESTAMPS, WINDOW_SCALING};
 use crate::buf::{RecvBuf, SendBuf};
@@ -173,7 +174,11 @@ impl Connection {
         }
         if self.sack_on() && rx.ooo_bytes() > 0 {
             let max = if options.timestamps.is_some() { 3 } else { 4 };
-            options.sack = self.recv_sack.blocks(self.rcv.nxt, rx, max);
+            let recv = self
+                .sack
+                .first()
+                .map_or(&SackState::EMPTY.recv, |s| &s.recv);
+            options.sack = recv.blocks(self.rcv.nxt, rx, max);
         }
         let opt_len = options.wire_len();
         let max_payload = usize::from(self.snd.mss)
@@ -381,14 +386,14 @@ impl Connection {
         }
         let smss = u32::from(self.eff_mss());
         let pipe = self
-            .scoreboard
+            .scoreboard()
             .pipe(self.snd.una, self.snd.max, self.recovery.high_rxt, smss);
         let cwnd = self.cc.cwnd();
         if cwnd < pipe.saturating_add(smss) {
             return Recovery::Blocked;
         }
         if let Some((s, _)) =
-            self.scoreboard
+            self.scoreboard()
                 .next_lost(self.snd.una, self.snd.max, self.recovery.high_rxt, smss)
         {
             let c = self.segment_at(s, q);
@@ -404,7 +409,7 @@ impl Connection {
         let rwnd_room = (self.snd.wnd as usize).saturating_sub(in_flight);
         if unsent == 0 || rwnd_room == 0 {
             if let Some((s, _)) =
-                self.scoreboard
+                self.scoreboard()
                     .next_unsacked(self.snd.una, self.snd.max, self.recovery.high_rxt)
             {
                 // Rule (3).
@@ -431,7 +436,7 @@ impl Connection {
         let smss = u32::from(self.eff_mss());
         // After an RTO, skip what the receiver holds (SACKed) while resending.
         while self.snd.nxt < self.snd.max {
-            match self.scoreboard.sacked_end(self.snd.nxt) {
+            match self.scoreboard().sacked_end(self.snd.nxt) {
                 Some(end) => self.snd.nxt = end.min(self.snd.max),
                 None => break,
             }
@@ -450,7 +455,7 @@ impl Connection {
         let usable = self.usable_window(off, rtx, smss, budget);
         let mut len = unsent.min(usable).min(q.max_payload);
         if rtx {
-            if let Some(next) = self.scoreboard.next_sacked_after(self.snd.nxt) {
+            if let Some(next) = self.scoreboard().next_sacked_after(self.snd.nxt) {
                 len = len.min((next - self.snd.nxt) as usize);
             }
         }
@@ -567,7 +572,7 @@ impl Connection {
     fn segment_at(&self, s: SeqNum, q: &Queue) -> Choice {
         let off = ((s - self.snd.una) as usize).min(q.held);
         let mut len = (q.held - off).min(q.max_payload);
-        if let Some(next) = self.scoreboard.next_sacked_after(s) {
+        if let Some(next) = self.scoreboard().next_sacked_after(s) {
             len = len.min((next - s) as usize);
         }
         let fin = q.fin_pending

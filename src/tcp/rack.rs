@@ -124,7 +124,7 @@ impl Connection {
         }
         // With SACK blocks still held, the highest of them is the better guide: the
         // scoreboard may have forgotten blocks above it, data the peer holds.
-        let high = self.scoreboard.highest().or(delivered);
+        let high = self.scoreboard().highest().or(delivered);
         let Some(high) = high.filter(|&h| h > self.snd.una) else {
             self.disarm(RecoveryFlags::REO_ARMED);
             return;
@@ -139,17 +139,22 @@ impl Connection {
                 // Every retransmission up to HighRxt left before data that has arrived;
                 // the holes still open there were lost again. NextSeg resends them.
                 ctx.stats.lost_retransmits += 1;
-                self.scoreboard.mark_lost_to(self.recovery.high_rxt);
+                let high_rxt = self.recovery.high_rxt;
+                if let Some(sb) = self.scoreboard_mut() {
+                    sb.mark_lost_to(high_rxt);
+                }
                 self.recovery.high_rxt = self.snd.una;
             }
         }
-        let marked = self.scoreboard.lost_to().unwrap_or(self.snd.una);
+        let marked = self.scoreboard().lost_to().unwrap_or(self.snd.una);
         if high <= marked {
             return;
         }
         let reo = self.reo_wnd();
         if reo == Duration::ZERO {
-            self.scoreboard.mark_lost_to(high);
+            if let Some(sb) = self.scoreboard_mut() {
+                sb.mark_lost_to(high);
+            }
             self.rack_start_recovery(ctx);
         } else if !self.recovery.flags.contains(RecoveryFlags::REO_ARMED) {
             if let Some(m) = self.recovery.rack.first_mut() {
@@ -169,7 +174,7 @@ impl Connection {
             && self.rtx_count == 0
             && self.snd.una >= self.recovery.recover
             && self.snd.una < self.snd.max
-            && self.scoreboard.is_lost(self.snd.una, smss)
+            && self.scoreboard().is_lost(self.snd.una, smss)
         {
             self.enter_recovery(ctx);
         }
@@ -237,7 +242,7 @@ impl Connection {
             || self.recovery.flags.intersects(
                 RecoveryFlags::IN_RECOVERY | RecoveryFlags::TLP_OUT | RecoveryFlags::REO_ARMED,
             )
-            || !self.scoreboard.is_empty()
+            || !self.scoreboard().is_empty()
             || self.rtx_count != 0
             || self.snd.nxt != self.snd.max
             || !matches!(
@@ -287,7 +292,9 @@ impl Connection {
             self.recovery.flags.remove(RecoveryFlags::REO_ARMED);
             let reo_mark = self.rack_marks().reo_mark;
             if reo_mark > self.snd.una {
-                self.scoreboard.mark_lost_to(reo_mark);
+                if let Some(sb) = self.scoreboard_mut() {
+                    sb.mark_lost_to(reo_mark);
+                }
                 self.rack_start_recovery(ctx);
             }
             // SACKs that arrived during the window may have opened newer holes.
