@@ -109,7 +109,9 @@ impl Instant {
         }
     }
     /// `t` as two 32-bit halves, low first (microseconds plus one; 0 for `None`): storage
-    /// that needs only 4-byte alignment, so that it packs among 32-bit fields.
+    /// that needs only 4-byte alignment, so that it packs among 32-bit fields (CUBIC's
+    /// epoch).
+    #[cfg(feature = "cubic")]
     #[inline]
     pub(crate) fn to_halves(t: Option<Instant>) -> [u32; 2] {
         let raw = t.map_or(0, |t| t.micros_plus_1.get());
@@ -117,6 +119,7 @@ impl Instant {
     }
 
     /// The inverse of [`Instant::to_halves`].
+    #[cfg(feature = "cubic")]
     #[inline]
     pub(crate) fn from_halves(h: [u32; 2]) -> Option<Instant> {
         NonZeroU64::new(u64::from(h[0]) | u64::from(h[1]) << 32)

@@ -102,23 +102,23 @@ impl Transmit {
 impl Connection {
     /// ISS: our initial sequence number.
     pub fn iss(&self) -> SeqNum {
-        self.iss
+        self.snd.iss
     }
     /// IRS: the peer's initial sequence number (zero before its SYN arrived).
     pub fn irs(&self) -> SeqNum {
-        self.irs
+        self.rcv.irs
     }
     /// SND.NXT: the next sequence number to send (lower than SND.MAX while resending).
     pub fn snd_nxt(&self) -> SeqNum {
-        self.snd_nxt
+        self.snd.nxt
     }
     /// SND.MAX: one past the highest sequence number sent so far (BSD's `snd_max`).
     pub fn snd_max(&self) -> SeqNum {
-        self.snd_max
+        self.snd.max
     }
     /// RCV.NXT: the next sequence number expected from the peer.
     pub fn rcv_nxt(&self) -> SeqNum {
-        self.rcv_nxt
+        self.rcv.nxt
     }
     /// RCV.WND: the receive window last advertised, from RCV.NXT, in bytes.
     pub fn recv_window(&self) -> u32 {

@@ -35,7 +35,7 @@ pub fn ack_may_wait(
         && !seg
             .flags
             .intersects(TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST)
-        && (c.rcv_nxt.diff(c.last_ack_sent) as usize) < rxb.capacity() / 2
+        && (c.rcv.nxt.diff(c.rcv.last_ack_sent) as usize) < rxb.capacity() / 2
 }
 
 #[cfg(test)]
@@ -43,7 +43,7 @@ mod tests {
     use super::*;
     use crate::buf::RecvState;
     use crate::tcp::TcpConfig;
-    use crate::tcp::conn::Flags;
+    use crate::tcp::conn::Pending;
     use crate::time::Instant;
     use crate::wire::tcp::{SeqNum, TcpOptions};
     use core::net::{Ipv4Addr, SocketAddrV4};
@@ -80,9 +80,9 @@ mod tests {
             0,
         );
         c.state = State::Established;
-        c.flags |= Flags::ACK_NOW;
-        c.last_ack_sent = c.rcv_nxt;
-        c.rcv_nxt += received;
+        c.pending |= Pending::ACK_NOW;
+        c.rcv.last_ack_sent = c.rcv.nxt;
+        c.rcv.nxt += received;
         c
     }
 
@@ -103,7 +103,7 @@ mod tests {
         assert!(!ack_may_wait(&conn(2048), &ack, 100, false, false, &rxb));
         // Nothing to send, or not ESTABLISHED.
         let mut quiet = conn(100);
-        quiet.flags.remove(Flags::ACK_NOW);
+        quiet.pending.remove(Pending::ACK_NOW);
         assert!(!ack_may_wait(&quiet, &ack, 100, false, false, &rxb));
         let mut closing = conn(100);
         closing.state = State::CloseWait;

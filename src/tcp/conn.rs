@@ -3,10 +3,11 @@
 use core::net::SocketAddrV4;
 
 use super::cc::{self, CongestionControl, Controller};
-use super::rack::RackState;
+use super::rack::Rack;
 use super::rtt::RttEstimator;
-use super::sack::{RecvSack, Scoreboard};
-use super::undo::UndoState;
+use super::sack::{SackState, Scoreboard};
+use super::timer::{Stamp, Timer, TimerTable};
+use super::undo::Undo;
 use super::{SACK, State, TIMESTAMPS, TcpConfig, TcpStats, WINDOW_SCALING};
 use crate::buf::RecvBuf;
 use crate::error::Error;
@@ -32,78 +33,109 @@ bitflags::bitflags! {
 }
 
 bitflags::bitflags! {
+    /// One-shot requests to output, taken when the segment they ask for goes out.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-    pub(crate) struct Flags: u32 {
+    pub(crate) struct Pending: u8 {
         /// Send an ACK at the next output.
         const ACK_NOW = 1 << 0;
-        /// Window scaling negotiated.
-        const WSCALE = 1 << 1;
-        /// Timestamps negotiated.
-        const TS = 1 << 2;
-        /// SACK negotiated.
-        const SACK = 1 << 3;
-        /// The user asked for a FIN after the queued data.
-        const FIN_QUEUED = 1 << 4;
-        /// Our FIN has been sent at least once.
-        const FIN_SENT = 1 << 5;
-        /// Our FIN has been acknowledged.
-        const FIN_ACKED = 1 << 6;
-        /// The peer's FIN has been received (end of stream).
-        const RCVD_FIN = 1 << 7;
-        /// The user has let go of the connection: nothing more will be read.
-        const USER_CLOSED = 1 << 8;
-        /// Nagle's algorithm off.
-        const NODELAY = 1 << 9;
-        /// Send a zero-window probe now (persist timer fired).
-        const FORCE = 1 << 10;
+        /// Send a zero-window probe now (persist timer fired), or what the window
+        /// allows (the SWS override).
+        const FORCE = 1 << 1;
         /// Send a keep-alive probe now.
-        const KEEPALIVE_PROBE = 1 << 11;
-        /// Created from a listener (passive open).
-        const PASSIVE = 1 << 12;
-        /// In a loss recovery episode.
-        const RECOVERY = 1 << 13;
-        /// We offered window scaling on our SYN.
-        const OFFERED_WSCALE = 1 << 14;
-        /// We offered timestamps on our SYN.
-        const OFFERED_TS = 1 << 15;
-        /// We offered SACK on our SYN.
-        const OFFERED_SACK = 1 << 16;
-        /// Keep-alive probing on (`ka_idle`, `ka_interval`, `ka_count` hold the settings).
-        const KEEPALIVE = 1 << 17;
-        /// An RFC 5482 user timeout is set (`user_timeout_us` holds it).
-        const USER_TIMEOUT = 1 << 18;
-        /// The peer's FIN was seen out of order (`rcv_fin_seq` holds its sequence number).
-        const FIN_AHEAD = 1 << 19;
-        /// A retransmission is asked for (`rtx_seq` says where).
-        const RTX_NEXT = 1 << 20;
-        /// `t_loss` is a tail loss probe timeout (RFC 8985 §7.2).
-        const TLP_ARMED = 1 << 21;
-        /// `t_loss` ends RACK's reordering window (RFC 8985 §6.2): the holes below
-        /// `reo_mark` are lost when it fires.
-        const REO_ARMED = 1 << 22;
+        const KEEPALIVE_PROBE = 1 << 2;
         /// Send a tail loss probe now.
-        const TLP_PROBE = 1 << 23;
-        /// A tail loss probe is outstanding (`tlp_end` is its end).
-        const TLP_OUT = 1 << 24;
-        /// The outstanding probe retransmitted data (rather than sending new data).
-        const TLP_RTX = 1 << 25;
-        /// `rxt_mark` holds SND.MAX as of the latest retransmission of this episode.
-        const RXT_MARK = 1 << 26;
-        /// The peer reported a duplicate (D-SACK): the path reorders, RACK waits longer.
-        const REORDER_SEEN = 1 << 27;
-        /// The current fast recovery may be found spurious and undone (`undo` holds the
-        /// window from before it; see `tcp::undo`).
-        const UNDO_ARMED = 1 << 28;
-        /// The user timeout bounds the handshake only (`set_connect_timeout`): on
-        /// reaching ESTABLISHED it goes back to the configured one.
-        const CONNECT_TIMEOUT = 1 << 29;
+        const TLP_PROBE = 1 << 3;
+        /// A retransmission is asked for (`Recovery::rtx_seq` says where).
+        const RTX_NEXT = 1 << 4;
     }
 }
 
-/// Stores an optional sequence number as `slot` plus `flag` (set while there is one),
-/// which packs tighter than an `Option<SeqNum>` field.
+bitflags::bitflags! {
+    /// The SYN options: what we offered and what both sides agreed.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub(crate) struct Negotiated: u8 {
+        /// We offered window scaling on our SYN.
+        const OFFERED_WSCALE = 1 << 0;
+        /// We offered timestamps on our SYN.
+        const OFFERED_TS = 1 << 1;
+        /// We offered SACK on our SYN.
+        const OFFERED_SACK = 1 << 2;
+        /// Window scaling agreed.
+        const WSCALE = 1 << 3;
+        /// Timestamps agreed.
+        const TS = 1 << 4;
+        /// SACK agreed.
+        const SACK = 1 << 5;
+    }
+}
+
+bitflags::bitflags! {
+    /// Where the connection is in its life: how it opened and how far the FINs got.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub(crate) struct Progress: u8 {
+        /// Created from a listener (passive open).
+        const PASSIVE = 1 << 0;
+        /// Our FIN has been sent at least once.
+        const FIN_SENT = 1 << 1;
+        /// Our FIN has been acknowledged.
+        const FIN_ACKED = 1 << 2;
+        /// The peer's FIN has been received (end of stream).
+        const RCVD_FIN = 1 << 3;
+        /// The peer's FIN was seen out of order (`RecvSeq::fin_seq` holds its sequence
+        /// number).
+        const FIN_AHEAD = 1 << 4;
+    }
+}
+
+bitflags::bitflags! {
+    /// What the user asked for: a FIN, letting go, and the per-connection options.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub(crate) struct UserFlags: u8 {
+        /// The user asked for a FIN after the queued data.
+        const FIN_QUEUED = 1 << 0;
+        /// The user has let go of the connection: nothing more will be read.
+        const USER_CLOSED = 1 << 1;
+        /// Nagle's algorithm off.
+        const NODELAY = 1 << 2;
+        /// Keep-alive probing on (`UserOptions::ka_*` hold the settings).
+        const KEEPALIVE = 1 << 3;
+        /// An RFC 5482 user timeout is set (`UserOptions::user_timeout_ms` holds it).
+        const USER_TIMEOUT = 1 << 4;
+        /// The user timeout bounds the handshake only (`set_connect_timeout`): on
+        /// reaching ESTABLISHED it goes back to the configured one.
+        const CONNECT_TIMEOUT = 1 << 5;
+    }
+}
+
+bitflags::bitflags! {
+    /// Loss recovery's state: the episode, RACK-TLP's timer and marks, the undo.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub(crate) struct RecoveryFlags: u8 {
+        /// In a loss recovery episode.
+        const IN_RECOVERY = 1 << 0;
+        /// `Timer::Loss` is a tail loss probe timeout (RFC 8985 §7.2).
+        const TLP_ARMED = 1 << 1;
+        /// `Timer::Loss` ends RACK's reordering window (RFC 8985 §6.2): the holes below
+        /// `reo_mark` are lost when it fires.
+        const REO_ARMED = 1 << 2;
+        /// A tail loss probe is outstanding (`tlp_end` is its end).
+        const TLP_OUT = 1 << 3;
+        /// The outstanding probe retransmitted data (rather than sending new data).
+        const TLP_RTX = 1 << 4;
+        /// `rtx_mark` holds SND.MAX as of the latest retransmission of this episode.
+        const RTX_MARK = 1 << 5;
+        /// The peer reported a duplicate (D-SACK): the path reorders, RACK waits longer.
+        const REORDER_SEEN = 1 << 6;
+        /// The current fast recovery may be found spurious and undone (`undo` holds the
+        /// window from before it; see `tcp::undo`).
+        const UNDO_ARMED = 1 << 7;
+    }
+}
+
+/// Stores an optional sequence number as `slot` plus `flag` in `flags` (set while there
+/// is one), which packs tighter than an `Option<SeqNum>` field.
 #[inline]
-fn store_flagged(flags: &mut Flags, flag: Flags, slot: &mut SeqNum, v: Option<SeqNum>) {
+fn store_flagged<F: bitflags::Flags>(flags: &mut F, flag: F, slot: &mut SeqNum, v: Option<SeqNum>) {
     if let Some(s) = v {
         *slot = s;
     }
@@ -167,125 +199,177 @@ pub struct Ctx<'c> {
     pub stats: &'c mut TcpStats,
 }
 
-/// The control block of one TCP connection (RFC 9293 §3.3.1's TCB).
+/// The send sequence space (RFC 9293 §3.3.1), with SND.MAX (the highest sequence number
+/// sent, as in BSD) and the send MSS.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SendSeq {
+    /// ISS: our initial sequence number.
+    pub(crate) iss: SeqNum,
+    /// SND.UNA: the oldest unacknowledged sequence number.
+    pub(crate) una: SeqNum,
+    /// SND.NXT: the next sequence number to send (rewound to retransmit).
+    pub(crate) nxt: SeqNum,
+    /// SND.MAX: the highest sequence number sent.
+    pub(crate) max: SeqNum,
+    /// End of the last new-data segment sent shorter than a full segment (Minshall's
+    /// refinement of Nagle, as Linux's `snd_sml`).
+    pub(crate) sml: SeqNum,
+    /// SND.WND: the peer's window, scaled.
+    pub(crate) wnd: u32,
+    /// The largest window the peer has offered (RFC 5961 §5.2, sender SWS avoidance).
+    pub(crate) max_wnd: u32,
+    /// SND.WL1: the sequence number of the segment that last set the window.
+    pub(crate) wl1: SeqNum,
+    /// SND.WL2: the acknowledgment number of the segment that last set the window.
+    pub(crate) wl2: SeqNum,
+    /// Largest payload the peer accepts (its MSS option, or 536), capped by our MTU.
+    pub(crate) mss: u16,
+    /// The largest MSS the path allows, learned from ICMP fragmentation needed
+    /// (RFC 1191); `u16::MAX` until then. Kept apart so the peer's MSS option cannot
+    /// raise it again.
+    pub(crate) path_mss: u16,
+    /// The peer's window scale shift (zero without scaling).
+    pub(crate) wscale: u8,
+}
+
+/// The receive sequence space (RFC 9293 §3.3.1) and what our ACKs have said of it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RecvSeq {
+    /// IRS: the peer's initial sequence number (zero before its SYN), for the public
+    /// engine's diagnostics (`Connection::irs`).
+    pub(crate) irs: SeqNum,
+    /// RCV.NXT: the next sequence number expected.
+    pub(crate) nxt: SeqNum,
+    /// Right edge of the window last advertised (RCV.NXT + RCV.WND as sent).
+    pub(crate) adv: SeqNum,
+    /// RCV.NXT as of the last ACK sent.
+    pub(crate) last_ack_sent: SeqNum,
+    /// The peer's FIN seen on an out-of-order segment, processed when RCV.NXT reaches
+    /// it: meaningful with `Progress::FIN_AHEAD` (see `rcv_fin()`).
+    fin_seq: SeqNum,
+    /// The MSS we advertised.
+    pub(crate) mss: u16,
+    /// Our window scale shift (zero without scaling).
+    pub(crate) wscale: u8,
+    /// Segments with data received since our last ACK.
+    pub(crate) unacked_segs: u8,
+}
+
+/// Timestamps (RFC 7323).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Timestamps {
+    /// TS.Recent: the peer's timestamp to echo.
+    pub(crate) recent: u32,
+    /// Our timestamp clock's offset for this connection (RFC 7323 §5.4, RFC 6528).
+    pub(crate) offset: u32,
+    /// Our TSval when we last retransmitted: older echoes give no RTT sample.
+    pub(crate) rtx: u32,
+    /// When TS.Recent was taken (RFC 7323 §5.5: untrusted after 24 days).
+    pub(crate) recent_age: Instant,
+}
+
+/// Loss recovery (RFC 5681, RFC 6582, RFC 6675, RACK-TLP, the undo).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Recovery {
+    /// RFC 6582 `recover` / RFC 6675 RecoveryPoint.
+    pub(crate) recover: SeqNum,
+    /// RFC 6675 HighRxt: highest sequence retransmitted in this recovery episode.
+    pub(crate) high_rxt: SeqNum,
+    /// SND.MAX at the first duplicate ACK: data above it was sent by limited transmit
+    /// and does not count in the FlightSize that sets ssthresh (RFC 5681 §3.2 step 2).
+    pub(crate) dupack_snd_max: SeqNum,
+    /// NewReno: retransmit the segment at this sequence number next; meaningful with
+    /// `Pending::RTX_NEXT` (see `rtx_next()`).
+    rtx_seq: SeqNum,
+    /// RACK-TLP (RFC 8985), see `tcp::rack`; no room without the `sack` feature.
+    pub(crate) rack: Rack,
+    /// The window before the current recovery, see `tcp::undo`; no room without the
+    /// `timestamps` feature.
+    pub(crate) undo: Undo,
+    /// Duplicate ACKs in a row (`u16::MAX` after NewReno's first partial ACK).
+    pub(crate) dupacks: u16,
+    /// RACK-TLP: multiplier of the reordering window, raised by each D-SACK (RFC 8985
+    /// §6.2).
+    pub(crate) reo_mult: u8,
+    /// The episode, RACK-TLP's timer and marks, the undo.
+    pub(crate) flags: RecoveryFlags,
+}
+
+/// What the user asked for: the FIN, letting go, Nagle, and the keep-alive and user
+/// timeout settings. The settings are whole milliseconds in 32 bits with a flag each
+/// (`UserFlags::KEEPALIVE`, `UserFlags::USER_TIMEOUT`) rather than `Option`s of their
+/// public types, which would take 48 bytes instead of 14: see `keepalive()` and
+/// `user_timeout()`. A setting with a fraction of a millisecond is rounded up (a
+/// timeout never ends early), one above 49 days is cut to 49 days.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct UserOptions {
+    /// Keep-alive idle time, milliseconds.
+    ka_idle_ms: u32,
+    /// Keep-alive probe interval, milliseconds.
+    ka_interval_ms: u32,
+    /// RFC 5482 user timeout, milliseconds.
+    user_timeout_ms: u32,
+    /// Unanswered keep-alive probes before the connection ends.
+    ka_count: u8,
+    /// The FIN, letting go, and which options are set.
+    pub(crate) flags: UserFlags,
+}
+
+/// `d` in whole milliseconds, rounded up, at most `u32::MAX`.
+fn millis_up(d: Duration) -> u32 {
+    let ms = d.total_millis();
+    let ms = if Duration::from_millis(ms) < d {
+        ms + 1
+    } else {
+        ms
+    };
+    u32::try_from(ms).unwrap_or(u32::MAX)
+}
+
+/// The control block of one TCP connection (RFC 9293 §3.3.1's TCB), by concern.
 #[derive(Clone, Debug)]
 pub struct Connection {
     pub(crate) state: State,
     pub(crate) local: SocketAddrV4,
     pub(crate) remote: SocketAddrV4,
-    pub(crate) flags: Flags,
-
-    // Send sequence space (RFC 9293 §3.3.1), plus SND.MAX (highest sent, as in BSD).
-    pub(crate) iss: SeqNum,
-    pub(crate) snd_una: SeqNum,
-    pub(crate) snd_nxt: SeqNum,
-    pub(crate) snd_max: SeqNum,
-    /// End of the last new-data segment sent shorter than a full segment (Minshall's
-    /// refinement of Nagle, as Linux's `snd_sml`).
-    pub(crate) snd_sml: SeqNum,
-    pub(crate) snd_wnd: u32,
-    pub(crate) max_snd_wnd: u32,
-    pub(crate) snd_wl1: SeqNum,
-    pub(crate) snd_wl2: SeqNum,
-    pub(crate) snd_wscale: u8,
-
-    // Receive sequence space.
-    pub(crate) irs: SeqNum,
-    pub(crate) rcv_nxt: SeqNum,
-    /// Right edge of the window last advertised (RCV.NXT + RCV.WND as sent).
-    pub(crate) rcv_adv: SeqNum,
-    pub(crate) rcv_wscale: u8,
-    /// The peer's FIN seen on an out-of-order segment, processed when RCV.NXT reaches
-    /// it: meaningful with `Flags::FIN_AHEAD` (see `rcv_fin()`).
-    rcv_fin_seq: SeqNum,
-
-    /// Largest payload the peer accepts (its MSS option, or 536), capped by our MTU.
-    pub(crate) smss: u16,
-    /// The MSS we advertised.
-    pub(crate) rcv_mss: u16,
-    /// The largest MSS the path allows, learned from ICMP fragmentation needed
-    /// (RFC 1191); `u16::MAX` until then. Kept apart so the peer's MSS option cannot
-    /// raise it again.
-    pub(crate) path_mss: u16,
-
-    // Timestamps (RFC 7323).
-    pub(crate) ts_recent: u32,
-    pub(crate) ts_recent_age: Instant,
-    pub(crate) ts_offset: u32,
-    pub(crate) last_ack_sent: SeqNum,
-    /// Our TSval when we last retransmitted: older echoes give no RTT sample.
-    pub(crate) ts_rexmt: u32,
-
-    // RTT.
+    /// SND.UNA, SND.NXT, ... as `snd.una`, `snd.nxt`, ...
+    pub(crate) snd: SendSeq,
+    /// RCV.NXT, ... as `rcv.nxt`, ...
+    pub(crate) rcv: RecvSeq,
+    /// Timestamps: one record with the `timestamps` feature, none (no room) without;
+    /// read through `ts()`.
+    pub(crate) ts: [Timestamps; TIMESTAMPS as usize],
+    /// Every deadline, and the instants they are measured from.
+    pub(crate) timers: TimerTable,
     pub(crate) rtt: RttEstimator,
-    /// Sequence number being timed (see `rtt_timing()`), meaningful while `rtt_sent`
-    /// holds when it was sent.
+    /// Sequence number being timed (see `rtt_timing()`), meaningful while
+    /// `Stamp::RttSent` holds when it was sent.
     rtt_seq: SeqNum,
-    rtt_sent: Option<Instant>,
-
-    // Timers: deadlines, `None` when not armed.
-    pub(crate) t_rexmt: Option<Instant>,
-    pub(crate) t_persist: Option<Instant>,
-    pub(crate) t_delack: Option<Instant>,
-    pub(crate) t_keep: Option<Instant>,
-    /// TIME-WAIT (2·MSL) or FIN-WAIT-2 timeout.
-    pub(crate) t_close: Option<Instant>,
-    pub(crate) rexmt_count: u8,
-    pub(crate) persist_backoff: u8,
-    pub(crate) keep_probes: u8,
-    pub(crate) last_recv: Instant,
-    pub(crate) last_send: Instant,
     /// When the oldest unacknowledged data was sent (RFC 5482 user timeout).
     pub(crate) unacked_since: Option<Instant>,
-    /// Segments with data received since our last ACK.
-    pub(crate) unacked_segs: u8,
-
-    // Congestion control and loss recovery.
     pub(crate) cc: Controller,
-    pub(crate) dupacks: u16,
-    /// SND.MAX at the first duplicate ACK: data above it was sent by limited transmit
-    /// and does not count in the FlightSize that sets ssthresh (RFC 5681 §3.2 step 2).
-    pub(crate) dupack_snd_max: SeqNum,
-    /// RFC 6582 `recover` / RFC 6675 RecoveryPoint.
-    pub(crate) recover: SeqNum,
-    /// RFC 6675 HighRxt: highest sequence retransmitted in this recovery episode.
-    pub(crate) high_rxt: SeqNum,
-    /// NewReno: retransmit the segment at this sequence number next; meaningful with
-    /// `Flags::RTX_NEXT` (see `rtx_next()`).
-    rtx_seq: SeqNum,
-    pub(crate) scoreboard: Scoreboard,
-    pub(crate) recv_sack: RecvSack,
-    /// RACK-TLP (RFC 8985), see `tcp::rack`; no room without the `sack` feature.
-    pub(crate) rack: RackState,
-    /// The window before the current recovery, see `tcp::undo`; no room without the
-    /// `timestamps` feature.
-    pub(crate) undo: UndoState,
-    /// RACK-TLP: multiplier of the reordering window, raised by each D-SACK (RFC 8985
-    /// §6.2). Outside `rack` because a byte among the other bytes costs no padding.
-    pub(crate) reo_mult: u8,
-
-    // RFC 5961 §7 rate limit, per connection.
-    pub(crate) chal_window: Instant,
+    pub(crate) recovery: Recovery,
+    /// The SACK scoreboard and the receiver's recent segments: one record with the
+    /// `sack` feature, none (no room) without; read through `scoreboard()`.
+    pub(crate) sack: [SackState; SACK as usize],
+    pub(crate) user: UserOptions,
+    /// Retransmissions (or unanswered zero-window probes) in a row.
+    pub(crate) rtx_count: u8,
+    pub(crate) persist_backoff: u8,
+    pub(crate) keep_probes: u8,
+    /// RFC 5961 §7 rate limit, per connection.
     pub(crate) chal_count: u16,
-
+    /// One-shot requests to output.
+    pub(crate) pending: Pending,
+    /// The SYN options offered and agreed.
+    pub(crate) opts: Negotiated,
+    /// How the connection opened and how far the FINs got.
+    pub(crate) progress: Progress,
     /// An ICMP error remembered for the user if the connection later fails.
     pub(crate) soft_error: Option<Error>,
     /// Why the connection ended, if it failed.
     pub(crate) error: Option<Error>,
     pub(crate) events: Events,
-
-    // The keep-alive and user timeout settings, kept as plain fields with a flag each
-    // (`Flags::KEEPALIVE`, `Flags::USER_TIMEOUT`) rather than as `Option`s of their
-    // public types, which would take 48 bytes per connection instead of 25: see
-    // `keepalive()` and `user_timeout()`.
-    /// Keep-alive idle time, microseconds.
-    ka_idle: u64,
-    /// Keep-alive probe interval, microseconds.
-    ka_interval: u64,
-    /// Unanswered keep-alive probes before the connection ends.
-    ka_count: u8,
-    /// RFC 5482 user timeout, microseconds.
-    user_timeout_us: u64,
 }
 
 /// The default MSS when the peer sends none (RFC 9293 §3.7.1).
@@ -317,77 +401,119 @@ impl Connection {
         let rcv_mss = mtu
             .saturating_sub(IP_TCP_HEADERS)
             .clamp(usize::from(cfg.min_mss), 0xffff) as u16;
-        let mut flags = Flags::empty();
+        let mut user_flags = UserFlags::empty();
         if !cfg.nagle {
-            flags |= Flags::NODELAY;
+            user_flags |= UserFlags::NODELAY;
         }
         let mut c = Connection {
             state: State::Closed,
             local,
             remote,
-            flags,
-            iss,
-            snd_una: iss,
-            snd_nxt: iss,
-            snd_max: iss,
-            snd_sml: iss,
-            snd_wnd: 0,
-            max_snd_wnd: 0,
-            snd_wl1: SeqNum(0),
-            snd_wl2: iss,
-            snd_wscale: 0,
-            irs: SeqNum(0),
-            rcv_nxt: SeqNum(0),
-            rcv_adv: SeqNum(0),
-            rcv_wscale: 0,
-            rcv_fin_seq: SeqNum(0),
-            smss: DEFAULT_MSS.min(rcv_mss),
-            rcv_mss,
-            path_mss: u16::MAX,
-            ts_recent: 0,
-            ts_recent_age: now,
-            ts_offset: 0,
-            last_ack_sent: SeqNum(0),
-            ts_rexmt: 0,
+            snd: SendSeq {
+                iss,
+                una: iss,
+                nxt: iss,
+                max: iss,
+                sml: iss,
+                wnd: 0,
+                max_wnd: 0,
+                wl1: SeqNum(0),
+                wl2: iss,
+                mss: DEFAULT_MSS.min(rcv_mss),
+                path_mss: u16::MAX,
+                wscale: 0,
+            },
+            rcv: RecvSeq {
+                irs: SeqNum(0),
+                nxt: SeqNum(0),
+                adv: SeqNum(0),
+                last_ack_sent: SeqNum(0),
+                fin_seq: SeqNum(0),
+                mss: rcv_mss,
+                wscale: 0,
+                unacked_segs: 0,
+            },
+            ts: [Timestamps {
+                recent_age: now,
+                ..Timestamps::default()
+            }; TIMESTAMPS as usize],
+            timers: TimerTable::new(now),
             rtt: RttEstimator::new(cfg.initial_rto),
             rtt_seq: SeqNum(0),
-            rtt_sent: None,
-            t_rexmt: None,
-            t_persist: None,
-            t_delack: None,
-            t_keep: None,
-            t_close: None,
-            rexmt_count: 0,
+            unacked_since: None,
+            cc: Controller::new(cfg.congestion, cc::initial_window(u32::from(DEFAULT_MSS))),
+            recovery: Recovery {
+                recover: iss,
+                high_rxt: iss,
+                dupack_snd_max: iss,
+                rtx_seq: SeqNum(0),
+                rack: Default::default(),
+                undo: Default::default(),
+                dupacks: 0,
+                reo_mult: 1,
+                flags: RecoveryFlags::empty(),
+            },
+            sack: [SackState::EMPTY; SACK as usize],
+            user: UserOptions {
+                ka_idle_ms: 0,
+                ka_interval_ms: 0,
+                user_timeout_ms: 0,
+                ka_count: 0,
+                flags: user_flags,
+            },
+            rtx_count: 0,
             persist_backoff: 0,
             keep_probes: 0,
-            last_recv: now,
-            last_send: now,
-            unacked_since: None,
-            unacked_segs: 0,
-            cc: Controller::new(cfg.congestion, cc::initial_window(u32::from(DEFAULT_MSS))),
-            dupacks: 0,
-            dupack_snd_max: iss,
-            recover: iss,
-            high_rxt: iss,
-            rtx_seq: SeqNum(0),
-            scoreboard: Scoreboard::new(),
-            recv_sack: RecvSack::new(),
-            rack: RackState::new(),
-            undo: UndoState::new(),
-            reo_mult: 1,
-            chal_window: now,
             chal_count: 0,
+            pending: Pending::empty(),
+            opts: Negotiated::empty(),
+            progress: Progress::empty(),
             soft_error: None,
             error: None,
             events: Events::empty(),
-            ka_idle: 0,
-            ka_interval: 0,
-            ka_count: 0,
-            user_timeout_us: 0,
         };
         c.store_keepalive(cfg.keepalive);
         c.store_user_timeout(cfg.user_timeout);
         c
+    }
+
+    /// The SACK scoreboard (an empty one without the `sack` feature).
+    #[inline]
+    pub(crate) fn scoreboard(&self) -> &Scoreboard {
+        self.sack
+            .first()
+            .map_or(&SackState::EMPTY.scoreboard, |s| &s.scoreboard)
+    }
+
+    /// The SACK scoreboard to change (`None` without the `sack` feature).
+    #[inline]
+    pub(crate) fn scoreboard_mut(&mut self) -> Option<&mut Scoreboard> {
+        self.sack.first_mut().map(|s| &mut s.scoreboard)
+    }
+
+    /// The timestamp state (the defaults without the `timestamps` feature).
+    #[inline]
+    pub(crate) fn ts(&self) -> Timestamps {
+        self.ts.first().copied().unwrap_or_default()
+    }
+
+    /// TS.Recent becomes `tsval`, taken at `now` (RFC 7323 §4.3).
+    #[inline]
+    pub(crate) fn take_ts_recent(&mut self, tsval: u32, now: Instant) {
+        if let Some(t) = self.ts.first_mut() {
+            t.recent = tsval;
+            t.recent_age = now;
+        }
+    }
+
+    /// A retransmission leaves at `now`: echoes of older timestamps no longer measure
+    /// the path.
+    #[inline]
+    pub(crate) fn mark_ts_rtx(&mut self, now: Instant) {
+        let v = self.ts_now(now);
+        if let Some(t) = self.ts.first_mut() {
+            t.rtx = v;
+        }
     }
 
     // `Option<SeqNum>` and `Option<(SeqNum, Instant)>` fields would take 4 bytes more
@@ -396,32 +522,44 @@ impl Connection {
     /// The peer's FIN seen on an out-of-order segment, if any.
     #[inline]
     pub(crate) fn rcv_fin(&self) -> Option<SeqNum> {
-        self.flags
-            .contains(Flags::FIN_AHEAD)
-            .then_some(self.rcv_fin_seq)
+        self.progress
+            .contains(Progress::FIN_AHEAD)
+            .then_some(self.rcv.fin_seq)
     }
 
     #[inline]
     pub(crate) fn set_rcv_fin(&mut self, v: Option<SeqNum>) {
-        store_flagged(&mut self.flags, Flags::FIN_AHEAD, &mut self.rcv_fin_seq, v);
+        store_flagged(
+            &mut self.progress,
+            Progress::FIN_AHEAD,
+            &mut self.rcv.fin_seq,
+            v,
+        );
     }
 
     /// Where the next retransmission asked for (fast retransmit, partial ACK) starts.
     #[inline]
     pub(crate) fn rtx_next(&self) -> Option<SeqNum> {
-        self.flags.contains(Flags::RTX_NEXT).then_some(self.rtx_seq)
+        self.pending
+            .contains(Pending::RTX_NEXT)
+            .then_some(self.recovery.rtx_seq)
     }
 
     #[inline]
     pub(crate) fn set_rtx_next(&mut self, v: Option<SeqNum>) {
-        store_flagged(&mut self.flags, Flags::RTX_NEXT, &mut self.rtx_seq, v);
+        store_flagged(
+            &mut self.pending,
+            Pending::RTX_NEXT,
+            &mut self.recovery.rtx_seq,
+            v,
+        );
     }
 
     /// The segment being timed for an RTT sample: its sequence number and when it was
     /// sent.
     #[inline]
     pub(crate) fn rtt_timing(&self) -> Option<(SeqNum, Instant)> {
-        self.rtt_sent.map(|t| (self.rtt_seq, t))
+        self.timers.stamp(Stamp::RttSent).map(|t| (self.rtt_seq, t))
     }
 
     #[inline]
@@ -429,39 +567,43 @@ impl Connection {
         if let Some((s, _)) = v {
             self.rtt_seq = s;
         }
-        self.rtt_sent = v.map(|(_, t)| t);
+        self.timers.set_stamp(Stamp::RttSent, v.map(|(_, t)| t));
     }
 
     /// The keep-alive settings (`None`: no probing).
     #[inline]
     pub(crate) fn keepalive(&self) -> Option<Keepalive> {
-        self.flags.contains(Flags::KEEPALIVE).then(|| Keepalive {
-            idle: Duration::from_micros(self.ka_idle),
-            interval: Duration::from_micros(self.ka_interval),
-            count: self.ka_count,
-        })
+        self.user
+            .flags
+            .contains(UserFlags::KEEPALIVE)
+            .then(|| Keepalive {
+                idle: Duration::from_millis(u64::from(self.user.ka_idle_ms)),
+                interval: Duration::from_millis(u64::from(self.user.ka_interval_ms)),
+                count: self.user.ka_count,
+            })
     }
 
     fn store_keepalive(&mut self, k: Option<Keepalive>) {
         let k = k.inspect(|k| {
-            self.ka_idle = k.idle.total_micros();
-            self.ka_interval = k.interval.total_micros();
-            self.ka_count = k.count;
+            self.user.ka_idle_ms = millis_up(k.idle);
+            self.user.ka_interval_ms = millis_up(k.interval);
+            self.user.ka_count = k.count;
         });
-        self.flags.set(Flags::KEEPALIVE, k.is_some());
+        self.user.flags.set(UserFlags::KEEPALIVE, k.is_some());
     }
 
     /// The RFC 5482 user timeout, if set.
     #[inline]
     pub(crate) fn user_timeout(&self) -> Option<Duration> {
-        self.flags
-            .contains(Flags::USER_TIMEOUT)
-            .then(|| Duration::from_micros(self.user_timeout_us))
+        self.user
+            .flags
+            .contains(UserFlags::USER_TIMEOUT)
+            .then(|| Duration::from_millis(u64::from(self.user.user_timeout_ms)))
     }
 
     fn store_user_timeout(&mut self, t: Option<Duration>) {
-        let t = t.inspect(|t| self.user_timeout_us = t.total_micros());
-        self.flags.set(Flags::USER_TIMEOUT, t.is_some());
+        let t = t.inspect(|t| self.user.user_timeout_ms = millis_up(*t));
+        self.user.flags.set(UserFlags::USER_TIMEOUT, t.is_some());
     }
 
     /// An active open (RFC 9293 §3.10.1): SYN-SENT; the SYN goes out at the next output.
@@ -480,17 +622,19 @@ impl Connection {
     ) -> Self {
         let mut c = Connection::blank(cfg, now, local, remote, iss, mtu);
         c.state = State::SynSent;
-        c.ts_offset = ts_offset;
-        c.ts_rexmt = c.ts_now(now);
+        if let Some(t) = c.ts.first_mut() {
+            t.offset = ts_offset;
+        }
+        c.mark_ts_rtx(now);
         if WINDOW_SCALING && cfg.window_scaling {
-            c.flags |= Flags::OFFERED_WSCALE;
-            c.rcv_wscale = wscale_for(rcv_cap);
+            c.opts |= Negotiated::OFFERED_WSCALE;
+            c.rcv.wscale = wscale_for(rcv_cap);
         }
         if TIMESTAMPS && cfg.timestamps {
-            c.flags |= Flags::OFFERED_TS;
+            c.opts |= Negotiated::OFFERED_TS;
         }
         if SACK && cfg.sack {
-            c.flags |= Flags::OFFERED_SACK;
+            c.opts |= Negotiated::OFFERED_SACK;
         }
         c
     }
@@ -512,29 +656,31 @@ impl Connection {
     ) -> Self {
         let mut c = Connection::blank(cfg, now, local, remote, iss, mtu);
         c.state = State::SynReceived;
-        c.flags |= Flags::PASSIVE;
-        c.ts_offset = ts_offset;
-        c.ts_rexmt = c.ts_now(now);
-        c.irs = syn.seq;
-        c.rcv_nxt = syn.seq + 1u32;
-        c.rcv_adv = c.rcv_nxt;
-        c.last_ack_sent = c.rcv_nxt;
+        c.progress |= Progress::PASSIVE;
+        if let Some(t) = c.ts.first_mut() {
+            t.offset = ts_offset;
+        }
+        c.mark_ts_rtx(now);
+        c.rcv.irs = syn.seq;
+        c.rcv.nxt = syn.seq + 1u32;
+        c.rcv.adv = c.rcv.nxt;
+        c.rcv.last_ack_sent = c.rcv.nxt;
         if WINDOW_SCALING && cfg.window_scaling && syn.options.window_scale.is_some() {
-            c.flags |= Flags::OFFERED_WSCALE;
-            c.rcv_wscale = wscale_for(rcv_cap);
+            c.opts |= Negotiated::OFFERED_WSCALE;
+            c.rcv.wscale = wscale_for(rcv_cap);
         }
         if TIMESTAMPS && cfg.timestamps && syn.options.timestamps.is_some() {
-            c.flags |= Flags::OFFERED_TS;
+            c.opts |= Negotiated::OFFERED_TS;
         }
         if SACK && cfg.sack && syn.options.sack_permitted {
-            c.flags |= Flags::OFFERED_SACK;
+            c.opts |= Negotiated::OFFERED_SACK;
         }
         c.negotiate(cfg, &syn.options, now);
         // SND.WND from the SYN is never scaled (RFC 7323 §2.2).
-        c.snd_wnd = u32::from(syn.window);
-        c.max_snd_wnd = c.snd_wnd;
-        c.snd_wl1 = syn.seq;
-        c.snd_wl2 = iss;
+        c.snd.wnd = u32::from(syn.window);
+        c.snd.max_wnd = c.snd.wnd;
+        c.snd.wl1 = syn.seq;
+        c.snd.wl2 = iss;
         c
     }
 
@@ -542,31 +688,30 @@ impl Connection {
     /// §3.2; RFC 2018 §2), and the send MSS.
     pub(crate) fn negotiate(&mut self, cfg: &TcpConfig, o: &TcpOptions, now: Instant) {
         let peer_mss = o.mss.unwrap_or(DEFAULT_MSS).max(cfg.min_mss);
-        self.smss = peer_mss.min(self.rcv_mss).min(self.path_mss);
+        self.snd.mss = peer_mss.min(self.rcv.mss).min(self.snd.path_mss);
         match o.window_scale {
-            Some(s) if WINDOW_SCALING && self.flags.contains(Flags::OFFERED_WSCALE) => {
-                self.flags |= Flags::WSCALE;
+            Some(s) if WINDOW_SCALING && self.opts.contains(Negotiated::OFFERED_WSCALE) => {
+                self.opts |= Negotiated::WSCALE;
                 // RFC 7323 §2.3: a shift above 14 is used as 14.
-                self.snd_wscale = s.min(14);
+                self.snd.wscale = s.min(14);
             }
             _ => {
-                self.flags.remove(Flags::WSCALE);
-                self.snd_wscale = 0;
-                self.rcv_wscale = 0;
+                self.opts.remove(Negotiated::WSCALE);
+                self.snd.wscale = 0;
+                self.rcv.wscale = 0;
             }
         }
         match o.timestamps {
-            Some((tsval, _)) if TIMESTAMPS && self.flags.contains(Flags::OFFERED_TS) => {
-                self.flags |= Flags::TS;
-                self.ts_recent = tsval;
-                self.ts_recent_age = now;
+            Some((tsval, _)) if TIMESTAMPS && self.opts.contains(Negotiated::OFFERED_TS) => {
+                self.opts |= Negotiated::TS;
+                self.take_ts_recent(tsval, now);
             }
-            _ => self.flags.remove(Flags::TS),
+            _ => self.opts.remove(Negotiated::TS),
         }
-        if SACK && o.sack_permitted && self.flags.contains(Flags::OFFERED_SACK) {
-            self.flags |= Flags::SACK;
+        if SACK && o.sack_permitted && self.opts.contains(Negotiated::OFFERED_SACK) {
+            self.opts |= Negotiated::SACK;
         } else {
-            self.flags.remove(Flags::SACK);
+            self.opts.remove(Negotiated::SACK);
         }
         let iw = cc::initial_window(u32::from(self.eff_mss()));
         self.cc.set_cwnd(iw);
@@ -576,19 +721,19 @@ impl Connection {
     /// (RFC 9293 §3.7.1: the MSS counts no options).
     pub(crate) fn eff_mss(&self) -> u16 {
         let ts = if self.ts_on() { TS_OPT_LEN as u16 } else { 0 };
-        self.smss.saturating_sub(ts).max(1)
+        self.snd.mss.saturating_sub(ts).max(1)
     }
 
     /// Timestamps agreed (and built in).
     #[inline]
     pub(crate) fn ts_on(&self) -> bool {
-        TIMESTAMPS && self.flags.contains(Flags::TS)
+        TIMESTAMPS && self.opts.contains(Negotiated::TS)
     }
 
     /// SACK agreed (and built in).
     #[inline]
     pub(crate) fn sack_on(&self) -> bool {
-        SACK && self.flags.contains(Flags::SACK)
+        SACK && self.opts.contains(Negotiated::SACK)
     }
 
     /// The connection's state.
@@ -609,19 +754,19 @@ impl Connection {
     }
     /// The peer sent its FIN: after the buffered bytes, the stream ends.
     pub fn peer_closed(&self) -> bool {
-        self.flags.contains(Flags::RCVD_FIN)
+        self.progress.contains(Progress::RCVD_FIN)
     }
     /// Our side has queued or sent its FIN: no more writes.
     pub fn write_closed(&self) -> bool {
-        self.flags.contains(Flags::FIN_QUEUED)
+        self.user.flags.contains(UserFlags::FIN_QUEUED)
     }
     /// The user let go of the connection.
     pub fn user_closed(&self) -> bool {
-        self.flags.contains(Flags::USER_CLOSED)
+        self.user.flags.contains(UserFlags::USER_CLOSED)
     }
     /// SND.UNA: the oldest unacknowledged sequence number.
     pub fn snd_una(&self) -> SeqNum {
-        self.snd_una
+        self.snd.una
     }
     /// Congestion window in bytes.
     pub fn cwnd(&self) -> u32 {
@@ -633,7 +778,7 @@ impl Connection {
     }
     /// The peer's receive window in bytes (scaled).
     pub fn send_window(&self) -> u32 {
-        self.snd_wnd
+        self.snd.wnd
     }
     /// Smoothed RTT, once measured.
     pub fn srtt(&self) -> Option<Duration> {
@@ -650,18 +795,18 @@ impl Connection {
     /// Which options were agreed: (window scaling, timestamps, SACK).
     pub fn options(&self) -> (bool, bool, bool) {
         (
-            WINDOW_SCALING && self.flags.contains(Flags::WSCALE),
+            WINDOW_SCALING && self.opts.contains(Negotiated::WSCALE),
             self.ts_on(),
             self.sack_on(),
         )
     }
     /// Window scale shifts (ours, the peer's); zero when scaling is off.
     pub fn window_scales(&self) -> (u8, u8) {
-        (self.rcv_wscale, self.snd_wscale)
+        (self.rcv.wscale, self.snd.wscale)
     }
     /// Bytes sent and not yet acknowledged.
     pub fn in_flight(&self) -> u32 {
-        self.snd_max - self.snd_una
+        self.snd.max - self.snd.una
     }
     /// Takes the events recorded since the last call.
     pub fn take_events(&mut self) -> Events {
@@ -670,17 +815,17 @@ impl Connection {
     /// Whether the user may still queue data.
     pub fn may_send(&self) -> bool {
         self.state.can_send_data()
-            && !self.flags.contains(Flags::FIN_QUEUED)
+            && !self.user.flags.contains(UserFlags::FIN_QUEUED)
             && self.error.is_none()
     }
 
     /// Sets Nagle's algorithm off (`true`) or on.
     pub fn set_nodelay(&mut self, nodelay: bool) {
-        self.flags.set(Flags::NODELAY, nodelay);
+        self.user.flags.set(UserFlags::NODELAY, nodelay);
     }
     /// Whether Nagle's algorithm is off.
     pub fn nodelay(&self) -> bool {
-        self.flags.contains(Flags::NODELAY)
+        self.user.flags.contains(UserFlags::NODELAY)
     }
     /// Sets keep-alive probing.
     pub fn set_keepalive(&mut self, now: Instant, keepalive: Option<Keepalive>) {
@@ -691,7 +836,7 @@ impl Connection {
     /// Sets the RFC 5482 user timeout.
     pub fn set_user_timeout(&mut self, timeout: Option<Duration>) {
         self.store_user_timeout(timeout);
-        self.flags.remove(Flags::CONNECT_TIMEOUT);
+        self.user.flags.remove(UserFlags::CONNECT_TIMEOUT);
     }
     /// Bounds the handshake: if the connection is not established `timeout` after its
     /// first SYN, it ends with `TimedOut`. Once established, the user timeout is the
@@ -699,7 +844,7 @@ impl Connection {
     pub fn set_connect_timeout(&mut self, timeout: Duration) {
         if matches!(self.state, State::SynSent | State::SynReceived) {
             self.store_user_timeout(Some(timeout));
-            self.flags.insert(Flags::CONNECT_TIMEOUT);
+            self.user.flags.insert(UserFlags::CONNECT_TIMEOUT);
         }
     }
     /// Selects the congestion control algorithm (keeps the current window).
@@ -708,9 +853,6 @@ impl Connection {
         self.cc = Controller::new(alg, cwnd);
     }
 
-    /// The user queued data: output may have something to send.
-    pub fn on_user_write(&mut self) {}
-
     /// The user read data: if the window opened enough, announce it (RFC 9293 §3.8.6.2.2,
     /// BSD's two-segment rule).
     pub fn on_user_read(&mut self, rx: &RecvBuf<'_>) {
@@ -718,7 +860,7 @@ impl Connection {
             && self.state.can_receive_data()
             && self.window_update_due(rx)
         {
-            self.flags |= Flags::ACK_NOW;
+            self.pending |= Pending::ACK_NOW;
         }
     }
 
@@ -729,7 +871,7 @@ impl Connection {
         if let Some(e) = self.error {
             return Err(e);
         }
-        if self.flags.contains(Flags::FIN_QUEUED) {
+        if self.user.flags.contains(UserFlags::FIN_QUEUED) {
             return Ok(());
         }
         match self.state {
@@ -737,16 +879,16 @@ impl Connection {
                 // Before ESTABLISHED the FIN waits for the handshake, after the data
                 // already written (output checks the state; `establish` moves on to
                 // FIN-WAIT-1). A half-close is not a CLOSE: nothing written is dropped.
-                self.flags |= Flags::FIN_QUEUED;
+                self.user.flags |= UserFlags::FIN_QUEUED;
                 if self.state == State::Established {
                     self.state = State::FinWait1;
                 }
             }
             State::CloseWait => {
-                self.flags |= Flags::FIN_QUEUED;
+                self.user.flags |= UserFlags::FIN_QUEUED;
                 self.state = State::LastAck;
             }
-            _ => self.flags |= Flags::FIN_QUEUED,
+            _ => self.user.flags |= UserFlags::FIN_QUEUED,
         }
         Ok(())
     }
@@ -755,7 +897,7 @@ impl Connection {
     /// the connection is reset (RFC 9293 §3.6, RFC 2525 §2.17); otherwise a FIN follows the
     /// queued data. Returns a reset to send, if one is due now.
     pub fn close(&mut self, now: Instant, cfg: &TcpConfig, rx_unread: usize) -> Option<TcpRepr> {
-        self.flags |= Flags::USER_CLOSED;
+        self.user.flags |= UserFlags::USER_CLOSED;
         if rx_unread > 0 && self.state.is_synchronized() && self.state != State::TimeWait {
             return self.abort();
         }
@@ -768,9 +910,9 @@ impl Connection {
             return None;
         }
         let _ = self.shutdown_write();
-        if self.state == State::FinWait2 && self.t_close.is_none() {
+        if self.state == State::FinWait2 && !self.timers.armed(Timer::Close) {
             // Already half-closed and acknowledged: start the FIN-WAIT-2 timeout.
-            self.t_close = Some(now + cfg.fin_wait_2_timeout);
+            self.timers.arm(Timer::Close, now + cfg.fin_wait_2_timeout);
         }
         None
     }
@@ -778,7 +920,7 @@ impl Connection {
     /// Abort (RFC 9293 §3.10.5): a RST to the peer where the state calls for one, and
     /// CLOSED at once.
     pub fn abort(&mut self) -> Option<TcpRepr> {
-        self.flags |= Flags::USER_CLOSED;
+        self.user.flags |= UserFlags::USER_CLOSED;
         let rst = match self.state {
             State::SynReceived
             | State::Established
@@ -786,7 +928,7 @@ impl Connection {
             | State::FinWait2
             | State::CloseWait
             | State::Closing
-            | State::LastAck => Some(self.make_rst(self.snd_max, true)),
+            | State::LastAck => Some(self.make_rst(self.snd.max, true)),
             _ => None,
         };
         self.enter_closed(None);
@@ -800,7 +942,7 @@ impl Connection {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
             seq,
-            ack: if with_ack { self.rcv_nxt } else { SeqNum(0) },
+            ack: if with_ack { self.rcv.nxt } else { SeqNum(0) },
             flags: if with_ack {
                 TcpFlags::RST | TcpFlags::ACK
             } else {
@@ -821,20 +963,13 @@ impl Connection {
             self.error = error;
             self.events |= Events::ERROR;
         }
-        self.t_rexmt = None;
-        self.t_persist = None;
-        self.t_delack = None;
-        self.t_keep = None;
-        self.t_close = None;
-        self.rack.set_t_loss(None);
-        self.flags.remove(
-            Flags::ACK_NOW
-                | Flags::FORCE
-                | Flags::KEEPALIVE_PROBE
-                | Flags::TLP_ARMED
-                | Flags::REO_ARMED
-                | Flags::TLP_PROBE,
+        self.timers.stop_all();
+        self.pending.remove(
+            Pending::ACK_NOW | Pending::FORCE | Pending::KEEPALIVE_PROBE | Pending::TLP_PROBE,
         );
+        self.recovery
+            .flags
+            .remove(RecoveryFlags::TLP_ARMED | RecoveryFlags::REO_ARMED);
         self.events |= Events::CLOSED | Events::RECV | Events::SEND;
     }
 
@@ -876,7 +1011,7 @@ impl Connection {
             State::SynSent => self.enter_closed(Some(Error::HostUnreachable)),
             // A passive connection to a host that does not answer ARP was most likely
             // opened by a spoofed SYN: free it now.
-            State::SynReceived if self.flags.contains(Flags::PASSIVE) => {
+            State::SynReceived if self.progress.contains(Progress::PASSIVE) => {
                 self.enter_closed(Some(Error::HostUnreachable))
             }
             State::Closed => {}
@@ -886,7 +1021,8 @@ impl Connection {
 
     /// Our FIN is queued or sent and not yet acknowledged.
     pub(crate) fn fin_unacked(&self) -> bool {
-        self.flags.contains(Flags::FIN_QUEUED) && !self.flags.contains(Flags::FIN_ACKED)
+        self.user.flags.contains(UserFlags::FIN_QUEUED)
+            && !self.progress.contains(Progress::FIN_ACKED)
     }
 
     /// Output could not go out (the next hop is being resolved). If the connection has
@@ -894,15 +1030,15 @@ impl Connection {
     /// so that it retries and, if the neighbour never answers, ends with a timeout.
     pub fn on_output_blocked(&mut self, now: Instant, cfg: &TcpConfig, held: usize) {
         let pending = matches!(self.state, State::SynSent | State::SynReceived)
-            || self.snd_una != self.snd_max
+            || self.snd.una != self.snd.max
             || held > 0
             || self.fin_unacked();
         if pending
-            && self.t_rexmt.is_none()
-            && self.t_persist.is_none()
+            && !self.timers.armed(Timer::Rtx)
+            && !self.timers.armed(Timer::Persist)
             && self.state != State::Closed
         {
-            self.t_rexmt = Some(now + self.rtt.rto(cfg.max_rto));
+            self.timers.arm(Timer::Rtx, now + self.rtt.rto(cfg.max_rto));
         }
     }
 
@@ -924,13 +1060,13 @@ impl Connection {
             return;
         }
         let new_mss = (usize::from(mtu).saturating_sub(IP_TCP_HEADERS) as u16).max(min_mss);
-        self.path_mss = self.path_mss.min(new_mss);
-        if new_mss < self.smss {
-            self.smss = new_mss;
+        self.snd.path_mss = self.snd.path_mss.min(new_mss);
+        if new_mss < self.snd.mss {
+            self.snd.mss = new_mss;
             stats.pmtu_updates += 1;
             // The segment that was too big was dropped: send it again, smaller, now.
-            if self.snd_una != self.snd_max {
-                self.snd_nxt = self.snd_una;
+            if self.snd.una != self.snd.max {
+                self.snd.nxt = self.snd.una;
                 self.set_rtt_timing(None);
             }
         }
@@ -944,13 +1080,13 @@ impl Connection {
             return false;
         }
         match (self.ts_on(), syn.options.timestamps) {
-            (true, Some((tsval, _))) => (tsval.wrapping_sub(self.ts_recent) as i32) > 0,
-            _ => syn.seq > self.rcv_nxt,
+            (true, Some((tsval, _))) => (tsval.wrapping_sub(self.ts().recent) as i32) > 0,
+            _ => syn.seq > self.rcv.nxt,
         }
     }
 
     fn quote_valid(&self, seq: SeqNum) -> bool {
-        self.state != State::Closed && self.snd_una <= seq && seq <= self.snd_max
+        self.state != State::Closed && self.snd.una <= seq && seq <= self.snd.max
     }
 
     /// When the fused receive path may copy a segment's payload straight into the ring:
@@ -960,7 +1096,7 @@ impl Connection {
         if !self.state.can_receive_data() || len == 0 {
             return None;
         }
-        let d = seq.diff(self.rcv_nxt);
+        let d = seq.diff(self.rcv.nxt);
         if d >= 0 {
             Some((0, d as usize))
         } else {

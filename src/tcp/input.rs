@@ -1,9 +1,14 @@
 //! Segment arrival (RFC 9293 §3.10.7), in the order the RFC and BSD's `tcp_input` follow.
 
+use core::ops::ControlFlow;
+
 use super::State;
-use super::conn::{Connection, Ctx, Events, Flags, SegmentIn};
+use super::conn::{
+    Connection, Ctx, Events, Pending, Progress, RecoveryFlags, SegmentIn, UserFlags,
+};
 use super::reply::rst_for;
 use super::sack::DUP_THRESH;
+use super::timer::{Stamp, Timer};
 use crate::buf::{RecvBuf, SendBuf};
 use crate::error::Error;
 use crate::log::net_log;
@@ -68,18 +73,18 @@ impl Connection {
         if r.flags.intersection(
             TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST | TcpFlags::URG | TcpFlags::ACK,
         ) != TcpFlags::ACK
-            || r.seq != self.rcv_nxt
-            || (u32::from(r.window) << self.snd_wscale) != self.snd_wnd
+            || r.seq != self.rcv.nxt
+            || (u32::from(r.window) << self.snd.wscale) != self.snd.wnd
             || !r.options.sack.is_empty()
-            || self.flags.contains(Flags::RECOVERY)
-            || self.flags.contains(Flags::FIN_AHEAD)
+            || self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY)
+            || self.progress.contains(Progress::FIN_AHEAD)
         {
             return false;
         }
         // Either new data acknowledged (never beyond SND.MAX), or the same SND.UNA with
         // data (an ACK without data that repeats SND.UNA may be a duplicate ACK).
-        let new_ack = ack > self.snd_una;
-        if (new_ack && ack > self.snd_max) || (!new_ack && (ack != self.snd_una || len == 0)) {
+        let new_ack = ack > self.snd.una;
+        if (new_ack && ack > self.snd.max) || (!new_ack && (ack != self.snd.una || len == 0)) {
             return false;
         }
         if len > 0 && rx.has_ooo() {
@@ -90,7 +95,7 @@ impl Connection {
         if ts_on {
             // RFC 7323: a TSval at or after TS.Recent passes PAWS without further tests.
             match r.options.timestamps {
-                Some((v, _)) if (v.wrapping_sub(self.ts_recent) as i32) >= 0 => tsval = v,
+                Some((v, _)) if (v.wrapping_sub(self.ts().recent) as i32) >= 0 => tsval = v,
                 _ => return false,
             }
         }
@@ -99,14 +104,12 @@ impl Connection {
         // (acceptable whatever the window), no RST, no SYN, an ACK inside
         // [SND.UNA, SND.MAX].
         let now = ctx.now;
-        self.last_recv = now;
         self.keep_probes = 0;
         self.persist_unanswered_reset();
         self.arm_keepalive(now);
         // RFC 7323 §4.3 (2).
-        if ts_on && r.seq <= self.last_ack_sent {
-            self.ts_recent = tsval;
-            self.ts_recent_age = now;
+        if ts_on && r.seq <= self.rcv.last_ack_sent {
+            self.take_ts_recent(tsval, now);
         }
         // §3.10.7.4 fifth, as `process_ack` does it for a new ACK without SACK blocks
         // and an unchanged window (not a duplicate ACK: it acknowledges new data, or
@@ -114,7 +117,7 @@ impl Connection {
         if new_ack {
             self.on_new_ack(ctx, r, tx);
         }
-        self.update_send_window(r, self.snd_wnd);
+        self.update_send_window(r, self.snd.wnd);
         // §3.10.7.4 seventh; no FIN (eighth).
         self.process_text(ctx, seg, rx);
         true
@@ -131,7 +134,7 @@ impl Connection {
         let now = ctx.now;
         // §3.10.7.3 first: check the ACK bit.
         let has_ack = r.flags.contains(TcpFlags::ACK);
-        if has_ack && (r.ack <= self.iss || r.ack > self.snd_max) {
+        if has_ack && (r.ack <= self.snd.iss || r.ack > self.snd.max) {
             if r.flags.contains(TcpFlags::RST) {
                 return None;
             }
@@ -151,22 +154,21 @@ impl Connection {
         if !r.flags.contains(TcpFlags::SYN) {
             return None;
         }
-        self.irs = r.seq;
-        self.rcv_nxt = r.seq + 1u32;
-        self.rcv_adv = self.rcv_nxt + (rx.window().min(0xffff) as u32);
-        self.last_ack_sent = self.rcv_nxt;
+        self.rcv.irs = r.seq;
+        self.rcv.nxt = r.seq + 1u32;
+        self.rcv.adv = self.rcv.nxt + (rx.window().min(0xffff) as u32);
+        self.rcv.last_ack_sent = self.rcv.nxt;
         self.negotiate(ctx.cfg, &r.options, now);
-        self.last_recv = now;
         // The window of a SYN is never scaled (RFC 7323 §2.2).
-        self.snd_wnd = u32::from(r.window);
-        self.max_snd_wnd = self.snd_wnd;
-        self.snd_wl1 = r.seq;
-        self.snd_wl2 = r.ack;
+        self.snd.wnd = u32::from(r.window);
+        self.snd.max_wnd = self.snd.wnd;
+        self.snd.wl1 = r.seq;
+        self.snd.wl2 = r.ack;
         if has_ack {
             // Our SYN is acknowledged: ESTABLISHED.
             self.ack_syn(ctx, r);
             self.establish(ctx);
-            self.flags |= Flags::ACK_NOW;
+            self.pending |= Pending::ACK_NOW;
             if !seg.payload.is_empty() || r.flags.contains(TcpFlags::FIN) {
                 let data = SegmentIn {
                     repr: TcpRepr {
@@ -182,14 +184,16 @@ impl Connection {
         } else {
             // Simultaneous open: SYN-RECEIVED, answer <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
             self.state = State::SynReceived;
-            self.snd_nxt = self.iss;
-            self.t_rexmt = None;
-            self.flags |= Flags::ACK_NOW;
+            self.snd.nxt = self.snd.iss;
+            self.timers.stop(Timer::Rtx);
+            self.pending |= Pending::ACK_NOW;
         }
         None
     }
 
-    /// RFC 9293 §3.10.7.4: SYN-RECEIVED and the synchronized states.
+    /// RFC 9293 §3.10.7.4: SYN-RECEIVED and the synchronized states, one step after
+    /// another, in the RFC's order. A step that ends the processing breaks with the reply
+    /// to send, if any.
     fn input_synchronized(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -197,127 +201,180 @@ impl Connection {
         rx: &mut RecvBuf<'_>,
         tx: &mut SendBuf<'_>,
     ) -> Option<TcpRepr> {
-        let now = ctx.now;
-        let trimmed;
-        let seg = if self.state == State::SynReceived
-            && !self.flags.contains(Flags::PASSIVE)
-            && seg.repr.flags.contains(TcpFlags::SYN | TcpFlags::ACK)
-            && !seg.repr.flags.contains(TcpFlags::RST)
-            && seg.repr.seq + 1u32 == self.rcv_nxt
+        let crossed = self.crossed_syn_ack(seg);
+        let seg = crossed.as_ref().unwrap_or(seg);
+        let mut steps = |c: &mut Self, ctx: &mut Ctx<'_>| -> ControlFlow<Option<TcpRepr>> {
+            // RFC 7323 §3.2 and §5.3 R1, before the sequence number check.
+            c.check_timestamps(ctx, seg)?;
+            // §3.10.7.4 first: check the sequence number.
+            c.check_sequence(ctx, seg)?;
+            // §3.10.7.4 second: check the RST bit.
+            c.check_rst(ctx, &seg.repr)?;
+            // §3.10.7.4 third (security) does not apply; fourth: check the SYN bit.
+            c.check_syn(ctx, &seg.repr)?;
+            // §3.10.7.4 fifth: check the ACK field.
+            c.check_ack(ctx, seg, tx)?;
+            // §3.10.7.4 sixth: the URG bit is ignored (urgent data is not supported).
+            // Seventh: process the segment text.
+            c.check_text(ctx, seg, rx)?;
+            // §3.10.7.4 eighth: check the FIN bit.
+            c.process_fin(ctx, seg);
+            ControlFlow::Continue(())
+        };
+        match steps(self, ctx) {
+            ControlFlow::Break(reply) => reply,
+            ControlFlow::Continue(()) => None,
+        }
+    }
+
+    /// RFC 9293 §3.5 figure 8: after crossing SYNs the peer's SYN-ACK repeats the SYN we
+    /// already hold. Its SYN is old (trimmed, as BSD does); its ACK completes the
+    /// handshake. Returns the trimmed segment.
+    fn crossed_syn_ack<'p>(&self, seg: &SegmentIn<'p>) -> Option<SegmentIn<'p>> {
+        let f = seg.repr.flags;
+        if self.state == State::SynReceived
+            && !self.progress.contains(Progress::PASSIVE)
+            && f.contains(TcpFlags::SYN | TcpFlags::ACK)
+            && !f.contains(TcpFlags::RST)
+            && seg.repr.seq + 1u32 == self.rcv.nxt
         {
-            // RFC 9293 §3.5 figure 8: after crossing SYNs the peer's SYN-ACK repeats the
-            // SYN we already hold. Its SYN is old (trimmed, as BSD does); its ACK completes
-            // the handshake.
             let mut r = seg.repr;
             r.flags.remove(TcpFlags::SYN);
-            r.seq = self.rcv_nxt;
-            trimmed = SegmentIn { repr: r, ..*seg };
-            &trimmed
+            r.seq = self.rcv.nxt;
+            Some(SegmentIn { repr: r, ..*seg })
         } else {
-            seg
-        };
+            None
+        }
+    }
+
+    /// RFC 7323 §3.2: once negotiated, a non-RST segment without TSopt is dropped; §5.3
+    /// R1: PAWS.
+    fn check_timestamps(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &SegmentIn<'_>,
+    ) -> ControlFlow<Option<TcpRepr>> {
         let r = &seg.repr;
-        let rst = r.flags.contains(TcpFlags::RST);
-        let ts_on = self.ts_on();
-
-        // RFC 7323 §3.2: once negotiated, a non-RST segment without TSopt is dropped.
-        if ts_on && r.options.timestamps.is_none() && !rst {
+        if !self.ts_on() || r.flags.contains(TcpFlags::RST) {
+            return ControlFlow::Continue(());
+        }
+        let Some((tsval, _)) = r.options.timestamps else {
             ctx.stats.dropped_missing_ts += 1;
-            return None;
-        }
-        // RFC 7323 §5.3 R1: PAWS, before the sequence number check.
-        if let (true, Some((tsval, _))) = (ts_on, r.options.timestamps) {
-            if !rst && (self.ts_recent.wrapping_sub(tsval) as i32) > PAWS_WINDOW as i32 {
-                if now.saturating_duration_since(self.ts_recent_age) > PAWS_IDLE {
-                    // RFC 7323 §5.5: TS.Recent is stale; accept and take the new value.
-                    self.ts_recent = tsval;
-                    self.ts_recent_age = now;
-                } else {
-                    ctx.stats.dropped_paws += 1;
-                    self.ack_unacceptable(ctx, r, seg.payload.len());
-                    return None;
-                }
+            return ControlFlow::Break(None);
+        };
+        if (self.ts().recent.wrapping_sub(tsval) as i32) > PAWS_WINDOW as i32 {
+            let now = ctx.now;
+            if now.saturating_duration_since(self.ts().recent_age) > PAWS_IDLE {
+                // RFC 7323 §5.5: TS.Recent is stale; accept and take the new value.
+                self.take_ts_recent(tsval, now);
+            } else {
+                ctx.stats.dropped_paws += 1;
+                self.ack_unacceptable(ctx, r, seg.payload.len());
+                return ControlFlow::Break(None);
             }
         }
+        ControlFlow::Continue(())
+    }
 
-        // §3.10.7.4 first: check the sequence number.
+    /// §3.10.7.4 first: an unacceptable segment is dropped (and answered with an ACK
+    /// unless it is a RST).
+    fn check_sequence(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &SegmentIn<'_>,
+    ) -> ControlFlow<Option<TcpRepr>> {
+        let r = &seg.repr;
         let seg_len = r.seq_len(seg.payload.len());
-        if !self.acceptable(r.seq, seg_len) {
-            if rst {
-                ctx.stats.rst_ignored += 1;
-                return None;
-            }
-            ctx.stats.dropped_out_of_window += 1;
-            if self.state == State::TimeWait
-                && r.flags.contains(TcpFlags::FIN)
-                && r.seq + seg_len == self.rcv_nxt
-            {
-                // A retransmission of the peer's FIN: ACK it and restart the 2·MSL timer.
-                self.t_close = Some(now + ctx.cfg.msl.saturating_mul(2));
-                self.flags |= Flags::ACK_NOW;
-                return None;
-            }
-            self.ack_unacceptable(ctx, r, seg.payload.len());
-            return None;
+        if self.acceptable(r.seq, seg_len) {
+            return ControlFlow::Continue(());
         }
-
-        // §3.10.7.4 second: check the RST bit (RFC 5961 §3.2: exact match only).
-        if rst {
-            if self.state == State::TimeWait {
-                // RFC 1337: ignore RST in TIME-WAIT, in-window ones too (no challenge).
-                ctx.stats.rst_ignored += 1;
-                return None;
-            }
-            if r.seq != self.rcv_nxt {
-                self.challenge_ack(ctx);
-                return None;
-            }
-            match self.state {
-                State::SynReceived if self.flags.contains(Flags::PASSIVE) => {
-                    ctx.stats.rst_received += 1;
-                    self.enter_closed(Some(Error::ConnectionReset));
-                }
-                State::SynReceived => {
-                    ctx.stats.rst_received += 1;
-                    self.enter_closed(Some(Error::ConnectionRefused));
-                }
-                State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
-                    ctx.stats.rst_received += 1;
-                    ctx.stats.resets += 1;
-                    self.enter_closed(Some(Error::ConnectionReset));
-                }
-                _ => {
-                    ctx.stats.rst_received += 1;
-                    self.enter_closed(None);
-                }
-            }
-            return None;
+        if r.flags.contains(TcpFlags::RST) {
+            ctx.stats.rst_ignored += 1;
+            return ControlFlow::Break(None);
         }
+        ctx.stats.dropped_out_of_window += 1;
+        if self.state == State::TimeWait
+            && r.flags.contains(TcpFlags::FIN)
+            && r.seq + seg_len == self.rcv.nxt
+        {
+            // A retransmission of the peer's FIN: ACK it and restart the 2·MSL timer.
+            self.timers
+                .arm(Timer::Close, ctx.now + ctx.cfg.msl.saturating_mul(2));
+            self.pending |= Pending::ACK_NOW;
+            return ControlFlow::Break(None);
+        }
+        self.ack_unacceptable(ctx, r, seg.payload.len());
+        ControlFlow::Break(None)
+    }
 
-        // §3.10.7.4 fourth: check the SYN bit (RFC 5961 §4: challenge ACK).
-        if r.flags.contains(TcpFlags::SYN) {
-            if self.state == State::SynReceived && self.flags.contains(Flags::PASSIVE) {
-                // "Return this connection to the LISTEN state": drop the embryonic
-                // connection; the peer's next SYN starts afresh.
-                self.enter_closed(None);
-                return None;
-            }
+    /// §3.10.7.4 second: the RST bit (RFC 5961 §3.2: exact match only, else a
+    /// challenge ACK; RFC 1337: ignored in TIME-WAIT).
+    fn check_rst(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr) -> ControlFlow<Option<TcpRepr>> {
+        if !r.flags.contains(TcpFlags::RST) {
+            return ControlFlow::Continue(());
+        }
+        if self.state == State::TimeWait {
+            // RFC 1337: ignore RST in TIME-WAIT, in-window ones too (no challenge).
+            ctx.stats.rst_ignored += 1;
+            return ControlFlow::Break(None);
+        }
+        if r.seq != self.rcv.nxt {
             self.challenge_ack(ctx);
-            return None;
+            return ControlFlow::Break(None);
         }
+        ctx.stats.rst_received += 1;
+        let error = match self.state {
+            State::SynReceived if self.progress.contains(Progress::PASSIVE) => {
+                Some(Error::ConnectionReset)
+            }
+            State::SynReceived => Some(Error::ConnectionRefused),
+            State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                ctx.stats.resets += 1;
+                Some(Error::ConnectionReset)
+            }
+            _ => None,
+        };
+        self.enter_closed(error);
+        ControlFlow::Break(None)
+    }
 
-        // §3.10.7.4 fifth: check the ACK field.
+    /// §3.10.7.4 fourth: the SYN bit (RFC 5961 §4: challenge ACK).
+    fn check_syn(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr) -> ControlFlow<Option<TcpRepr>> {
+        if !r.flags.contains(TcpFlags::SYN) {
+            return ControlFlow::Continue(());
+        }
+        if self.state == State::SynReceived && self.progress.contains(Progress::PASSIVE) {
+            // "Return this connection to the LISTEN state": drop the embryonic
+            // connection; the peer's next SYN starts afresh.
+            self.enter_closed(None);
+            return ControlFlow::Break(None);
+        }
+        self.challenge_ack(ctx);
+        ControlFlow::Break(None)
+    }
+
+    /// §3.10.7.4 fifth: the ACK field. In SYN-RECEIVED it completes the handshake; RFC
+    /// 5961 §5.2 bounds it; an acceptable segment is a sign of life, updates TS.Recent
+    /// and goes to [`Connection::process_ack`]; an ACK of our FIN moves the state on.
+    fn check_ack(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &SegmentIn<'_>,
+        tx: &mut SendBuf<'_>,
+    ) -> ControlFlow<Option<TcpRepr>> {
+        let r = &seg.repr;
+        let now = ctx.now;
         if !r.flags.contains(TcpFlags::ACK) {
-            return None;
+            return ControlFlow::Break(None);
         }
         if self.state == State::SynReceived {
-            if !(self.snd_una < r.ack && r.ack <= self.snd_max) {
-                return rst_for(r, seg.payload.len());
+            if !(self.snd.una < r.ack && r.ack <= self.snd.max) {
+                return ControlFlow::Break(rst_for(r, seg.payload.len()));
             }
-            self.snd_wnd = u32::from(r.window) << self.snd_wscale;
-            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-            self.snd_wl1 = r.seq;
-            self.snd_wl2 = r.ack;
+            self.snd.wnd = u32::from(r.window) << self.snd.wscale;
+            self.snd.max_wnd = self.snd.max_wnd.max(self.snd.wnd);
+            self.snd.wl1 = r.seq;
+            self.snd.wl2 = r.ack;
             self.establish(ctx);
         }
         // RFC 5961 §5.2: an ACK is acceptable in
@@ -325,70 +382,78 @@ impl Connection {
         // challenge ACK, rate limited (§7) even when the segment carries data: each
         // answer is a duplicate ACK to the real peer, so unthrottled answers would let a
         // blind attacker trigger its fast retransmits (Linux throttles them too).
-        if r.ack > self.snd_max || r.ack < self.snd_una - self.max_snd_wnd.max(1) {
+        if r.ack > self.snd.max || r.ack < self.snd.una - self.snd.max_wnd.max(1) {
             ctx.stats.dropped_bad_ack += 1;
             self.challenge_ack(ctx);
-            return None;
+            return ControlFlow::Break(None);
         }
 
         // The segment is acceptable: it counts as a sign of life.
-        self.last_recv = now;
         self.keep_probes = 0;
         self.persist_unanswered_reset();
         self.arm_keepalive(now);
         // RFC 7323 §4.3 (2): remember the timestamp to echo.
-        if let (true, Some((tsval, _))) = (ts_on, r.options.timestamps) {
-            if (tsval.wrapping_sub(self.ts_recent) as i32) >= 0 && r.seq <= self.last_ack_sent {
-                self.ts_recent = tsval;
-                self.ts_recent_age = now;
+        if let (true, Some((tsval, _))) = (self.ts_on(), r.options.timestamps) {
+            if (tsval.wrapping_sub(self.ts().recent) as i32) >= 0 && r.seq <= self.rcv.last_ack_sent
+            {
+                self.take_ts_recent(tsval, now);
             }
         }
 
         self.process_ack(ctx, r, seg.payload.len(), tx);
-        match self.state {
-            State::FinWait1 if self.flags.contains(Flags::FIN_ACKED) => {
-                self.state = State::FinWait2;
-                if self.flags.contains(Flags::USER_CLOSED) {
-                    self.t_close = Some(now + ctx.cfg.fin_wait_2_timeout);
+        if self.progress.contains(Progress::FIN_ACKED) {
+            match self.state {
+                State::FinWait1 => {
+                    self.state = State::FinWait2;
+                    if self.user.flags.contains(UserFlags::USER_CLOSED) {
+                        self.timers
+                            .arm(Timer::Close, now + ctx.cfg.fin_wait_2_timeout);
+                    }
                 }
+                State::Closing => self.enter_time_wait(ctx),
+                State::LastAck => {
+                    self.enter_closed(None);
+                    return ControlFlow::Break(None);
+                }
+                _ => {}
             }
-            State::Closing if self.flags.contains(Flags::FIN_ACKED) => self.enter_time_wait(ctx),
-            State::LastAck if self.flags.contains(Flags::FIN_ACKED) => {
-                self.enter_closed(None);
-                return None;
-            }
-            _ => {}
         }
+        ControlFlow::Continue(())
+    }
 
-        // §3.10.7.4 sixth: the URG bit is ignored (urgent data is not supported).
-        // RFC 1122 §4.2.2.13 / BSD / Linux: new data after the user has gone resets the
-        // peer. After the peer's FIN (CLOSING, LAST-ACK, TIME-WAIT) there is no new data:
-        // the text is ignored (§3.10.7.4 seventh).
+    /// §3.10.7.4 seventh: the segment text, unless there is none to take. RFC 1122
+    /// §4.2.2.13 / BSD / Linux: new data after the user has gone resets the peer. After
+    /// the peer's FIN (CLOSING, LAST-ACK, TIME-WAIT) there is no new data: the text is
+    /// ignored.
+    fn check_text(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &SegmentIn<'_>,
+        rx: &mut RecvBuf<'_>,
+    ) -> ControlFlow<Option<TcpRepr>> {
+        let r = &seg.repr;
         if self.state == State::TimeWait && !seg.payload.is_empty() {
             // Linux answers anything but a bare ACK in TIME-WAIT with an ACK.
             self.rate_limited_ack(ctx);
-            return None;
+            return ControlFlow::Break(None);
         }
-        if self.flags.contains(Flags::USER_CLOSED)
+        if self.user.flags.contains(UserFlags::USER_CLOSED)
             && matches!(self.state, State::FinWait1 | State::FinWait2)
             && self.has_new_data(r, seg.payload.len())
         {
             // Counted where it is sent, as every reset is.
             let reply = rst_for(r, seg.payload.len());
             self.enter_closed(None);
-            return reply;
+            return ControlFlow::Break(reply);
         }
-        // §3.10.7.4 seventh: process the segment text.
         self.process_text(ctx, seg, rx);
-        // §3.10.7.4 eighth: check the FIN bit.
-        self.process_fin(ctx, seg);
-        None
+        ControlFlow::Continue(())
     }
 
     /// The RFC 9293 §3.10.7.4 acceptability test (the four cases).
     fn acceptable(&self, seq: SeqNum, seg_len: u32) -> bool {
         let wnd = self.rcv_wnd();
-        let nxt = self.rcv_nxt;
+        let nxt = self.rcv.nxt;
         match (seg_len, wnd) {
             (0, 0) => seq == nxt,
             (0, _) => seq.in_range(nxt, nxt + wnd),
@@ -403,20 +468,20 @@ impl Connection {
 
     /// Bytes of the receive window last advertised.
     pub(crate) fn rcv_wnd(&self) -> u32 {
-        let d = self.rcv_adv.diff(self.rcv_nxt);
+        let d = self.rcv.adv.diff(self.rcv.nxt);
         if d > 0 { d as u32 } else { 0 }
     }
 
     fn has_new_data(&self, r: &TcpRepr, len: usize) -> bool {
-        len > 0 && r.seq + len as u32 > self.rcv_nxt
+        len > 0 && r.seq + len as u32 > self.rcv.nxt
     }
 
     fn establish(&mut self, ctx: &mut Ctx<'_>) {
         self.state = State::Established;
-        if self.flags.contains(Flags::CONNECT_TIMEOUT) {
+        if self.user.flags.contains(UserFlags::CONNECT_TIMEOUT) {
             self.set_user_timeout(ctx.cfg.user_timeout);
         }
-        if self.flags.contains(Flags::FIN_QUEUED) {
+        if self.user.flags.contains(UserFlags::FIN_QUEUED) {
             // The user half-closed during the handshake: the FIN follows the data.
             self.state = State::FinWait1;
         }
@@ -428,15 +493,15 @@ impl Connection {
     /// The ACK of our SYN in SYN-SENT.
     fn ack_syn(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr) {
         self.take_rtt_sample(ctx, r, r.ack);
-        self.snd_una = r.ack;
-        if self.snd_nxt < self.snd_una {
-            self.snd_nxt = self.snd_una;
+        self.snd.una = r.ack;
+        if self.snd.nxt < self.snd.una {
+            self.snd.nxt = self.snd.una;
         }
         self.rtt.reset_backoff();
-        self.rexmt_count = 0;
-        self.t_rexmt = None;
+        self.rtx_count = 0;
+        self.timers.stop(Timer::Rtx);
         self.unacked_since = None;
-        self.recover = self.snd_una;
+        self.recovery.recover = self.snd.una;
     }
 
     /// RTT from the timed segment (Karn: never a retransmitted one) or, failing that, from
@@ -455,7 +520,7 @@ impl Connection {
                 let ms = self.ts_now(ctx.now).wrapping_sub(ecr);
                 // Karn's rule for timestamps: an echo of a segment sent before our latest
                 // retransmission measures the recovery, not the path.
-                let fresh = (ecr.wrapping_sub(self.ts_rexmt) as i32) >= 0;
+                let fresh = (ecr.wrapping_sub(self.ts().rtx) as i32) >= 0;
                 if ecr != 0 && fresh && (ms as i32) >= 0 && ms < 3_600_000 {
                     self.rtt.sample(
                         Duration::from_millis(u64::from(ms)),
@@ -479,35 +544,35 @@ impl Connection {
         let ack = r.ack;
         let mut new_sack = false;
         if self.sack_on() && !r.options.sack.is_empty() {
-            let up = self.scoreboard.update(
-                ack.max(self.snd_una),
-                self.snd_max,
-                r.options.sack.as_slice(),
-            );
+            let (from, to) = (ack.max(self.snd.una), self.snd.max);
+            let up = self
+                .scoreboard_mut()
+                .map(|sb| sb.update(from, to, r.options.sack.as_slice()))
+                .unwrap_or_default();
             if up.dsack {
                 ctx.stats.dsacks += 1;
                 self.rack_on_dsack(ctx);
             }
             new_sack = up.newly_sacked > 0;
         }
-        let wnd = u32::from(r.window) << self.snd_wscale;
+        let wnd = u32::from(r.window) << self.snd.wscale;
         // RACK: a partial ACK of retransmitted data overtakes everything sent before
         // that retransmission, up to the recovery point.
-        let rtx_delivered = (self.flags.contains(Flags::RECOVERY)
-            && ack > self.snd_una
-            && self.snd_una < self.high_rxt
-            && ack < self.recover)
-            .then_some(self.recover);
-        if ack > self.snd_una {
+        let rtx_delivered = (self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY)
+            && ack > self.snd.una
+            && self.snd.una < self.recovery.high_rxt
+            && ack < self.recovery.recover)
+            .then_some(self.recovery.recover);
+        if ack > self.snd.una {
             self.on_new_ack(ctx, r, tx);
             // RFC 6675 §5: an ACK that SACKs new data is a duplicate ACK "regardless of
             // its status as a cumulative acknowledgment": after the reset to zero it
             // counts one, and IsLost(HighACK + 1) may start recovery at once.
-            if new_sack && !self.flags.contains(Flags::RECOVERY) {
+            if new_sack && !self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY) {
                 self.on_dup_ack(ctx);
             }
-        } else if ack == self.snd_una
-            && self.snd_max != self.snd_una
+        } else if ack == self.snd.una
+            && self.snd.max != self.snd.una
             && payload_len == 0
             && !r.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
             && if self.sack_on() {
@@ -516,16 +581,16 @@ impl Connection {
                 new_sack
             } else {
                 // RFC 5681 §2: same ACK, same window, no data.
-                wnd == self.snd_wnd
+                wnd == self.snd.wnd
             }
             // Only while the retransmission timer runs, as in BSD: the answers to
             // zero-window probes (persist timer, no retransmission timer) repeat
             // SND.UNA too, and must not start a fast retransmit into a closed window.
-            && self.t_rexmt.is_some()
+            && self.timers.armed(Timer::Rtx)
         {
             self.on_dup_ack(ctx);
         }
-        if self.snd_una <= ack {
+        if self.snd.una <= ack {
             self.update_send_window(r, wnd);
         }
         self.rack_detect(ctx, rtx_delivered);
@@ -535,13 +600,13 @@ impl Connection {
     /// last set it (SND.WL1, SND.WL2); an open window ends zero-window probing.
     #[inline]
     fn update_send_window(&mut self, r: &TcpRepr, wnd: u32) {
-        if self.snd_wl1 < r.seq || (self.snd_wl1 == r.seq && self.snd_wl2 <= r.ack) {
-            self.snd_wnd = wnd;
-            self.max_snd_wnd = self.max_snd_wnd.max(wnd);
-            self.snd_wl1 = r.seq;
-            self.snd_wl2 = r.ack;
+        if self.snd.wl1 < r.seq || (self.snd.wl1 == r.seq && self.snd.wl2 <= r.ack) {
+            self.snd.wnd = wnd;
+            self.snd.max_wnd = self.snd.max_wnd.max(wnd);
+            self.snd.wl1 = r.seq;
+            self.snd.wl2 = r.ack;
             if wnd > 0 {
-                self.t_persist = None;
+                self.timers.stop(Timer::Persist);
                 self.persist_backoff = 0;
             }
         }
@@ -551,63 +616,67 @@ impl Connection {
         let now = ctx.now;
         let ack = r.ack;
         let smss = u32::from(self.eff_mss());
-        let flight_before = self.snd_max - self.snd_una;
-        let mut acked = ack - self.snd_una;
-        if self.snd_una == self.iss {
+        let flight_before = self.snd.max - self.snd.una;
+        let mut acked = ack - self.snd.una;
+        if self.snd.una == self.snd.iss {
             acked = acked.saturating_sub(1); // the SYN
         }
         let held = tx.len() as u32;
-        if acked > held && self.flags.contains(Flags::FIN_SENT) {
-            self.flags |= Flags::FIN_ACKED;
+        if acked > held && self.progress.contains(Progress::FIN_SENT) {
+            self.progress |= Progress::FIN_ACKED;
         }
         let data_acked = acked.min(held);
         tx.consume(data_acked as usize);
         self.take_rtt_sample(ctx, r, ack);
         self.rtt.reset_backoff();
-        self.rexmt_count = 0;
-        self.snd_una = ack;
-        if self.snd_nxt < self.snd_una {
-            self.snd_nxt = self.snd_una;
+        self.rtx_count = 0;
+        self.snd.una = ack;
+        if self.snd.nxt < self.snd.una {
+            self.snd.nxt = self.snd.una;
         }
-        if self.high_rxt < self.snd_una {
-            self.high_rxt = self.snd_una;
+        if self.recovery.high_rxt < self.snd.una {
+            self.recovery.high_rxt = self.snd.una;
         }
-        self.scoreboard.advance(ack);
+        if let Some(sb) = self.scoreboard_mut() {
+            sb.advance(ack);
+        }
         if self
-            .scoreboard
+            .scoreboard()
             .blocks()
             .first()
-            .is_some_and(|b| b.0 == self.snd_una)
+            .is_some_and(|b| b.0 == self.snd.una)
         {
             // The receiver ACKs up to data it had SACKed: it reneged (RFC 2018 §8).
-            self.scoreboard.clear();
+            if let Some(sb) = self.scoreboard_mut() {
+                sb.clear();
+            }
         }
 
         let mut restart_timer = true;
-        if self.flags.contains(Flags::RECOVERY) {
-            if ack >= self.recover {
+        if self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY) {
+            if ack >= self.recovery.recover {
                 // Full acknowledgment: the episode ends (RFC 6582 §3.2 step 3).
-                self.flags.remove(Flags::RECOVERY);
-                self.dupacks = 0;
-                let flight = self.snd_max - self.snd_una;
-                self.cc.on_recovery_end(now, flight, smss);
+                self.recovery.flags.remove(RecoveryFlags::IN_RECOVERY);
+                self.recovery.dupacks = 0;
+                let flight = self.snd.max - self.snd.una;
+                self.cc.on_recovery_end(flight, smss);
                 self.undo_at_recovery_end(ctx, r);
             } else if !self.sack_on() {
                 // Partial acknowledgment (RFC 6582 §3.2 step 4): retransmit the next
                 // unacknowledged segment, deflate by the amount acknowledged, add back one
                 // SMSS if at least that much was acknowledged.
-                self.set_rtx_next(Some(self.snd_una));
+                self.set_rtx_next(Some(self.snd.una));
                 let mut cwnd = self.cc.cwnd().saturating_sub(data_acked);
                 if data_acked >= smss {
                     cwnd += smss;
                 }
                 self.cc.set_cwnd(cwnd.max(smss));
                 // The "impatient" variant: only the first partial ACK restarts the timer.
-                restart_timer = self.dupacks != u16::MAX;
-                self.dupacks = u16::MAX;
+                restart_timer = self.recovery.dupacks != u16::MAX;
+                self.recovery.dupacks = u16::MAX;
             }
         } else {
-            self.dupacks = 0;
+            self.recovery.dupacks = 0;
             // Grow only when the window was in use (cwnd validation, RFC 7661 in spirit).
             if flight_before.saturating_mul(2) >= self.cc.cwnd() {
                 self.cc.on_ack(&AckEvent {
@@ -622,13 +691,14 @@ impl Connection {
 
         self.tlp_on_ack(ctx, flight_before);
         // RFC 6298 §5.2–5.3.
-        if self.snd_una == self.snd_max {
-            self.t_rexmt = None;
+        if self.snd.una == self.snd.max {
+            self.timers.stop(Timer::Rtx);
             self.unacked_since = None;
             self.rack_reset();
         } else {
             if restart_timer {
-                self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
+                self.timers
+                    .arm(Timer::Rtx, now + self.rtt.rto(ctx.cfg.max_rto));
             }
             self.unacked_since = Some(now);
             self.arm_tlp(ctx);
@@ -644,22 +714,23 @@ impl Connection {
     fn on_dup_ack(&mut self, ctx: &mut Ctx<'_>) {
         ctx.stats.dup_acks += 1;
         let smss = u32::from(self.eff_mss());
-        if self.flags.contains(Flags::RECOVERY) {
+        if self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY) {
             if !self.sack_on() {
                 // RFC 5681 §3.2 step 4: inflate by one segment per duplicate.
                 self.cc.set_cwnd(self.cc.cwnd().saturating_add(smss));
             }
             return;
         }
-        self.dupacks = self.dupacks.saturating_add(1);
-        if self.dupacks == 1 {
-            self.dupack_snd_max = self.snd_max;
+        self.recovery.dupacks = self.recovery.dupacks.saturating_add(1);
+        if self.recovery.dupacks == 1 {
+            self.recovery.dupack_snd_max = self.snd.max;
         }
         let sack_says_lost = self.sack_on()
-            && !self.scoreboard.is_empty()
-            && self.scoreboard.is_lost(self.snd_una, smss);
+            && !self.scoreboard().is_empty()
+            && self.scoreboard().is_lost(self.snd.una, smss);
         // RFC 6582 §3.2 step 2: enter only if the ACK covers more than `recover`.
-        if (u32::from(self.dupacks) >= DUP_THRESH || sack_says_lost) && self.snd_una >= self.recover
+        if (u32::from(self.recovery.dupacks) >= DUP_THRESH || sack_says_lost)
+            && self.snd.una >= self.recovery.recover
         {
             self.enter_recovery(ctx);
         }
@@ -672,10 +743,12 @@ impl Connection {
         let smss = u32::from(self.eff_mss());
         // RFC 5681 §3.2 step 2: segments sent by limited transmit (RFC 3042) since the
         // first duplicate ACK are not part of FlightSize here.
-        let flight = if self.dupack_snd_max > self.snd_una && self.dupack_snd_max <= self.snd_max {
-            self.dupack_snd_max - self.snd_una
+        let flight = if self.recovery.dupack_snd_max > self.snd.una
+            && self.recovery.dupack_snd_max <= self.snd.max
+        {
+            self.recovery.dupack_snd_max - self.snd.una
         } else {
-            self.snd_max - self.snd_una
+            self.snd.max - self.snd.una
         };
         ctx.stats.fast_retransmits += 1;
         net_log!(
@@ -685,20 +758,21 @@ impl Connection {
             self.remote,
             flight
         );
-        self.ts_rexmt = self.ts_now(now);
+        self.mark_ts_rtx(now);
         self.rack_reset();
-        self.flags |= Flags::RECOVERY;
-        self.recover = self.snd_max;
+        self.recovery.flags |= RecoveryFlags::IN_RECOVERY;
+        self.recovery.recover = self.snd.max;
         self.undo_arm();
-        self.cc.on_congestion(now, flight, smss);
+        self.cc.on_congestion(flight, smss);
         self.set_rtt_timing(None);
-        self.high_rxt = self.snd_una;
-        self.set_rtx_next(Some(self.snd_una));
+        self.recovery.high_rxt = self.snd.una;
+        self.set_rtx_next(Some(self.snd.una));
         if !self.sack_on() {
             self.cc
                 .set_cwnd(self.cc.ssthresh().saturating_add(3 * smss));
         }
-        self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
+        self.timers
+            .arm(Timer::Rtx, now + self.rtt.rto(ctx.cfg.max_rto));
     }
 
     /// §3.10.7.4 seventh: store the text of the segment.
@@ -708,18 +782,18 @@ impl Connection {
         if len == 0 || !self.state.can_receive_data() {
             return;
         }
-        let wnd_end = self.rcv_nxt
+        let wnd_end = self.rcv.nxt
             + self
                 .rcv_wnd()
                 .max(rx.window().min(u32::MAX as usize) as u32);
-        let start = r.seq.max(self.rcv_nxt);
+        let start = r.seq.max(self.rcv.nxt);
         let end = (r.seq + len as u32).min(wnd_end);
         if start >= end {
             // Nothing new (a duplicate, or a probe of our zero window): ACK at once.
-            self.flags |= Flags::ACK_NOW;
+            self.pending |= Pending::ACK_NOW;
             return;
         }
-        let offset = (start - self.rcv_nxt) as usize;
+        let offset = (start - self.rcv.nxt) as usize;
         let skip = (start - r.seq) as usize;
         let n = (end - start) as usize;
         let had_ooo = rx.ooo_bytes() > 0;
@@ -736,38 +810,42 @@ impl Connection {
         };
         match res {
             Ok(advance) if offset == 0 && advance > 0 => {
-                self.rcv_nxt += advance as u32;
+                self.rcv.nxt += advance as u32;
                 self.events |= Events::RECV;
                 if had_ooo {
                     // Filling (part of) a gap: ACK at once (RFC 5681 §4.2).
-                    self.flags |= Flags::ACK_NOW;
+                    self.pending |= Pending::ACK_NOW;
                     if rx.ooo_bytes() == 0 {
-                        self.recv_sack.clear();
+                        if let Some(s) = self.sack.first_mut() {
+                            s.recv.clear();
+                        }
                     }
                 } else {
-                    self.unacked_segs = self.unacked_segs.saturating_add(1);
+                    self.rcv.unacked_segs = self.rcv.unacked_segs.saturating_add(1);
                     match ctx.cfg.delayed_ack {
-                        Some(d) if self.unacked_segs < 2 => {
-                            if self.t_delack.is_none() {
-                                self.t_delack = Some(ctx.now + d);
+                        Some(d) if self.rcv.unacked_segs < 2 => {
+                            if !self.timers.armed(Timer::DelAck) {
+                                self.timers.arm(Timer::DelAck, ctx.now + d);
                             }
                         }
-                        _ => self.flags |= Flags::ACK_NOW,
+                        _ => self.pending |= Pending::ACK_NOW,
                     }
                 }
             }
             Ok(_) if offset == 0 => {
                 // No room at all: our window is closed. Answer the probe.
-                self.flags |= Flags::ACK_NOW;
+                self.pending |= Pending::ACK_NOW;
             }
             Ok(_) => {
                 ctx.stats.ooo_segments += 1;
-                self.recv_sack.note(start);
-                self.flags |= Flags::ACK_NOW;
+                if let Some(s) = self.sack.first_mut() {
+                    s.recv.note(start);
+                }
+                self.pending |= Pending::ACK_NOW;
             }
             Err(_) => {
                 ctx.stats.ooo_dropped += 1;
-                self.flags |= Flags::ACK_NOW;
+                self.pending |= Pending::ACK_NOW;
             }
         }
     }
@@ -781,46 +859,50 @@ impl Connection {
         let r = &seg.repr;
         if r.flags.contains(TcpFlags::FIN) {
             let fin_seq = r.seq + seg.payload.len() as u32;
-            if fin_seq > self.rcv_nxt {
-                if fin_seq.diff(self.rcv_nxt) as u32 <= self.rcv_wnd() {
+            if fin_seq > self.rcv.nxt {
+                if fin_seq.diff(self.rcv.nxt) as u32 <= self.rcv_wnd() {
                     self.set_rcv_fin(Some(fin_seq));
                 }
-            } else if fin_seq == self.rcv_nxt && !self.flags.contains(Flags::RCVD_FIN) {
+            } else if fin_seq == self.rcv.nxt && !self.progress.contains(Progress::RCVD_FIN) {
                 self.receive_fin(ctx);
                 return;
             }
         }
-        if self.rcv_fin() == Some(self.rcv_nxt) && !self.flags.contains(Flags::RCVD_FIN) {
+        if self.rcv_fin() == Some(self.rcv.nxt) && !self.progress.contains(Progress::RCVD_FIN) {
             self.receive_fin(ctx);
         }
     }
 
     fn receive_fin(&mut self, ctx: &mut Ctx<'_>) {
-        self.rcv_nxt += 1u32;
+        self.rcv.nxt += 1u32;
         self.set_rcv_fin(None);
-        self.flags |= Flags::RCVD_FIN | Flags::ACK_NOW;
+        self.progress |= Progress::RCVD_FIN;
+        self.pending |= Pending::ACK_NOW;
         self.events |= Events::RECV;
         match self.state {
             State::SynReceived | State::Established => self.state = State::CloseWait,
             State::FinWait1 => {
-                if self.flags.contains(Flags::FIN_ACKED) {
+                if self.progress.contains(Progress::FIN_ACKED) {
                     self.enter_time_wait(ctx);
                 } else {
                     self.state = State::Closing;
                 }
             }
             State::FinWait2 => self.enter_time_wait(ctx),
-            State::TimeWait => self.t_close = Some(ctx.now + ctx.cfg.msl.saturating_mul(2)),
+            State::TimeWait => self
+                .timers
+                .arm(Timer::Close, ctx.now + ctx.cfg.msl.saturating_mul(2)),
             _ => {}
         }
     }
 
     pub(crate) fn enter_time_wait(&mut self, ctx: &mut Ctx<'_>) {
         self.state = State::TimeWait;
-        self.t_rexmt = None;
-        self.t_persist = None;
-        self.t_keep = None;
-        self.t_close = Some(ctx.now + ctx.cfg.msl.saturating_mul(2));
+        self.timers.stop(Timer::Rtx);
+        self.timers.stop(Timer::Persist);
+        self.timers.stop(Timer::Keepalive);
+        self.timers
+            .arm(Timer::Close, ctx.now + ctx.cfg.msl.saturating_mul(2));
     }
 
     /// An unacceptable segment is answered with an ACK (RFC 9293 §3.10.7.4 first). Pure
@@ -828,7 +910,7 @@ impl Connection {
     /// data always get an answer, as in Linux.
     fn ack_unacceptable(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr, len: usize) {
         if len > 0 && !r.flags.contains(TcpFlags::SYN) {
-            self.flags |= Flags::ACK_NOW;
+            self.pending |= Pending::ACK_NOW;
         } else {
             self.rate_limited_ack(ctx);
         }
@@ -843,13 +925,13 @@ impl Connection {
 
     fn rate_limited_ack(&mut self, ctx: &mut Ctx<'_>) -> bool {
         let now = ctx.now;
-        if now.saturating_duration_since(self.chal_window) >= Duration::from_secs(1) {
-            self.chal_window = now;
+        if self.timers.since(Stamp::ChallengeWindow, now) >= Duration::from_secs(1) {
+            self.timers.set_stamp(Stamp::ChallengeWindow, Some(now));
             self.chal_count = 0;
         }
         if self.chal_count < ctx.cfg.challenge_ack_limit {
             self.chal_count += 1;
-            self.flags |= Flags::ACK_NOW;
+            self.pending |= Pending::ACK_NOW;
             true
         } else {
             ctx.stats.challenge_acks_suppressed += 1;
@@ -1054,8 +1136,8 @@ mod tests {
         for _ in 0..rng.below(3) {
             let len = 1 + rng.below(700) as usize;
             let mut r = peer_repr(
-                side.conn.rcv_nxt,
-                side.conn.snd_una,
+                side.conn.rcv.nxt,
+                side.conn.snd.una,
                 TcpFlags::ACK | TcpFlags::PSH,
                 wnd,
             );
@@ -1071,8 +1153,8 @@ mod tests {
         // A hole: data beyond RCV.NXT.
         if rng.chance(15) {
             let mut r = peer_repr(
-                side.conn.rcv_nxt + 100,
-                side.conn.snd_una,
+                side.conn.rcv.nxt + 100,
+                side.conn.snd.una,
                 TcpFlags::ACK,
                 wnd,
             );
@@ -1082,7 +1164,7 @@ mod tests {
         // Duplicate ACKs (recovery after three, with data in flight).
         if rng.chance(15) {
             for _ in 0..3 {
-                let mut r = peer_repr(side.conn.rcv_nxt, side.conn.snd_una, TcpFlags::ACK, wnd);
+                let mut r = peer_repr(side.conn.rcv.nxt, side.conn.snd.una, TcpFlags::ACK, wnd);
                 r.options.timestamps = ts_opt(ts_peer);
                 side.deliver(&cfg, now, r, &[], false, Path::Input);
             }
@@ -1111,21 +1193,21 @@ mod tests {
             _ => TcpFlags::ACK,
         };
         let seq = match rng.below(10) {
-            0 => c.rcv_nxt - 1,
-            1 => c.rcv_nxt + 1,
-            2 => c.rcv_nxt - 50,
-            3 => c.rcv_nxt + (rng.below(3000) as u32),
-            _ => c.rcv_nxt,
+            0 => c.rcv.nxt - 1,
+            1 => c.rcv.nxt + 1,
+            2 => c.rcv.nxt - 50,
+            3 => c.rcv.nxt + (rng.below(3000) as u32),
+            _ => c.rcv.nxt,
         };
-        let flight = c.snd_max - c.snd_una;
+        let flight = c.snd.max - c.snd.una;
         let ack = match rng.below(10) {
-            0 => c.snd_una - 1,
-            1 => c.snd_max + 1,
-            2 => c.snd_max,
-            3..=5 => c.snd_una,
-            _ => c.snd_una + (rng.below(u64::from(flight) + 1) as u32),
+            0 => c.snd.una - 1,
+            1 => c.snd.max + 1,
+            2 => c.snd.max,
+            3..=5 => c.snd.una,
+            _ => c.snd.una + (rng.below(u64::from(flight) + 1) as u32),
         };
-        let wnd = c.snd_wnd >> c.snd_wscale;
+        let wnd = c.snd.wnd >> c.snd.wscale;
         let window = match rng.below(10) {
             0 => wnd.wrapping_add(1) as u16,
             1 => 0,
@@ -1134,17 +1216,17 @@ mod tests {
         };
         let mut r = peer_repr(seq, ack, flags, window);
         let tsval = match rng.below(10) {
-            0 => c.ts_recent.wrapping_sub(1),
-            1 => c.ts_recent.wrapping_sub(5),
-            2 => c.ts_recent.wrapping_add(0x8000_0000),
-            3 => c.ts_recent,
+            0 => c.ts().recent.wrapping_sub(1),
+            1 => c.ts().recent.wrapping_sub(5),
+            2 => c.ts().recent.wrapping_add(0x8000_0000),
+            3 => c.ts().recent,
             _ => ts_peer.wrapping_add(rng.below(4) as u32),
         };
         if rng.chance(95) {
             r.options.timestamps = Some((tsval, c.ts_now(Instant::ZERO)));
         }
         if rng.chance(10) {
-            r.options.sack.push(c.snd_una + 10, c.snd_una + 20);
+            r.options.sack.push(c.snd.una + 10, c.snd.una + 20);
         }
         let len = if rng.chance(40) {
             0
@@ -1184,5 +1266,66 @@ mod tests {
         // Both outcomes are well represented.
         assert!(taken > 700, "prediction took {taken} segments");
         assert!(declined > 2_000, "prediction declined {declined} segments");
+    }
+
+    /// One source of truth for "may send": over random states (an established
+    /// connection after a random segment, a timer, a user write or a half-close, and
+    /// some output), `wants_output` implies `may_output`, and when `may_output` says no,
+    /// `poll_output` sends nothing.
+    #[test]
+    fn may_output_agrees_with_poll_output() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let (mut quiet, mut busy) = (0, 0);
+        for _ in 0..6_000 {
+            let (cfg, mut now, mut side, ts_peer) = established(&mut rng);
+            for _ in 0..1 + rng.below(3) {
+                match rng.below(6) {
+                    0..=2 => {
+                        let (repr, payload) = candidate(&mut rng, &side, ts_peer);
+                        side.deliver(&cfg, now, repr, &payload, rng.chance(50), Path::Input);
+                    }
+                    3 => {
+                        if let Some(at) = side.conn.poll_at() {
+                            now = now.max(at);
+                            let mut ctx = Ctx {
+                                now,
+                                cfg: &cfg,
+                                stats: &mut side.stats,
+                            };
+                            side.conn.on_timer(&mut ctx);
+                        }
+                    }
+                    4 => {
+                        let n = rng.below(3000) as usize;
+                        SendBuf::new(&mut side.tx_mem, &mut side.tx).write(&vec![7; n]);
+                    }
+                    _ => {
+                        let _ = side.conn.shutdown_write();
+                    }
+                }
+                let n = rng.below(4) as usize;
+                side.output(&cfg, now, n);
+            }
+            let held = SendBuf::new(&mut side.tx_mem, &mut side.tx).len();
+            let rx = RecvBuf::new(&mut side.rx_mem, &mut side.rx);
+            let (cap, free) = (rx.capacity(), rx.window());
+            let may = side.conn.may_output(held, cap, free);
+            if side.conn.wants_output() {
+                assert!(may, "wants_output without may_output: {:?}", side.conn);
+            }
+            if may {
+                busy += 1;
+            } else {
+                quiet += 1;
+                let before = side.conn.clone();
+                let sent = side.output(&cfg, now, 1);
+                assert!(
+                    sent.is_empty(),
+                    "sent {sent:?} after !may_output: {before:?}"
+                );
+            }
+        }
+        assert!(quiet > 500, "may_output said no {quiet} times");
+        assert!(busy > 500, "may_output said yes {busy} times");
     }
 }

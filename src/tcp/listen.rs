@@ -328,7 +328,7 @@ mod tests {
         let (local, remote) = ends();
         let c = l.open(now(), local, remote, &syn);
         assert_eq!(c.state(), State::SynReceived);
-        assert_eq!(c.rcv_nxt, SeqNum(1001));
+        assert_eq!(c.rcv.nxt, SeqNum(1001));
         assert_eq!((c.local(), c.remote()), (local, remote));
     }
 
@@ -469,8 +469,8 @@ mod tests {
         let (local, remote) = ends();
         let c = l.open_from_cookie(now(), local, remote, &ack, &r);
         assert_eq!(c.state(), State::SynReceived);
-        assert_eq!(c.rcv_nxt, SeqNum(1001));
-        assert_eq!(c.snd_nxt, sa.seq + 1);
+        assert_eq!(c.rcv.nxt, SeqNum(1001));
+        assert_eq!(c.snd.nxt, sa.seq + 1);
     }
 
     #[test]

@@ -34,8 +34,8 @@
 //!    ([`SegmentIn::parse`] checks the checksum; or [`SegmentIn::new`] from a
 //!    [`crate::wire::tcp::TcpRepr`]) and call [`Connection::input`]. A segment for no
 //!    connection gets [`rst_for`].
-//! 2. *User calls.* Write into the send buffer then [`Connection::on_user_write`]; read
-//!    from the receive buffer then [`Connection::on_user_read`];
+//! 2. *User calls.* Write into the send buffer (output finds the new data by itself);
+//!    read from the receive buffer then [`Connection::on_user_read`];
 //!    [`Connection::shutdown_write`], [`Connection::close`], [`Connection::abort`]. They
 //!    may come in any order with 1 and 3.
 //! 3. *Output.* Call [`Connection::poll_output`] until it returns `None`; write each
@@ -115,7 +115,6 @@
 //!
 //! // A user call on a: write, then output carries the bytes to b.
 //! SendBuf::new(&mut a.tx.0, &mut a.tx.1).write(b"hello");
-//! a.conn.as_mut().unwrap().on_user_write();
 //! for s in a.output(&mut Ctx::new(now, &cfg, &mut stats)) {
 //!     b.input(&mut Ctx::new(now, &cfg, &mut stats), &s);
 //! }
@@ -145,48 +144,6 @@
 //! `syncookie.rs` (SYN cookies), `listen.rs` (LISTEN, cookies' return, the TIME-WAIT
 //! reopen rule, segments for no socket), `icmp.rs` (ICMP errors: the quoted header and
 //! what each error does), `coalesce.rs` (which ACKs wait for the end of a receive batch).
-
-/// A connection's state for an optional feature: a record in an array of length one with
-/// the feature and zero without it (no bytes in any connection), with a getter and a
-/// setter per field; without the feature, reads give the initial values and writes are
-/// dropped, so the code using it needs no `cfg`.
-macro_rules! feature_state {
-    (
-        $(#[$m:meta])*
-        $name:ident / $fields:ident if $on:ident {
-            $($(#[$fm:meta])* $field:ident: $get:ident, $set:ident: $t:ty = $init:expr,)*
-        }
-    ) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug)]
-        pub(crate) struct $name([$fields; $on as usize]);
-
-        #[derive(Clone, Copy, Debug)]
-        struct $fields {
-            $($(#[$fm])* $field: $t,)*
-        }
-
-        impl $name {
-            const INIT: $fields = $fields { $($field: $init,)* };
-
-            pub(crate) const fn new() -> Self {
-                $name([Self::INIT; $on as usize])
-            }
-
-            $(
-                pub(crate) fn $get(&self) -> $t {
-                    self.0.first().map_or(Self::INIT.$field, |r| r.$field)
-                }
-
-                pub(crate) fn $set(&mut self, v: $t) {
-                    if let Some(r) = self.0.first_mut() {
-                        r.$field = v;
-                    }
-                }
-            )*
-        }
-    };
-}
 
 mod api;
 pub mod cc;

@@ -15,7 +15,7 @@
 //!   the reordering window has passed since that SACK arrived, the hole is lost (RFC
 //!   8985 marks it at the SACKed segment's send time plus RTT plus the window, which is
 //!   no later, so this is the more patient of the two);
-//! - for retransmissions, `rxt_mark` remembers SND.MAX when the latest one was sent:
+//! - for retransmissions, `rtx_mark` remembers SND.MAX when the latest one was sent:
 //!   once data above it is SACKed, every hole still open below `high_rxt` had its
 //!   retransmission sent before data that arrived, and is lost again.
 //!
@@ -25,7 +25,8 @@
 //! most one smoothed RTT, and at least a millisecond.
 
 use super::cc::CongestionControl;
-use super::conn::{Connection, Ctx, Flags};
+use super::conn::{Connection, Ctx, Pending, Progress, RecoveryFlags};
+use super::timer::Timer;
 use super::{SACK, State};
 use crate::time::{Duration, Instant};
 use crate::wire::tcp::SeqNum;
@@ -43,37 +44,32 @@ const REO_WND_MIN: Duration = Duration::from_millis(1);
 /// Upper bound of the reordering window multiplier.
 const REO_MULT_MAX: u8 = 16;
 
-feature_state! {
-    /// RACK-TLP's state in a connection, with room only with the `sack` feature
-    /// (without it RACK-TLP never runs). The marks' values do not matter until their
-    /// flags are set.
-    RackState / RackFields if SACK {
-        /// The loss-detection timer: a tail loss probe (`Flags::TLP_ARMED`) or the end
-        /// of the reordering window (`Flags::REO_ARMED`); `Instant::to_halves`, so that
-        /// the state packs with 4-byte alignment.
-        t_loss: t_loss_halves, set_t_loss_halves: [u32; 2] = [0; 2],
-        /// The highest SACKed sequence number when the reordering window started.
-        reo_mark: reo_mark, set_reo_mark: SeqNum = SeqNum(0),
-        /// SND.MAX when the latest retransmission was sent (with `Flags::RXT_MARK`):
-        /// data above it left after that retransmission.
-        rxt_mark: rxt_mark, set_rxt_mark: SeqNum = SeqNum(0),
-        /// The end of the outstanding tail loss probe (with `Flags::TLP_OUT`).
-        tlp_end: tlp_end, set_tlp_end: SeqNum = SeqNum(0),
-    }
+/// RACK-TLP's sequence marks. The marks' values do not matter until their flags are
+/// set.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RackMarks {
+    /// The highest SACKed sequence number when the reordering window started (with
+    /// `RecoveryFlags::REO_ARMED`).
+    pub(crate) reo_mark: SeqNum,
+    /// SND.MAX when the latest retransmission was sent (with `RecoveryFlags::RTX_MARK`): data
+    /// above it left after that retransmission.
+    pub(crate) rtx_mark: SeqNum,
+    /// The end of the outstanding tail loss probe (with `RecoveryFlags::TLP_OUT`).
+    pub(crate) tlp_end: SeqNum,
 }
 
-impl RackState {
-    /// The loss-detection timer.
-    pub(crate) fn t_loss(&self) -> Option<Instant> {
-        Instant::from_halves(self.t_loss_halves())
-    }
-
-    pub(crate) fn set_t_loss(&mut self, t: Option<Instant>) {
-        self.set_t_loss_halves(Instant::to_halves(t));
-    }
-}
+/// RACK-TLP's marks in a connection: one record with the `sack` feature, none (no
+/// room) without it, where RACK-TLP never runs. Reads without it give the defaults
+/// ([`Connection::rack_marks`]) and writes go nowhere (`first_mut` is `None`).
+pub(crate) type Rack = [RackMarks; SACK as usize];
 
 impl Connection {
+    /// RACK-TLP's marks (the defaults without the `sack` feature).
+    #[inline]
+    fn rack_marks(&self) -> RackMarks {
+        self.recovery.rack.first().copied().unwrap_or_default()
+    }
+
     /// RACK-TLP applies: configured, and SACK negotiated.
     #[inline]
     pub(crate) fn rack_on(&self, ctx: &Ctx<'_>) -> bool {
@@ -82,11 +78,13 @@ impl Connection {
 
     /// RFC 8985 §6.2: how long a hole below SACKed data may be a reordering.
     fn reo_wnd(&self) -> Duration {
-        if self.flags.contains(Flags::RECOVERY) && !self.flags.contains(Flags::REORDER_SEEN) {
+        if self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY)
+            && !self.recovery.flags.contains(RecoveryFlags::REORDER_SEEN)
+        {
             return Duration::ZERO;
         }
         let srtt = self.rtt.srtt().unwrap_or(Duration::ZERO);
-        Duration::from_micros((srtt.total_micros() / 4) * u64::from(self.reo_mult))
+        Duration::from_micros((srtt.total_micros() / 4) * u64::from(self.recovery.reo_mult))
             .min(srtt)
             .max(REO_WND_MIN)
     }
@@ -97,12 +95,18 @@ impl Connection {
         if !self.rack_on(ctx) {
             return;
         }
-        self.flags |= Flags::REORDER_SEEN;
-        self.reo_mult = self.reo_mult.saturating_add(1).min(REO_MULT_MAX);
-        if self.flags.contains(Flags::TLP_OUT | Flags::TLP_RTX) {
+        self.recovery.flags |= RecoveryFlags::REORDER_SEEN;
+        self.recovery.reo_mult = self.recovery.reo_mult.saturating_add(1).min(REO_MULT_MAX);
+        if self
+            .recovery
+            .flags
+            .contains(RecoveryFlags::TLP_OUT | RecoveryFlags::TLP_RTX)
+        {
             // RFC 8985 §7.4.1: the probe retransmitted data that had arrived: nothing
             // was lost, the episode ends without a congestion response.
-            self.flags.remove(Flags::TLP_OUT | Flags::TLP_RTX);
+            self.recovery
+                .flags
+                .remove(RecoveryFlags::TLP_OUT | RecoveryFlags::TLP_RTX);
         }
     }
 
@@ -120,34 +124,45 @@ impl Connection {
         }
         // With SACK blocks still held, the highest of them is the better guide: the
         // scoreboard may have forgotten blocks above it, data the peer holds.
-        let high = self.scoreboard.highest().or(delivered);
-        let Some(high) = high.filter(|&h| h > self.snd_una) else {
-            self.disarm(Flags::REO_ARMED);
+        let high = self.scoreboard().highest().or(delivered);
+        let Some(high) = high.filter(|&h| h > self.snd.una) else {
+            self.disarm(RecoveryFlags::REO_ARMED);
             return;
         };
-        if self.flags.contains(Flags::RXT_MARK) && high > self.rack.rxt_mark() {
-            self.flags.remove(Flags::RXT_MARK);
-            if self.high_rxt > self.snd_una && self.flags.contains(Flags::RECOVERY) {
+        if self.recovery.flags.contains(RecoveryFlags::RTX_MARK)
+            && high > self.rack_marks().rtx_mark
+        {
+            self.recovery.flags.remove(RecoveryFlags::RTX_MARK);
+            if self.recovery.high_rxt > self.snd.una
+                && self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY)
+            {
                 // Every retransmission up to HighRxt left before data that has arrived;
                 // the holes still open there were lost again. NextSeg resends them.
                 ctx.stats.lost_retransmits += 1;
-                self.scoreboard.mark_lost_to(self.high_rxt);
-                self.high_rxt = self.snd_una;
+                let high_rxt = self.recovery.high_rxt;
+                if let Some(sb) = self.scoreboard_mut() {
+                    sb.mark_lost_to(high_rxt);
+                }
+                self.recovery.high_rxt = self.snd.una;
             }
         }
-        let marked = self.scoreboard.lost_to().unwrap_or(self.snd_una);
+        let marked = self.scoreboard().lost_to().unwrap_or(self.snd.una);
         if high <= marked {
             return;
         }
         let reo = self.reo_wnd();
         if reo == Duration::ZERO {
-            self.scoreboard.mark_lost_to(high);
+            if let Some(sb) = self.scoreboard_mut() {
+                sb.mark_lost_to(high);
+            }
             self.rack_start_recovery(ctx);
-        } else if !self.flags.contains(Flags::REO_ARMED) {
-            self.rack.set_reo_mark(high);
-            self.flags.remove(Flags::TLP_ARMED);
-            self.flags |= Flags::REO_ARMED;
-            self.rack.set_t_loss(Some(ctx.now + reo));
+        } else if !self.recovery.flags.contains(RecoveryFlags::REO_ARMED) {
+            if let Some(m) = self.recovery.rack.first_mut() {
+                m.reo_mark = high;
+            }
+            self.recovery.flags.remove(RecoveryFlags::TLP_ARMED);
+            self.recovery.flags |= RecoveryFlags::REO_ARMED;
+            self.timers.set(Timer::Loss, Some(ctx.now + reo));
         }
     }
 
@@ -155,21 +170,21 @@ impl Connection {
     /// `recover` still guards against a second one for the same window).
     fn rack_start_recovery(&mut self, ctx: &mut Ctx<'_>) {
         let smss = u32::from(self.eff_mss());
-        if !self.flags.contains(Flags::RECOVERY)
-            && self.rexmt_count == 0
-            && self.snd_una >= self.recover
-            && self.snd_una < self.snd_max
-            && self.scoreboard.is_lost(self.snd_una, smss)
+        if !self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY)
+            && self.rtx_count == 0
+            && self.snd.una >= self.recovery.recover
+            && self.snd.una < self.snd.max
+            && self.scoreboard().is_lost(self.snd.una, smss)
         {
             self.enter_recovery(ctx);
         }
     }
 
-    /// Stops `t_loss` if it runs for `kind` (`TLP_ARMED` or `REO_ARMED`).
-    fn disarm(&mut self, kind: Flags) {
-        if self.flags.contains(kind) {
-            self.flags.remove(kind);
-            self.rack.set_t_loss(None);
+    /// Stops `Timer::Loss` if it runs for `kind` (`TLP_ARMED` or `REO_ARMED`).
+    fn disarm(&mut self, kind: RecoveryFlags) {
+        if self.recovery.flags.contains(kind) {
+            self.recovery.flags.remove(kind);
+            self.timers.set(Timer::Loss, None);
         }
     }
 
@@ -177,9 +192,11 @@ impl Connection {
     /// it can tell whether it arrived.
     #[inline]
     pub(crate) fn rack_on_retransmit(&mut self) {
-        if SACK && self.flags.contains(Flags::RECOVERY) {
-            self.rack.set_rxt_mark(self.snd_max);
-            self.flags |= Flags::RXT_MARK;
+        if SACK && self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY) {
+            if let Some(m) = self.recovery.rack.first_mut() {
+                m.rtx_mark = self.snd.max;
+            }
+            self.recovery.flags |= RecoveryFlags::RTX_MARK;
         }
     }
 
@@ -187,15 +204,20 @@ impl Connection {
     /// the probe's retransmission without a D-SACK, the probe repaired a loss: respond
     /// as to one.
     pub(crate) fn tlp_on_ack(&mut self, ctx: &mut Ctx<'_>, flight_before: u32) {
-        if !SACK || !self.flags.contains(Flags::TLP_OUT) || self.snd_una < self.rack.tlp_end() {
+        if !SACK
+            || !self.recovery.flags.contains(RecoveryFlags::TLP_OUT)
+            || self.snd.una < self.rack_marks().tlp_end
+        {
             return;
         }
-        let rtx = self.flags.contains(Flags::TLP_RTX);
-        self.flags.remove(Flags::TLP_OUT | Flags::TLP_RTX);
-        if rtx && !self.flags.contains(Flags::RECOVERY) {
+        let rtx = self.recovery.flags.contains(RecoveryFlags::TLP_RTX);
+        self.recovery
+            .flags
+            .remove(RecoveryFlags::TLP_OUT | RecoveryFlags::TLP_RTX);
+        if rtx && !self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY) {
             ctx.stats.tlp_recoveries += 1;
             let smss = u32::from(self.eff_mss());
-            self.cc.on_congestion(ctx.now, flight_before, smss);
+            self.cc.on_congestion(flight_before, smss);
         }
     }
 
@@ -207,22 +229,22 @@ impl Connection {
     pub(crate) fn arm_tlp(&mut self, ctx: &Ctx<'_>) {
         match self.pto_deadline(ctx) {
             Some(at) => {
-                self.flags |= Flags::TLP_ARMED;
-                self.rack.set_t_loss(Some(at));
+                self.recovery.flags |= RecoveryFlags::TLP_ARMED;
+                self.timers.set(Timer::Loss, Some(at));
             }
-            None => self.disarm(Flags::TLP_ARMED),
+            None => self.disarm(RecoveryFlags::TLP_ARMED),
         }
     }
 
     /// When the probe is due, if one may be armed now (see [`Connection::arm_tlp`]).
     fn pto_deadline(&self, ctx: &Ctx<'_>) -> Option<Instant> {
         if !self.rack_on(ctx)
-            || self
-                .flags
-                .intersects(Flags::RECOVERY | Flags::TLP_OUT | Flags::REO_ARMED)
-            || !self.scoreboard.is_empty()
-            || self.rexmt_count != 0
-            || self.snd_nxt != self.snd_max
+            || self.recovery.flags.intersects(
+                RecoveryFlags::IN_RECOVERY | RecoveryFlags::TLP_OUT | RecoveryFlags::REO_ARMED,
+            )
+            || !self.scoreboard().is_empty()
+            || self.rtx_count != 0
+            || self.snd.nxt != self.snd.max
             || !matches!(
                 self.state,
                 State::Established
@@ -234,8 +256,8 @@ impl Connection {
         {
             return None;
         }
-        let (rto_at, srtt) = (self.t_rexmt?, self.rtt.srtt()?);
-        let flight = self.snd_max - self.snd_una;
+        let (rto_at, srtt) = (self.timers.get(Timer::Rtx)?, self.rtt.srtt()?);
+        let flight = self.snd.max - self.snd.una;
         let slack = if flight <= u32::from(self.eff_mss()) {
             WC_DEL_ACK
         } else {
@@ -247,14 +269,14 @@ impl Connection {
 
     /// Everything sent is acknowledged, or a timeout took over: no probe, no window.
     pub(crate) fn rack_reset(&mut self) {
-        self.rack.set_t_loss(None);
-        self.flags.remove(
-            Flags::TLP_ARMED
-                | Flags::REO_ARMED
-                | Flags::TLP_PROBE
-                | Flags::TLP_OUT
-                | Flags::TLP_RTX
-                | Flags::RXT_MARK,
+        self.timers.set(Timer::Loss, None);
+        self.pending.remove(Pending::TLP_PROBE);
+        self.recovery.flags.remove(
+            RecoveryFlags::TLP_ARMED
+                | RecoveryFlags::REO_ARMED
+                | RecoveryFlags::TLP_OUT
+                | RecoveryFlags::TLP_RTX
+                | RecoveryFlags::RTX_MARK,
         );
     }
 
@@ -266,29 +288,35 @@ impl Connection {
             return;
         }
         let now = ctx.now;
-        if self.flags.contains(Flags::REO_ARMED) {
-            self.flags.remove(Flags::REO_ARMED);
-            if self.rack.reo_mark() > self.snd_una {
-                self.scoreboard.mark_lost_to(self.rack.reo_mark());
+        if self.recovery.flags.contains(RecoveryFlags::REO_ARMED) {
+            self.recovery.flags.remove(RecoveryFlags::REO_ARMED);
+            let reo_mark = self.rack_marks().reo_mark;
+            if reo_mark > self.snd.una {
+                if let Some(sb) = self.scoreboard_mut() {
+                    sb.mark_lost_to(reo_mark);
+                }
                 self.rack_start_recovery(ctx);
             }
             // SACKs that arrived during the window may have opened newer holes.
             self.rack_detect(ctx, None);
             return;
         }
-        if self.flags.contains(Flags::TLP_ARMED) {
-            self.flags.remove(Flags::TLP_ARMED);
-            if self.snd_una == self.snd_max || self.flags.contains(Flags::RECOVERY) {
+        if self.recovery.flags.contains(RecoveryFlags::TLP_ARMED) {
+            self.recovery.flags.remove(RecoveryFlags::TLP_ARMED);
+            if self.snd.una == self.snd.max
+                || self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY)
+            {
                 return;
             }
             ctx.stats.tlp_probes += 1;
-            self.flags |= Flags::TLP_PROBE;
+            self.pending |= Pending::TLP_PROBE;
             // §7.3: the retransmission timer restarts with the probe.
-            self.t_rexmt = Some(now + self.rtt.rto(ctx.cfg.max_rto));
+            self.timers
+                .arm(Timer::Rtx, now + self.rtt.rto(ctx.cfg.max_rto));
         }
     }
 
-    /// The probe to send (RFC 8985 §7.3), asked for by `Flags::TLP_PROBE`: new data if
+    /// The probe to send (RFC 8985 §7.3), asked for by `Pending::TLP_PROBE`: new data if
     /// there is some and the peer's window takes it, else the last segment sent again.
     /// Records it as the outstanding probe.
     pub(crate) fn tlp_segment(
@@ -297,41 +325,46 @@ impl Connection {
         held: usize,
         fin_pending: bool,
     ) -> Option<(SeqNum, usize, bool)> {
-        self.flags.remove(Flags::TLP_PROBE);
+        self.pending.remove(Pending::TLP_PROBE);
         if !SACK {
             return None;
         }
-        let fin_seq = self.snd_una + held as u32;
-        let off = ((self.snd_max - self.snd_una) as usize).min(held);
+        let fin_seq = self.snd.una + held as u32;
+        let off = ((self.snd.max - self.snd.una) as usize).min(held);
         let unsent = held - off;
-        let room = (self.snd_wnd as usize).saturating_sub(off);
-        let (seq, len, fin, new_data) = if unsent > 0 && room > 0 && self.snd_nxt == self.snd_max {
+        let room = (self.snd.wnd as usize).saturating_sub(off);
+        let (seq, len, fin, new_data) = if unsent > 0 && room > 0 && self.snd.nxt == self.snd.max {
             let len = unsent.min(room).min(max_payload);
-            let fin = fin_pending && off + len == held && !self.flags.contains(Flags::FIN_SENT);
-            (self.snd_nxt, len, fin, true)
+            let fin =
+                fin_pending && off + len == held && !self.progress.contains(Progress::FIN_SENT);
+            (self.snd.nxt, len, fin, true)
         } else {
             // The last segment: its data ends at the FIN if one was sent.
-            let data_end = if self.snd_max > fin_seq {
+            let data_end = if self.snd.max > fin_seq {
                 fin_seq
             } else {
-                self.snd_max
+                self.snd.max
             };
-            let len = ((data_end - self.snd_una) as usize).min(max_payload);
+            let len = ((data_end - self.snd.una) as usize).min(max_payload);
             let seq = data_end - len as u32;
-            let fin = fin_pending && self.flags.contains(Flags::FIN_SENT) && data_end == fin_seq;
+            let fin =
+                fin_pending && self.progress.contains(Progress::FIN_SENT) && data_end == fin_seq;
             (seq, len, fin, false)
         };
         if len == 0 && !fin {
             return None;
         }
-        self.flags |= Flags::TLP_OUT;
-        self.flags.set(Flags::TLP_RTX, !new_data);
+        self.recovery.flags |= RecoveryFlags::TLP_OUT;
+        self.recovery.flags.set(RecoveryFlags::TLP_RTX, !new_data);
         let end = seq + (len as u32 + u32::from(fin));
-        self.rack.set_tlp_end(if end > self.snd_max {
+        let tlp_end = if end > self.snd.max {
             end
         } else {
-            self.snd_max
-        });
+            self.snd.max
+        };
+        if let Some(m) = self.recovery.rack.first_mut() {
+            m.tlp_end = tlp_end;
+        }
         Some((seq, len, fin))
     }
 }

@@ -1,6 +1,6 @@
 //! Round-trip time estimation and the retransmission timeout (RFC 6298).
 
-use crate::time::{Duration, Instant};
+use crate::time::Duration;
 
 /// Clock granularity G of RFC 6298 §2: the stack's clock has microseconds, but RTT samples
 /// below a millisecond are noise at the level of a poll loop.
@@ -78,16 +78,6 @@ impl RttEstimator {
     pub fn rttvar(&self) -> Option<Duration> {
         self.measured
             .then(|| Duration::from_micros(u64::from(self.rttvar)))
-    }
-
-    /// Consecutive backoffs so far.
-    pub fn backoff(&self) -> u8 {
-        self.backoff
-    }
-
-    /// Deadline of a timer armed now with the current RTO.
-    pub fn deadline(&self, now: Instant, max: Duration) -> Instant {
-        now + self.rto(max)
     }
 }
 

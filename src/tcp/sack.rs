@@ -323,6 +323,25 @@ impl Scoreboard {
     }
 }
 
+/// A connection's SACK state: the sender's scoreboard and the receiver's recent
+/// segments. A connection holds one in an array of one with the `sack` feature and of
+/// none (no room) without it ([`SackState::EMPTY`] stands in for reads).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SackState {
+    /// The sender's scoreboard.
+    pub(crate) scoreboard: Scoreboard,
+    /// The receiver's recent out-of-order segments.
+    pub(crate) recv: RecvSack,
+}
+
+impl SackState {
+    /// Nothing SACKed, nothing received out of order.
+    pub(crate) const EMPTY: SackState = SackState {
+        scoreboard: Scoreboard::new(),
+        recv: RecvSack::new(),
+    };
+}
+
 /// The receiver's memory of which out-of-order segments arrived most recently, to order
 /// SACK blocks as RFC 2018 §4 asks: the block holding the latest segment first, then the
 /// blocks reported most recently.

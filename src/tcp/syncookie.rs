@@ -176,10 +176,10 @@ impl Connection {
         let mut c = Connection::accept_syn(
             cfg, now, local, remote, &syn, r.iss, mtu, rcv_cap, ts_offset,
         );
-        c.snd_nxt = r.iss + 1u32;
-        c.snd_max = c.snd_nxt;
+        c.snd.nxt = r.iss + 1u32;
+        c.snd.max = c.snd.nxt;
         // The window the SYN-ACK offered.
-        c.rcv_adv = c.rcv_nxt + (rcv_cap.min(0xffff) as u32);
+        c.rcv.adv = c.rcv.nxt + (rcv_cap.min(0xffff) as u32);
         c
     }
 }

@@ -14,48 +14,55 @@
 
 use super::TIMESTAMPS;
 use super::cc::CongestionControl;
-use super::conn::{Connection, Ctx, Flags};
+use super::conn::{Connection, Ctx, RecoveryFlags};
 use crate::wire::tcp::TcpRepr;
 
-feature_state! {
-    /// The window and threshold from before the current recovery episode, with room
-    /// only with the `timestamps` feature (detection needs them).
-    UndoState / UndoFields if TIMESTAMPS {
-        /// `cwnd` before the episode.
-        prior_cwnd: prior_cwnd, set_prior_cwnd: u32 = 0,
-        /// `ssthresh` before the episode.
-        prior_ssthresh: prior_ssthresh, set_prior_ssthresh: u32 = 0,
-    }
+/// The window and threshold from before the current recovery episode.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PriorWindow {
+    /// `cwnd` before the episode.
+    pub(crate) cwnd: u32,
+    /// `ssthresh` before the episode.
+    pub(crate) ssthresh: u32,
 }
+
+/// The prior window in a connection: one record with the `timestamps` feature
+/// (detection needs them), none (no room) without it.
+pub(crate) type Undo = [PriorWindow; TIMESTAMPS as usize];
 
 impl Connection {
     /// A fast recovery starts (before the window is cut): remember the window, if the
     /// episode can be found spurious later.
     pub(crate) fn undo_arm(&mut self) {
         if self.ts_on() {
-            self.undo.set_prior_cwnd(self.cc.cwnd());
-            self.undo.set_prior_ssthresh(self.cc.ssthresh());
-            self.flags |= Flags::UNDO_ARMED;
+            let prior = PriorWindow {
+                cwnd: self.cc.cwnd(),
+                ssthresh: self.cc.ssthresh(),
+            };
+            if let Some(u) = self.recovery.undo.first_mut() {
+                *u = prior;
+            }
+            self.recovery.flags |= RecoveryFlags::UNDO_ARMED;
         } else {
-            self.flags.remove(Flags::UNDO_ARMED);
+            self.recovery.flags.remove(RecoveryFlags::UNDO_ARMED);
         }
     }
 
     /// The episode ended with `r`, a full acknowledgment: undo its window reduction if
     /// `r` echoes a timestamp from before the fast retransmission.
     pub(crate) fn undo_at_recovery_end(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr) {
-        if !TIMESTAMPS || !self.flags.contains(Flags::UNDO_ARMED) {
+        if !TIMESTAMPS || !self.recovery.flags.contains(RecoveryFlags::UNDO_ARMED) {
             return;
         }
-        self.flags.remove(Flags::UNDO_ARMED);
+        self.recovery.flags.remove(RecoveryFlags::UNDO_ARMED);
         let Some((_, ecr)) = r.options.timestamps else {
             return;
         };
-        if ecr == 0 || (ecr.wrapping_sub(self.ts_rexmt) as i32) >= 0 {
+        if ecr == 0 || (ecr.wrapping_sub(self.ts().rtx) as i32) >= 0 {
             return;
         }
         ctx.stats.spurious_recoveries += 1;
-        let (cwnd, ssthresh) = (self.undo.prior_cwnd(), self.undo.prior_ssthresh());
-        self.cc.on_spurious_congestion(cwnd, ssthresh);
+        let prior = self.recovery.undo.first().copied().unwrap_or_default();
+        self.cc.on_spurious_congestion(prior.cwnd, prior.ssthresh);
     }
 }

@@ -275,7 +275,6 @@ impl Pair {
             k
         });
         e.written += k as u64;
-        c.on_user_write();
         k
     }
 

@@ -23,7 +23,7 @@ const ALPHA_DEN: u64 = 17;
 /// use tidytcp::tcp::cc::{CongestionControl, Cubic};
 /// use tidytcp::Instant;
 /// let mut c = Cubic::new(14_600);
-/// c.on_congestion(Instant::ZERO, 100_000, 1000); // ssthresh = 0.7 * cwnd
+/// c.on_congestion(100_000, 1000); // ssthresh = 0.7 * cwnd
 /// assert_eq!(c.ssthresh(), 10_220);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,7 +201,7 @@ impl CongestionControl for Cubic {
         self.carry = u32::try_from(num % cwnd.max(1)).unwrap_or(u32::MAX);
         self.cwnd = u32::try_from(cwnd + grow).unwrap_or(u32::MAX);
     }
-    fn on_congestion(&mut self, _now: Instant, _flight: u32, smss: u32) {
+    fn on_congestion(&mut self, _flight: u32, smss: u32) {
         let cwnd = u64::from(self.cwnd);
         // Fast convergence (§4.7). Both are at most cwnd, a u32.
         let w_max = if cwnd < u64::from(self.w_max) {
@@ -216,15 +216,15 @@ impl CongestionControl for Cubic {
         self.set_epoch_start(None);
         self.bytes_acked = 0;
     }
-    fn on_recovery_end(&mut self, _now: Instant, _flight: u32, _smss: u32) {
+    fn on_recovery_end(&mut self, _flight: u32, _smss: u32) {
         self.cwnd = self.ssthresh;
     }
-    fn on_timeout(&mut self, now: Instant, flight: u32, smss: u32) {
+    fn on_timeout(&mut self, flight: u32, smss: u32) {
         // §4.8: the same reduction, then slow start from one segment.
-        self.on_congestion(now, flight, smss);
+        self.on_congestion(flight, smss);
         self.cwnd = smss;
     }
-    fn on_idle_restart(&mut self, _now: Instant, initial_window: u32) {
+    fn on_idle_restart(&mut self, initial_window: u32) {
         self.cwnd = self.cwnd.min(initial_window);
         self.set_epoch_start(None);
     }
@@ -299,7 +299,7 @@ mod tests {
         let smss = 1000;
         let mut c = Cubic::new(10 * smss);
         c.cwnd = 100 * smss;
-        c.on_congestion(Instant::ZERO, 100 * smss, smss);
+        c.on_congestion(100 * smss, smss);
         assert_eq!(c.cwnd(), 70 * smss);
         c.start_epoch(Instant::ZERO, smss);
         assert!(
@@ -319,7 +319,7 @@ mod tests {
         let rtt = Duration::from_millis(100);
         let mut c = Cubic::new(10 * smss);
         c.cwnd = 100 * smss;
-        c.on_congestion(Instant::ZERO, 100 * smss, smss);
+        c.on_congestion(100 * smss, smss);
         let mut now = Instant::ZERO;
         let mut worst = 0f64;
         for _round in 0..80 {
@@ -357,10 +357,10 @@ mod tests {
     fn fast_convergence_lowers_w_max() {
         let mut c = Cubic::new(10_000);
         c.cwnd = 100_000;
-        c.on_congestion(Instant::ZERO, 0, 1000);
+        c.on_congestion(0, 1000);
         assert_eq!(c.w_max(), 100_000);
         c.cwnd = 80_000; // a second loss before reaching the old maximum
-        c.on_congestion(Instant::ZERO, 0, 1000);
+        c.on_congestion(0, 1000);
         assert_eq!(c.w_max(), 68_000); // 80 000 * (1 + 0.7) / 2
     }
 
@@ -368,7 +368,7 @@ mod tests {
     fn timeout_restarts_from_one_segment() {
         let mut c = Cubic::new(10_000);
         c.cwnd = 50_000;
-        c.on_timeout(Instant::ZERO, 50_000, 1000);
+        c.on_timeout(50_000, 1000);
         assert_eq!((c.cwnd(), c.ssthresh()), (1000, 35_000));
     }
 }

@@ -49,15 +49,15 @@ pub trait CongestionControl {
     fn on_ack(&mut self, ev: &AckEvent);
     /// A loss was detected by duplicate ACKs or SACK: set `ssthresh` (and `cwnd` to it)
     /// for the recovery episode that starts now.
-    fn on_congestion(&mut self, now: Instant, flight: u32, smss: u32);
+    fn on_congestion(&mut self, flight: u32, smss: u32);
     /// The recovery episode ended with a full acknowledgment.
-    fn on_recovery_end(&mut self, now: Instant, flight: u32, smss: u32);
+    fn on_recovery_end(&mut self, flight: u32, smss: u32);
     /// The retransmission timer expired: RFC 5681 eq. (4) and the loss window of one
     /// segment.
-    fn on_timeout(&mut self, now: Instant, flight: u32, smss: u32);
+    fn on_timeout(&mut self, flight: u32, smss: u32);
     /// The connection was idle longer than an RTO: restart from the initial window
     /// (RFC 5681 §4.1).
-    fn on_idle_restart(&mut self, now: Instant, initial_window: u32);
+    fn on_idle_restart(&mut self, initial_window: u32);
     /// The last congestion event was spurious (the data it took as lost had been
     /// delayed, see `tcp::undo`): go back to `prior_cwnd` and `prior_ssthresh`, the
     /// values from before it, keeping whichever is larger now.
@@ -125,17 +125,17 @@ impl CongestionControl for Controller {
     fn on_ack(&mut self, ev: &AckEvent) {
         self.inner_mut().on_ack(ev)
     }
-    fn on_congestion(&mut self, now: Instant, flight: u32, smss: u32) {
-        self.inner_mut().on_congestion(now, flight, smss)
+    fn on_congestion(&mut self, flight: u32, smss: u32) {
+        self.inner_mut().on_congestion(flight, smss)
     }
-    fn on_recovery_end(&mut self, now: Instant, flight: u32, smss: u32) {
-        self.inner_mut().on_recovery_end(now, flight, smss)
+    fn on_recovery_end(&mut self, flight: u32, smss: u32) {
+        self.inner_mut().on_recovery_end(flight, smss)
     }
-    fn on_timeout(&mut self, now: Instant, flight: u32, smss: u32) {
-        self.inner_mut().on_timeout(now, flight, smss)
+    fn on_timeout(&mut self, flight: u32, smss: u32) {
+        self.inner_mut().on_timeout(flight, smss)
     }
-    fn on_idle_restart(&mut self, now: Instant, initial_window: u32) {
-        self.inner_mut().on_idle_restart(now, initial_window)
+    fn on_idle_restart(&mut self, initial_window: u32) {
+        self.inner_mut().on_idle_restart(initial_window)
     }
     fn on_spurious_congestion(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
         self.inner_mut()

@@ -1,7 +1,6 @@
 //! NewReno window management (RFC 5681 §3.1, RFC 3465, RFC 6582 §3.2 step 3).
 
 use super::{AckEvent, CongestionControl};
-use crate::time::Instant;
 
 /// The ABC limit L of RFC 3465 §2.2: at most two segments' worth of growth per ACK in slow
 /// start.
@@ -23,7 +22,7 @@ pub(super) fn slow_start(cwnd: u32, ev: &AckEvent) -> u32 {
 /// let ev = |acked| AckEvent { now: Instant::ZERO, acked, smss: 1460, flight: 14_600, srtt: None };
 /// c.on_ack(&ev(1460)); // slow start: +1 SMSS per SMSS acknowledged
 /// assert_eq!(c.cwnd(), 16_060);
-/// c.on_congestion(Instant::ZERO, 16_060, 1460); // ssthresh = flight / 2
+/// c.on_congestion(16_060, 1460); // ssthresh = flight / 2
 /// assert_eq!(c.ssthresh(), 8_030);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,22 +72,22 @@ impl CongestionControl for NewReno {
             }
         }
     }
-    fn on_congestion(&mut self, _now: Instant, flight: u32, smss: u32) {
+    fn on_congestion(&mut self, flight: u32, smss: u32) {
         self.ssthresh = half_flight(flight, smss);
         self.cwnd = self.ssthresh;
         self.bytes_acked = 0;
     }
-    fn on_recovery_end(&mut self, _now: Instant, flight: u32, smss: u32) {
+    fn on_recovery_end(&mut self, flight: u32, smss: u32) {
         // RFC 6582 §3.2 step 3, option (1): min(ssthresh, max(FlightSize, SMSS) + SMSS).
         self.cwnd = self.ssthresh.min(flight.max(smss) + smss);
         self.bytes_acked = 0;
     }
-    fn on_timeout(&mut self, _now: Instant, flight: u32, smss: u32) {
+    fn on_timeout(&mut self, flight: u32, smss: u32) {
         self.ssthresh = half_flight(flight, smss);
         self.cwnd = smss;
         self.bytes_acked = 0;
     }
-    fn on_idle_restart(&mut self, _now: Instant, initial_window: u32) {
+    fn on_idle_restart(&mut self, initial_window: u32) {
         self.cwnd = self.cwnd.min(initial_window);
         self.bytes_acked = 0;
     }
@@ -101,6 +100,7 @@ impl CongestionControl for NewReno {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::Instant;
 
     fn ack(c: &mut NewReno, acked: u32) {
         c.on_ack(&AckEvent {
@@ -125,7 +125,7 @@ mod tests {
     #[test]
     fn congestion_avoidance_one_segment_per_window() {
         let mut c = NewReno::new(4000);
-        c.on_congestion(Instant::ZERO, 8000, 1000);
+        c.on_congestion(8000, 1000);
         assert_eq!((c.cwnd(), c.ssthresh()), (4000, 4000));
         for _ in 0..3 {
             ack(&mut c, 1000);
@@ -138,21 +138,21 @@ mod tests {
     #[test]
     fn timeout_collapses_to_one_segment() {
         let mut c = NewReno::new(10_000);
-        c.on_timeout(Instant::ZERO, 10_000, 1000);
+        c.on_timeout(10_000, 1000);
         assert_eq!((c.cwnd(), c.ssthresh()), (1000, 5000));
         // ssthresh never below two segments.
-        c.on_timeout(Instant::ZERO, 1000, 1000);
+        c.on_timeout(1000, 1000);
         assert_eq!(c.ssthresh(), 2000);
     }
 
     #[test]
     fn recovery_end_deflates() {
         let mut c = NewReno::new(10_000);
-        c.on_congestion(Instant::ZERO, 10_000, 1000);
+        c.on_congestion(10_000, 1000);
         c.set_cwnd(8000); // inflated during recovery
-        c.on_recovery_end(Instant::ZERO, 2000, 1000);
+        c.on_recovery_end(2000, 1000);
         assert_eq!(c.cwnd(), 3000);
-        c.on_recovery_end(Instant::ZERO, 9000, 1000);
+        c.on_recovery_end(9000, 1000);
         assert_eq!(c.cwnd(), 5000);
     }
 }
