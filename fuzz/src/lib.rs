@@ -443,17 +443,7 @@ impl<'a> World<'a> {
         options: TcpOptions,
         payload: &[u8],
     ) {
-        let r = TcpRepr {
-            src_port: port,
-            dst_port: LISTEN_PORT,
-            seq,
-            ack,
-            flags,
-            window,
-            options,
-        };
-        let f = peer_frame(port, &r, payload);
-        self.dev.rx.push_back(f);
+        self.queue(port, flags, seq, ack, window, options, payload);
         self.poll();
     }
 

@@ -283,16 +283,24 @@ mod tests {
         }
     }
 
-    /// Runs `seg` through a listener with `room` and `cfg`; the decision and the counters.
-    fn decide(cfg: &TcpConfig, room: ListenRoom, seg: &TcpRepr) -> (ListenDecision, TcpStats) {
-        let secrets = Secrets::new([9; 16]);
-        let l = Listener {
+    /// The secrets every test listener uses.
+    const SECRETS: [u8; 16] = [9; 16];
+
+    /// A listener on a 1500-byte link with a 4 KiB receive buffer.
+    fn listener<'a>(cfg: &'a TcpConfig, secrets: &'a Secrets, room: ListenRoom) -> Listener<'a> {
+        Listener {
             cfg,
-            secrets: &secrets,
+            secrets,
             mtu: 1500,
             rcv_cap: 4096,
             room,
-        };
+        }
+    }
+
+    /// Runs `seg` through a listener with `room` and `cfg`; the decision and the counters.
+    fn decide(cfg: &TcpConfig, room: ListenRoom, seg: &TcpRepr) -> (ListenDecision, TcpStats) {
+        let secrets = Secrets::new(SECRETS);
+        let l = listener(cfg, &secrets, room);
         let mut stats = TcpStats::default();
         let (local, remote) = ends();
         let d = l.on_segment(&mut stats, now(), local, remote, seg, 0);
@@ -317,14 +325,8 @@ mod tests {
         let (d, stats) = decide(&cfg, room(), &syn);
         assert_eq!(d, ListenDecision::Open);
         assert_eq!(stats, TcpStats::default());
-        let secrets = Secrets::new([9; 16]);
-        let l = Listener {
-            cfg: &cfg,
-            secrets: &secrets,
-            mtu: 1500,
-            rcv_cap: 4096,
-            room: room(),
-        };
+        let secrets = Secrets::new(SECRETS);
+        let l = listener(&cfg, &secrets, room());
         let (local, remote) = ends();
         let c = l.open(now(), local, remote, &syn);
         assert_eq!(c.state(), State::SynReceived);
@@ -458,14 +460,8 @@ mod tests {
         assert_eq!(r.mss, 1400);
         assert_eq!(stats.syncookies_ok, 1);
         let cfg = cookie_cfg();
-        let secrets = Secrets::new([9; 16]);
-        let l = Listener {
-            cfg: &cfg,
-            secrets: &secrets,
-            mtu: 1500,
-            rcv_cap: 4096,
-            room: room(),
-        };
+        let secrets = Secrets::new(SECRETS);
+        let l = listener(&cfg, &secrets, room());
         let (local, remote) = ends();
         let c = l.open_from_cookie(now(), local, remote, &ack, &r);
         assert_eq!(c.state(), State::SynReceived);
@@ -527,14 +523,8 @@ mod tests {
     /// timestamps).
     fn time_wait() -> Connection {
         let cfg = TcpConfig::default();
-        let secrets = Secrets::new([9; 16]);
-        let l = Listener {
-            cfg: &cfg,
-            secrets: &secrets,
-            mtu: 1500,
-            rcv_cap: 4096,
-            room: room(),
-        };
+        let secrets = Secrets::new(SECRETS);
+        let l = listener(&cfg, &secrets, room());
         let (local, remote) = ends();
         let mut c = l.open(now(), local, remote, &seg(TcpFlags::SYN, 1000, 0));
         c.state = State::TimeWait;
