@@ -462,7 +462,9 @@ impl<'a> Stack<'a> {
         set.stats.segments_in += 1;
 
         if let Some(i) = found {
-            let listening = set.listener_for(repr.dst_port).is_some();
+            // Only a SYN may reopen TIME-WAIT: other segments skip the listener lookup.
+            let listening =
+                repr.flags.contains(TcpFlags::SYN) && set.listener_for(repr.dst_port).is_some();
             let reopened = set.slots[i]
                 .conn
                 .as_mut()

@@ -168,7 +168,11 @@ impl TimerTable {
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
     }
 
-    #[inline(never)]
+    // `decode` and `encode` are out of line on 32-bit targets, where one shared copy
+    // saves 1.2–1.6 KiB of flash, and inlined on 64-bit ones, where the calls showed in
+    // the per-segment instruction count (about 200 instructions per round trip).
+    #[cfg_attr(target_pointer_width = "64", inline)]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     fn decode(&self, v: u32) -> Option<Instant> {
         (v != 0).then(|| {
             self.epoch
@@ -178,7 +182,8 @@ impl TimerTable {
 
     /// `t` as an offset from the epoch plus one, moving the epoch if it does not fit;
     /// before the epoch reads as the epoch.
-    #[inline(never)]
+    #[cfg_attr(target_pointer_width = "64", inline)]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     fn encode(&mut self, t: Instant) -> u32 {
         let mut off = t.total_micros().saturating_sub(self.epoch.total_micros());
         if off >= u64::from(u32::MAX) {
