@@ -283,6 +283,19 @@ mod tests {
         }
     }
 
+    /// A full accept queue, and a full connection table.
+    fn no_room() -> [ListenRoom; 2] {
+        let queue_full = ListenRoom {
+            queued: 4,
+            ..room()
+        };
+        let table_full = ListenRoom {
+            free_slot: false,
+            ..room()
+        };
+        [queue_full, table_full]
+    }
+
     /// The secrets every test listener uses.
     const SECRETS: [u8; 16] = [9; 16];
 
@@ -384,15 +397,7 @@ mod tests {
     fn full_accept_queue_or_table_drops_the_syn() {
         let cfg = cookie_cfg();
         let syn = seg(TcpFlags::SYN, 1000, 0);
-        let queue_full = ListenRoom {
-            queued: 4,
-            ..room()
-        };
-        let table_full = ListenRoom {
-            free_slot: false,
-            ..room()
-        };
-        for r in [queue_full, table_full] {
+        for r in no_room() {
             let (d, stats) = decide(&cfg, r, &syn);
             assert_eq!(d, ListenDecision::Ignore);
             assert_eq!((stats.syn_dropped, stats.syncookies_sent), (1, 0));
@@ -474,15 +479,7 @@ mod tests {
     fn valid_cookie_without_room_is_dropped() {
         let sa = cookie_syn_ack(&seg(TcpFlags::SYN, 1000, 0));
         let ack = seg(TcpFlags::ACK, 1001, sa.seq.0.wrapping_add(1));
-        let queue_full = ListenRoom {
-            queued: 4,
-            ..room()
-        };
-        let table_full = ListenRoom {
-            free_slot: false,
-            ..room()
-        };
-        for r in [queue_full, table_full] {
+        for r in no_room() {
             let (d, stats) = decide(&cookie_cfg(), r, &ack);
             assert_eq!(d, ListenDecision::Ignore);
             assert_eq!((stats.syncookies_ok, stats.syn_dropped), (1, 1));
