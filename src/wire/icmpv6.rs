@@ -209,7 +209,8 @@ impl<'a> Icmpv6Repr<'a> {
         let data = &msg[HEADER_LEN..];
         let word = u32::from_be_bytes(rest);
         let half = |i: usize| u16::from_be_bytes([rest[i], rest[i + 1]]);
-        let header = QuotedIpv6::parse(data).ok();
+        // Only error messages quote a packet: the others skip the extension-header walk.
+        let header = is_error(ty).then(|| QuotedIpv6::parse(data).ok()).flatten();
         Ok(match ty {
             msg_type::ECHO_REQUEST => Icmpv6Repr::EchoRequest {
                 ident: half(0),
@@ -358,13 +359,18 @@ impl<'a> Icmpv6Repr<'a> {
     }
 }
 
+/// Whether type `ty` is an error message (RFC 4443 §2.1: the high-order bit clear).
+fn is_error(ty: u8) -> bool {
+    ty < 128
+}
+
 /// A message's type, code, four type-specific header bytes and data.
 type Parts<'a> = (u8, u8, [u8; 4], &'a [u8]);
 
 /// How much of `data` a message of type `ty` carries: error quotes are cut to
 /// [`MAX_QUOTE_LEN`].
 fn quote_len(ty: u8, data: &[u8]) -> usize {
-    if ty < 128 {
+    if is_error(ty) {
         data.len().min(MAX_QUOTE_LEN)
     } else {
         data.len()
