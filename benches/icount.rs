@@ -1,4 +1,5 @@
-//! One tidytcp workload of the benches for N units, to count instructions with
+//! One workload of the benches for N units (tidytcp's, or smoltcp's with `smol-` before
+//! the name), to count instructions with
 //! `valgrind --tool=callgrind` for N and for 3N and take the difference (setup drops
 //! out): per round trip for `rr64`, per connection for `churn`, per MiB for `bulk` and
 //! `bulkzc` (zero copy).
@@ -10,7 +11,7 @@
 #![allow(dead_code)]
 mod common;
 
-use common::{link, tidy};
+use common::{link, smol, tidy};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -23,8 +24,15 @@ fn main() {
         (Some(w @ ("bulk" | "bulkzc")), Some(n)) => {
             tidy::Bulk::new(link::LinkCfg::IDEAL, 0).run(n << 20, w == "bulkzc", None)
         }
+        (Some("smol-rr64"), Some(n)) => smol::Rr::new().run(n),
+        (Some("smol-churn"), Some(n)) => {
+            smol::Churn::new().run(n);
+        }
+        (Some(w @ ("smol-bulk" | "smol-bulkzc")), Some(n)) => {
+            smol::Bulk::new(link::LinkCfg::IDEAL, 0).run(n << 20, w == "smol-bulkzc", None)
+        }
         _ => {
-            eprintln!("usage: icount rr64|churn|bulk|bulkzc N");
+            eprintln!("usage: icount [smol-]rr64|[smol-]churn|[smol-]bulk|[smol-]bulkzc N");
             std::process::exit(2);
         }
     }

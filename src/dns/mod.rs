@@ -211,6 +211,10 @@ pub struct Resolver {
     stats: DnsStats,
     /// A query finished since the last [`Resolver::take_finished`].
     finished: bool,
+    /// Some query may be sending, waiting or over TCP: false lets an idle resolver cost
+    /// the stack's every poll one test. Set when a query starts, recomputed by
+    /// [`Resolver::poll_transmit`].
+    busy: bool,
 }
 
 /// What an answer means for its query.
@@ -249,6 +253,7 @@ impl Resolver {
             tcp_fallback: true,
             stats: DnsStats::default(),
             finished: false,
+            busy: false,
         }
     }
 
@@ -296,6 +301,7 @@ impl Resolver {
             Some(r) => Phase::Done(r),
             None => Phase::Send,
         };
+        self.busy |= immediate.is_none();
         Ok(QueryHandle {
             index: i as u8,
             generation: q.generation,
@@ -365,8 +371,17 @@ impl Resolver {
         core::mem::take(&mut self.finished)
     }
 
+    /// Whether some query may be sending, waiting or asking over TCP (false: the
+    /// resolver has nothing to do until the next [`Resolver::resolve`]).
+    pub fn busy(&self) -> bool {
+        self.busy
+    }
+
     /// When the resolver next needs to run.
     pub fn poll_at(&self) -> Option<Instant> {
+        if !self.busy {
+            return None;
+        }
         self.queries
             .iter()
             .filter_map(|q| match q.phase {
@@ -387,6 +402,9 @@ impl Resolver {
         now: Instant,
         servers: &[Option<Ipv4Addr>],
     ) -> Option<Outgoing<'_>> {
+        if !self.busy {
+            return None;
+        }
         for i in 0..MAX_QUERIES {
             // The three fields, not the query: a copy would take its name buffer along,
             // on every poll of the stack.
@@ -403,6 +421,12 @@ impl Resolver {
                 }
             }
         }
+        self.busy = self.queries.iter().any(|q| {
+            matches!(
+                q.phase,
+                Phase::Send | Phase::Wait | Phase::TcpWanted | Phase::TcpRunning
+            )
+        });
         let i = self.queries.iter().position(|q| q.phase == Phase::Send)?;
         let q = &self.queries[i];
         let server = servers.iter().flatten().nth(usize::from(q.server))?;
@@ -629,6 +653,9 @@ impl Resolver {
     /// A query whose answer was truncated, to ask over TCP: its slot, server, ID and name.
     /// Call [`Resolver::tcp_started`] once the connection is opened.
     pub fn tcp_wanted(&self, servers: &[Option<Ipv4Addr>]) -> Option<Outgoing<'_>> {
+        if !self.busy {
+            return None;
+        }
         let i = self
             .queries
             .iter()

@@ -151,14 +151,18 @@ enum TcpStep {
 impl<'a> Stack<'a> {
     /// Runs the TCP retry of a truncated answer: opens the connection, sends the query,
     /// reads the answer, hands it to the resolver, closes. One at a time.
+    #[inline]
     pub(super) fn dns_tcp_poll(&mut self, now: Instant) {
-        self.dns_tcp_step(now);
+        if self.dns_tcp.is_some() || self.resolver.busy() {
+            self.dns_tcp_step(now);
+        }
         if self.resolver.take_finished() {
             // Wake whoever waits on the socket set (the blocking adapter's `wait_for`).
             self.sockets.epoch = self.sockets.epoch.wrapping_add(1);
         }
     }
 
+    #[inline(never)]
     fn dns_tcp_step(&mut self, now: Instant) {
         if self.dns_tcp.is_none() {
             self.dns_tcp_start(now);
