@@ -463,6 +463,7 @@ impl<'a> RecvBuf<'a> {
     /// not overwritten) and commits it. Returns how many bytes became readable in order.
     ///
     /// On `Err(TooManyRanges)` nothing is copied or changed.
+    #[inline(never)] // cold: kept out of the per-segment path's cache lines
     pub fn insert(&mut self, offset: usize, data: &[u8]) -> Result<usize, TooManyRanges> {
         let n = in_window(self.window(), offset, data.len());
         if n == 0 {

@@ -164,6 +164,7 @@ impl<const N: usize> Interface<N> {
     }
 
     /// RFC 826, "Packet Reception".
+    #[inline(never)] // cold: kept out of the per-segment path's cache lines
     fn receive_arp<'f>(&mut self, now: Instant, payload: &'f [u8]) -> Received<'f> {
         bump(&mut self.stats.arp_in);
         let arp = match ArpPacket::new_checked(payload).and_then(|p| ArpRepr::parse(&p)) {

@@ -879,6 +879,7 @@ impl<'a> SocketSet<'a> {
 
     // ----- resets queued by user calls -----
 
+    #[inline(never)] // cold: kept out of the per-segment path's cache lines
     pub(crate) fn queue_rst(&mut self, local: SocketAddrV4, remote: SocketAddrV4, rst: TcpRepr) {
         match self.pending_rst.iter_mut().find(|r| r.is_none()) {
             Some(slot) => {
@@ -1004,7 +1005,8 @@ impl<'a> SocketSet<'a> {
     }
 
     /// Drops what slot `i` has received and not read (its read side is shut, as BSD's
-    /// `sorflush`), opening the window again.
+    /// `sorflush`), opening the window again. Rare: kept out of `after_change`'s lines.
+    #[inline(never)]
     fn discard_received(&mut self, i: usize) {
         if let Some((c, mut rx, ..)) = self.parts(i) {
             while rx.read_with(|b| b.len()) > 0 {}

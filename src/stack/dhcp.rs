@@ -49,10 +49,15 @@ impl<'a> Stack<'a> {
 
     /// Runs the client: conflicts seen by ARP, timers, messages and probes to send, lease
     /// changes. Returns whether a frame was sent.
+    /// The test is inlined into `poll`, the work is not: a stack without a client (or
+    /// any poll of one) keeps the client's code out of the hot path's cache lines.
+    #[inline]
     pub(super) fn dhcp_poll<D: Device>(&mut self, now: Instant, dev: &mut D) -> bool {
-        if self.dhcp.is_none() {
-            return false;
-        }
+        self.dhcp.is_some() && self.dhcp_run(now, dev)
+    }
+
+    #[inline(never)]
+    fn dhcp_run<D: Device>(&mut self, now: Instant, dev: &mut D) -> bool {
         // `self.up`: the device's link state, read once at the start of this poll.
         if self.up != self.link_up {
             self.link_up = self.up;

@@ -75,8 +75,15 @@ impl<'a> Stack<'a> {
             .receive(now, src, src_port, dst_port, msg, &servers);
     }
 
-    /// Sends the queries that are due. Returns whether a frame was sent.
+    /// Sends the queries that are due. Returns whether a frame was sent. Only the test
+    /// is inlined into `poll`, as for DHCP.
+    #[inline]
     pub(super) fn dns_poll<D: Device>(&mut self, now: Instant, dev: &mut D) -> bool {
+        self.resolver.busy() && self.dns_send(now, dev)
+    }
+
+    #[inline(never)]
+    fn dns_send<D: Device>(&mut self, now: Instant, dev: &mut D) -> bool {
         let servers = self.dns_servers;
         let mut sent = false;
         loop {

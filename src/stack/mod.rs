@@ -530,6 +530,7 @@ impl<'a> Stack<'a> {
 
     /// A segment for listener `li`: the listener decides (`tcp::listen`), the stack takes
     /// the slot or sends the reply.
+    #[inline(never)] // cold: kept out of the per-segment path's cache lines
     #[allow(clippy::too_many_arguments)]
     fn listener_input<T: TxToken>(
         &mut self,

@@ -95,6 +95,7 @@ impl Connection {
         }
     }
 
+    #[inline(never)] // cold: kept out of the per-segment path's cache lines
     fn output_syn(&mut self, ctx: &mut Ctx<'_>, rx: &RecvBuf<'_>) -> Option<Transmit> {
         let synack = self.state == State::SynReceived;
         if self.snd.nxt != self.snd.iss && !(synack && self.pending.contains(Pending::ACK_NOW)) {

@@ -282,6 +282,7 @@ impl Connection {
 
     /// The loss-detection timer expired: close the reordering window, or send the tail
     /// loss probe (RFC 8985 §6.3 and §7.3).
+    #[inline(never)] // cold: kept out of the per-segment path's cache lines
     pub(crate) fn on_loss_timer(&mut self, ctx: &mut Ctx<'_>) {
         if !SACK {
             // Never armed without SACK; the constant lets the build leave all this out.

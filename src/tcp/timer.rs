@@ -268,6 +268,7 @@ impl Connection {
     }
 
     /// RFC 6298 §5.4–5.7 and RFC 5681 §3.1: the retransmission timer expired.
+    #[inline(never)] // cold: kept out of the per-segment path's cache lines
     fn on_rto(&mut self, ctx: &mut Ctx<'_>) -> Option<TcpRepr> {
         let now = ctx.now;
         ctx.stats.timeouts += 1;
@@ -347,6 +348,7 @@ impl Connection {
 
     /// The persist timer expired: probe the zero window and back off; with a window
     /// open, it was the SWS override timeout: send what the window allows.
+    #[inline(never)] // cold: kept out of the per-segment path's cache lines
     fn on_persist(&mut self, ctx: &mut Ctx<'_>) {
         if self.state == State::Closed {
             return;
@@ -392,6 +394,7 @@ impl Connection {
     /// Returns a reset to send when the peer stopped answering: Linux
     /// (tcp_keepalive_timer) and BSD (tcp_drop) both reset it, in case it is only
     /// deaf, not gone.
+    #[inline(never)] // cold: kept out of the per-segment path's cache lines
     fn on_keepalive(&mut self, ctx: &mut Ctx<'_>) -> Option<TcpRepr> {
         let k = self.keepalive()?;
         if !matches!(self.state, State::Established | State::CloseWait) {
