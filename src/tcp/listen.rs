@@ -232,6 +232,7 @@ pub fn on_segment_without_socket(
 /// timestamp, or without timestamps its sequence number); then `c` gives way (it is
 /// CLOSED, to be freed) and the caller hands the SYN to the listener. Otherwise the SYN
 /// is `c`'s: TIME-WAIT answers it with an ACK, as in Linux.
+#[inline]
 pub fn reopen_time_wait(c: &mut Connection, syn: &TcpRepr, listening: bool) -> bool {
     let reopen = listening
         && syn.flags.contains(TcpFlags::SYN)
