@@ -547,6 +547,213 @@ impl<'a> World<'a> {
     }
 }
 
+/// An Ethernet/IPv4 frame from the peer (to `dst`) around `payload` of protocol `proto`,
+/// with its checksums fixed.
+#[cfg(test)]
+fn ipv4_frame(dst: Ipv4Addr, proto: u8, ttl: u8, frag: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; 34];
+    f[..6].copy_from_slice(&STACK_MAC.0);
+    f[6..12].copy_from_slice(&PEER_MAC.0);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&(20 + payload.len() as u16).to_be_bytes());
+    f[20..22].copy_from_slice(&frag.to_be_bytes());
+    f[22] = ttl;
+    f[23] = proto;
+    f[26..30].copy_from_slice(&PEER_IP.octets());
+    f[30..34].copy_from_slice(&dst.octets());
+    f.extend_from_slice(payload);
+    fix_checksums(&mut f);
+    f
+}
+
+/// Seed inputs for the frames target, as frame lists: segments at each of the world's
+/// connections (in window, with data, FIN, RST, SYN, SACK, out of window), new SYNs,
+/// ARP, ICMP (echo, errors quoting a connection), UDP (DHCP, DNS, a closed port) and IPv4
+/// oddities (options, fragments).
+#[cfg(test)]
+fn frames_seeds() -> Vec<Vec<Vec<u8>>> {
+    let mut seeds = Vec::new();
+    let (peers, ts) = {
+        let mut p = Vec::new();
+        let mut ts = 0;
+        with_world(|w| {
+            p = w.peers.clone();
+            ts = w.peer_ts();
+        });
+        (p, ts)
+    };
+    let tsopt = TcpOptions {
+        timestamps: Some((ts, 0)),
+        ..TcpOptions::NONE
+    };
+    let seg = |pc: &PeerConn,
+               flags: TcpFlags,
+               seq: SeqNum,
+               ack: SeqNum,
+               opts: TcpOptions,
+               data: &[u8]| {
+        let r = TcpRepr {
+            src_port: pc.port,
+            dst_port: LISTEN_PORT,
+            seq,
+            ack,
+            flags,
+            window: 8192,
+            options: opts,
+        };
+        peer_frame(pc.port, &r, data)
+    };
+    for pc in &peers {
+        let (s, a) = (pc.peer_seq, pc.stack_seq);
+        seeds.push(vec![seg(
+            pc,
+            TcpFlags::ACK | TcpFlags::PSH,
+            s,
+            a,
+            tsopt,
+            b"GET / HTTP/1.0\r\n\r\n",
+        )]);
+        seeds.push(vec![seg(pc, TcpFlags::ACK, s, a, tsopt, &[])]);
+        seeds.push(vec![seg(
+            pc,
+            TcpFlags::FIN | TcpFlags::ACK,
+            s,
+            a,
+            tsopt,
+            &[],
+        )]);
+        seeds.push(vec![seg(
+            pc,
+            TcpFlags::RST,
+            s,
+            SeqNum(0),
+            TcpOptions::NONE,
+            &[],
+        )]);
+        seeds.push(vec![seg(
+            pc,
+            TcpFlags::SYN,
+            s,
+            SeqNum(0),
+            syn_opts(ts),
+            &[],
+        )]);
+        seeds.push(vec![seg(pc, TcpFlags::ACK, s + 100_000, a, tsopt, b"x")]);
+        seeds.push(vec![
+            seg(pc, TcpFlags::ACK, s + 10, a, tsopt, b"later"),
+            seg(pc, TcpFlags::ACK, s, a, tsopt, b"first....."),
+        ]);
+    }
+    let pc = PeerConn {
+        port: 41000,
+        stack_seq: SeqNum(0),
+        peer_seq: SeqNum(9000),
+    };
+    seeds.push(vec![seg(
+        &pc,
+        TcpFlags::SYN,
+        SeqNum(9000),
+        SeqNum(0),
+        syn_opts(ts),
+        &[],
+    )]);
+    seeds.push(vec![seg(
+        &pc,
+        TcpFlags::ACK,
+        SeqNum(9001),
+        SeqNum(12345),
+        tsopt,
+        &[],
+    )]);
+    let mut arp = vec![0u8; 42];
+    let _ = EthernetRepr {
+        src: PEER_MAC,
+        dst: EthernetAddress::BROADCAST,
+        ethertype: EtherType::Arp,
+    }
+    .emit(&mut arp);
+    let _ = tidytcp::wire::arp::ArpRepr {
+        operation: tidytcp::wire::arp::ArpOperation::Reply,
+        source_hw: PEER_MAC,
+        source_ip: PEER_IP,
+        target_hw: STACK_MAC,
+        target_ip: STACK_IP,
+    }
+    .emit(&mut arp[14..]);
+    seeds.push(vec![arp]);
+    // ICMP: an echo request; a fragmentation-needed and a port-unreachable error quoting
+    // the stack's segment to 40001.
+    let echo = [8, 0, 0, 0, 0x12, 0x34, 0, 1, b'p', b'i', b'n', b'g'];
+    seeds.push(vec![ipv4_frame(STACK_IP, 1, 64, 0x4000, &echo)]);
+    if let Some(pc) = peers.first() {
+        let mut quote = vec![0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0];
+        quote.extend_from_slice(&STACK_IP.octets());
+        quote.extend_from_slice(&PEER_IP.octets());
+        quote.extend_from_slice(&LISTEN_PORT.to_be_bytes());
+        quote.extend_from_slice(&pc.port.to_be_bytes());
+        quote.extend_from_slice(&pc.stack_seq.0.to_be_bytes());
+        for (t, c, mtu) in [(3u8, 4u8, 576u16), (3, 3, 0), (11, 0, 0)] {
+            let mut m = vec![t, c, 0, 0, 0, 0];
+            m.extend_from_slice(&mtu.to_be_bytes());
+            m.extend_from_slice(&quote);
+            seeds.push(vec![ipv4_frame(STACK_IP, 1, 64, 0, &m)]);
+        }
+    }
+    // UDP: a DHCP reply to the client port, a DNS answer, a closed port.
+    let udp = |sp: u16, dp: u16, data: &[u8]| {
+        let mut u = Vec::new();
+        u.extend_from_slice(&sp.to_be_bytes());
+        u.extend_from_slice(&dp.to_be_bytes());
+        u.extend_from_slice(&(8 + data.len() as u16).to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(data);
+        u
+    };
+    let mut dhcp = vec![0u8; 240];
+    dhcp[..4].copy_from_slice(&[2, 1, 6, 0]);
+    dhcp[16..20].copy_from_slice(&STACK_IP.octets());
+    dhcp[28..34].copy_from_slice(&STACK_MAC.0);
+    dhcp[236..240].copy_from_slice(&[0x63, 0x82, 0x53, 0x63]);
+    dhcp.extend_from_slice(&[
+        53, 1, 2, 54, 4, 10, 0, 0, 2, 51, 4, 0, 0, 0x0e, 0x10, 1, 4, 255, 255, 255, 0,
+    ]);
+    dhcp.extend_from_slice(&[3, 4, 10, 0, 0, 2, 6, 4, 10, 0, 0, 2, 255]);
+    seeds.push(vec![ipv4_frame(
+        Ipv4Addr::BROADCAST,
+        17,
+        64,
+        0,
+        &udp(67, 68, &dhcp),
+    )]);
+    let dns = [
+        0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1, 0xc0, 12, 0, 1, 0,
+        1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 9,
+    ];
+    seeds.push(vec![ipv4_frame(STACK_IP, 17, 64, 0, &udp(53, 49152, &dns))]);
+    seeds.push(vec![ipv4_frame(STACK_IP, 17, 64, 0, &udp(5000, 9, b"hi"))]);
+    // IPv4: options, a first and a later fragment, TTL 1, to the subnet broadcast.
+    let mut opt = ipv4_frame(STACK_IP, 1, 64, 0, &echo);
+    opt[14] = 0x46;
+    opt[16..18].copy_from_slice(&(24 + echo.len() as u16).to_be_bytes());
+    opt.splice(34..34, [1, 1, 1, 0]);
+    fix_checksums(&mut opt);
+    seeds.push(vec![opt]);
+    seeds.push(vec![
+        ipv4_frame(STACK_IP, 1, 64, 0x2000, &echo[..8]),
+        ipv4_frame(STACK_IP, 1, 64, 0x0001, &echo[8..]),
+    ]);
+    seeds.push(vec![ipv4_frame(STACK_IP, 1, 1, 0, &echo)]);
+    seeds.push(vec![ipv4_frame(
+        Ipv4Addr::new(10, 0, 0, 255),
+        1,
+        64,
+        0,
+        &echo,
+    )]);
+    seeds
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -593,5 +800,42 @@ mod tests {
         f[34 + 16] ^= 0xaa;
         fix_checksums(&mut f);
         assert_eq!(f, good);
+    }
+
+    /// The frames dictionary holds the world's sequence numbers: they follow from the
+    /// stack's seed and ISN generator, which may change.
+    #[test]
+    fn frames_dict_has_the_worlds_sequence_numbers() {
+        let dict = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/frames.dict"))
+            .expect("frames.dict");
+        with_world(|w| {
+            for pc in &w.peers {
+                let hex: String = pc
+                    .stack_seq
+                    .0
+                    .to_be_bytes()
+                    .iter()
+                    .map(|b| format!("\\x{b:02x}"))
+                    .collect();
+                let entry = format!("stack_seq_{}=\"{hex}\"", pc.port);
+                assert!(dict.contains(&entry), "frames.dict lacks {entry}");
+            }
+        });
+    }
+
+    /// Writes the frames target's seed inputs to `corpus/frames` (run by hand with
+    /// `cargo test --lib -- --ignored write_frames_seeds`, then `cargo fuzz cmin frames`).
+    #[test]
+    #[ignore]
+    fn write_frames_seeds() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/frames");
+        for (k, frames) in frames_seeds().iter().enumerate() {
+            let mut input = Vec::new();
+            for f in frames {
+                input.extend_from_slice(&(f.len() as u16 | FIX_CHECKSUMS).to_le_bytes());
+                input.extend_from_slice(f);
+            }
+            std::fs::write(format!("{dir}/seed-{k:03}"), input).unwrap();
+        }
     }
 }
