@@ -14,7 +14,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut buf = [0u8; 2048];
-    let n = repr.emit(&mut buf).expect("a parsed message fits 2048 bytes");
+    let n = repr
+        .emit(&mut buf)
+        .expect("a parsed message fits 2048 bytes");
     let again = DhcpPacket::new_checked(&buf[..n]).expect("emitted message checks");
     let back = DhcpRepr::parse(&again).expect("emitted message parses");
     assert_eq!(back.message_type, repr.message_type);

@@ -30,7 +30,9 @@ fuzz_target!(|data: &[u8]| {
     let mut r = Resolver::new(1);
     let now = Instant::ZERO;
     let h = r.resolve(now, "daytime.test", &SERVERS).unwrap();
-    let Some(o) = r.poll_transmit(now, &SERVERS) else { return };
+    let Some(o) = r.poll_transmit(now, &SERVERS) else {
+        return;
+    };
     let (port, id, slot) = (o.port, o.id, o.slot);
     r.sent(slot, now);
     let mut msg = data.to_vec();

@@ -11,7 +11,9 @@ use tidytcp::wire::icmpv6::{self, Icmpv6Ip, Icmpv6Repr};
 use tidytcp::wire::ipv6::{Ipv6Packet, next_header, walk_extensions};
 
 fn icmpv6(ip: Icmpv6Ip, msg: &[u8]) {
-    let Ok(r) = Icmpv6Repr::parse(ip, msg) else { return };
+    let Ok(r) = Icmpv6Repr::parse(ip, msg) else {
+        return;
+    };
     let _ = r.quoted();
     if let Icmpv6Repr::Ndisc(tidytcp::wire::ndisc::NdiscRepr::RouterAdvert { options, .. }) = r {
         let _ = options.iter().count();
@@ -30,7 +32,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(p) = Ipv6Packet::new_checked(data) {
         if let Ok(u) = p.upper_layer() {
             if u.protocol == next_header::ICMPV6 {
-                let ip = Icmpv6Ip { src: p.src_addr(), dst: p.dst_addr(), hop_limit: p.hop_limit() };
+                let ip = Icmpv6Ip {
+                    src: p.src_addr(),
+                    dst: p.dst_addr(),
+                    hop_limit: p.hop_limit(),
+                };
                 icmpv6(ip, u.data);
             }
         }

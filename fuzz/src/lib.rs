@@ -127,6 +127,83 @@ pub fn ip_frame(tcp: &[u8]) -> Vec<u8> {
     f
 }
 
+/// Bits of the frames target's 2-byte length prefix: the low 11 are the length (frames
+/// are at most 2000 bytes), and [`FIX_CHECKSUMS`] asks the harness to correct the frame's
+/// checksums.
+pub const LEN_MASK: u16 = 0x07ff;
+/// In a length prefix: correct the IPv4 header checksum and the TCP, UDP or ICMP checksum
+/// of the frame before it goes in (see [`fix_checksums`]). The fuzzer then reaches
+/// what lies behind a checksum test by flipping one bit, which comparison tracing would
+/// otherwise have to solve (and pay for in every comparison of every run).
+pub const FIX_CHECKSUMS: u16 = 0x8000;
+
+/// The Internet checksum's 16-bit ones'-complement sum of `data`, added to `sum`.
+fn ones_sum(mut sum: u32, data: &[u8]) -> u32 {
+    let mut words = data.chunks_exact(2);
+    for w in &mut words {
+        sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
+    }
+    if let [last] = words.remainder() {
+        sum += u32::from(*last) << 8;
+    }
+    sum
+}
+
+/// The complemented, folded checksum for a running sum.
+fn ones_finish(mut sum: u32) -> u16 {
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Corrects, in an Ethernet frame carrying IPv4, the header checksum and the TCP, UDP or
+/// ICMP checksum over the datagram's payload as its total length gives it (cut to the
+/// frame). Anything else is left alone: the frame may be any bytes.
+pub fn fix_checksums(f: &mut [u8]) {
+    if f.len() < 34 || f[12..14] != [0x08, 0x00] {
+        return;
+    }
+    let ihl = usize::from(f[14] & 0x0f) * 4;
+    if ihl < 20 || f.len() < 14 + ihl {
+        return;
+    }
+    f[24..26].fill(0);
+    let c = ones_finish(ones_sum(0, &f[14..14 + ihl]));
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+    let total = usize::from(u16::from_be_bytes([f[16], f[17]])).min(f.len() - 14);
+    if total < ihl {
+        return;
+    }
+    let (src, dst, proto) = (
+        [f[26], f[27], f[28], f[29]],
+        [f[30], f[31], f[32], f[33]],
+        f[23],
+    );
+    let body = &mut f[14 + ihl..14 + total];
+    let (at, pseudo) = match proto {
+        1 => (2, false),
+        6 => (16, true),
+        17 => (6, true),
+        _ => return,
+    };
+    if body.len() < at + 2 {
+        return;
+    }
+    body[at..at + 2].fill(0);
+    let mut sum = 0;
+    if pseudo {
+        sum = ones_sum(sum, &src);
+        sum = ones_sum(sum, &dst);
+        sum += u32::from(proto) + body.len() as u32;
+    }
+    let mut c = ones_finish(ones_sum(sum, body));
+    if proto == 17 && c == 0 {
+        c = 0xffff;
+    }
+    body[at..at + 2].copy_from_slice(&c.to_be_bytes());
+}
+
 /// The TCP segments in frames the stack sent: (header, payload length).
 pub fn sent_segments(dev: &mut QueueDevice) -> Vec<(TcpRepr, usize)> {
     let mut out = Vec::new();
@@ -470,6 +547,213 @@ impl<'a> World<'a> {
     }
 }
 
+/// An Ethernet/IPv4 frame from the peer (to `dst`) around `payload` of protocol `proto`,
+/// with its checksums fixed.
+#[cfg(test)]
+fn ipv4_frame(dst: Ipv4Addr, proto: u8, ttl: u8, frag: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; 34];
+    f[..6].copy_from_slice(&STACK_MAC.0);
+    f[6..12].copy_from_slice(&PEER_MAC.0);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&(20 + payload.len() as u16).to_be_bytes());
+    f[20..22].copy_from_slice(&frag.to_be_bytes());
+    f[22] = ttl;
+    f[23] = proto;
+    f[26..30].copy_from_slice(&PEER_IP.octets());
+    f[30..34].copy_from_slice(&dst.octets());
+    f.extend_from_slice(payload);
+    fix_checksums(&mut f);
+    f
+}
+
+/// Seed inputs for the frames target, as frame lists: segments at each of the world's
+/// connections (in window, with data, FIN, RST, SYN, SACK, out of window), new SYNs,
+/// ARP, ICMP (echo, errors quoting a connection), UDP (DHCP, DNS, a closed port) and IPv4
+/// oddities (options, fragments).
+#[cfg(test)]
+fn frames_seeds() -> Vec<Vec<Vec<u8>>> {
+    let mut seeds = Vec::new();
+    let (peers, ts) = {
+        let mut p = Vec::new();
+        let mut ts = 0;
+        with_world(|w| {
+            p = w.peers.clone();
+            ts = w.peer_ts();
+        });
+        (p, ts)
+    };
+    let tsopt = TcpOptions {
+        timestamps: Some((ts, 0)),
+        ..TcpOptions::NONE
+    };
+    let seg = |pc: &PeerConn,
+               flags: TcpFlags,
+               seq: SeqNum,
+               ack: SeqNum,
+               opts: TcpOptions,
+               data: &[u8]| {
+        let r = TcpRepr {
+            src_port: pc.port,
+            dst_port: LISTEN_PORT,
+            seq,
+            ack,
+            flags,
+            window: 8192,
+            options: opts,
+        };
+        peer_frame(pc.port, &r, data)
+    };
+    for pc in &peers {
+        let (s, a) = (pc.peer_seq, pc.stack_seq);
+        seeds.push(vec![seg(
+            pc,
+            TcpFlags::ACK | TcpFlags::PSH,
+            s,
+            a,
+            tsopt,
+            b"GET / HTTP/1.0\r\n\r\n",
+        )]);
+        seeds.push(vec![seg(pc, TcpFlags::ACK, s, a, tsopt, &[])]);
+        seeds.push(vec![seg(
+            pc,
+            TcpFlags::FIN | TcpFlags::ACK,
+            s,
+            a,
+            tsopt,
+            &[],
+        )]);
+        seeds.push(vec![seg(
+            pc,
+            TcpFlags::RST,
+            s,
+            SeqNum(0),
+            TcpOptions::NONE,
+            &[],
+        )]);
+        seeds.push(vec![seg(
+            pc,
+            TcpFlags::SYN,
+            s,
+            SeqNum(0),
+            syn_opts(ts),
+            &[],
+        )]);
+        seeds.push(vec![seg(pc, TcpFlags::ACK, s + 100_000, a, tsopt, b"x")]);
+        seeds.push(vec![
+            seg(pc, TcpFlags::ACK, s + 10, a, tsopt, b"later"),
+            seg(pc, TcpFlags::ACK, s, a, tsopt, b"first....."),
+        ]);
+    }
+    let pc = PeerConn {
+        port: 41000,
+        stack_seq: SeqNum(0),
+        peer_seq: SeqNum(9000),
+    };
+    seeds.push(vec![seg(
+        &pc,
+        TcpFlags::SYN,
+        SeqNum(9000),
+        SeqNum(0),
+        syn_opts(ts),
+        &[],
+    )]);
+    seeds.push(vec![seg(
+        &pc,
+        TcpFlags::ACK,
+        SeqNum(9001),
+        SeqNum(12345),
+        tsopt,
+        &[],
+    )]);
+    let mut arp = vec![0u8; 42];
+    let _ = EthernetRepr {
+        src: PEER_MAC,
+        dst: EthernetAddress::BROADCAST,
+        ethertype: EtherType::Arp,
+    }
+    .emit(&mut arp);
+    let _ = tidytcp::wire::arp::ArpRepr {
+        operation: tidytcp::wire::arp::ArpOperation::Reply,
+        source_hw: PEER_MAC,
+        source_ip: PEER_IP,
+        target_hw: STACK_MAC,
+        target_ip: STACK_IP,
+    }
+    .emit(&mut arp[14..]);
+    seeds.push(vec![arp]);
+    // ICMP: an echo request; a fragmentation-needed and a port-unreachable error quoting
+    // the stack's segment to 40001.
+    let echo = [8, 0, 0, 0, 0x12, 0x34, 0, 1, b'p', b'i', b'n', b'g'];
+    seeds.push(vec![ipv4_frame(STACK_IP, 1, 64, 0x4000, &echo)]);
+    if let Some(pc) = peers.first() {
+        let mut quote = vec![0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0];
+        quote.extend_from_slice(&STACK_IP.octets());
+        quote.extend_from_slice(&PEER_IP.octets());
+        quote.extend_from_slice(&LISTEN_PORT.to_be_bytes());
+        quote.extend_from_slice(&pc.port.to_be_bytes());
+        quote.extend_from_slice(&pc.stack_seq.0.to_be_bytes());
+        for (t, c, mtu) in [(3u8, 4u8, 576u16), (3, 3, 0), (11, 0, 0)] {
+            let mut m = vec![t, c, 0, 0, 0, 0];
+            m.extend_from_slice(&mtu.to_be_bytes());
+            m.extend_from_slice(&quote);
+            seeds.push(vec![ipv4_frame(STACK_IP, 1, 64, 0, &m)]);
+        }
+    }
+    // UDP: a DHCP reply to the client port, a DNS answer, a closed port.
+    let udp = |sp: u16, dp: u16, data: &[u8]| {
+        let mut u = Vec::new();
+        u.extend_from_slice(&sp.to_be_bytes());
+        u.extend_from_slice(&dp.to_be_bytes());
+        u.extend_from_slice(&(8 + data.len() as u16).to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(data);
+        u
+    };
+    let mut dhcp = vec![0u8; 240];
+    dhcp[..4].copy_from_slice(&[2, 1, 6, 0]);
+    dhcp[16..20].copy_from_slice(&STACK_IP.octets());
+    dhcp[28..34].copy_from_slice(&STACK_MAC.0);
+    dhcp[236..240].copy_from_slice(&[0x63, 0x82, 0x53, 0x63]);
+    dhcp.extend_from_slice(&[
+        53, 1, 2, 54, 4, 10, 0, 0, 2, 51, 4, 0, 0, 0x0e, 0x10, 1, 4, 255, 255, 255, 0,
+    ]);
+    dhcp.extend_from_slice(&[3, 4, 10, 0, 0, 2, 6, 4, 10, 0, 0, 2, 255]);
+    seeds.push(vec![ipv4_frame(
+        Ipv4Addr::BROADCAST,
+        17,
+        64,
+        0,
+        &udp(67, 68, &dhcp),
+    )]);
+    let dns = [
+        0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1, 0xc0, 12, 0, 1, 0,
+        1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 9,
+    ];
+    seeds.push(vec![ipv4_frame(STACK_IP, 17, 64, 0, &udp(53, 49152, &dns))]);
+    seeds.push(vec![ipv4_frame(STACK_IP, 17, 64, 0, &udp(5000, 9, b"hi"))]);
+    // IPv4: options, a first and a later fragment, TTL 1, to the subnet broadcast.
+    let mut opt = ipv4_frame(STACK_IP, 1, 64, 0, &echo);
+    opt[14] = 0x46;
+    opt[16..18].copy_from_slice(&(24 + echo.len() as u16).to_be_bytes());
+    opt.splice(34..34, [1, 1, 1, 0]);
+    fix_checksums(&mut opt);
+    seeds.push(vec![opt]);
+    seeds.push(vec![
+        ipv4_frame(STACK_IP, 1, 64, 0x2000, &echo[..8]),
+        ipv4_frame(STACK_IP, 1, 64, 0x0001, &echo[8..]),
+    ]);
+    seeds.push(vec![ipv4_frame(STACK_IP, 1, 1, 0, &echo)]);
+    seeds.push(vec![ipv4_frame(
+        Ipv4Addr::new(10, 0, 0, 255),
+        1,
+        64,
+        0,
+        &echo,
+    )]);
+    seeds
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,5 +780,62 @@ mod tests {
         });
         // And again on the reused storage.
         with_world(|w| assert_eq!(w.stack.connections().count(), 7));
+    }
+
+    /// `fix_checksums` restores the checksums of frames the peer builds correctly.
+    #[test]
+    fn fix_checksums_restores_valid_frames() {
+        let r = TcpRepr {
+            src_port: 40001,
+            dst_port: LISTEN_PORT,
+            seq: SeqNum(5),
+            ack: SeqNum(9),
+            flags: TcpFlags::ACK,
+            window: 100,
+            options: TcpOptions::NONE,
+        };
+        let good = peer_frame(40001, &r, b"hello");
+        let mut f = good.clone();
+        f[24] ^= 0x55;
+        f[34 + 16] ^= 0xaa;
+        fix_checksums(&mut f);
+        assert_eq!(f, good);
+    }
+
+    /// The frames dictionary holds the world's sequence numbers: they follow from the
+    /// stack's seed and ISN generator, which may change.
+    #[test]
+    fn frames_dict_has_the_worlds_sequence_numbers() {
+        let dict = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/frames.dict"))
+            .expect("frames.dict");
+        with_world(|w| {
+            for pc in &w.peers {
+                let hex: String = pc
+                    .stack_seq
+                    .0
+                    .to_be_bytes()
+                    .iter()
+                    .map(|b| format!("\\x{b:02x}"))
+                    .collect();
+                let entry = format!("stack_seq_{}=\"{hex}\"", pc.port);
+                assert!(dict.contains(&entry), "frames.dict lacks {entry}");
+            }
+        });
+    }
+
+    /// Writes the frames target's seed inputs to `corpus/frames` (run by hand with
+    /// `cargo test --lib -- --ignored write_frames_seeds`, then `cargo fuzz cmin frames`).
+    #[test]
+    #[ignore]
+    fn write_frames_seeds() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/frames");
+        for (k, frames) in frames_seeds().iter().enumerate() {
+            let mut input = Vec::new();
+            for f in frames {
+                input.extend_from_slice(&(f.len() as u16 | FIX_CHECKSUMS).to_le_bytes());
+                input.extend_from_slice(f);
+            }
+            std::fs::write(format!("{dir}/seed-{k:03}"), input).unwrap();
+        }
     }
 }
