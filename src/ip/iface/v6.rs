@@ -797,3 +797,320 @@ fn mld_max_delay(code: u16) -> Duration {
     };
     Duration::from_millis(ms)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ip::IfaceConfig;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    const OUR_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
+    const PEER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x02]);
+    const OTHER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x03]);
+
+    fn t(ms: u64) -> Instant {
+        Instant::from_millis(ms)
+    }
+
+    fn ours() -> Ipv6Addr {
+        ipv6::link_local_from_mac(OUR_MAC)
+    }
+
+    fn peer() -> Ipv6Addr {
+        ipv6::link_local_from_mac(PEER_MAC)
+    }
+
+    /// An interface whose link-local address passed DAD (IPv4's announcements off).
+    fn iface() -> Interface<4> {
+        let mut c = IfaceConfig::new(OUR_MAC, "10.7.0.2/24".parse().unwrap());
+        c.arp.announcements = 0;
+        c.ipv6.slaac.router_solicitations = 0;
+        let mut i = Interface::new(c);
+        i.up(t(0));
+        let mut now = t(0);
+        while now < t(3000) {
+            while let Some(r) = i.poll_transmit(now) {
+                let mut b = std::vec![0u8; r.frame_len()];
+                i.emit_reply(&r, &mut b).unwrap();
+            }
+            now += Duration::from_millis(100);
+        }
+        assert_eq!(
+            i.take_ipv6_event(),
+            Some(SlaacEvent::Usable(ipv6::Ipv6Cidr::new(ours(), 64)))
+        );
+        i
+    }
+
+    /// A frame from PEER_MAC with an ICMPv6 message.
+    fn icmp_frame(src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8, m: &Icmpv6Repr<'_>) -> Vec<u8> {
+        let len = m.buffer_len();
+        let mut f = std::vec![0u8; 14 + 40 + len];
+        let dst_mac = if dst.is_multicast() {
+            ipv6::multicast_mac(dst)
+        } else {
+            OUR_MAC
+        };
+        EthernetRepr {
+            src: PEER_MAC,
+            dst: dst_mac,
+            ethertype: EtherType::Ipv6,
+        }
+        .emit(&mut f)
+        .unwrap();
+        let ip = Ipv6Repr {
+            src,
+            dst,
+            next_header: next_header::ICMPV6,
+            payload_len: len as u16,
+            hop_limit,
+        };
+        ip.emit(&mut f[14..]).unwrap();
+        m.emit(
+            Icmpv6Ip {
+                src,
+                dst,
+                hop_limit,
+            },
+            &mut f[54..],
+        )
+        .unwrap();
+        f
+    }
+
+    fn na(flags: u8, target: Ipv6Addr, mac: EthernetAddress) -> Vec<u8> {
+        let m = Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
+            flags,
+            target,
+            lladdr: Some(mac),
+        });
+        icmp_frame(target, ours(), 255, &m)
+    }
+
+    fn state(i: &Interface<4>, a: Ipv6Addr) -> Option<NeighborState> {
+        i.ndp_cache().get(a)
+    }
+
+    #[test]
+    fn resolution_solicits_the_group_then_a_solicited_advert_makes_it_reachable() {
+        let mut i = iface();
+        let now = t(3000);
+        assert_eq!(i.lookup6(now, peer()), Err(NeighborStatus::Pending));
+        assert!(i.wait_for6(now, peer(), 7));
+        let group = ipv6::solicited_node(peer());
+        assert_eq!(
+            i.poll_transmit(now),
+            Some(Reply::NeighborSolicit {
+                dst_mac: ipv6::multicast_mac(group),
+                dst: group,
+                src: ours(),
+                target: peer(),
+            })
+        );
+        // A solicited advertisement completes the entry as REACHABLE...
+        i.receive(now, &na(NA_SOLICITED | NA_OVERRIDE, peer(), PEER_MAC));
+        assert!(matches!(
+            state(&i, peer()),
+            Some(NeighborState::Reachable { mac: PEER_MAC, expires_at }) if expires_at > now
+        ));
+        assert_eq!(i.poll_resolved(), Some(7));
+        assert_eq!(i.lookup6(now, peer()), Ok(PEER_MAC));
+        // ... a non-override advertisement with another address changes nothing ...
+        i.receive(now, &na(0, peer(), OTHER_MAC));
+        assert_eq!(i.lookup6(now, peer()), Ok(PEER_MAC));
+        // ... an override one moves it to STALE at the new address.
+        i.receive(now, &na(NA_OVERRIDE, peer(), OTHER_MAC));
+        assert_eq!(
+            state(&i, peer()),
+            Some(NeighborState::Reachable {
+                mac: OTHER_MAC,
+                expires_at: now
+            })
+        );
+        assert_eq!(i.stats().nd_adverts_in, 3);
+    }
+
+    #[test]
+    fn stale_goes_through_delay_and_unicast_probes_to_incomplete() {
+        let mut i = iface();
+        let ns = Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit {
+            target: ours(),
+            lladdr: Some(PEER_MAC),
+        });
+        let now = t(3000);
+        let f = icmp_frame(peer(), ipv6::solicited_node(ours()), 255, &ns);
+        let r = i.receive(now, &f);
+        assert!(matches!(
+            r,
+            Received::Reply(Reply::NeighborAdvert {
+                solicited: true,
+                ..
+            })
+        ));
+        // Learnt STALE; the first use starts DELAY, unicast probes after 5 s.
+        assert_eq!(i.lookup6(now, peer()), Ok(PEER_MAC));
+        assert!(matches!(
+            state(&i, peer()),
+            Some(NeighborState::Probing {
+                requests_sent: 0,
+                ..
+            })
+        ));
+        assert_eq!(i.poll_transmit(t(4000)), None);
+        let probe = i.poll_transmit(t(8000));
+        assert_eq!(
+            probe,
+            Some(Reply::NeighborSolicit {
+                dst_mac: PEER_MAC,
+                dst: peer(),
+                src: ours(),
+                target: peer()
+            })
+        );
+        assert!(i.poll_transmit(t(9000)).is_some());
+        assert!(i.poll_transmit(t(10000)).is_some());
+        assert_eq!(i.poll_transmit(t(10500)), None);
+        // Unanswered: back to INCOMPLETE, solicited by multicast.
+        let r = i.poll_transmit(t(11000));
+        assert!(
+            matches!(r, Some(Reply::NeighborSolicit { dst, .. }) if dst.is_multicast()),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn echo_to_all_nodes_is_answered_from_the_link_local_address() {
+        let mut i = iface();
+        let m = Icmpv6Repr::EchoRequest {
+            ident: 1,
+            seq_no: 2,
+            data: b"x",
+        };
+        let f = icmp_frame(peer(), ipv6::ALL_NODES, 64, &m);
+        let r = i.receive(t(3000), &f);
+        assert!(
+            matches!(r, Received::Reply(Reply::Echo6 { src, dst, .. }) if src == ours() && dst == peer())
+        );
+        // Not to others' unicast addresses.
+        let f = icmp_frame(peer(), "fe80::99".parse().unwrap(), 64, &m);
+        let r = i.receive(t(3000), &f);
+        assert_eq!(r, Received::Dropped(DropReason::NotOurAddress));
+    }
+
+    #[test]
+    fn parameter_problems_are_rate_limited() {
+        let mut i = iface();
+        let mut f = icmp_frame(
+            peer(),
+            ours(),
+            64,
+            &Icmpv6Repr::EchoRequest {
+                ident: 1,
+                seq_no: 1,
+                data: &[],
+            },
+        );
+        // Destination Options with an option of type 0x80 (discard, send an error).
+        f[20] = next_header::DEST_OPTS;
+        f.truncate(54);
+        f.extend_from_slice(&[next_header::NO_NEXT, 0, 0x80, 2, 0, 0, 1, 0]);
+        f[18..20].copy_from_slice(&8u16.to_be_bytes());
+        let mut sent = 0;
+        for _ in 0..30 {
+            if matches!(
+                i.receive(t(3000), &f),
+                Received::Reply(Reply::Icmpv6Error { .. })
+            ) {
+                sent += 1;
+            }
+        }
+        assert_eq!(sent, usize::from(ERROR_BURST));
+        assert_eq!(i.stats().icmpv6_errors_limited, 20);
+        assert!(matches!(i.receive(t(3100), &f), Received::Reply(_)));
+    }
+
+    #[test]
+    fn a_query_for_all_groups_schedules_a_report() {
+        let mut i = iface();
+        // An MLDv2 general query (Icmpv6Repr emits none: a host sends no queries).
+        let mut data = [0u8; 20];
+        data[16] = 2; // QRV
+        let q = Icmpv6Repr::Other {
+            msg_type: msg_type::MLD_QUERY,
+            code: 0,
+            rest: [0x03, 0xe8, 0, 0],
+            data: &data,
+        };
+        let f = icmp_frame(peer(), ipv6::ALL_NODES, 1, &q);
+        let r = i.receive(t(3000), &f);
+        assert_eq!(r, Received::Handled);
+        let mut reports = 0;
+        let mut now = t(3000);
+        while now <= t(4100) {
+            while let Some(r) = i.poll_transmit(now) {
+                reports += usize::from(matches!(r, Reply::Slaac(SlaacOutput::MldReport { .. })));
+            }
+            now += Duration::from_millis(50);
+        }
+        assert_eq!(reports, 1);
+        assert_eq!(
+            mld_max_delay(0x8000 | 0x0001),
+            Duration::from_millis((0x1001) << 3)
+        );
+    }
+
+    /// IPv6 frames with a few bytes changed, and random tails.
+    fn v6_frames() -> impl Strategy<Value = Vec<u8>> {
+        let ns = Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit {
+            target: ours(),
+            lladdr: Some(PEER_MAC),
+        });
+        let echo = Icmpv6Repr::EchoRequest {
+            ident: 1,
+            seq_no: 1,
+            data: b"abcdefgh",
+        };
+        let bases = std::vec![
+            icmp_frame(peer(), ipv6::solicited_node(ours()), 255, &ns),
+            icmp_frame(peer(), ours(), 64, &echo),
+            na(NA_SOLICITED | NA_OVERRIDE, peer(), PEER_MAC),
+        ];
+        (
+            proptest::sample::select(bases),
+            proptest::collection::vec((14usize..200, any::<u8>()), 0..4),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        )
+            .prop_map(|(mut f, edits, tail)| {
+                for (at, v) in edits {
+                    let at = at % f.len();
+                    f[at] = v;
+                }
+                f.extend_from_slice(&tail);
+                f
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn ipv6_input_never_panics(frames in proptest::collection::vec(v6_frames(), 1..12)) {
+            let mut i = iface();
+            for (n, f) in frames.iter().enumerate() {
+                let now = t(3000 + n as u64 * 400);
+                let _ = i.lookup6(now, peer());
+                let _ = i.wait_for6(now, peer(), n as u32);
+                if let Received::Reply(r) = i.receive(now, f) {
+                    let mut b = std::vec![0u8; r.frame_len()];
+                    prop_assert_eq!(i.emit_reply(&r, &mut b), Ok(b.len()));
+                }
+                while let Some(r) = i.poll_transmit(now) {
+                    let mut b = std::vec![0u8; r.frame_len()];
+                    prop_assert_eq!(i.emit_reply(&r, &mut b), Ok(b.len()));
+                }
+                while i.poll_resolved().is_some() {}
+                while i.poll_failed(now).is_some() {}
+            }
+            prop_assert!(i.ndp_cache().len() <= 4);
+        }
+    }
+}
