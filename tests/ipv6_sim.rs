@@ -271,3 +271,54 @@ fn a_tentative_address_claimed_by_another_host_is_not_used() {
             .is_none()
     );
 }
+
+#[test]
+fn a_syn_over_ipv6_is_refused_with_a_reset_until_tcp_carries_ipv6() {
+    use tidytcp::wire::tcp::{SeqNum, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
+    let mut sb = storage();
+    let mut b = Stack::new(config6(2, None), &mut sb);
+    let _listener = b.listen(7, 1).unwrap();
+    let mut link = link(clean(0), 9);
+    let mut now = Instant::ZERO;
+    run_b(&mut b, &mut link, &mut now, Instant::from_secs(3));
+    let (ll_a, ll_b) = (link_local_from_mac(A_MAC), link_local_from_mac(B_MAC));
+    let syn = TcpRepr {
+        src_port: 40000,
+        dst_port: 7,
+        seq: SeqNum(1000),
+        ack: SeqNum(0),
+        flags: TcpFlags::SYN,
+        window: 8192,
+        options: TcpOptions::default(),
+    };
+    let mut seg = vec![0u8; syn.header_len()];
+    syn.emit(&mut seg).unwrap();
+    let mut sum = ipv6::pseudo_header(ll_a, ll_b, next_header::TCP, seg.len() as u32);
+    sum.add_bytes(&seg);
+    tidytcp::wire::tcp::set_checksum(&mut seg, sum.finish());
+    let ip = Ipv6Repr {
+        src: ll_a,
+        dst: ll_b,
+        next_header: next_header::TCP,
+        payload_len: seg.len() as u16,
+        hop_limit: 64,
+    };
+    send6(&mut link, now, B_MAC, ip, &seg);
+    let until = now + Duration::from_millis(50);
+    let got = run_b(&mut b, &mut link, &mut now, until);
+    let rst = got.iter().find_map(|f| {
+        let p = Ipv6Packet::new_checked(&f[14..]).ok()?;
+        (p.next_header() == next_header::TCP).then(|| {
+            let mut sum =
+                ipv6::pseudo_header(p.src_addr(), p.dst_addr(), 6, p.payload().len() as u32);
+            sum.add_bytes(p.payload());
+            assert_eq!(sum.sum(), 0xffff, "reset checksum");
+            let t = TcpRepr::parse(&TcpPacket::new_checked(p.payload()).unwrap()).unwrap();
+            (p.src_addr(), p.dst_addr(), t.flags, t.ack, f[..6].to_vec())
+        })
+    });
+    let (src, dst, flags, ack, eth_dst) = rst.expect("a reset");
+    assert_eq!((src, dst, eth_dst), (ll_b, ll_a, A_MAC.0.to_vec()));
+    assert!(flags.contains(TcpFlags::RST | TcpFlags::ACK));
+    assert_eq!(ack, SeqNum(1001));
+}

@@ -135,6 +135,18 @@ impl Default for Ipv6Config {
 pub const IPV4_PAYLOAD_OFFSET: usize =
     crate::wire::ethernet::HEADER_LEN + crate::wire::ipv4::HEADER_LEN;
 
+/// Offset of the payload in a frame built by [`Interface::emit_ipv6`]: the Ethernet
+/// header and the 40-byte IPv6 header (no extension headers).
+#[cfg(feature = "proto-ipv6")]
+pub const IPV6_PAYLOAD_OFFSET: usize =
+    crate::wire::ethernet::HEADER_LEN + crate::wire::ipv6::HEADER_LEN;
+
+/// Length of a frame carrying an IPv6 payload of `payload_len` bytes (saturating).
+#[cfg(feature = "proto-ipv6")]
+pub const fn ipv6_frame_len(payload_len: usize) -> usize {
+    IPV6_PAYLOAD_OFFSET.saturating_add(payload_len)
+}
+
 /// Length of a frame carrying an IPv4 payload of `payload_len` bytes (saturating).
 pub const fn ipv4_frame_len(payload_len: usize) -> usize {
     IPV4_PAYLOAD_OFFSET.saturating_add(payload_len)
@@ -438,6 +450,19 @@ pub enum Received<'f> {
     },
     /// An ICMP error about a datagram we sent.
     IcmpError(IcmpError),
+    /// A TCP segment over IPv6 to a usable unicast address of ours (feature
+    /// `proto-ipv6`).
+    #[cfg(feature = "proto-ipv6")]
+    Tcp6 {
+        /// Ethernet source (the neighbour or router it came through).
+        src_mac: EthernetAddress,
+        /// Source address.
+        src: Ipv6Addr,
+        /// Destination address (ours).
+        dst: Ipv6Addr,
+        /// The TCP segment, header included, checksum not verified.
+        payload: &'f [u8],
+    },
     /// A UDP datagram for us (unicast or broadcast), for the stack's DHCP client and DNS
     /// resolver; only with the `dhcpv4` or `dns` feature (without, UDP is
     /// [`DropReason::UnknownProtocol`]).

@@ -31,6 +31,8 @@ mod addr;
 mod dhcp;
 #[cfg(feature = "dns")]
 mod dns;
+#[cfg(feature = "proto-ipv6")]
+mod tcp6;
 #[cfg(any(feature = "dhcpv4", feature = "dns"))]
 mod udp;
 
@@ -414,6 +416,13 @@ impl<'a> Stack<'a> {
             }
             Received::Tcp { src, dst, payload } => self.tcp_input(now, src, dst, payload, tx, caps),
             Received::IcmpError(e) => self.icmp_error(&e),
+            #[cfg(feature = "proto-ipv6")]
+            Received::Tcp6 {
+                src_mac,
+                src,
+                dst,
+                payload,
+            } => self.tcp6_input(src_mac, src, dst, payload, tx, !caps.checksum.rx_verified),
             #[cfg(any(feature = "dhcpv4", feature = "dns"))]
             Received::Udp {
                 src_mac,

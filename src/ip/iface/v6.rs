@@ -200,6 +200,19 @@ impl<const N: usize> Interface<N> {
         };
         match upper.protocol {
             next_header::ICMPV6 => self.receive_icmpv6(now, src_mac, ip, kind, upper.data),
+            next_header::TCP if kind == DstKind::Multicast => self.drop(DropReason::TcpNotUnicast),
+            next_header::TCP if kind == DstKind::Tentative || src.is_unspecified() => {
+                self.drop(DropReason::NotOurAddress)
+            }
+            next_header::TCP => {
+                bump(&mut self.stats.tcp_in);
+                Received::Tcp6 {
+                    src_mac,
+                    src,
+                    dst,
+                    payload: upper.data,
+                }
+            }
             _ => self.drop(DropReason::UnknownProtocol),
         }
     }
@@ -582,6 +595,36 @@ impl<const N: usize> Interface<N> {
             let ttl = self.reachable_time();
             self.v6.cache.confirm_hinted(now, hop, ttl, None);
         }
+    }
+
+    /// Writes the Ethernet header (to `dst_mac`) and an IPv6 header (from `src`, an
+    /// address of ours, to `dst`; the hop limit a router advertised, else the
+    /// configuration's) to the front of `buf`, and returns the payload's offset,
+    /// [`IPV6_PAYLOAD_OFFSET`](crate::ip::IPV6_PAYLOAD_OFFSET). `buf` must hold the whole
+    /// frame, [`ipv6_frame_len(payload_len)`](crate::ip::ipv6_frame_len) bytes.
+    pub fn emit_ipv6(
+        &mut self,
+        buf: &mut [u8],
+        dst_mac: EthernetAddress,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        next_header: u8,
+        payload_len: usize,
+    ) -> Result<usize, WireError> {
+        let len = u16::try_from(payload_len).map_err(|_| WireError::Malformed)?;
+        if buf.len() < crate::ip::ipv6_frame_len(payload_len) {
+            return Err(WireError::Truncated);
+        }
+        let repr = Ipv6Repr {
+            src,
+            dst,
+            next_header,
+            payload_len: len,
+            hop_limit: self.hop_limit(),
+        };
+        let at = self.write_ipv6(buf, dst_mac, repr)?;
+        bump(&mut self.stats.frames_out);
+        Ok(at)
     }
 
     /// The hop limit of our packets.
