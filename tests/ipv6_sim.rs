@@ -322,3 +322,25 @@ fn a_syn_over_ipv6_is_refused_with_a_reset_until_tcp_carries_ipv6() {
     assert!(flags.contains(TcpFlags::RST | TcpFlags::ACK));
     assert_eq!(ack, SeqNum(1001));
 }
+
+#[test]
+fn renumbering_ipv4_keeps_the_ipv6_addresses() {
+    let mut sb = storage();
+    let mut b = Stack::new(config6(2, Some("2001:db8::2/64")), &mut sb);
+    let mut link = link(clean(0), 11);
+    let mut now = Instant::ZERO;
+    run_b(&mut b, &mut link, &mut now, Instant::from_secs(3));
+    let usable = |b: &Stack<'_>| {
+        b.interface()
+            .slaac()
+            .unwrap()
+            .addresses()
+            .filter(|a| a.state != tidytcp::ip::slaac::AddrState::Tentative)
+            .count()
+    };
+    assert_eq!(usable(&b), 2);
+    b.set_ipv4("10.0.1.2/24".parse().unwrap());
+    let until = now + Duration::from_millis(20);
+    run_b(&mut b, &mut link, &mut now, until);
+    assert_eq!(usable(&b), 2, "no new DAD: the IPv6 addresses stay usable");
+}

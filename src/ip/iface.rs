@@ -92,8 +92,10 @@ impl<const N: usize> Interface<N> {
         self.config = config;
         self.memo = None;
         if renumbered {
+            // A new IPv4 address is announced again; IPv6 keeps its addresses unless
+            // its own settings or the MAC changed (below).
             self.cache.flush();
-            self.up(now);
+            self.announce(now);
         }
         #[cfg(feature = "proto-ipv6")]
         if v6_changed {
@@ -136,12 +138,18 @@ impl<const N: usize> Interface<N> {
         core::mem::take(&mut self.conflict)
     }
 
-    /// The link came up (again): schedules the gratuitous ARP announcements from `now`.
+    /// The link came up (again): schedules the gratuitous ARP announcements from `now`,
+    /// and (with `proto-ipv6`) restarts IPv6: its addresses go through DAD again.
     pub fn up(&mut self, now: Instant) {
-        self.announce_left = self.config.arp.announcements;
-        self.announce_at = now;
+        self.announce(now);
         #[cfg(feature = "proto-ipv6")]
         self.up_v6(now);
+    }
+
+    /// Schedules the gratuitous ARP announcements from `now`.
+    fn announce(&mut self, now: Instant) {
+        self.announce_left = self.config.arp.announcements;
+        self.announce_at = now;
     }
 
     // ----- input -------------------------------------------------------------------
