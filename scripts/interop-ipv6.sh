@@ -119,6 +119,19 @@ start "$LOG" --ip6 "$STATIC6/64" --pcap "$WORK/static.pcap" && {
     LL=$(sed -n 's/^ipv6: usable \(fe80:[^/]*\)\/64.*/\1/p' "$LOG" | head -1)
     ping6 static "$LL%$TAP"
     ping6 static "$STATIC6"
+    out=$(in_ns ping -6 -c 2 -i 0.2 -W 2 -s 1400 "$STATIC6" 2>&1)
+    if grep -q ' 0% packet loss' <<<"$out" && grep -q '^1408 bytes from' <<<"$out"; then
+        ok "static: ping -6 -s 1400 $STATIC6: 1400-byte payloads echoed"
+    else
+        bad "static: ping -6 -s 1400: $(tail -2 <<<"$out" | tr '\n' ' ')"
+    fi
+    # RFC 4443 4.2: an echo to all-nodes is answered from a unicast address of ours.
+    out=$(in_ns ping -6 -c 3 -i 0.3 -W 2 "ff02::1%$TAP" 2>&1)
+    if grep -q "from $LL" <<<"$out"; then
+        ok "static: ping -6 ff02::1%$TAP answered from $LL"
+    else
+        bad "static: ping -6 ff02::1: no answer from $LL: $(head -4 <<<"$out" | tr '\n' ' ')"
+    fi
     neigh=$(in_ns ip -6 neigh show dev "$TAP" "$STATIC6")
     if grep -qE 'lladdr 02:00:0a:0a:00:02 (REACHABLE|STALE|DELAY|PROBE)' <<<"$neigh"; then
         ok "static: Linux resolved $STATIC6 by Neighbor Discovery ($neigh)"
