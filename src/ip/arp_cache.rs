@@ -166,7 +166,7 @@ impl<A: Copy + Eq, const N: usize> NeighborCache<A, N> {
     /// An empty table.
     pub const fn new() -> Self {
         NeighborCache {
-            entries: [const { None }; N],
+            entries: [None; N],
             calm: true,
         }
     }
