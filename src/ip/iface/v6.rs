@@ -34,6 +34,9 @@ pub(crate) struct V6<const N: usize> {
     slaac: Option<Slaac>,
     /// The IPv6 neighbour cache (RFC 4861 §5.1), NUD states as in ARP's.
     cache: NeighborCache<Ipv6Addr, N>,
+    /// When the configuration next needs to run (its `poll_at`, kept after every call
+    /// that can move it, so that the poll loop's idle test costs a comparison).
+    due: Option<Instant>,
     /// Seeds the configuration's timer jitter.
     seed: u64,
     /// The error token bucket and when it was last refilled.
@@ -46,6 +49,7 @@ impl<const N: usize> V6<N> {
         V6 {
             slaac: None,
             cache: NeighborCache::new(),
+            due: None,
             seed,
             err_tokens: ERROR_BURST,
             err_at: Instant::ZERO,
@@ -132,6 +136,7 @@ impl<const N: usize> Interface<N> {
         let c = self.config.ipv6;
         if !c.enabled {
             self.v6.slaac = None;
+            self.v6.due = None;
             return;
         }
         let mut s = Slaac::new(c.slaac, self.config.mac, self.v6.seed, now);
@@ -140,6 +145,12 @@ impl<const N: usize> Interface<N> {
         }
         self.v6.slaac = Some(s);
         self.v6.cache.flush();
+        self.refresh_due();
+    }
+
+    /// Records when the configuration next needs to run.
+    fn refresh_due(&mut self) {
+        self.v6.due = self.v6.slaac.as_ref().and_then(Slaac::poll_at);
     }
 
     fn dst_kind(&self, dst: Ipv6Addr) -> Option<DstKind> {
@@ -199,7 +210,11 @@ impl<const N: usize> Interface<N> {
             hop_limit: packet.hop_limit(),
         };
         match upper.protocol {
-            next_header::ICMPV6 => self.receive_icmpv6(now, src_mac, ip, kind, upper.data),
+            next_header::ICMPV6 => {
+                let r = self.receive_icmpv6(now, src_mac, ip, kind, upper.data);
+                self.refresh_due();
+                r
+            }
             next_header::TCP if kind == DstKind::Multicast => self.drop(DropReason::TcpNotUnicast),
             next_header::TCP if kind == DstKind::Tentative || src.is_unspecified() => {
                 self.drop(DropReason::NotOurAddress)
@@ -441,14 +456,15 @@ impl<const N: usize> Interface<N> {
     /// The IPv6 frames the interface sends of its own: what the configuration asks for,
     /// then Neighbor Solicitations that are due.
     pub(super) fn poll_transmit_v6(&mut self, now: Instant) -> Option<Reply<'static>> {
-        let slaac = self.v6.slaac.as_mut()?;
-        if let Some(out) = slaac.poll_transmit(now) {
+        let out = self.v6.slaac.as_mut()?.poll_transmit(now);
+        self.refresh_due();
+        if let Some(out) = out {
             return Some(Reply::Slaac(out));
         }
         if self.v6.cache.is_calm() {
             return None;
         }
-        let retrans = slaac.link().retrans;
+        let retrans = self.v6.slaac.as_ref()?.link().retrans;
         self.advance_v6(now);
         let (target, mac) = self.v6.cache.due_request(now, retrans, MAX_SOLICITS)?;
         let src = self.ipv6_source_for(target)?;
@@ -475,12 +491,7 @@ impl<const N: usize> Interface<N> {
 
     /// Nothing IPv6 to send at `now`.
     pub(super) fn v6_transmit_idle(&self, now: Instant) -> bool {
-        self.v6.cache.is_calm()
-            && self
-                .v6
-                .slaac
-                .as_ref()
-                .is_none_or(|s| s.poll_at().is_none_or(|t| t > now))
+        self.v6.cache.is_calm() && self.v6.due.is_none_or(|t| t > now)
     }
 
     /// When the IPv6 side next needs to run.
@@ -488,8 +499,7 @@ impl<const N: usize> Interface<N> {
         if self.v6.cache.has_ready_waiters() {
             return Some(Instant::ZERO);
         }
-        let s = self.v6.slaac.as_ref().and_then(Slaac::poll_at);
-        match (s, self.v6.cache.next_deadline()) {
+        match (self.v6.due, self.v6.cache.next_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
