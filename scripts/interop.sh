@@ -453,5 +453,13 @@ start inetd "$WORK/inetd-pcap.log" --msl 0.5 --pcap "$WORK/clean.pcap" && {
     fi
 }
 
+# ---------------------------------------------------------------- IPv6 (issue 20)
+# Its own namespace (tt-ipv6): ping -6 to the link-local, static and SLAAC addresses, DAD.
+if scripts/interop-ipv6.sh | sed 's/^/ipv6: /'; then
+    ok "IPv6 checks (scripts/interop-ipv6.sh)"
+else
+    bad "IPv6 checks (scripts/interop-ipv6.sh)"
+fi
+
 echo "interop: $PASSED passed, $FAILED failed in ${SECONDS}s"
 [ "$FAILED" -eq 0 ]

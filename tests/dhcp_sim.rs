@@ -137,6 +137,11 @@ fn run(
     while *now < until {
         let next = a.poll(*now, &mut link.a());
         while let Some(e) = a.take_address_event() {
+            // IPv6's own address events (its link-local address) are not DHCP's.
+            #[cfg(feature = "proto-ipv6")]
+            if matches!(e, AddressEvent::Ipv6(_)) {
+                continue;
+            }
             events.push(e);
         }
         srv.serve(link, *now);

@@ -161,11 +161,18 @@ fn counting_waker() -> (Arc<Counter>, Waker) {
 }
 
 fn config(last: u8) -> Config {
-    Config::new(
+    #[allow(unused_mut)]
+    let mut c = Config::new(
         format!("02:00:00:00:00:{last:02x}").parse().unwrap(),
         format!("10.0.0.{last}/24").parse().unwrap(),
         [last; 16],
-    )
+    );
+    // These tests count the IPv4 frames and wake-ups of an idle stack.
+    #[cfg(feature = "proto-ipv6")]
+    {
+        c.iface.ipv6.enabled = false;
+    }
+    c
 }
 
 /// An Ethernet broadcast ARP request from 10.0.0.9 for `target`.

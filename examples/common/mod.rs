@@ -9,6 +9,10 @@
 //! --ip ADDR/PREFIX    our address (10.7.0.2/24)
 //! --dhcp              get the address, gateway and DNS servers by DHCPv4 instead
 //! --gateway ADDR      default gateway (none)
+//! --ip6 ADDR/PREFIX   a static IPv6 address besides the link-local one (from the MAC);
+//!                     both are used once Duplicate Address Detection passes
+//! --slaac             form IPv6 addresses from routers' advertised prefixes (and
+//!                     solicit routers at start)
 //! --mac MAC           our Ethernet address (02:00 followed by the IPv4 address)
 //! --pcap FILE         record every frame that crosses the TAP device
 //! --pcap-view VIEW    with --faults: `wire` (default) records what crosses the TAP,
@@ -45,6 +49,7 @@ use tidytcp::stack::{Config, Stack};
 use tidytcp::tcp::{Keepalive, State};
 use tidytcp::wire::ethernet::EthernetAddress;
 use tidytcp::wire::ipv4::Ipv4Cidr;
+use tidytcp::wire::ipv6::Ipv6Cidr;
 use tidytcp::{Duration, Error, Instant};
 
 /// The options every TAP example understands, and the rest of the command line.
@@ -54,6 +59,10 @@ pub struct Options {
     /// `--dhcp`: the address comes from a DHCP server (`ip` then only seeds the MAC).
     pub dhcp: bool,
     pub gateway: Option<Ipv4Addr>,
+    /// `--ip6`: a static IPv6 address.
+    pub ip6: Option<Ipv6Cidr>,
+    /// `--slaac`: IPv6 stateless address autoconfiguration from Router Advertisements.
+    pub slaac: bool,
     pub mac: Option<EthernetAddress>,
     pub pcap: Option<String>,
     /// With `--faults`: record what the stack sends and receives, not what crosses the
@@ -73,7 +82,7 @@ pub fn usage_exit(usage: &str, msg: &str) -> ! {
     eprintln!("{msg}");
     eprintln!("usage: {usage}");
     eprintln!(
-        "common options: [--tap NAME] [--ip ADDR/PREFIX | --dhcp] [--gateway ADDR] [--mac MAC] \
+        "common options: [--tap NAME] [--ip ADDR/PREFIX | --dhcp] [--gateway ADDR] [--ip6 ADDR/PREFIX] [--slaac] [--mac MAC] \
          [--pcap FILE] [--pcap-view wire|stack] [--faults loss=P%,dup=P%,reorder=P%,delay=Nms,seed=N] \
          [--msl SECONDS] [--keepalive SECONDS] [--status PORT]"
     );
@@ -132,6 +141,8 @@ impl Options {
             ip: "10.7.0.2/24".parse().unwrap(),
             dhcp: false,
             gateway: None,
+            ip6: None,
+            slaac: false,
             mac: None,
             pcap: None,
             pcap_stack_view: false,
@@ -150,10 +161,15 @@ impl Options {
                 o.dhcp = true;
                 continue;
             }
+            if k == "--slaac" {
+                o.slaac = true;
+                continue;
+            }
             let common = [
                 "--tap",
                 "--ip",
                 "--gateway",
+                "--ip6",
                 "--mac",
                 "--pcap",
                 "--pcap-view",
@@ -176,6 +192,7 @@ impl Options {
                 "--tap" => o.tap = v.clone(),
                 "--ip" => o.ip = v.parse().unwrap_or_else(|_| bad(usage, &k, &v)),
                 "--gateway" => o.gateway = Some(v.parse().unwrap_or_else(|_| bad(usage, &k, &v))),
+                "--ip6" => o.ip6 = Some(v.parse().unwrap_or_else(|_| bad(usage, &k, &v))),
                 "--mac" => o.mac = Some(v.parse().unwrap_or_else(|_| bad(usage, &k, &v))),
                 "--pcap" => o.pcap = Some(v.clone()),
                 "--pcap-view" => {
@@ -223,6 +240,11 @@ impl Options {
         let mut cfg = Config::new(self.mac(), self.ip, seed);
         if let Some(gw) = self.gateway {
             cfg.iface = cfg.iface.with_gateway(gw);
+        }
+        cfg.iface.ipv6.static_addr = self.ip6;
+        cfg.iface.ipv6.slaac.autoconf = self.slaac;
+        if !self.slaac {
+            cfg.iface.ipv6.slaac.router_solicitations = 0;
         }
         if let Some(msl) = self.msl {
             cfg.tcp.msl = msl;
@@ -688,6 +710,22 @@ pub fn daytime_line() -> String {
     )
 }
 
+/// Prints what the IPv6 configuration did, one line each, for people and scripts:
+/// `ipv6: usable ADDR/PREFIX`, `ipv6: duplicate ADDR (DAD failed, not used)`, ...
+fn print_ipv6_event(e: &tidytcp::ip::slaac::SlaacEvent) {
+    use tidytcp::ip::slaac::SlaacEvent;
+    match e {
+        SlaacEvent::Usable(c) => println!("ipv6: usable {c}"),
+        SlaacEvent::Duplicate(a) => {
+            println!("ipv6: duplicate {a} (DAD failed, another host uses it; not used)")
+        }
+        SlaacEvent::Deprecated(a) => println!("ipv6: deprecated {a}"),
+        SlaacEvent::Removed(a) => println!("ipv6: removed {a}"),
+        SlaacEvent::RouterAdded(a) => println!("ipv6: router {a}"),
+        SlaacEvent::RouterLost(a) => println!("ipv6: router lost {a}"),
+    }
+}
+
 /// Prints an address change, and the lease a DHCP event brings, for people and scripts:
 /// `dhcp: bound ADDR/PREFIX gateway GW dns DNS lease SECONDS s`.
 fn print_address_event(stack: &Stack<'_>, now: Instant, e: &tidytcp::stack::AddressEvent) {
@@ -695,6 +733,7 @@ fn print_address_event(stack: &Stack<'_>, now: Instant, e: &tidytcp::stack::Addr
     use tidytcp::stack::AddressEvent;
     match e {
         AddressEvent::Changed { old, new } => println!("address: {old} -> {new}"),
+        AddressEvent::Ipv6(e) => print_ipv6_event(e),
         AddressEvent::Dhcp(DhcpEvent::Lost) => println!("dhcp: lost the address"),
         AddressEvent::Dhcp(DhcpEvent::Bound(l) | DhcpEvent::Renewed(l)) => {
             let kind = if matches!(e, AddressEvent::Dhcp(DhcpEvent::Bound(_))) {

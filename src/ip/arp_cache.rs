@@ -1,5 +1,12 @@
-//! The ARP cache: a fixed number of neighbour entries, each with its resolution state and
-//! a small queue of waiter tokens.
+//! The neighbour cache of ARP (IPv4) and Neighbor Discovery (IPv6): a fixed number of
+//! entries, each with its resolution state and a small queue of waiter tokens, generic
+//! over the address type ([`ArpCache`] for IPv4; the IPv6 side of the interface keeps a
+//! `NeighborCache<Ipv6Addr, N>`).
+//!
+//! The states are RFC 4861 §7.3.2's, which Linux uses for ARP too: INCOMPLETE is
+//! `Incomplete`; REACHABLE is `Reachable` before `expires_at`; STALE is `Reachable` after
+//! it (an entry learnt unsolicited starts there, `expires_at` being the present); DELAY
+//! is `Probing` with no request sent yet; PROBE is `Probing` with requests sent.
 //!
 //! An entry moves through these states:
 //!
@@ -11,7 +18,7 @@
 //!    +-----hold time passes---- Failed
 //! ```
 //!
-//! Requests are sent by the interface when [`ArpCache::due_request`] says so: the first at
+//! Requests are sent by the interface when [`NeighborCache::due_request`] says so: the first at
 //! once, then one every `request_interval` (RFC 1122 §2.3.2.1: at most one per second per
 //! address). A stale entry (Probing) is still used. Its first request waits `probe_delay`
 //! for higher-layer advice, and its requests go to the address last learnt rather than to
@@ -62,7 +69,7 @@ pub enum NeighborState {
     },
 }
 
-/// What [`ArpCache::lookup`] found.
+/// What [`NeighborCache::lookup`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Lookup {
     /// A usable address (fresh, or stale and being re-requested).
@@ -77,16 +84,16 @@ pub(crate) enum Lookup {
 
 /// One neighbour.
 #[derive(Clone, Copy, Debug)]
-struct Entry {
-    ip: Ipv4Addr,
+struct Entry<A> {
+    ip: A,
     state: NeighborState,
     last_used: Instant,
     waiters: [u32; MAX_WAITERS],
     n_waiters: u8,
 }
 
-impl Entry {
-    fn new(ip: Ipv4Addr, state: NeighborState, now: Instant) -> Entry {
+impl<A: Copy + Eq> Entry<A> {
+    fn new(ip: A, state: NeighborState, now: Instant) -> Self {
         Entry {
             ip,
             state,
@@ -135,26 +142,30 @@ impl Entry {
     }
 }
 
-/// The neighbour table of an interface, `N` entries, no heap.
+/// The neighbour table of an interface, `N` entries keyed by addresses of type `A`, no
+/// heap.
 #[derive(Clone, Debug)]
-pub struct ArpCache<const N: usize> {
-    entries: [Option<Entry>; N],
+pub struct NeighborCache<A, const N: usize> {
+    entries: [Option<Entry<A>>; N],
     /// Every entry is empty or reachable with nobody waiting: nothing for the per-poll
     /// scans (requests, expiry, waiters) to find. Cleared by anything that may change
-    /// that, set again by the next [`ArpCache::expire`] that finds it true.
+    /// that, set again by the next [`NeighborCache::expire`] that finds it true.
     calm: bool,
 }
 
-impl<const N: usize> Default for ArpCache<N> {
+/// The ARP cache: the neighbour table keyed by IPv4 addresses.
+pub type ArpCache<const N: usize> = NeighborCache<Ipv4Addr, N>;
+
+impl<A: Copy + Eq, const N: usize> Default for NeighborCache<A, N> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const N: usize> ArpCache<N> {
+impl<A: Copy + Eq, const N: usize> NeighborCache<A, N> {
     /// An empty table.
     pub const fn new() -> Self {
-        ArpCache {
+        NeighborCache {
             entries: [None; N],
             calm: true,
         }
@@ -178,7 +189,7 @@ impl<const N: usize> ArpCache<N> {
     }
 
     /// The state of the entry for `ip`, if there is one.
-    pub fn get(&self, ip: Ipv4Addr) -> Option<NeighborState> {
+    pub fn get(&self, ip: A) -> Option<NeighborState> {
         self.entries
             .iter()
             .flatten()
@@ -187,7 +198,7 @@ impl<const N: usize> ArpCache<N> {
     }
 
     /// Every entry with its state, for diagnostics (`arp -a`).
-    pub fn iter(&self) -> impl Iterator<Item = (Ipv4Addr, NeighborState)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (A, NeighborState)> + '_ {
         self.entries.iter().flatten().map(|e| (e.ip, e.state))
     }
 
@@ -200,13 +211,13 @@ impl<const N: usize> ArpCache<N> {
         }
     }
 
-    fn find_mut(&mut self, ip: Ipv4Addr) -> Option<&mut Entry> {
+    fn find_mut(&mut self, ip: A) -> Option<&mut Entry<A>> {
         self.entries.iter_mut().flatten().find(|e| e.ip == ip)
     }
 
     /// The slot holding `ip`, trying `hint` (where it was last found) first.
     #[inline]
-    fn position(&self, ip: Ipv4Addr, hint: Option<usize>) -> Option<usize> {
+    fn position(&self, ip: A, hint: Option<usize>) -> Option<usize> {
         if let Some(h) = hint {
             if matches!(self.entries.get(h), Some(Some(e)) if e.ip == ip) {
                 return Some(h);
@@ -221,16 +232,16 @@ impl<const N: usize> ArpCache<N> {
     /// returned too and starts being re-confirmed (its first request `delay` later,
     /// unless higher-layer advice comes first). Marks the entry used.
     #[cfg(test)]
-    pub(crate) fn lookup(&mut self, now: Instant, ip: Ipv4Addr, delay: Duration) -> Lookup {
+    pub(crate) fn lookup(&mut self, now: Instant, ip: A, delay: Duration) -> Lookup {
         self.lookup_hinted(now, ip, None, delay).0
     }
 
-    /// [`ArpCache::lookup`], trying slot `hint` first; also returns the slot the entry is
+    /// [`NeighborCache::lookup`], trying slot `hint` first; also returns the slot the entry is
     /// in.
     pub(crate) fn lookup_hinted(
         &mut self,
         now: Instant,
-        ip: Ipv4Addr,
+        ip: A,
         hint: Option<usize>,
         delay: Duration,
     ) -> (Lookup, Option<usize>) {
@@ -240,16 +251,11 @@ impl<const N: usize> ArpCache<N> {
         (self.lookup_at(now, idx, delay), Some(idx))
     }
 
-    /// [`ArpCache::lookup_hinted`] for the common case: `ip` is in slot `idx`, resolved
+    /// [`NeighborCache::lookup_hinted`] for the common case: `ip` is in slot `idx`, resolved
     /// and fresh at `now`. Marks it used and returns its address; `None` (changing
     /// nothing) in every other case.
     #[inline]
-    pub(crate) fn fresh_at(
-        &mut self,
-        now: Instant,
-        ip: Ipv4Addr,
-        idx: usize,
-    ) -> Option<EthernetAddress> {
+    pub(crate) fn fresh_at(&mut self, now: Instant, ip: A, idx: usize) -> Option<EthernetAddress> {
         match self.entries.get_mut(idx) {
             Some(Some(e)) if e.ip == ip => match e.state {
                 NeighborState::Reachable { mac, expires_at } if now < expires_at => {
@@ -295,7 +301,7 @@ impl<const N: usize> ArpCache<N> {
 
     /// Starts resolving `ip` (first request due at once) unless it has an entry. Returns
     /// false when the table is full of entries that cannot be evicted.
-    pub(crate) fn start(&mut self, now: Instant, ip: Ipv4Addr) -> bool {
+    pub(crate) fn start(&mut self, now: Instant, ip: A) -> bool {
         if self.find_mut(ip).is_some() {
             return true;
         }
@@ -311,7 +317,7 @@ impl<const N: usize> ArpCache<N> {
     pub(crate) fn merge(
         &mut self,
         now: Instant,
-        ip: Ipv4Addr,
+        ip: A,
         mac: EthernetAddress,
         ttl: Duration,
     ) -> bool {
@@ -331,15 +337,15 @@ impl<const N: usize> ArpCache<N> {
     /// peer acknowledge new data): a known address, fresh or being re-probed, becomes
     /// fresh for `ttl` without another request. Returns whether an address was known.
     #[cfg(test)]
-    pub(crate) fn confirm(&mut self, now: Instant, ip: Ipv4Addr, ttl: Duration) -> bool {
+    pub(crate) fn confirm(&mut self, now: Instant, ip: A, ttl: Duration) -> bool {
         self.confirm_hinted(now, ip, ttl, None)
     }
 
-    /// [`ArpCache::confirm`], trying slot `hint` first.
+    /// [`NeighborCache::confirm`], trying slot `hint` first.
     pub(crate) fn confirm_hinted(
         &mut self,
         now: Instant,
-        ip: Ipv4Addr,
+        ip: A,
         ttl: Duration,
         hint: Option<usize>,
     ) -> bool {
@@ -367,7 +373,7 @@ impl<const N: usize> ArpCache<N> {
     pub(crate) fn insert(
         &mut self,
         now: Instant,
-        ip: Ipv4Addr,
+        ip: A,
         mac: EthernetAddress,
         ttl: Duration,
     ) -> bool {
@@ -381,8 +387,35 @@ impl<const N: usize> ArpCache<N> {
         self.put(now, Entry::new(ip, state, now))
     }
 
+    /// A link-layer address learnt without confirmation that the path works (RFC 4861
+    /// §7.2.3, §7.2.5: a solicitation's or advertisement's link-layer option): a new or
+    /// incomplete entry, or one whose address differs, becomes STALE at `mac` (used, and
+    /// re-confirmed after the probe delay); an entry already at `mac` is left as it is.
+    /// Returns false when there was no room.
+    #[cfg(feature = "proto-ipv6")]
+    pub(crate) fn learn_stale(&mut self, now: Instant, ip: A, mac: EthernetAddress) -> bool {
+        let stale = NeighborState::Reachable {
+            mac,
+            expires_at: now,
+        };
+        if let Some(e) = self.find_mut(ip) {
+            let known = match e.state {
+                NeighborState::Reachable { mac: m, .. } | NeighborState::Probing { mac: m, .. } => {
+                    Some(m)
+                }
+                _ => None,
+            };
+            if known != Some(mac) {
+                e.state = stale;
+            }
+            self.calm = false;
+            return true;
+        }
+        self.put(now, Entry::new(ip, stale, now))
+    }
+
     /// Stores a new entry in a free slot or in place of the best eviction candidate.
-    fn put(&mut self, now: Instant, entry: Entry) -> bool {
+    fn put(&mut self, now: Instant, entry: Entry<A>) -> bool {
         self.calm = false;
         let resolved = matches!(entry.state, NeighborState::Reachable { .. });
         let slot = match self.entries.iter().position(Option::is_none) {
@@ -409,7 +442,7 @@ impl<const N: usize> ArpCache<N> {
 
     /// Queues `token` on the entry for `ip`. `Ok(())` also when it is already queued;
     /// `Err(())` when there is no entry or its queue is full.
-    pub(crate) fn add_waiter(&mut self, ip: Ipv4Addr, token: u32) -> Result<(), ()> {
+    pub(crate) fn add_waiter(&mut self, ip: A, token: u32) -> Result<(), ()> {
         let e = self.find_mut(ip).ok_or(())?;
         if e.waiters().contains(&token) {
             return Ok(());
@@ -449,8 +482,8 @@ impl<const N: usize> ArpCache<N> {
             })
     }
 
-    /// Whether any entry has tokens ready for [`ArpCache::pop_resolved`] or
-    /// [`ArpCache::pop_failed`].
+    /// Whether any entry has tokens ready for [`NeighborCache::pop_resolved`] or
+    /// [`NeighborCache::pop_failed`].
     pub(crate) fn has_ready_waiters(&self) -> bool {
         if self.calm {
             return false;
@@ -512,7 +545,7 @@ impl<const N: usize> ArpCache<N> {
         now: Instant,
         interval: Duration,
         max_requests: u8,
-    ) -> Option<(Ipv4Addr, EthernetAddress)> {
+    ) -> Option<(A, EthernetAddress)> {
         if self.calm {
             return None;
         }

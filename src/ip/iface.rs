@@ -15,6 +15,11 @@ use crate::wire::ethernet::{self, EtherType, EthernetAddress, EthernetFrame, Eth
 use crate::wire::icmpv4::{DstUnreachableCode, Icmpv4Packet, Icmpv4Repr, QUOTED_PAYLOAD_LEN};
 use crate::wire::ipv4::{self, IpProtocol, Ipv4Packet, Ipv4Repr};
 
+#[cfg(feature = "proto-ipv6")]
+mod v6;
+#[cfg(feature = "proto-ipv6")]
+pub(crate) use v6::v6_frame_len;
+
 /// ARP cache entries of an [`Interface`] unless chosen otherwise.
 pub const DEFAULT_NEIGHBORS: usize = 16;
 
@@ -44,6 +49,9 @@ pub struct Interface<const N: usize = DEFAULT_NEIGHBORS> {
     /// An address being probed before use (RFC 5227), and whether ARP showed it taken.
     watch: Option<Ipv4Addr>,
     conflict: bool,
+    /// The IPv6 side: address configuration, neighbour cache, error rate limit.
+    #[cfg(feature = "proto-ipv6")]
+    v6: v6::V6<N>,
 }
 
 impl<const N: usize> Interface<N> {
@@ -63,6 +71,10 @@ impl<const N: usize> Interface<N> {
             memo: None,
             watch: None,
             conflict: false,
+            #[cfg(feature = "proto-ipv6")]
+            v6: v6::V6::new(u64::from_be_bytes([
+                0, 0, m[0], m[1], m[2], m[3], m[4], m[5],
+            ])),
         }
     }
 
@@ -75,11 +87,19 @@ impl<const N: usize> Interface<N> {
     /// (entries with waiters stay) and announces the new address again.
     pub fn set_config(&mut self, now: Instant, config: IfaceConfig) {
         let renumbered = config.mac != self.config.mac || config.addr != self.config.addr;
+        #[cfg(feature = "proto-ipv6")]
+        let v6_changed = config.mac != self.config.mac || config.ipv6 != self.config.ipv6;
         self.config = config;
         self.memo = None;
         if renumbered {
+            // A new IPv4 address is announced again; IPv6 keeps its addresses unless
+            // its own settings or the MAC changed (below).
             self.cache.flush();
-            self.up(now);
+            self.announce(now);
+        }
+        #[cfg(feature = "proto-ipv6")]
+        if v6_changed {
+            self.up_v6(now);
         }
     }
 
@@ -118,8 +138,16 @@ impl<const N: usize> Interface<N> {
         core::mem::take(&mut self.conflict)
     }
 
-    /// The link came up (again): schedules the gratuitous ARP announcements from `now`.
+    /// The link came up (again): schedules the gratuitous ARP announcements from `now`,
+    /// and (with `proto-ipv6`) restarts IPv6: its addresses go through DAD again.
     pub fn up(&mut self, now: Instant) {
+        self.announce(now);
+        #[cfg(feature = "proto-ipv6")]
+        self.up_v6(now);
+    }
+
+    /// Schedules the gratuitous ARP announcements from `now`.
+    fn announce(&mut self, now: Instant) {
         self.announce_left = self.config.arp.announcements;
         self.announce_at = now;
     }
@@ -134,7 +162,11 @@ impl<const N: usize> Interface<N> {
             return self.drop(DropReason::Truncated);
         };
         let dst = eth.dst();
-        if dst != self.config.mac && !dst.is_broadcast() {
+        #[cfg(feature = "proto-ipv6")]
+        let group = v6::is_ipv6_multicast_mac(dst) && eth.ethertype() == EtherType::Ipv6;
+        #[cfg(not(feature = "proto-ipv6"))]
+        let group = false;
+        if dst != self.config.mac && !dst.is_broadcast() && !group {
             return self.drop(DropReason::NotForUs);
         }
         let src = eth.src();
@@ -147,7 +179,10 @@ impl<const N: usize> Interface<N> {
         match eth.ethertype() {
             EtherType::Arp => self.receive_arp(now, eth.payload()),
             EtherType::Ipv4 => self.receive_ipv4(src, eth.payload()),
-            EtherType::Unknown(_) => self.drop(DropReason::UnknownEthertype),
+            #[cfg(feature = "proto-ipv6")]
+            EtherType::Ipv6 => self.receive_ipv6(now, src, eth.payload()),
+            #[allow(unreachable_patterns)]
+            EtherType::Ipv6 | EtherType::Unknown(_) => self.drop(DropReason::UnknownEthertype),
         }
     }
 
@@ -404,6 +439,8 @@ impl<const N: usize> Interface<N> {
                 icmp.emit(buf.get_mut(at..).ok_or(WireError::Truncated)?)?;
                 bump(&mut self.stats.echo_replies_sent);
             }
+            #[cfg(feature = "proto-ipv6")]
+            _ => self.emit_reply_v6(reply, buf)?,
         }
         bump(&mut self.stats.frames_out);
         Ok(len)
@@ -430,6 +467,13 @@ impl<const N: usize> Interface<N> {
     /// [`Interface::emit_reply`]; get transmit room before calling this, as a frame
     /// handed out and not sent waits for the next retry.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Reply<'static>> {
+        let r = self.poll_transmit_v4(now);
+        #[cfg(feature = "proto-ipv6")]
+        let r = r.or_else(|| self.poll_transmit_v6(now));
+        r
+    }
+
+    fn poll_transmit_v4(&mut self, now: Instant) -> Option<Reply<'static>> {
         if self.announce_left == 0 && self.cache.is_calm() {
             return None;
         }
@@ -598,6 +642,10 @@ impl<const N: usize> Interface<N> {
     /// is resolved and no token waits). O(1), for the poll loop.
     #[inline]
     pub fn neighbors_settled(&self) -> bool {
+        #[cfg(feature = "proto-ipv6")]
+        if !self.v6_settled() {
+            return false;
+        }
         self.cache.is_calm()
     }
 
@@ -608,21 +656,53 @@ impl<const N: usize> Interface<N> {
         self.announce_left == 0 && self.cache.is_calm()
     }
 
+    /// Nothing for [`Interface::poll_transmit`] to send at `now`: no announcement left,
+    /// every neighbour resolved, and (with `proto-ipv6`) no IPv6 configuration message
+    /// due. Cheap, for the poll loop.
+    #[inline]
+    pub fn transmit_idle_at(&self, now: Instant) -> bool {
+        #[cfg(feature = "proto-ipv6")]
+        if !self.v6_transmit_idle(now) {
+            return false;
+        }
+        let _ = now;
+        self.transmit_idle()
+    }
+
     /// A token whose neighbour has been resolved: retry its output now.
     pub fn poll_resolved(&mut self) -> Option<u32> {
-        self.cache.pop_resolved()
+        let t = self.cache.pop_resolved();
+        #[cfg(feature = "proto-ipv6")]
+        let t = t.or_else(|| self.pop_resolved_v6());
+        t
     }
 
     /// A token whose neighbour could not be resolved by `now`: the host is unreachable.
     pub fn poll_failed(&mut self, now: Instant) -> Option<u32> {
         self.advance(now);
-        self.cache.pop_failed()
+        let t = self.cache.pop_failed();
+        #[cfg(feature = "proto-ipv6")]
+        let t = t.or_else(|| {
+            self.advance_v6(now);
+            self.pop_failed_v6()
+        });
+        t
     }
 
     /// When the interface next needs to run: the next ARP request, announcement or
     /// resolution failure. An instant at or before the present (possibly
     /// [`Instant::ZERO`]) means now: tokens are waiting to be polled or a frame is due.
     pub fn poll_at(&self) -> Option<Instant> {
+        let at = self.poll_at_v4();
+        #[cfg(feature = "proto-ipv6")]
+        let at = match (at, self.v6_poll_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        at
+    }
+
+    fn poll_at_v4(&self) -> Option<Instant> {
         if self.announce_left == 0 && self.cache.is_calm() {
             return None;
         }
@@ -745,8 +825,15 @@ mod tests {
     const FAR_IP: Ipv4Addr = Ipv4Addr::new(93, 184, 216, 34);
     const SUBNET_BCAST: Ipv4Addr = Ipv4Addr::new(10, 7, 0, 255);
 
+    /// IPv4 only: these tests count its frames (IPv6 has tests of its own).
     fn config() -> IfaceConfig {
-        IfaceConfig::new(OUR_MAC, "10.7.0.2/24".parse().unwrap()).with_gateway(GW_IP)
+        #[allow(unused_mut)]
+        let mut c = IfaceConfig::new(OUR_MAC, "10.7.0.2/24".parse().unwrap()).with_gateway(GW_IP);
+        #[cfg(feature = "proto-ipv6")]
+        {
+            c.ipv6.enabled = false;
+        }
+        c
     }
 
     fn iface() -> Interface<4> {

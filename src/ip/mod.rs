@@ -73,6 +73,8 @@
 //! ```
 
 use core::net::Ipv4Addr;
+#[cfg(feature = "proto-ipv6")]
+use core::net::Ipv6Addr;
 
 use crate::checksum::ChecksumCaps;
 use crate::time::Duration;
@@ -89,13 +91,61 @@ mod rng;
 #[cfg(feature = "proto-ipv6")]
 pub mod slaac;
 
-pub use arp_cache::{ArpCache, MAX_WAITERS, NeighborState};
+pub use arp_cache::{ArpCache, MAX_WAITERS, NeighborCache, NeighborState};
 pub use iface::{DEFAULT_NEIGHBORS, Interface};
+
+/// The IPv6 side of an interface (feature `proto-ipv6`).
+#[cfg(feature = "proto-ipv6")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv6Config {
+    /// Carry IPv6: a link-local address from the MAC (RFC 4291 §2.5.6), Neighbor
+    /// Discovery, echo. Default on.
+    pub enabled: bool,
+    /// Address configuration: DAD probes, SLAAC from Router Advertisements
+    /// (`autoconf`), Router Solicitations.
+    pub slaac: slaac::SlaacConfig,
+    /// An address given by the program, used once DAD passes.
+    pub static_addr: Option<crate::wire::ipv6::Ipv6Cidr>,
+    /// Hop limit of the packets we send, unless a router advertises one. Default 64.
+    pub hop_limit: u8,
+}
+
+#[cfg(feature = "proto-ipv6")]
+impl Ipv6Config {
+    /// The defaults described on each field.
+    pub const fn new() -> Self {
+        Ipv6Config {
+            enabled: true,
+            slaac: slaac::SlaacConfig::new(),
+            static_addr: None,
+            hop_limit: 64,
+        }
+    }
+}
+
+#[cfg(feature = "proto-ipv6")]
+impl Default for Ipv6Config {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// Offset of the IPv4 payload in a frame built by [`Interface::emit_ipv4`]: the Ethernet
 /// header and a 20-byte IPv4 header.
 pub const IPV4_PAYLOAD_OFFSET: usize =
     crate::wire::ethernet::HEADER_LEN + crate::wire::ipv4::HEADER_LEN;
+
+/// Offset of the payload in a frame built by [`Interface::emit_ipv6`]: the Ethernet
+/// header and the 40-byte IPv6 header (no extension headers).
+#[cfg(feature = "proto-ipv6")]
+pub const IPV6_PAYLOAD_OFFSET: usize =
+    crate::wire::ethernet::HEADER_LEN + crate::wire::ipv6::HEADER_LEN;
+
+/// Length of a frame carrying an IPv6 payload of `payload_len` bytes (saturating).
+#[cfg(feature = "proto-ipv6")]
+pub const fn ipv6_frame_len(payload_len: usize) -> usize {
+    IPV6_PAYLOAD_OFFSET.saturating_add(payload_len)
+}
 
 /// Length of a frame carrying an IPv4 payload of `payload_len` bytes (saturating).
 pub const fn ipv4_frame_len(payload_len: usize) -> usize {
@@ -169,6 +219,9 @@ pub struct IfaceConfig {
     /// `tx_ipv4` the IPv4 header checksum is left zero, with `rx_verified` it is not
     /// checked on input. ICMP checksums are always computed and checked.
     pub checksum: ChecksumCaps,
+    /// IPv6 (feature `proto-ipv6`).
+    #[cfg(feature = "proto-ipv6")]
+    pub ipv6: Ipv6Config,
 }
 
 impl IfaceConfig {
@@ -186,6 +239,8 @@ impl IfaceConfig {
                 tx_tcp: false,
                 rx_verified: false,
             },
+            #[cfg(feature = "proto-ipv6")]
+            ipv6: Ipv6Config::new(),
         }
     }
 
@@ -252,6 +307,72 @@ pub enum Reply<'f> {
         /// The request's data, borrowed from the received frame.
         data: &'f [u8],
     },
+    /// An ICMPv6 echo reply (RFC 4443 §4.2).
+    #[cfg(feature = "proto-ipv6")]
+    Echo6 {
+        /// The Ethernet source of the request.
+        dst_mac: EthernetAddress,
+        /// Our address the reply comes from (the request's destination, or our
+        /// link-local address when that was a multicast group).
+        src: Ipv6Addr,
+        /// The request's source.
+        dst: Ipv6Addr,
+        /// The request's identifier.
+        ident: u16,
+        /// The request's sequence number.
+        seq_no: u16,
+        /// The request's data, borrowed from the received frame.
+        data: &'f [u8],
+    },
+    /// A Neighbor Advertisement for `target`, an address of ours (RFC 4861 §7.2.4), with
+    /// our link-layer address and the Override flag.
+    #[cfg(feature = "proto-ipv6")]
+    NeighborAdvert {
+        /// Where to: the solicitation's source link-layer address, or all-nodes.
+        dst_mac: EthernetAddress,
+        /// The solicitation's source, or all-nodes for an answer to a DAD probe.
+        dst: Ipv6Addr,
+        /// Our address being advertised (also the source).
+        target: Ipv6Addr,
+        /// Whether it answers a solicitation from a unicast source (the S flag).
+        solicited: bool,
+    },
+    /// A Neighbor Solicitation for `target` from `src` with our link-layer address:
+    /// to the solicited-node group to resolve, to the neighbour's last known address to
+    /// re-confirm it (RFC 4861 §7.2.2, §7.3.3).
+    #[cfg(feature = "proto-ipv6")]
+    NeighborSolicit {
+        /// The Ethernet destination.
+        dst_mac: EthernetAddress,
+        /// The IPv6 destination: the solicited-node group of `target`, or `target`.
+        dst: Ipv6Addr,
+        /// Our address the solicitation comes from.
+        src: Ipv6Addr,
+        /// The address to resolve.
+        target: Ipv6Addr,
+    },
+    /// What the address configuration asks to send: a DAD probe, a Router Solicitation
+    /// or an MLDv2 report.
+    #[cfg(feature = "proto-ipv6")]
+    Slaac(slaac::SlaacOutput),
+    /// An ICMPv6 error about a packet we received (RFC 4443 §2.4), rate-limited.
+    #[cfg(feature = "proto-ipv6")]
+    Icmpv6Error {
+        /// The Ethernet source of the offending packet.
+        dst_mac: EthernetAddress,
+        /// Our address the error comes from.
+        src: Ipv6Addr,
+        /// The offending packet's source.
+        dst: Ipv6Addr,
+        /// ICMPv6 type.
+        msg_type: u8,
+        /// Code.
+        code: u8,
+        /// The type-specific word (the Parameter Problem pointer).
+        word: u32,
+        /// The offending packet from its IPv6 header (cut to fit the minimum MTU).
+        quote: &'f [u8],
+    },
 }
 
 impl Reply<'_> {
@@ -267,6 +388,8 @@ impl Reply<'_> {
                 (ethernet::HEADER_LEN + ipv4::HEADER_LEN + icmpv4::HEADER_LEN)
                     .saturating_add(data.len())
             }
+            #[cfg(feature = "proto-ipv6")]
+            _ => iface::v6_frame_len(self),
         }
     }
 }
@@ -327,6 +450,19 @@ pub enum Received<'f> {
     },
     /// An ICMP error about a datagram we sent.
     IcmpError(IcmpError),
+    /// A TCP segment over IPv6 to a usable unicast address of ours (feature
+    /// `proto-ipv6`).
+    #[cfg(feature = "proto-ipv6")]
+    Tcp6 {
+        /// Ethernet source (the neighbour or router it came through).
+        src_mac: EthernetAddress,
+        /// Source address.
+        src: Ipv6Addr,
+        /// Destination address (ours).
+        dst: Ipv6Addr,
+        /// The TCP segment, header included, checksum not verified.
+        payload: &'f [u8],
+    },
     /// A UDP datagram for us (unicast or broadcast), for the stack's DHCP client and DNS
     /// resolver; only with the `dhcpv4` or `dns` feature (without, UDP is
     /// [`DropReason::UnknownProtocol`]).
@@ -390,6 +526,10 @@ pub enum DropReason {
     IcmpErrorNotOurs,
     /// Other ICMP messages: echo replies, source quench (RFC 6633), redirects, ...
     IcmpIgnored,
+    /// An IPv6 extension header said to discard the packet, or could not be read
+    /// (answered with a Parameter Problem where RFC 8200 §4 asks for one).
+    #[cfg(feature = "proto-ipv6")]
+    Ipv6ExtHeader,
 }
 
 /// Counters of the network layer. They wrap around.
@@ -480,6 +620,33 @@ pub struct IpStats {
     pub probe_conflicts: u32,
     /// `lookup` found no route.
     pub no_route: u32,
+    /// IPv6 packets received (before validation).
+    #[cfg(feature = "proto-ipv6")]
+    pub ipv6_in: u32,
+    /// See [`DropReason::Ipv6ExtHeader`].
+    #[cfg(feature = "proto-ipv6")]
+    pub ipv6_ext_header: u32,
+    /// ICMPv6 errors written.
+    #[cfg(feature = "proto-ipv6")]
+    pub icmpv6_errors_sent: u32,
+    /// ICMPv6 errors not sent: over the rate limit (RFC 4443 §2.4 f).
+    #[cfg(feature = "proto-ipv6")]
+    pub icmpv6_errors_limited: u32,
+    /// Neighbor Solicitations received.
+    #[cfg(feature = "proto-ipv6")]
+    pub nd_solicits_in: u32,
+    /// Neighbor Advertisements received.
+    #[cfg(feature = "proto-ipv6")]
+    pub nd_adverts_in: u32,
+    /// Neighbor Solicitations written (resolution and unreachability detection).
+    #[cfg(feature = "proto-ipv6")]
+    pub nd_solicits_sent: u32,
+    /// Neighbor Advertisements written.
+    #[cfg(feature = "proto-ipv6")]
+    pub nd_adverts_sent: u32,
+    /// DAD probes, Router Solicitations and MLD reports written.
+    #[cfg(feature = "proto-ipv6")]
+    pub slaac_sent: u32,
 }
 
 impl DropReason {
@@ -507,6 +674,8 @@ impl DropReason {
             DropReason::EchoBroadcast => &mut s.echo_broadcast,
             DropReason::IcmpErrorNotOurs => &mut s.icmp_error_not_ours,
             DropReason::IcmpIgnored => &mut s.icmp_ignored,
+            #[cfg(feature = "proto-ipv6")]
+            DropReason::Ipv6ExtHeader => &mut s.ipv6_ext_header,
         }
     }
 }

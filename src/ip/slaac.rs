@@ -45,7 +45,7 @@ const RS_INTERVAL: Duration = Duration::from_secs(4);
 /// The default time between DAD probes and NUD probes (RETRANS_TIMER).
 const RETRANS_TIMER: Duration = Duration::from_secs(1);
 /// The default base reachable time (REACHABLE_TIME).
-const REACHABLE_TIME: Duration = Duration::from_secs(30);
+pub(crate) const REACHABLE_TIME: Duration = Duration::from_secs(30);
 /// RFC 4862 §5.5.3 e): a Router Advertisement cannot cut an address's remaining valid
 /// lifetime below two hours (against a forged RA that would kill it).
 const TWO_HOURS: Duration = Duration::from_secs(2 * 3600);
@@ -163,7 +163,7 @@ pub enum SlaacEvent {
 }
 
 /// A message to send.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SlaacOutput {
     /// A DAD probe: a Neighbor Solicitation for `target` from the unspecified address to
     /// its solicited-node group, with no link-layer address option.

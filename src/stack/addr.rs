@@ -5,6 +5,8 @@ use core::net::Ipv4Addr;
 
 use super::Stack;
 use crate::Error;
+#[cfg(feature = "proto-ipv6")]
+use crate::log::net_log;
 use crate::tcp::State;
 use crate::wire::ipv4::Ipv4Cidr;
 
@@ -25,6 +27,10 @@ pub enum AddressEvent {
     /// [`AddressEvent::Changed`]).
     #[cfg(feature = "dhcpv4")]
     Dhcp(crate::ip::dhcp::DhcpEvent),
+    /// What the IPv6 address configuration did: an address passed DAD or was found
+    /// duplicate, a router appeared, ... (feature `proto-ipv6`).
+    #[cfg(feature = "proto-ipv6")]
+    Ipv6(crate::ip::slaac::SlaacEvent),
 }
 
 /// A bounded queue of address events.
@@ -63,6 +69,15 @@ impl<'a> Stack<'a> {
         }
     }
 
+    /// Changes the IPv6 settings (on or off, a static address, SLAAC). A change restarts
+    /// the IPv6 configuration: every address goes through DAD again.
+    #[cfg(feature = "proto-ipv6")]
+    pub fn set_ipv6(&mut self, ipv6: crate::ip::Ipv6Config) {
+        let mut c = *self.iface.config();
+        c.ipv6 = ipv6;
+        self.iface.set_config(self.sockets.now, c);
+    }
+
     /// Changes (or removes) the default gateway. Connections are not touched: their
     /// next segment goes to the new next hop.
     pub fn set_gateway(&mut self, gateway: Option<Ipv4Addr>) {
@@ -73,6 +88,15 @@ impl<'a> Stack<'a> {
 }
 
 impl<'a> Stack<'a> {
+    /// Moves the IPv6 configuration's events to the address-event queue, logged.
+    #[cfg(feature = "proto-ipv6")]
+    pub(super) fn ipv6_events(&mut self) {
+        while let Some(e) = self.iface.take_ipv6_event() {
+            net_log!(info, "ipv6: {:?}", e);
+            self.push_address_event(AddressEvent::Ipv6(e));
+        }
+    }
+
     /// The oldest address event not yet taken. At most 4 are kept; when more happen
     /// between two calls the oldest are lost (the epoch still counts them).
     pub fn take_address_event(&mut self) -> Option<AddressEvent> {

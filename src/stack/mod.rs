@@ -31,6 +31,8 @@ mod addr;
 mod dhcp;
 #[cfg(feature = "dns")]
 mod dns;
+#[cfg(feature = "proto-ipv6")]
+mod tcp6;
 #[cfg(any(feature = "dhcpv4", feature = "dns"))]
 mod udp;
 
@@ -213,8 +215,21 @@ impl<'a> Stack<'a> {
             config.iface.addr.address(),
             mtu,
         );
+        #[cfg_attr(not(feature = "proto-ipv6"), allow(unused_mut))]
+        let mut iface = Interface::new(config.iface);
+        #[cfg(feature = "proto-ipv6")]
+        iface.set_ipv6_seed(u64::from_le_bytes([
+            config.seed[4],
+            config.seed[5],
+            config.seed[6],
+            config.seed[7],
+            config.seed[8],
+            config.seed[9],
+            config.seed[10],
+            config.seed[11],
+        ]));
         Stack {
-            iface: Interface::new(config.iface),
+            iface,
             sockets,
             mtu,
             up: false,
@@ -330,12 +345,14 @@ impl<'a> Stack<'a> {
             if !self.iface.neighbors_settled() {
                 self.neighbor_events(now);
             }
-            if !self.iface.transmit_idle()
+            if !self.iface.transmit_idle_at(now)
                 || self.sockets.has_pending_rst()
                 || self.sockets.first_dirty().is_some()
             {
                 progress |= self.dispatch(now, device, &caps);
             }
+            #[cfg(feature = "proto-ipv6")]
+            self.ipv6_events();
             if !progress || budget == 0 {
                 break;
             }
@@ -399,6 +416,13 @@ impl<'a> Stack<'a> {
             }
             Received::Tcp { src, dst, payload } => self.tcp_input(now, src, dst, payload, tx, caps),
             Received::IcmpError(e) => self.icmp_error(&e),
+            #[cfg(feature = "proto-ipv6")]
+            Received::Tcp6 {
+                src_mac,
+                src,
+                dst,
+                payload,
+            } => self.tcp6_input(src_mac, src, dst, payload, tx, !caps.checksum.rx_verified),
             #[cfg(any(feature = "dhcpv4", feature = "dns"))]
             Received::Udp {
                 src_mac,

@@ -102,7 +102,9 @@ pub enum EtherType {
     Ipv4,
     /// ARP, 0x0806.
     Arp,
-    /// Anything else (IPv6, VLAN tags, ...): counted and dropped by the stack.
+    /// IPv6, 0x86DD (carried by the stack with the `proto-ipv6` feature).
+    Ipv6,
+    /// Anything else (VLAN tags, ...): counted and dropped by the stack.
     Unknown(u16),
 }
 
@@ -111,6 +113,7 @@ impl From<u16> for EtherType {
         match v {
             0x0800 => EtherType::Ipv4,
             0x0806 => EtherType::Arp,
+            0x86dd => EtherType::Ipv6,
             other => EtherType::Unknown(other),
         }
     }
@@ -121,6 +124,7 @@ impl From<EtherType> for u16 {
         match t {
             EtherType::Ipv4 => 0x0800,
             EtherType::Arp => 0x0806,
+            EtherType::Ipv6 => 0x86dd,
             EtherType::Unknown(v) => v,
         }
     }

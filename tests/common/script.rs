@@ -297,7 +297,7 @@ impl<'a> Script<'a> {
                     self.out.push_back(s.clone());
                     self.log.push(s);
                 }
-                EtherType::Unknown(_) => {}
+                EtherType::Ipv6 | EtherType::Unknown(_) => {}
             }
         }
         if again {

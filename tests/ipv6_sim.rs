@@ -1,0 +1,346 @@
+//! IPv6 over SimLink in virtual time: two stacks configure their link-local and static
+//! addresses with DAD, one defends its address against the other's probe, and a test
+//! host (the link's other end, played here) resolves a stack with Neighbor Discovery,
+//! pings it, and sends it a packet with a bad extension header.
+#![cfg(feature = "proto-ipv6")]
+
+mod common;
+
+use std::net::Ipv6Addr;
+
+use common::*;
+use tidytcp::drivers::{Device, RxToken, SimLink, TxToken};
+use tidytcp::ip::slaac::SlaacEvent;
+use tidytcp::stack::{AddressEvent, Stack};
+use tidytcp::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
+use tidytcp::wire::icmpv6::{Icmpv6Ip, Icmpv6Repr};
+use tidytcp::wire::ipv6::{self, Ipv6Packet, Ipv6Repr, link_local_from_mac, next_header};
+use tidytcp::wire::ndisc::{NA_SOLICITED, NdiscRepr};
+use tidytcp::{Duration, Instant};
+
+const A_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
+const B_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
+
+fn a6(s: &str) -> Ipv6Addr {
+    s.parse().unwrap()
+}
+
+fn config6(last: u8, static_addr: Option<&str>) -> tidytcp::stack::Config {
+    let mut c = config(last);
+    c.iface.ipv6.static_addr = static_addr.map(|s| s.parse().unwrap());
+    c
+}
+
+fn events(s: &mut Stack<'_>) -> Vec<SlaacEvent> {
+    let mut v = Vec::new();
+    while let Some(e) = s.take_address_event() {
+        if let AddressEvent::Ipv6(e) = e {
+            v.push(e);
+        }
+    }
+    v
+}
+
+#[test]
+fn two_stacks_pass_dad_and_one_defends_its_address() {
+    let (mut sa, mut sb) = (storage(), storage());
+    let mut a = Stack::new(config6(1, Some("2001:db8::7/64")), &mut sa);
+    let mut b = Stack::new(config6(2, None), &mut sb);
+    let mut link = link(clean(1), 3);
+    let mut now = Instant::ZERO;
+    while step(&mut now, &mut a, &mut b, &mut link, Instant::from_secs(3)) {}
+    let ea = events(&mut a);
+    assert!(
+        ea.contains(&SlaacEvent::Usable("2001:db8::7/64".parse().unwrap())),
+        "{ea:?}"
+    );
+    let ll_a = link_local_from_mac(A_MAC);
+    assert!(ea.contains(&SlaacEvent::Usable(ipv6::Ipv6Cidr::new(ll_a, 64))));
+    assert!(
+        events(&mut b).contains(&SlaacEvent::Usable(ipv6::Ipv6Cidr::new(
+            link_local_from_mac(B_MAC),
+            64
+        )))
+    );
+    // B now wants A's address: A answers B's probe, B reports the duplicate and drops it.
+    let mut c = b.interface().config().ipv6;
+    c.static_addr = Some("2001:db8::7/64".parse().unwrap());
+    b.set_ipv6(c);
+    let limit = now + Duration::from_secs(3);
+    while step(&mut now, &mut a, &mut b, &mut link, limit) {}
+    let eb = events(&mut b);
+    assert!(
+        eb.contains(&SlaacEvent::Duplicate(a6("2001:db8::7"))),
+        "{eb:?}"
+    );
+    let slaac = b.interface().slaac().unwrap();
+    assert!(slaac.address(a6("2001:db8::7")).is_none());
+    assert!(a.stats().ip.nd_adverts_sent >= 1);
+    // A keeps it.
+    assert!(
+        a.interface()
+            .slaac()
+            .unwrap()
+            .address(a6("2001:db8::7"))
+            .is_some()
+    );
+}
+
+/// Sends one IPv6 packet from A_MAC into the link's end A.
+fn send6(link: &mut SimLink, now: Instant, dst_mac: EthernetAddress, ip: Ipv6Repr, payload: &[u8]) {
+    let len = 14 + 40 + payload.len();
+    link.a().transmit(now).unwrap().consume(len, |f| {
+        EthernetRepr {
+            src: A_MAC,
+            dst: dst_mac,
+            ethertype: EtherType::Ipv6,
+        }
+        .emit(f)
+        .unwrap();
+        ip.emit(&mut f[14..]).unwrap();
+        f[54..].copy_from_slice(payload);
+    });
+}
+
+fn icmp(src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8, m: &Icmpv6Repr<'_>) -> (Ipv6Repr, Vec<u8>) {
+    let mut buf = vec![0u8; m.buffer_len()];
+    let ip = Icmpv6Ip {
+        src,
+        dst,
+        hop_limit,
+    };
+    m.emit(ip, &mut buf).unwrap();
+    let repr = Ipv6Repr {
+        src,
+        dst,
+        next_header: next_header::ICMPV6,
+        payload_len: buf.len() as u16,
+        hop_limit,
+    };
+    (repr, buf)
+}
+
+/// Polls B until `now` reaches `until`, collecting every IPv6 frame it sends to end A.
+fn run_b(b: &mut Stack<'_>, link: &mut SimLink, now: &mut Instant, until: Instant) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while *now < until {
+        b.poll(*now, &mut link.b());
+        while let Some((rx, _)) = link.a().receive(*now) {
+            rx.consume(|f| {
+                let e = EthernetFrame::new_checked(f).unwrap();
+                if e.ethertype() == EtherType::Ipv6 {
+                    out.push(f.to_vec());
+                }
+            });
+        }
+        *now += Duration::from_millis(10);
+    }
+    out
+}
+
+/// The ICMPv6 message in an IPv6 frame, if it is one (no extension headers).
+fn parse_icmp(f: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr, Icmpv6Repr<'_>)> {
+    let p = Ipv6Packet::new_checked(&f[14..]).ok()?;
+    let ip = Icmpv6Ip {
+        src: p.src_addr(),
+        dst: p.dst_addr(),
+        hop_limit: p.hop_limit(),
+    };
+    (p.next_header() == next_header::ICMPV6)
+        .then(|| Icmpv6Repr::parse(ip, p.payload()).ok())
+        .flatten()
+        .map(|r| (ip.src, ip.dst, r))
+}
+
+#[test]
+fn a_host_resolves_pings_and_gets_a_parameter_problem() {
+    let mut sb = storage();
+    let mut b = Stack::new(config6(2, None), &mut sb);
+    let mut link = link(clean(0), 5);
+    let mut now = Instant::ZERO;
+    let sent = run_b(&mut b, &mut link, &mut now, Instant::from_secs(3));
+    // MLD report, DAD probe, router solicitations.
+    assert!(sent.iter().any(|f| f[..2] == [0x33, 0x33]));
+    let ll_a = link_local_from_mac(A_MAC);
+    let ll_b = link_local_from_mac(B_MAC);
+    // Neighbor Solicitation for B's link-local, to its solicited-node group.
+    let ns = Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit {
+        target: ll_b,
+        lladdr: Some(A_MAC),
+    });
+    let group = ipv6::solicited_node(ll_b);
+    let (ip, p) = icmp(ll_a, group, 255, &ns);
+    send6(&mut link, now, ipv6::multicast_mac(group), ip, &p);
+    let until = now + Duration::from_millis(50);
+    let got = run_b(&mut b, &mut link, &mut now, until);
+    let na = got.iter().find_map(|f| match parse_icmp(f) {
+        Some((
+            src,
+            dst,
+            Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
+                flags,
+                target,
+                lladdr,
+            }),
+        )) => Some((src, dst, flags, target, lladdr, f[..6].to_vec())),
+        _ => None,
+    });
+    let (src, dst, flags, target, lladdr, eth_dst) = na.expect("a neighbour advertisement");
+    assert_eq!((src, dst, target, lladdr), (ll_b, ll_a, ll_b, Some(B_MAC)));
+    assert!(flags & NA_SOLICITED != 0);
+    assert_eq!(eth_dst, A_MAC.0);
+    // B learnt A from the solicitation (STALE).
+    assert!(b.interface().ndp_cache().get(ll_a).is_some());
+    // Echo request, answered with the same data.
+    let echo = Icmpv6Repr::EchoRequest {
+        ident: 9,
+        seq_no: 1,
+        data: b"tidytcp over ipv6",
+    };
+    let (ip, p) = icmp(ll_a, ll_b, 64, &echo);
+    send6(&mut link, now, B_MAC, ip, &p);
+    let until = now + Duration::from_millis(50);
+    let got = run_b(&mut b, &mut link, &mut now, until);
+    let reply = got.iter().find_map(|f| match parse_icmp(f) {
+        Some((
+            s,
+            d,
+            Icmpv6Repr::EchoReply {
+                ident,
+                seq_no,
+                data,
+            },
+        )) => Some((s, d, ident, seq_no, data.to_vec())),
+        _ => None,
+    });
+    assert_eq!(
+        reply,
+        Some((ll_b, ll_a, 9, 1, b"tidytcp over ipv6".to_vec()))
+    );
+    // A Destination Options header with an unknown option whose type says "discard
+    // and send a Parameter Problem" (10xxxxxx): code 2, pointer at the option.
+    let opts = [next_header::NO_NEXT, 0, 0x80, 2, 0, 0, 1, 0];
+    let ip = Ipv6Repr {
+        src: ll_a,
+        dst: ll_b,
+        next_header: next_header::DEST_OPTS,
+        payload_len: 8,
+        hop_limit: 64,
+    };
+    send6(&mut link, now, B_MAC, ip, &opts);
+    let until = now + Duration::from_millis(50);
+    let got = run_b(&mut b, &mut link, &mut now, until);
+    let pp = got.iter().find_map(|f| match parse_icmp(f) {
+        Some((_, d, Icmpv6Repr::ParamProblem { code, pointer, .. })) => Some((d, code, pointer)),
+        _ => None,
+    });
+    assert_eq!(pp, Some((ll_a, 2, 42)));
+    assert_eq!(b.stats().ip.ipv6_ext_header, 1);
+}
+
+#[test]
+fn a_tentative_address_claimed_by_another_host_is_not_used() {
+    let mut sb = storage();
+    let mut b = Stack::new(config6(2, Some("2001:db8::2/64")), &mut sb);
+    let mut link = link(clean(0), 7);
+    let mut now = Instant::ZERO;
+    // Within DAD (1 s random delay + 1 s probe), another host advertises the address.
+    run_b(&mut b, &mut link, &mut now, Instant::from_millis(20));
+    let na = Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
+        flags: tidytcp::wire::ndisc::NA_OVERRIDE,
+        target: a6("2001:db8::2"),
+        lladdr: Some(A_MAC),
+    });
+    let (ip, p) = icmp(link_local_from_mac(A_MAC), ipv6::ALL_NODES, 255, &na);
+    send6(&mut link, now, ipv6::multicast_mac(ipv6::ALL_NODES), ip, &p);
+    run_b(&mut b, &mut link, &mut now, Instant::from_secs(4));
+    let ev = events(&mut b);
+    assert!(
+        ev.contains(&SlaacEvent::Duplicate(a6("2001:db8::2"))),
+        "{ev:?}"
+    );
+    assert!(
+        !ev.iter()
+            .any(|e| matches!(e, SlaacEvent::Usable(c) if c.address() == a6("2001:db8::2")))
+    );
+    assert!(
+        b.interface()
+            .slaac()
+            .unwrap()
+            .address(a6("2001:db8::2"))
+            .is_none()
+    );
+}
+
+#[test]
+fn a_syn_over_ipv6_is_refused_with_a_reset_until_tcp_carries_ipv6() {
+    use tidytcp::wire::tcp::{SeqNum, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
+    let mut sb = storage();
+    let mut b = Stack::new(config6(2, None), &mut sb);
+    let _listener = b.listen(7, 1).unwrap();
+    let mut link = link(clean(0), 9);
+    let mut now = Instant::ZERO;
+    run_b(&mut b, &mut link, &mut now, Instant::from_secs(3));
+    let (ll_a, ll_b) = (link_local_from_mac(A_MAC), link_local_from_mac(B_MAC));
+    let syn = TcpRepr {
+        src_port: 40000,
+        dst_port: 7,
+        seq: SeqNum(1000),
+        ack: SeqNum(0),
+        flags: TcpFlags::SYN,
+        window: 8192,
+        options: TcpOptions::default(),
+    };
+    let mut seg = vec![0u8; syn.header_len()];
+    syn.emit(&mut seg).unwrap();
+    let mut sum = ipv6::pseudo_header(ll_a, ll_b, next_header::TCP, seg.len() as u32);
+    sum.add_bytes(&seg);
+    tidytcp::wire::tcp::set_checksum(&mut seg, sum.finish());
+    let ip = Ipv6Repr {
+        src: ll_a,
+        dst: ll_b,
+        next_header: next_header::TCP,
+        payload_len: seg.len() as u16,
+        hop_limit: 64,
+    };
+    send6(&mut link, now, B_MAC, ip, &seg);
+    let until = now + Duration::from_millis(50);
+    let got = run_b(&mut b, &mut link, &mut now, until);
+    let rst = got.iter().find_map(|f| {
+        let p = Ipv6Packet::new_checked(&f[14..]).ok()?;
+        (p.next_header() == next_header::TCP).then(|| {
+            let mut sum =
+                ipv6::pseudo_header(p.src_addr(), p.dst_addr(), 6, p.payload().len() as u32);
+            sum.add_bytes(p.payload());
+            assert_eq!(sum.sum(), 0xffff, "reset checksum");
+            let t = TcpRepr::parse(&TcpPacket::new_checked(p.payload()).unwrap()).unwrap();
+            (p.src_addr(), p.dst_addr(), t.flags, t.ack, f[..6].to_vec())
+        })
+    });
+    let (src, dst, flags, ack, eth_dst) = rst.expect("a reset");
+    assert_eq!((src, dst, eth_dst), (ll_b, ll_a, A_MAC.0.to_vec()));
+    assert!(flags.contains(TcpFlags::RST | TcpFlags::ACK));
+    assert_eq!(ack, SeqNum(1001));
+}
+
+#[test]
+fn renumbering_ipv4_keeps_the_ipv6_addresses() {
+    let mut sb = storage();
+    let mut b = Stack::new(config6(2, Some("2001:db8::2/64")), &mut sb);
+    let mut link = link(clean(0), 11);
+    let mut now = Instant::ZERO;
+    run_b(&mut b, &mut link, &mut now, Instant::from_secs(3));
+    let usable = |b: &Stack<'_>| {
+        b.interface()
+            .slaac()
+            .unwrap()
+            .addresses()
+            .filter(|a| a.state != tidytcp::ip::slaac::AddrState::Tentative)
+            .count()
+    };
+    assert_eq!(usable(&b), 2);
+    b.set_ipv4("10.0.1.2/24".parse().unwrap());
+    let until = now + Duration::from_millis(20);
+    run_b(&mut b, &mut link, &mut now, until);
+    assert_eq!(usable(&b), 2, "no new DAD: the IPv6 addresses stay usable");
+}
