@@ -224,6 +224,7 @@ impl Events {
         self.q[(self.head + self.len) % MAX_EVENTS] = Some(e);
         self.len += 1;
     }
+    #[inline]
     fn pop(&mut self) -> Option<SlaacEvent> {
         if self.len == 0 {
             return None;
@@ -346,6 +347,7 @@ impl Slaac {
     }
 
     /// The next event, oldest first.
+    #[inline]
     pub fn take_event(&mut self) -> Option<SlaacEvent> {
         self.events.pop()
     }

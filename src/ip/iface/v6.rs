@@ -110,6 +110,7 @@ impl<const N: usize> Interface<N> {
 
     /// The next change of the IPv6 configuration (an address usable, a duplicate, a
     /// router), oldest first.
+    #[inline]
     pub fn take_ipv6_event(&mut self) -> Option<SlaacEvent> {
         self.v6.slaac.as_mut()?.take_event()
     }
@@ -456,10 +457,14 @@ impl<const N: usize> Interface<N> {
     /// The IPv6 frames the interface sends of its own: what the configuration asks for,
     /// then Neighbor Solicitations that are due.
     pub(super) fn poll_transmit_v6(&mut self, now: Instant) -> Option<Reply<'static>> {
-        let out = self.v6.slaac.as_mut()?.poll_transmit(now);
-        self.refresh_due();
-        if let Some(out) = out {
-            return Some(Reply::Slaac(out));
+        // `due` is refreshed after everything that changes the configuration, so the
+        // configuration runs only when one of its timers is due.
+        if self.v6.due.is_some_and(|t| t <= now) {
+            let out = self.v6.slaac.as_mut()?.poll_transmit(now);
+            self.refresh_due();
+            if let Some(out) = out {
+                return Some(Reply::Slaac(out));
+            }
         }
         if self.v6.cache.is_calm() {
             return None;
@@ -496,6 +501,9 @@ impl<const N: usize> Interface<N> {
 
     /// When the IPv6 side next needs to run.
     pub(super) fn v6_poll_at(&self) -> Option<Instant> {
+        if self.v6.cache.is_calm() {
+            return self.v6.due;
+        }
         if self.v6.cache.has_ready_waiters() {
             return Some(Instant::ZERO);
         }
