@@ -157,6 +157,7 @@ mod output;
 mod rack;
 mod reply;
 pub mod rtt;
+mod rtxlog;
 mod sack;
 pub mod syncookie;
 mod timer;
