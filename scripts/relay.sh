@@ -29,6 +29,9 @@ BIN=${BIN:-target/release/examples}
 SIZE=${SIZE:-4194304}
 LIMIT=${LIMIT:-60}
 WORK=${WORK:-/tmp/tt-loss}
+# Which stacks serve, and which services run (e.g. STACKS=tidytcp for a quick look).
+STACKS=${STACKS:-linux tidytcp}
+SERVICES=${SERVICES:-chargen echo}
 
 r() { ip netns exec "$NR" "$@"; }
 exists() { ip netns list | awk '{print $1}' | grep -qxF "$1"; }
@@ -154,8 +157,8 @@ bench() {
     echo "# setting seed service stack seconds bytes (limit ${LIMIT}s, $SIZE bytes)"
     for s in "${settings[@]}"; do
         for seed in $seeds; do
-            for svc in chargen echo; do
-                for stack in linux tidytcp; do
+            for svc in $SERVICES; do
+                for stack in $STACKS; do
                     host=$LINUX
                     [ $stack = tidytcp ] && host=$TIDY
                     relay "$s" "$seed"

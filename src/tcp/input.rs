@@ -76,7 +76,9 @@ impl Connection {
             || r.seq != self.rcv.nxt
             || (u32::from(r.window) << self.snd.wscale) != self.snd.wnd
             || !r.options.sack.is_empty()
-            || self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY)
+            // Any recovery (fast, or after a timeout) takes the full path: RACK and
+            // F-RTO look at every ACK.
+            || self.in_loss_recovery()
             || self.progress.contains(Progress::FIN_AHEAD)
         {
             return false;
@@ -543,6 +545,8 @@ impl Connection {
     ) {
         let ack = r.ack;
         let mut new_sack = false;
+        let sacked_before = self.scoreboard().highest();
+        let fresh_ack = self.frto_fresh_ack(ack);
         if self.sack_on() && !r.options.sack.is_empty() {
             let (from, to) = (ack.max(self.snd.una), self.snd.max);
             let up = self
@@ -593,6 +597,7 @@ impl Connection {
         if self.snd.una <= ack {
             self.update_send_window(r, wnd);
         }
+        self.frto_check(ctx, fresh_ack, sacked_before);
         self.rack_detect(ctx, rtx_delivered);
     }
 

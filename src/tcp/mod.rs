@@ -410,6 +410,9 @@ pub struct TcpStats {
     /// Fast recoveries found spurious (the data taken as lost had been delayed, RFC
     /// 3522) and undone: the window and threshold went back to what they were.
     pub spurious_recoveries: u64,
+    /// Retransmission timeouts found spurious by F-RTO (RFC 5682: data never
+    /// retransmitted was acknowledged during the timeout's recovery) and undone.
+    pub spurious_timeouts: u64,
     /// Zero-window probes sent.
     pub window_probes: u64,
     /// Keep-alive probes sent.

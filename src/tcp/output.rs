@@ -262,6 +262,7 @@ impl Connection {
                 }
             }
             self.rack_on_retransmit(choice.seq, end, now);
+            self.undo_note_rtx(end.min(self.snd.max));
         } else if !rtx && !choice.probe && choice.len > 0 && choice.len < max_payload {
             self.snd.sml = choice.seq + choice.len as u32;
         }
@@ -404,7 +405,10 @@ impl Connection {
             return None;
         }
         let smss = u32::from(self.eff_mss());
-        let off = (self.snd.nxt - self.snd.una) as usize;
+        // In flight of what the resend sent: neither SACKed nor found lost.
+        let (una, nxt) = (self.snd.una, self.snd.nxt);
+        let gone = self.scoreboard().sacked_within(una, nxt) + self.rack_lost_rtx_bytes();
+        let off = (nxt - una).saturating_sub(gone) as usize;
         if self.usable_window(off, true, smss, None) == 0 {
             return None;
         }
