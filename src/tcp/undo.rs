@@ -58,10 +58,16 @@ impl Connection {
     }
 
     /// The first timeout of a series (before the window is cut): with SACK, F-RTO may
-    /// find it spurious; remember the window.
+    /// find it spurious; remember the window. A timeout during a fast recovery keeps
+    /// the window from before that recovery, as Linux does (`prior_cwnd` is set when a
+    /// recovery starts, not again when it turns into a timeout's): if F-RTO finds that
+    /// not everything was lost, the episode as a whole is undone.
     pub(crate) fn frto_arm(&mut self) {
         if self.sack_on() {
-            self.undo_arm();
+            let episode = RecoveryFlags::IN_RECOVERY | RecoveryFlags::UNDO_ARMED;
+            if !self.recovery.flags.contains(episode) {
+                self.undo_arm();
+            }
         } else {
             self.recovery.flags.remove(RecoveryFlags::UNDO_ARMED);
         }
