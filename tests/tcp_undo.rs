@@ -142,3 +142,37 @@ fn a_timeout_in_the_episode_is_undone_by_f_rto() {
     assert_eq!(e.o.conn(&t).ssthresh(), e.before.1);
     assert!(e.o.conn(&t).cwnd() >= e.before.0);
 }
+
+/// Without timestamps the receiver's D-SACK tells (RFC 3708): the one retransmission of
+/// the episode is reported as received twice, so the original had arrived and the
+/// episode is undone.
+#[test]
+fn a_recovery_whose_retransmission_was_a_duplicate_is_undone() {
+    let mut m = mem(65536, 65536);
+    let mut t = Script::new(&mut m, script_config());
+    let e = fast_recovery(&mut t, false);
+    t.now += Duration::from_millis(5);
+    let mut s = e.o.ack(e.o.snd + 8 * 1000, 65535);
+    // D-SACK: the first block lies below the cumulative ACK (RFC 2883 §4).
+    s.opts.sack.push(e.o.snd, e.o.snd + 1000);
+    t.send(s);
+    let st = t.stack.stats().tcp;
+    assert_eq!((st.dsacks, st.spurious_recoveries), (1, 1));
+    assert_eq!(e.o.conn(&t).ssthresh(), e.before.1);
+}
+
+/// A D-SACK for data the episode did not retransmit (a copy the network made) says
+/// nothing of the episode.
+#[test]
+fn a_duplicate_the_network_made_undoes_nothing() {
+    let mut m = mem(65536, 65536);
+    let mut t = Script::new(&mut m, script_config());
+    let e = fast_recovery(&mut t, false);
+    let mut s = e.o.ack(e.o.snd, 65535);
+    s.opts.sack.push(e.o.snd + 2000, e.o.snd + 3000);
+    s.opts.sack.push(e.o.snd + 1000, e.o.snd + 4000);
+    t.send(s);
+    let st = t.stack.stats().tcp;
+    assert_eq!((st.dsacks, st.spurious_recoveries), (1, 0));
+    assert!(e.o.conn(&t).ssthresh() < e.before.1);
+}

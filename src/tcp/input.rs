@@ -556,6 +556,9 @@ impl Connection {
             if up.dsack {
                 ctx.stats.dsacks += 1;
                 self.rack_on_dsack(ctx);
+                if let Some(&block) = r.options.sack.as_slice().first() {
+                    self.undo_on_dsack(ctx, block);
+                }
             }
             new_sack = up.newly_sacked > 0;
         }

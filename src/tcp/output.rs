@@ -262,7 +262,7 @@ impl Connection {
                 }
             }
             self.rack_on_retransmit(choice.seq, end, now);
-            self.undo_note_rtx(end.min(self.snd.max));
+            self.undo_note_rtx(choice.seq, end.min(self.snd.max));
         } else if !rtx && !choice.probe && choice.len > 0 && choice.len < max_payload {
             self.snd.sml = choice.seq + choice.len as u32;
         }

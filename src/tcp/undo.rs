@@ -7,6 +7,10 @@
 //! receiver's left edge (RFC 7323 §4.3). If that echo is older than the fast
 //! retransmission, the original filled it and the loss never happened.
 //!
+//! Without timestamps, or when the original and the retransmission left in the same
+//! millisecond (a LAN), the receiver's D-SACKs tell (RFC 3708): once every byte the
+//! episode retransmitted has been reported as received twice, none was needed.
+//!
 //! A retransmission timeout can be spurious too: on a lossy path most often because the
 //! ACKs were lost, not the data. With SACK, F-RTO (RFC 5682 §4, as Linux runs it) tells:
 //! while the timeout's recovery lasts, an ACK that acknowledges or SACKs data never
@@ -32,6 +36,10 @@ pub(crate) struct PriorWindow {
     /// The end of the highest retransmission of the episode: data above it was never
     /// sent twice.
     pub(crate) rtx_high: SeqNum,
+    /// Bytes retransmitted in the episode.
+    pub(crate) rtx_bytes: u32,
+    /// Bytes of the episode's retransmissions the peer reported as duplicates (D-SACK).
+    pub(crate) dsacked: u32,
 }
 
 /// The prior window in a connection: one record with the `timestamps` or the `sack`
@@ -47,6 +55,8 @@ impl Connection {
                 cwnd: self.cc.cwnd(),
                 ssthresh: self.cc.ssthresh(),
                 rtx_high: self.snd.una,
+                rtx_bytes: 0,
+                dsacked: 0,
             };
             if let Some(u) = self.recovery.undo.first_mut() {
                 *u = prior;
@@ -73,14 +83,59 @@ impl Connection {
         }
     }
 
-    /// Data up to `end` was retransmitted in the episode.
+    /// `[start, end)` was retransmitted in the episode.
     #[inline]
-    pub(crate) fn undo_note_rtx(&mut self, end: SeqNum) {
+    pub(crate) fn undo_note_rtx(&mut self, start: SeqNum, end: SeqNum) {
+        if !self.recovery.flags.contains(RecoveryFlags::UNDO_ARMED) {
+            return;
+        }
         if let Some(u) = self.recovery.undo.first_mut() {
             if u.rtx_high < end {
                 u.rtx_high = end;
             }
+            u.rtx_bytes = u.rtx_bytes.saturating_add(end - start);
         }
+    }
+
+    /// RFC 3708 §3 (Linux's `undo_retrans`): the peer reported `[l, r)` twice. Once
+    /// every byte the episode retransmitted has been reported so, no retransmission was
+    /// needed: the episode was spurious, and is undone.
+    pub(crate) fn undo_on_dsack(&mut self, ctx: &mut Ctx<'_>, (l, r): (SeqNum, SeqNum)) {
+        if !self.recovery.flags.contains(RecoveryFlags::UNDO_ARMED) {
+            return;
+        }
+        let Some(u) = self.recovery.undo.first_mut() else {
+            return;
+        };
+        let r = if r > u.rtx_high { u.rtx_high } else { r };
+        if l < r {
+            u.dsacked = u.dsacked.saturating_add(r - l);
+        }
+        if u.rtx_bytes > 0 && u.dsacked >= u.rtx_bytes {
+            self.undo_episode(ctx);
+        }
+    }
+
+    /// The episode (fast recovery, or a timeout's) was spurious: the window and
+    /// threshold from before it come back, and it ends; what is still missing below
+    /// SACKed data is RACK's to find, as after any ACK.
+    fn undo_episode(&mut self, ctx: &mut Ctx<'_>) {
+        if self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY) {
+            ctx.stats.spurious_recoveries += 1;
+        } else {
+            ctx.stats.spurious_timeouts += 1;
+        }
+        let prior = self.recovery.undo.first().copied().unwrap_or_default();
+        self.recovery
+            .flags
+            .remove(RecoveryFlags::UNDO_ARMED | RecoveryFlags::IN_RECOVERY);
+        self.recovery.dupacks = 0;
+        self.cc.on_spurious_congestion(prior.cwnd, prior.ssthresh);
+        self.recovery.recover = self.snd.una;
+        self.set_rtx_next(None);
+        self.snd.nxt = self.snd.max;
+        self.rtx_count = 0;
+        self.rtt.reset_backoff();
     }
 
     /// Whether an ACK of `ack`, before it is processed, acknowledges data sent only
@@ -135,15 +190,7 @@ impl Connection {
             }
             return;
         }
-        ctx.stats.spurious_timeouts += 1;
-        self.recovery.flags.remove(RecoveryFlags::UNDO_ARMED);
-        self.cc.on_spurious_congestion(prior.cwnd, prior.ssthresh);
-        // The path answers: end the timeout's recovery and its backoff. What is still
-        // missing below SACKed data is RACK's to find, as after any ACK.
-        self.recovery.recover = self.snd.una;
-        self.snd.nxt = self.snd.max;
-        self.rtx_count = 0;
-        self.rtt.reset_backoff();
+        self.undo_episode(ctx);
     }
 
     /// The episode ended with `r`, a full acknowledgment: undo its window reduction if
