@@ -4,6 +4,8 @@
 #
 #   scripts/relay.sh up          # namespaces, bridges and TAPs (idempotent)
 #   scripts/relay.sh down        # removes them
+#   scripts/relay.sh check [SEEDS]   # correctness at 20 % loss (scripts/interop.sh):
+#       # chargen and echo from tidytcp complete, echo byte for byte; "ok"/"FAIL" lines
 #   scripts/relay.sh bench [SEEDS] [SETTING...]
 #       # e.g. scripts/relay.sh bench "1 2 3 4 5" loss=20% loss=5%,reorder=2%,dup=1%
 #       # one line per transfer: setting seed service stack seconds bytes
@@ -169,15 +171,51 @@ bench() {
     done
 }
 
+# check [SEEDS]: tidytcp as the sender at 20 % loss both ways must finish each transfer
+# (no timing). Exit status 1 if any failed.
+check() {
+    local seeds=${1:-1 2} fail=0 n want got
+    up
+    trap stop_all EXIT
+    servers
+    want=$(sha256sum <"$WORK/echo.in" | cut -d' ' -f1)
+    for seed in $seeds; do
+        relay loss=20% "$seed"
+        n=$(ip netns exec "$NC" timeout "$LIMIT" socat -u "TCP:$TIDY:19,rcvbuf=65536" STDOUT \
+            2>/dev/null | head -c "$SIZE" | wc -c || true)
+        if [ "$n" = "$SIZE" ]; then
+            echo "ok   relay loss=20% seed $seed: chargen from tidytcp, $n bytes"
+        else
+            echo "FAIL relay loss=20% seed $seed: chargen from tidytcp, $n of $SIZE bytes"
+            fail=1
+        fi
+        relay loss=20% "$seed"
+        got=$(ip netns exec "$NC" timeout "$LIMIT" socat -t "$LIMIT" \
+            "TCP:$TIDY:7,sndbuf=65536,rcvbuf=65536" STDIO <"$WORK/echo.in" 2>/dev/null |
+            sha256sum | cut -d' ' -f1 || true)
+        if [ "$got" = "$want" ]; then
+            echo "ok   relay loss=20% seed $seed: echo through tidytcp, $SIZE bytes, sha256 equal"
+        else
+            echo "FAIL relay loss=20% seed $seed: echo through tidytcp, sha256 differs"
+            fail=1
+        fi
+    done
+    return $fail
+}
+
 case "${1:-}" in
     up) up ;;
+    check)
+        shift
+        check "$@"
+        ;;
     down) down ;;
     bench)
         shift
         bench "$@"
         ;;
     *)
-        echo "usage: $0 up|down|bench [SEEDS] [SETTING...]" >&2
+        echo "usage: $0 up|down|check [SEEDS]|bench [SEEDS] [SETTING...]" >&2
         exit 2
         ;;
 esac
