@@ -31,6 +31,12 @@ BIN=${BIN:-target/release/examples}
 SIZE=${SIZE:-4194304}
 LIMIT=${LIMIT:-60}
 WORK=${WORK:-/tmp/tt-loss}
+# Linux's congestion control on the benchmark's sockets (both ends): the host's default
+# unless set. Namespaces inherit the host's (here BBR, which does not back off on random
+# loss): LINUX_CC=cubic or reno compares loss recovery with a loss-based sender like
+# tidytcp's. Set per socket (TCP_CONGESTION), as a namespace's sysctl may be read-only.
+LINUX_CC=${LINUX_CC:-}
+CC=${LINUX_CC:+,setsockopt-string=6:13:$LINUX_CC}
 # Which stacks serve, and which services run (e.g. STACKS=tidytcp for a quick look).
 STACKS=${STACKS:-linux tidytcp}
 SERVICES=${SERVICES:-chargen echo}
@@ -111,10 +117,10 @@ servers() {
         --msl 0.5 >"$WORK/inetd.log" 2>&1 &
     PIDS+=($!)
     wait_ready "$WORK/inetd.log" $!
-    ip netns exec "$NS" socat TCP-LISTEN:19,fork,reuseaddr,sndbuf=65536,rcvbuf=65536 \
+    ip netns exec "$NS" socat "TCP-LISTEN:19,fork,reuseaddr,sndbuf=65536,rcvbuf=65536$CC" \
         SYSTEM:'cat /dev/zero' >/dev/null 2>&1 &
     PIDS+=($!)
-    ip netns exec "$NS" socat TCP-LISTEN:7,fork,reuseaddr,sndbuf=65536,rcvbuf=65536 \
+    ip netns exec "$NS" socat "TCP-LISTEN:7,fork,reuseaddr,sndbuf=65536,rcvbuf=65536$CC" \
         EXEC:cat >/dev/null 2>&1 &
     PIDS+=($!)
     head -c "$SIZE" /dev/urandom >"$WORK/echo.in"
@@ -127,10 +133,10 @@ transfer() {
     case $1 in
         chargen)
             n=$(ip netns exec "$NC" timeout "$LIMIT" socat -u \
-                "TCP:$2:19,rcvbuf=65536" STDOUT 2>/dev/null | head -c "$SIZE" | wc -c) ;;
+                "TCP:$2:19,rcvbuf=65536$CC" STDOUT 2>/dev/null | head -c "$SIZE" | wc -c) ;;
         echo)
             n=$(ip netns exec "$NC" timeout "$LIMIT" socat -t "$LIMIT" \
-                "TCP:$2:7,sndbuf=65536,rcvbuf=65536" STDIO <"$WORK/echo.in" 2>/dev/null |
+                "TCP:$2:7,sndbuf=65536,rcvbuf=65536$CC" STDIO <"$WORK/echo.in" 2>/dev/null |
                 wc -c) ;;
     esac
     echo "$(echo "$(date +%s.%N) - $t0" | bc -l | xargs printf '%.2f') $n"
@@ -156,7 +162,8 @@ bench() {
     up
     trap stop_all EXIT
     servers
-    echo "# setting seed service stack seconds bytes (limit ${LIMIT}s, $SIZE bytes)"
+    echo "# setting seed service stack seconds bytes (limit ${LIMIT}s, $SIZE bytes," \
+        "Linux congestion control: ${LINUX_CC:-$(ip netns exec "$NS" sysctl -n net.ipv4.tcp_congestion_control)})"
     for s in "${settings[@]}"; do
         for seed in $seeds; do
             for svc in $SERVICES; do
