@@ -461,5 +461,21 @@ else
     bad "IPv6 checks (scripts/interop-ipv6.sh)"
 fi
 
+# ---------------------------------------------------------------- 20 % loss, tidytcp sending
+# Through the seeded fault relay (scripts/relay.sh, its own namespaces): chargen and
+# echo with 20 % loss both ways must complete, echo byte for byte. No timing here; the
+# figures are `scripts/relay.sh bench` (BENCHMARKS.md).
+if cargo build --release --quiet --example relay; then
+    while read -r line; do
+        case $line in
+            ok*) ok "${line#ok   }" ;;
+            FAIL*) bad "${line#FAIL }" ;;
+        esac
+    done < <(SIZE=1048576 LIMIT=300 scripts/relay.sh check "1 2" 2>&1)
+    scripts/relay.sh down
+else
+    bad "cargo build of the relay example"
+fi
+
 echo "interop: $PASSED passed, $FAILED failed in ${SECONDS}s"
 [ "$FAILED" -eq 0 ]

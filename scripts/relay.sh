@@ -4,6 +4,8 @@
 #
 #   scripts/relay.sh up          # namespaces, bridges and TAPs (idempotent)
 #   scripts/relay.sh down        # removes them
+#   scripts/relay.sh check [SEEDS]   # correctness at 20 % loss (scripts/interop.sh):
+#       # chargen and echo from tidytcp complete, echo byte for byte; "ok"/"FAIL" lines
 #   scripts/relay.sh bench [SEEDS] [SETTING...]
 #       # e.g. scripts/relay.sh bench "1 2 3 4 5" loss=20% loss=5%,reorder=2%,dup=1%
 #       # one line per transfer: setting seed service stack seconds bytes
@@ -29,6 +31,15 @@ BIN=${BIN:-target/release/examples}
 SIZE=${SIZE:-4194304}
 LIMIT=${LIMIT:-60}
 WORK=${WORK:-/tmp/tt-loss}
+# Linux's congestion control on the benchmark's sockets (both ends): the host's default
+# unless set. Namespaces inherit the host's (here BBR, which does not back off on random
+# loss): LINUX_CC=cubic or reno compares loss recovery with a loss-based sender like
+# tidytcp's. Set per socket (TCP_CONGESTION), as a namespace's sysctl may be read-only.
+LINUX_CC=${LINUX_CC:-}
+CC=${LINUX_CC:+,setsockopt-string=6:13:$LINUX_CC}
+# Which stacks serve, and which services run (e.g. STACKS=tidytcp for a quick look).
+STACKS=${STACKS:-linux tidytcp}
+SERVICES=${SERVICES:-chargen echo}
 
 r() { ip netns exec "$NR" "$@"; }
 exists() { ip netns list | awk '{print $1}' | grep -qxF "$1"; }
@@ -106,10 +117,10 @@ servers() {
         --msl 0.5 >"$WORK/inetd.log" 2>&1 &
     PIDS+=($!)
     wait_ready "$WORK/inetd.log" $!
-    ip netns exec "$NS" socat TCP-LISTEN:19,fork,reuseaddr,sndbuf=65536,rcvbuf=65536 \
+    ip netns exec "$NS" socat "TCP-LISTEN:19,fork,reuseaddr,sndbuf=65536,rcvbuf=65536$CC" \
         SYSTEM:'cat /dev/zero' >/dev/null 2>&1 &
     PIDS+=($!)
-    ip netns exec "$NS" socat TCP-LISTEN:7,fork,reuseaddr,sndbuf=65536,rcvbuf=65536 \
+    ip netns exec "$NS" socat "TCP-LISTEN:7,fork,reuseaddr,sndbuf=65536,rcvbuf=65536$CC" \
         EXEC:cat >/dev/null 2>&1 &
     PIDS+=($!)
     head -c "$SIZE" /dev/urandom >"$WORK/echo.in"
@@ -122,10 +133,10 @@ transfer() {
     case $1 in
         chargen)
             n=$(ip netns exec "$NC" timeout "$LIMIT" socat -u \
-                "TCP:$2:19,rcvbuf=65536" STDOUT 2>/dev/null | head -c "$SIZE" | wc -c) ;;
+                "TCP:$2:19,rcvbuf=65536$CC" STDOUT 2>/dev/null | head -c "$SIZE" | wc -c) ;;
         echo)
             n=$(ip netns exec "$NC" timeout "$LIMIT" socat -t "$LIMIT" \
-                "TCP:$2:7,sndbuf=65536,rcvbuf=65536" STDIO <"$WORK/echo.in" 2>/dev/null |
+                "TCP:$2:7,sndbuf=65536,rcvbuf=65536$CC" STDIO <"$WORK/echo.in" 2>/dev/null |
                 wc -c) ;;
     esac
     echo "$(echo "$(date +%s.%N) - $t0" | bc -l | xargs printf '%.2f') $n"
@@ -151,11 +162,12 @@ bench() {
     up
     trap stop_all EXIT
     servers
-    echo "# setting seed service stack seconds bytes (limit ${LIMIT}s, $SIZE bytes)"
+    echo "# setting seed service stack seconds bytes (limit ${LIMIT}s, $SIZE bytes," \
+        "Linux congestion control: ${LINUX_CC:-$(ip netns exec "$NS" sysctl -n net.ipv4.tcp_congestion_control)})"
     for s in "${settings[@]}"; do
         for seed in $seeds; do
-            for svc in chargen echo; do
-                for stack in linux tidytcp; do
+            for svc in $SERVICES; do
+                for stack in $STACKS; do
                     host=$LINUX
                     [ $stack = tidytcp ] && host=$TIDY
                     relay "$s" "$seed"
@@ -166,15 +178,51 @@ bench() {
     done
 }
 
+# check [SEEDS]: tidytcp as the sender at 20 % loss both ways must finish each transfer
+# (no timing). Exit status 1 if any failed.
+check() {
+    local seeds=${1:-1 2} fail=0 n want got
+    up
+    trap stop_all EXIT
+    servers
+    want=$(sha256sum <"$WORK/echo.in" | cut -d' ' -f1)
+    for seed in $seeds; do
+        relay loss=20% "$seed"
+        n=$(ip netns exec "$NC" timeout "$LIMIT" socat -u "TCP:$TIDY:19,rcvbuf=65536" STDOUT \
+            2>/dev/null | head -c "$SIZE" | wc -c || true)
+        if [ "$n" = "$SIZE" ]; then
+            echo "ok   relay loss=20% seed $seed: chargen from tidytcp, $n bytes"
+        else
+            echo "FAIL relay loss=20% seed $seed: chargen from tidytcp, $n of $SIZE bytes"
+            fail=1
+        fi
+        relay loss=20% "$seed"
+        got=$(ip netns exec "$NC" timeout "$LIMIT" socat -t "$LIMIT" \
+            "TCP:$TIDY:7,sndbuf=65536,rcvbuf=65536" STDIO <"$WORK/echo.in" 2>/dev/null |
+            sha256sum | cut -d' ' -f1 || true)
+        if [ "$got" = "$want" ]; then
+            echo "ok   relay loss=20% seed $seed: echo through tidytcp, $SIZE bytes, sha256 equal"
+        else
+            echo "FAIL relay loss=20% seed $seed: echo through tidytcp, sha256 differs"
+            fail=1
+        fi
+    done
+    return $fail
+}
+
 case "${1:-}" in
     up) up ;;
+    check)
+        shift
+        check "$@"
+        ;;
     down) down ;;
     bench)
         shift
         bench "$@"
         ;;
     *)
-        echo "usage: $0 up|down|bench [SEEDS] [SETTING...]" >&2
+        echo "usage: $0 up|down|check [SEEDS]|bench [SEEDS] [SETTING...]" >&2
         exit 2
         ;;
 esac

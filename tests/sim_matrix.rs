@@ -385,6 +385,14 @@ fn loss_10_percent() {
 }
 
 #[test]
+fn loss_20_percent() {
+    // The loss benchmark's setting (scripts/relay.sh, issue 14), in virtual time: every
+    // seed must finish. Measured: 7.6–22.3 s, median 11.4 s (before the retransmission
+    // log, F-RTO and the D-SACK undo: 7.6–20.0 s, median 14.4 s).
+    cell(0.20, 0.0, 0.0, 0.0, secs(90));
+}
+
+#[test]
 fn loss_30_percent() {
     // Measured: 32–462 s over these seeds (RFC 6675 alone: 83–323 s; 787 s at worst over
     // 200 others): long chains of backed-off retransmission timeouts, which RACK-TLP
@@ -586,9 +594,12 @@ fn sack_effectiveness(loss: f64, ack_loss: f64, seeds: u64, max_ratio: f64) {
         t_plain as f64 / 1e6
     );
     assert!(t_sack < t_plain, "SACK slower over the same seeds");
+    // Within 2 %: at 30 % loss RACK resends a retransmission as soon as data sent after
+    // it arrives, and F-RTO gives back the window, which costs about 1 % more bytes per
+    // byte lost than go-back-N without SACK (see `sack_effectiveness_30_percent`).
     assert!(
-        r_sack < r_plain,
-        "SACK retransmitted more over the same seeds"
+        r_sack as f64 <= r_plain as f64 * 1.02,
+        "SACK retransmitted more over the same seeds: {r_sack} against {r_plain}"
     );
 }
 
@@ -606,7 +617,10 @@ fn sack_effectiveness_10_percent() {
 /// total (3 589 s against 8 906 s; RFC 6675 alone took 7 726 s). RACK resends some
 /// data the peer held, which RFC 6675's patience never did: up to 1.14 bytes
 /// retransmitted per byte lost (RFC 6675 alone: 1.01), 10 % more bytes in total, still
-/// fewer than without SACK.
+/// fewer than without SACK. With the log of retransmissions (lost ones resent at once),
+/// F-RTO and the D-SACK undo (issue 14), over the 80 debug seeds: 1 434 s against
+/// 1 935 s before and 4 450 s without SACK, for 1.082 bytes retransmitted per byte lost
+/// (1.067 before, 1.077 without SACK): 0.75 % more bytes in total than without SACK.
 #[test]
 fn sack_effectiveness_30_percent() {
     sack_effectiveness(0.30, 0.0, SACK_SEEDS.1, 1.2);

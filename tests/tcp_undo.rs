@@ -1,7 +1,8 @@
 //! Spurious fast recoveries undone (`tcp::undo`): with timestamps, the ACK that ends a
 //! recovery tells whether the hole was filled by the original segment (delayed, not
 //! lost: RFC 3522) or by the retransmission; in the first case the window and the
-//! threshold go back to what they were before the episode.
+//! threshold go back to what they were before the episode. A timeout in the episode is
+//! judged by F-RTO (more in tests/tcp_loss.rs).
 
 mod common;
 
@@ -123,10 +124,12 @@ fn without_timestamps_nothing_is_undone() {
     assert!(c.ssthresh() < e.before.1);
 }
 
-/// A retransmission timeout during the episode ends it without an undo, whatever the
-/// later ACK echoes (a spurious timeout is not undone).
+/// A retransmission timeout during the episode: the later ACK acknowledges segments 4
+/// to 7, never retransmitted, so not everything was lost. F-RTO (RFC 5682 §4) finds the
+/// timeout spurious and, as Linux does, the whole episode is undone: the window and the
+/// threshold from before the fast recovery come back.
 #[test]
-fn a_timeout_disarms_the_undo() {
+fn a_timeout_in_the_episode_is_undone_by_f_rto() {
     let mut m = mem(65536, 65536);
     let mut t = Script::new(&mut m, script_config());
     let e = fast_recovery(&mut t, true);
@@ -134,6 +137,42 @@ fn a_timeout_disarms_the_undo() {
     assert_eq!(t.stack.stats().tcp.timeouts, 1);
     assert!(segs.iter().any(|s| s.seq == e.o.snd));
     t.send(ts(e.o.ack(e.o.snd + 8 * SEG, 65535), 700, e.flight_tsval));
-    assert_eq!(t.stack.stats().tcp.spurious_recoveries, 0);
+    let st = t.stack.stats().tcp;
+    assert_eq!((st.spurious_recoveries, st.spurious_timeouts), (0, 1));
+    assert_eq!(e.o.conn(&t).ssthresh(), e.before.1);
+    assert!(e.o.conn(&t).cwnd() >= e.before.0);
+}
+
+/// Without timestamps the receiver's D-SACK tells (RFC 3708): the one retransmission of
+/// the episode is reported as received twice, so the original had arrived and the
+/// episode is undone.
+#[test]
+fn a_recovery_whose_retransmission_was_a_duplicate_is_undone() {
+    let mut m = mem(65536, 65536);
+    let mut t = Script::new(&mut m, script_config());
+    let e = fast_recovery(&mut t, false);
+    t.now += Duration::from_millis(5);
+    let mut s = e.o.ack(e.o.snd + 8 * 1000, 65535);
+    // D-SACK: the first block lies below the cumulative ACK (RFC 2883 §4).
+    s.opts.sack.push(e.o.snd, e.o.snd + 1000);
+    t.send(s);
+    let st = t.stack.stats().tcp;
+    assert_eq!((st.dsacks, st.spurious_recoveries), (1, 1));
+    assert_eq!(e.o.conn(&t).ssthresh(), e.before.1);
+}
+
+/// A D-SACK for data the episode did not retransmit (a copy the network made) says
+/// nothing of the episode.
+#[test]
+fn a_duplicate_the_network_made_undoes_nothing() {
+    let mut m = mem(65536, 65536);
+    let mut t = Script::new(&mut m, script_config());
+    let e = fast_recovery(&mut t, false);
+    let mut s = e.o.ack(e.o.snd, 65535);
+    s.opts.sack.push(e.o.snd + 2000, e.o.snd + 3000);
+    s.opts.sack.push(e.o.snd + 1000, e.o.snd + 4000);
+    t.send(s);
+    let st = t.stack.stats().tcp;
+    assert_eq!((st.dsacks, st.spurious_recoveries), (1, 0));
     assert!(e.o.conn(&t).ssthresh() < e.before.1);
 }

@@ -122,8 +122,6 @@ bitflags::bitflags! {
         const TLP_OUT = 1 << 3;
         /// The outstanding probe retransmitted data (rather than sending new data).
         const TLP_RTX = 1 << 4;
-        /// `rtx_mark` holds SND.MAX as of the latest retransmission of this episode.
-        const RTX_MARK = 1 << 5;
         /// The peer reported a duplicate (D-SACK): the path reorders, RACK waits longer.
         const REORDER_SEEN = 1 << 6;
         /// The current fast recovery may be found spurious and undone (`undo` holds the

@@ -76,7 +76,9 @@ impl Connection {
             || r.seq != self.rcv.nxt
             || (u32::from(r.window) << self.snd.wscale) != self.snd.wnd
             || !r.options.sack.is_empty()
-            || self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY)
+            // Any recovery (fast, or after a timeout) takes the full path: RACK and
+            // F-RTO look at every ACK.
+            || self.in_loss_recovery()
             || self.progress.contains(Progress::FIN_AHEAD)
         {
             return false;
@@ -542,19 +544,9 @@ impl Connection {
         tx: &mut SendBuf<'_>,
     ) {
         let ack = r.ack;
-        let mut new_sack = false;
-        if self.sack_on() && !r.options.sack.is_empty() {
-            let (from, to) = (ack.max(self.snd.una), self.snd.max);
-            let up = self
-                .scoreboard_mut()
-                .map(|sb| sb.update(from, to, r.options.sack.as_slice()))
-                .unwrap_or_default();
-            if up.dsack {
-                ctx.stats.dsacks += 1;
-                self.rack_on_dsack(ctx);
-            }
-            new_sack = up.newly_sacked > 0;
-        }
+        let sacked_before = self.scoreboard().highest();
+        let fresh_ack = self.frto_fresh_ack(ack);
+        let new_sack = self.record_sack_blocks(ctx, r);
         let wnd = u32::from(r.window) << self.snd.wscale;
         // RACK: a partial ACK of retransmitted data overtakes everything sent before
         // that retransmission, up to the recovery point.
@@ -593,7 +585,30 @@ impl Connection {
         if self.snd.una <= ack {
             self.update_send_window(r, wnd);
         }
+        self.frto_check(ctx, fresh_ack, sacked_before);
         self.rack_detect(ctx, rtx_delivered);
+    }
+
+    /// The SACK option of an arriving ACK into the scoreboard; a D-SACK (RFC 2883)
+    /// widens RACK's reordering window and counts towards the undo. Returns whether new
+    /// data was SACKed.
+    fn record_sack_blocks(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr) -> bool {
+        if !self.sack_on() || r.options.sack.is_empty() {
+            return false;
+        }
+        let (from, to) = (r.ack.max(self.snd.una), self.snd.max);
+        let up = self
+            .scoreboard_mut()
+            .map(|sb| sb.update(from, to, r.options.sack.as_slice()))
+            .unwrap_or_default();
+        if up.dsack {
+            ctx.stats.dsacks += 1;
+            self.rack_on_dsack(ctx);
+            if let Some(&block) = r.options.sack.as_slice().first() {
+                self.undo_on_dsack(ctx, block);
+            }
+        }
+        up.newly_sacked > 0
     }
 
     /// RFC 9293 §3.10.7.4 fifth: the send window from a segment newer than the one that

@@ -157,6 +157,7 @@ mod output;
 mod rack;
 mod reply;
 pub mod rtt;
+mod rtxlog;
 mod sack;
 pub mod syncookie;
 mod timer;
@@ -406,9 +407,14 @@ pub struct TcpStats {
     pub tlp_recoveries: u64,
     /// Retransmissions found lost because data sent after them arrived (RFC 8985 §6).
     pub lost_retransmits: u64,
-    /// Fast recoveries found spurious (the data taken as lost had been delayed, RFC
-    /// 3522) and undone: the window and threshold went back to what they were.
+    /// Fast recoveries found spurious (the data taken as lost had been delayed: RFC
+    /// 3522 with timestamps, or every retransmission reported as a duplicate, RFC 3708)
+    /// and undone: the window and threshold went back to what they were.
     pub spurious_recoveries: u64,
+    /// Retransmission timeouts found spurious (F-RTO, RFC 5682: data never
+    /// retransmitted was acknowledged during the timeout's recovery; or every
+    /// retransmission reported as a duplicate, RFC 3708) and undone.
+    pub spurious_timeouts: u64,
     /// Zero-window probes sent.
     pub window_probes: u64,
     /// Keep-alive probes sent.

@@ -262,7 +262,8 @@ impl Connection {
                     self.set_rtt_timing(None); // Karn
                 }
             }
-            self.rack_on_retransmit();
+            self.rack_on_retransmit(choice.seq, end, now);
+            self.undo_note_rtx(choice.seq, end.min(self.snd.max));
         } else if !rtx && !choice.probe && choice.len > 0 && choice.len < max_payload {
             self.snd.sml = choice.seq + choice.len as u32;
         }
@@ -335,6 +336,9 @@ impl Connection {
         if let Some(c) = self.tail_loss_probe(&q) {
             return Some(c);
         }
+        if let Some(c) = self.rto_lost_rtx(&q) {
+            return Some(c);
+        }
         let budget = match self.sack_recovery_segment(&q) {
             Recovery::Send(c) => return Some(c),
             Recovery::Blocked => return None,
@@ -378,6 +382,40 @@ impl Connection {
         })
     }
 
+    /// A retransmission RACK found lost (see `tcp::rtxlog`), sent again: within the
+    /// range retransmitted before, and not into SACKed data.
+    fn lost_rtx_segment(&mut self, q: &Queue) -> Option<Choice> {
+        let (s, end) = self.rack_lost_rtx()?;
+        let mut c = self.segment_at(s, q);
+        c.len = c.len.min((end - s) as usize);
+        if c.len == 0 {
+            return None;
+        }
+        let sent_to = s + c.len as u32;
+        if self.recovery.high_rxt < sent_to {
+            self.recovery.high_rxt = sent_to;
+        }
+        Some(c)
+    }
+
+    /// After a retransmission timeout (go-back-N from SND.UNA, no fast recovery), a
+    /// retransmission RACK found lost goes again first, as far as the window resending
+    /// from SND.NXT would let a segment go.
+    fn rto_lost_rtx(&mut self, q: &Queue) -> Option<Choice> {
+        if self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY) || !self.in_loss_recovery() {
+            return None;
+        }
+        let smss = u32::from(self.eff_mss());
+        // In flight of what the resend sent: neither SACKed nor found lost.
+        let (una, nxt) = (self.snd.una, self.snd.nxt);
+        let gone = self.scoreboard().sacked_within(una, nxt) + self.rack_lost_rtx_bytes();
+        let off = (nxt - una).saturating_sub(gone) as usize;
+        if self.usable_window(off, true, smss, None) == 0 {
+            return None;
+        }
+        self.lost_rtx_segment(q)
+    }
+
     /// RFC 6675 §5 step (C) during SACK recovery: while cwnd - pipe >= 1 SMSS, NextSeg
     /// (rule 1: a lost segment; rule 2: new data, which the window step sends within the
     /// returned budget; rule 3: an unSACKed one when there is no new data to send).
@@ -388,10 +426,14 @@ impl Connection {
         let smss = u32::from(self.eff_mss());
         let pipe = self
             .scoreboard()
-            .pipe(self.snd.una, self.snd.max, self.recovery.high_rxt, smss);
+            .pipe(self.snd.una, self.snd.max, self.recovery.high_rxt, smss)
+            .saturating_sub(self.rack_lost_rtx_bytes());
         let cwnd = self.cc.cwnd();
         if cwnd < pipe.saturating_add(smss) {
             return Recovery::Blocked;
+        }
+        if let Some(c) = self.lost_rtx_segment(q) {
+            return Recovery::Send(c);
         }
         if let Some((s, _)) =
             self.scoreboard()

@@ -8,16 +8,18 @@
 //! instead whether data *sent after* the hole has arrived; TLP sends a probe two RTTs
 //! after the last ACK so that a lost tail produces a SACK to reason about.
 //!
-//! RFC 8985 keeps a send time per segment. This sender keeps no per-segment records, so
-//! it uses what the byte order tells it, which is the same information for data sent
-//! once (it leaves in sequence order):
-//! - a hole below the highest SACKed byte was sent before that byte, which arrived: once
-//!   the reordering window has passed since that SACK arrived, the hole is lost (RFC
-//!   8985 marks it at the SACKed segment's send time plus RTT plus the window, which is
-//!   no later, so this is the more patient of the two);
-//! - for retransmissions, `rtx_mark` remembers SND.MAX when the latest one was sent:
-//!   once data above it is SACKed, every hole still open below `high_rxt` had its
-//!   retransmission sent before data that arrived, and is lost again.
+//! RFC 8985 keeps a send time per segment. This sender keeps none for data sent once,
+//! and uses what the byte order tells it, which is the same information (data sent once
+//! leaves in sequence order): a hole below the highest SACKed byte was sent before that
+//! byte, which arrived. Once the reordering window has passed since that SACK arrived,
+//! the hole is lost (RFC 8985 marks it at the SACKed segment's send time plus RTT plus
+//! the window, which is no later, so this is the more patient of the two).
+//!
+//! Retransmissions break the byte order, so each one of the current episode (fast
+//! recovery, or the resend after a timeout) is logged with when it left and SND.MAX at
+//! that moment (`tcp::rtxlog`, a small fixed array). A retransmission is lost again when
+//! data sent after it has been delivered and it has not: new data above its mark, or a
+//! retransmission logged after it. It then goes again before anything else.
 //!
 //! The reordering window is RFC 8985 §6.2's: none during recovery until reordering has
 //! been seen, otherwise a quarter of the smoothed RTT (the RFC uses the minimum RTT,
@@ -26,6 +28,7 @@
 
 use super::cc::CongestionControl;
 use super::conn::{Connection, Ctx, Pending, Progress, RecoveryFlags};
+use super::rtxlog::RtxLog;
 use super::timer::Timer;
 use super::{SACK, State};
 use crate::time::{Duration, Instant};
@@ -44,18 +47,17 @@ const REO_WND_MIN: Duration = Duration::from_millis(1);
 /// Upper bound of the reordering window multiplier.
 const REO_MULT_MAX: u8 = 16;
 
-/// RACK-TLP's sequence marks. The marks' values do not matter until their flags are
-/// set.
+/// RACK-TLP's sequence marks and the log of retransmissions. The marks' values do not
+/// matter until their flags are set.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct RackMarks {
     /// The highest SACKed sequence number when the reordering window started (with
     /// `RecoveryFlags::REO_ARMED`).
     pub(crate) reo_mark: SeqNum,
-    /// SND.MAX when the latest retransmission was sent (with `RecoveryFlags::RTX_MARK`): data
-    /// above it left after that retransmission.
-    pub(crate) rtx_mark: SeqNum,
     /// The end of the outstanding tail loss probe (with `RecoveryFlags::TLP_OUT`).
     pub(crate) tlp_end: SeqNum,
+    /// The retransmissions of the current episode, with when each left.
+    pub(crate) rtx_log: RtxLog,
 }
 
 /// RACK-TLP's marks in a connection: one record with the `sack` feature, none (no
@@ -129,23 +131,7 @@ impl Connection {
             self.disarm(RecoveryFlags::REO_ARMED);
             return;
         };
-        if self.recovery.flags.contains(RecoveryFlags::RTX_MARK)
-            && high > self.rack_marks().rtx_mark
-        {
-            self.recovery.flags.remove(RecoveryFlags::RTX_MARK);
-            if self.recovery.high_rxt > self.snd.una
-                && self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY)
-            {
-                // Every retransmission up to HighRxt left before data that has arrived;
-                // the holes still open there were lost again. NextSeg resends them.
-                ctx.stats.lost_retransmits += 1;
-                let high_rxt = self.recovery.high_rxt;
-                if let Some(sb) = self.scoreboard_mut() {
-                    sb.mark_lost_to(high_rxt);
-                }
-                self.recovery.high_rxt = self.snd.una;
-            }
-        }
+        self.rack_detect_lost_rtx(ctx);
         let marked = self.scoreboard().lost_to().unwrap_or(self.snd.una);
         if high <= marked {
             return;
@@ -188,15 +174,58 @@ impl Connection {
         }
     }
 
-    /// A retransmission left during recovery: remember SND.MAX so that data sent after
-    /// it can tell whether it arrived.
+    /// Retransmissions sent before data that has been delivered, and not delivered
+    /// themselves, are lost again (RFC 8985 §6.2 with the send order of `RtxLog`):
+    /// output sends them before anything else of the episode.
+    fn rack_detect_lost_rtx(&mut self, ctx: &mut Ctx<'_>) {
+        // A delivery sooner than a quarter of the smoothed RTT after a retransmission
+        // left is the original's (RFC 8985 filters with the minimum RTT).
+        let min_age = self.rtt.srtt().map_or(0, |d| d.total_micros() / 4);
+        let now_us = ctx.now.total_micros() as u32;
+        let una = self.snd.una;
+        let sacked = self.sack.first().map_or(&[][..], |s| s.scoreboard.blocks());
+        let Some(m) = self.recovery.rack.first_mut() else {
+            return;
+        };
+        let lost = m.rtx_log.detect(una, sacked, now_us, min_age as u32);
+        ctx.stats.lost_retransmits += u64::from(lost);
+    }
+
+    /// The oldest retransmission deemed lost and not sent again: its first missing byte
+    /// and the end of what was retransmitted.
+    pub(crate) fn rack_lost_rtx(&self) -> Option<(SeqNum, SeqNum)> {
+        let sacked = self.scoreboard().blocks();
+        self.recovery
+            .rack
+            .first()?
+            .rtx_log
+            .next_lost(self.snd.una, sacked)
+    }
+
+    /// Bytes of retransmissions deemed lost and not sent again (out of the pipe).
+    pub(crate) fn rack_lost_rtx_bytes(&self) -> u32 {
+        let sacked = self.scoreboard().blocks();
+        self.recovery
+            .rack
+            .first()
+            .map_or(0, |m| m.rtx_log.lost_bytes(self.snd.una, sacked))
+    }
+
+    /// In a recovery episode, fast or after a timeout (`recover` not yet acknowledged).
+    pub(crate) fn in_loss_recovery(&self) -> bool {
+        self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY)
+            || self.snd.una < self.recovery.recover
+    }
+
+    /// `[start, end)` was retransmitted: log it with when it left and SND.MAX, so that
+    /// data sent after it can tell whether it arrived.
     #[inline]
-    pub(crate) fn rack_on_retransmit(&mut self) {
-        if SACK && self.recovery.flags.contains(RecoveryFlags::IN_RECOVERY) {
+    pub(crate) fn rack_on_retransmit(&mut self, start: SeqNum, end: SeqNum, now: Instant) {
+        if SACK && self.in_loss_recovery() {
+            let mark = self.snd.max;
             if let Some(m) = self.recovery.rack.first_mut() {
-                m.rtx_mark = self.snd.max;
+                m.rtx_log.push(start, end, mark, now.total_micros() as u32);
             }
-            self.recovery.flags |= RecoveryFlags::RTX_MARK;
         }
     }
 
@@ -275,9 +304,11 @@ impl Connection {
             RecoveryFlags::TLP_ARMED
                 | RecoveryFlags::REO_ARMED
                 | RecoveryFlags::TLP_OUT
-                | RecoveryFlags::TLP_RTX
-                | RecoveryFlags::RTX_MARK,
+                | RecoveryFlags::TLP_RTX,
         );
+        if let Some(m) = self.recovery.rack.first_mut() {
+            m.rtx_log.clear();
+        }
     }
 
     /// The loss-detection timer expired: close the reordering window, or send the tail

@@ -188,6 +188,17 @@ impl Scoreboard {
         }
     }
 
+    /// Bytes SACKed in `[from, to)`.
+    pub(crate) fn sacked_within(&self, from: SeqNum, to: SeqNum) -> u32 {
+        self.blocks()
+            .iter()
+            .map(|&(l, r)| {
+                let (l, r) = (l.max(from), r.min(to));
+                if l < r { r - l } else { 0 }
+            })
+            .sum()
+    }
+
     /// If `seq` is SACKed, the end of its block.
     pub(crate) fn sacked_end(&self, seq: SeqNum) -> Option<SeqNum> {
         self.blocks()

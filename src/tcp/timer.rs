@@ -304,6 +304,8 @@ impl Connection {
             let smss = u32::from(self.eff_mss());
             let flight = self.snd.max - self.snd.una;
             if self.rtx_count == 1 {
+                // F-RTO may find it spurious (`tcp::undo`): the window from before it.
+                self.frto_arm();
                 // Only the first timeout of a series lowers ssthresh (RFC 5681 §3.1).
                 self.cc.on_timeout(flight, smss);
             } else {
@@ -311,9 +313,7 @@ impl Connection {
             }
             // RFC 6582 §4 / RFC 6675 §5.1: end any recovery; no new episode until
             // everything sent so far is acknowledged.
-            self.recovery
-                .flags
-                .remove(RecoveryFlags::IN_RECOVERY | RecoveryFlags::UNDO_ARMED);
+            self.recovery.flags.remove(RecoveryFlags::IN_RECOVERY);
             self.recovery.dupacks = 0;
             self.recovery.recover = self.snd.max;
             self.recovery.high_rxt = self.snd.una;
