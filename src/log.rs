@@ -79,6 +79,8 @@ mod format {
         crate::tcp::Keepalive,
         crate::tcp::cc::Algorithm,
     );
+    #[cfg(feature = "proto-ipv6")]
+    format_as_debug!(crate::ip::slaac::SlaacEvent);
 
     impl Format for Instant {
         fn format(&self, f: Formatter<'_>) {

@@ -353,9 +353,19 @@ impl<A: Copy + Eq, const N: usize> NeighborCache<A, N> {
             .position(ip, hint)
             .and_then(|i| self.entries.get_mut(i))
             .and_then(Option::as_mut);
+        // A stale entry not used since it went stale is not re-confirmed: its address may
+        // be new and unproven (`learn_stale`) while the advice is about frames that went
+        // to the old one. Its next use starts the re-confirmation, which advice may end.
         match e {
             Some(e) => match e.state {
-                NeighborState::Reachable { mac, .. } | NeighborState::Probing { mac, .. } => {
+                NeighborState::Reachable { mac, expires_at } if expires_at > now => {
+                    e.state = NeighborState::Reachable {
+                        mac,
+                        expires_at: now + ttl,
+                    };
+                    true
+                }
+                NeighborState::Probing { mac, .. } => {
                     e.state = NeighborState::Reachable {
                         mac,
                         expires_at: now + ttl,
@@ -388,11 +398,11 @@ impl<A: Copy + Eq, const N: usize> NeighborCache<A, N> {
     }
 
     /// A link-layer address learnt without confirmation that the path works (RFC 4861
-    /// §7.2.3, §7.2.5: a solicitation's or advertisement's link-layer option): a new or
+    /// §7.2.3, §7.2.5: a solicitation's or advertisement's link-layer option; an ARP
+    /// request or announcement): a new or
     /// incomplete entry, or one whose address differs, becomes STALE at `mac` (used, and
     /// re-confirmed after the probe delay); an entry already at `mac` is left as it is.
     /// Returns false when there was no room.
-    #[cfg(feature = "proto-ipv6")]
     pub(crate) fn learn_stale(&mut self, now: Instant, ip: A, mac: EthernetAddress) -> bool {
         let stale = NeighborState::Reachable {
             mac,
@@ -616,6 +626,29 @@ mod tests {
         assert!(!c.confirm(t0, ip(2), TTL));
         assert!(c.start(t0, ip(3)));
         assert!(!c.confirm(t0, ip(3), TTL));
+    }
+
+    /// An address learnt unconfirmed (a request's sender, perhaps damaged) is not made
+    /// fresh by advice about frames sent before it: only its use, then advice or a
+    /// probe's answer, confirms it.
+    #[test]
+    fn advice_does_not_confirm_an_unproven_new_address() {
+        let t0 = Instant::from_secs(1);
+        let mut c = ArpCache::<4>::new();
+        assert!(c.insert(t0, ip(1), mac(1), TTL));
+        assert!(c.learn_stale(t0 + SEC, ip(1), mac(9)));
+        assert!(!c.confirm(t0 + SEC, ip(1), TTL));
+        assert_eq!(
+            c.lookup(t0 + SEC, ip(1), SEC.saturating_mul(5)),
+            Lookup::Found(mac(9)),
+            "used at the new address while it is re-confirmed"
+        );
+        assert!(matches!(c.get(ip(1)), Some(NeighborState::Probing { .. })));
+        // Once in use, advice (a peer acknowledging data sent there) confirms it.
+        assert!(c.confirm(t0 + SEC + SEC, ip(1), TTL));
+        assert!(
+            matches!(c.get(ip(1)), Some(NeighborState::Reachable { mac: m, .. }) if m == mac(9))
+        );
     }
 
     #[test]

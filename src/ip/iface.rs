@@ -198,6 +198,27 @@ impl<const N: usize> Interface<N> {
         Received::Dropped(reason)
     }
 
+    /// What an ARP packet teaches about its sender, with Linux's states: a reply to us
+    /// answers our request, so the path works (REACHABLE for the cache lifetime); a
+    /// request or an announcement does not show that (its sender address may even be
+    /// damaged on a link that passes bad frames), so a new address is used STALE and
+    /// re-confirmed after the probe delay, as RFC 4861 §7.2.3 has it for NDP. Returns
+    /// false when the table had no room.
+    fn learn_arp(
+        &mut self,
+        now: Instant,
+        answer: bool,
+        ip: Ipv4Addr,
+        mac: EthernetAddress,
+    ) -> bool {
+        if answer {
+            let ttl = self.config.arp.cache_ttl;
+            self.cache.insert(now, ip, mac, ttl)
+        } else {
+            self.cache.learn_stale(now, ip, mac)
+        }
+    }
+
     /// RFC 826, "Packet Reception".
     #[inline(never)] // cold: kept out of the per-segment path's cache lines
     fn receive_arp<'f>(&mut self, now: Instant, payload: &'f [u8]) -> Received<'f> {
@@ -225,13 +246,16 @@ impl<const N: usize> Interface<N> {
         }
         // Merge: if the sender is in the table, update its address.
         let learnable = self.is_neighbor_addr(sip);
-        let ttl = self.config.arp.cache_ttl;
-        let merged = learnable && self.cache.merge(now, sip, arp.source_hw, ttl);
+        let answer = arp.operation == ArpOperation::Reply && arp.target_ip == our;
+        let known = learnable && self.cache.get(sip).is_some();
+        if known {
+            self.learn_arp(now, answer, sip, arp.source_hw);
+        }
         // Am I the target?
         if arp.target_ip != our {
             return Received::Handled;
         }
-        if learnable && !merged && !self.cache.insert(now, sip, arp.source_hw, ttl) {
+        if learnable && !known && !self.learn_arp(now, answer, sip, arp.source_hw) {
             bump(&mut self.stats.arp_cache_full);
         }
         match arp.operation {
@@ -1002,6 +1026,35 @@ mod tests {
         let f = arp_frame(ArpOperation::Request, moved, PEER_IP, other);
         assert_eq!(i.receive(t(1), &f), Received::Handled);
         assert_eq!(i.lookup(t(1), PEER_IP), Ok(moved));
+    }
+
+    /// Linux's states for what ARP teaches: a request's sender address is used STALE
+    /// (re-confirmed before long), a reply to us is REACHABLE for the cache lifetime.
+    #[test]
+    fn arp_requests_teach_stale_addresses_replies_fresh_ones() {
+        let mut i = iface();
+        resolve_peer(&mut i, t(0));
+        assert!(matches!(
+            i.arp_cache().get(PEER_IP),
+            Some(NeighborState::Reachable { expires_at, .. }) if expires_at == t(0)
+        ));
+        let f = arp_frame(ArpOperation::Reply, PEER_MAC, PEER_IP, OUR_IP);
+        assert_eq!(i.receive(t(1), &f), Received::Handled);
+        assert!(matches!(
+            i.arp_cache().get(PEER_IP),
+            Some(NeighborState::Reachable { expires_at, .. }) if expires_at > t(1)
+        ));
+        // A request from a new address (moved, or damaged on the way): used, but not
+        // made fresh by TCP's advice about frames sent to the old one.
+        let moved = EthernetAddress([0x02, 0, 0, 0, 0, 0x22]);
+        let f = arp_frame(ArpOperation::Request, moved, PEER_IP, OUR_IP);
+        assert!(matches!(i.receive(t(2), &f), Received::Reply(_)));
+        i.confirm_reachable(t(2), PEER_IP);
+        assert_eq!(i.lookup(t(2), PEER_IP), Ok(moved));
+        assert!(matches!(
+            i.arp_cache().get(PEER_IP),
+            Some(NeighborState::Probing { mac, .. }) if mac == moved
+        ));
     }
 
     #[test]
