@@ -37,15 +37,22 @@ interface tt6vb {
   prefix 2001:db8:1::/64 { AdvOnLink on; AdvAutonomous on; AdvValidLifetime 86400; AdvPreferredLifetime 14400; };
 };
 CONF
-ip netns exec "$b" timeout 14 tcpdump -i tt6vb -w "$out" -U ip6 >"$tmp/tcpdump.log" 2>&1 &
+ip netns exec "$b" timeout 20 tcpdump -i tt6vb -w "$out" -U ip6 >"$tmp/tcpdump.log" 2>&1 &
 dump=$!
 sleep 1.5
 ip netns exec "$b" radvd -C "$tmp/radvd.conf" -p "$tmp/radvd.pid" -u root >"$tmp/radvd.log" 2>&1
 sleep 0.5
 ip -n "$a" link set tt6va up
 ip -n "$a" addr add 2001:db8:1::a/64 dev tt6va
-sleep 4
+# Until the address SLAAC forms from radvd's prefix has passed DAD (an RA every 3-4 s,
+# DAD 1 s), then ping from it, so that the capture holds a packet from that address
+# whatever Linux's source-address choice.
+slaac=2001:db8:1::ff:fe00:a
+for _ in $(seq 100); do
+    ip -n "$a" -6 addr show dev tt6va | grep "$slaac/" | grep -qv tentative && break
+    sleep 0.1
+done
 ip netns exec "$a" ping -6 -c 2 -s 20 -i 0.3 fe80::ff:fe00:b%tt6va >/dev/null
-ip netns exec "$a" ping -6 -c 2 -s 20 -i 0.3 2001:db8:1::b >/dev/null
+ip netns exec "$a" ping -6 -c 2 -s 20 -i 0.3 -I "$slaac" 2001:db8:1::b >/dev/null
 wait "$dump" || true
 echo "capture-linux-ipv6: $(grep -o '^[0-9]* packets captured' "$tmp/tcpdump.log" || echo '?') in $out"

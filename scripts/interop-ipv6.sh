@@ -34,37 +34,7 @@ CURRENT=
 
 in_ns() { ip netns exec "$NS" "$@"; }
 
-ok() {
-    echo "ok   $*"
-    PASSED=$((PASSED + 1))
-}
-bad() {
-    echo "FAIL $*"
-    FAILED=$((FAILED + 1))
-}
-
-cleanup() {
-    for p in "${PIDS[@]}"; do
-        kill "$p" 2>/dev/null
-    done
-    wait 2>/dev/null
-    scripts/netns.sh down
-    if [ -n "${KEEP:-}" ]; then
-        echo "logs kept in $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-
-# wait_for PATTERN FILE SECONDS: waits until FILE has a line matching PATTERN.
-wait_for() {
-    for _ in $(seq $(($3 * 10))); do
-        grep -qE "$1" "$2" && return 0
-        sleep 0.1
-    done
-    return 1
-}
+. scripts/interop-common.sh
 
 # start LOG ARGS...: runs inetd in the namespace, waits for its "ready" line.
 start() {

@@ -28,28 +28,7 @@ PIDS=()
 in_ns() { ip netns exec "$NS" "$@"; }
 client() { in_ns timeout 300 python3 scripts/interop_client.py "$@"; }
 
-ok() {
-    echo "ok   $*"
-    PASSED=$((PASSED + 1))
-}
-bad() {
-    echo "FAIL $*"
-    FAILED=$((FAILED + 1))
-}
-
-cleanup() {
-    for p in "${PIDS[@]}"; do
-        kill "$p" 2>/dev/null
-    done
-    wait 2>/dev/null
-    scripts/netns.sh down
-    if [ -n "${KEEP:-}" ]; then
-        echo "logs and captures kept in $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
+. scripts/interop-common.sh
 
 # start NAME LOG ARGS...: runs example NAME in the namespace, waits for its "ready" line.
 start() {

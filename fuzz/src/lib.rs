@@ -293,6 +293,27 @@ fn syn_opts(ts: u32) -> TcpOptions {
     }
 }
 
+/// An ARP packet from the peer about itself to the stack's address, broadcast: the
+/// world's set-up announces the peer with a request, the seeds carry a reply.
+fn peer_arp(operation: tidytcp::wire::arp::ArpOperation, target_hw: EthernetAddress) -> Vec<u8> {
+    let mut arp = vec![0u8; 42];
+    let _ = EthernetRepr {
+        src: PEER_MAC,
+        dst: EthernetAddress::BROADCAST,
+        ethertype: EtherType::Arp,
+    }
+    .emit(&mut arp);
+    let _ = tidytcp::wire::arp::ArpRepr {
+        operation,
+        source_hw: PEER_MAC,
+        source_ip: PEER_IP,
+        target_hw,
+        target_ip: STACK_IP,
+    }
+    .emit(&mut arp[14..]);
+    arp
+}
+
 impl<'a> World<'a> {
     /// Sets the world up in four polls: each round's frames go in together, as a burst
     /// from the wire would, since every poll has a fixed cost the runs would pay again.
@@ -314,21 +335,10 @@ impl<'a> World<'a> {
         w.listener = w.stack.listen(LISTEN_PORT, 8).ok();
         // Round 1: the peer announces itself (so the stack knows its MAC) and sends five
         // SYNs, plus one it will never complete (SYN-RECEIVED).
-        let mut arp = vec![0u8; 42];
-        let _ = EthernetRepr {
-            src: PEER_MAC,
-            dst: EthernetAddress::BROADCAST,
-            ethertype: EtherType::Arp,
-        }
-        .emit(&mut arp);
-        let _ = tidytcp::wire::arp::ArpRepr {
-            operation: tidytcp::wire::arp::ArpOperation::Request,
-            source_hw: PEER_MAC,
-            source_ip: PEER_IP,
-            target_hw: EthernetAddress([0; 6]),
-            target_ip: STACK_IP,
-        }
-        .emit(&mut arp[14..]);
+        let arp = peer_arp(
+            tidytcp::wire::arp::ArpOperation::Request,
+            EthernetAddress([0; 6]),
+        );
         w.dev.rx.push_back(arp);
         const PORTS: [u16; 5] = [40001, 40002, 40003, 40004, 40005];
         for (k, port) in PORTS.into_iter().enumerate() {
@@ -666,21 +676,7 @@ fn frames_seeds() -> Vec<Vec<Vec<u8>>> {
         tsopt,
         &[],
     )]);
-    let mut arp = vec![0u8; 42];
-    let _ = EthernetRepr {
-        src: PEER_MAC,
-        dst: EthernetAddress::BROADCAST,
-        ethertype: EtherType::Arp,
-    }
-    .emit(&mut arp);
-    let _ = tidytcp::wire::arp::ArpRepr {
-        operation: tidytcp::wire::arp::ArpOperation::Reply,
-        source_hw: PEER_MAC,
-        source_ip: PEER_IP,
-        target_hw: STACK_MAC,
-        target_ip: STACK_IP,
-    }
-    .emit(&mut arp[14..]);
+    let arp = peer_arp(tidytcp::wire::arp::ArpOperation::Reply, STACK_MAC);
     seeds.push(vec![arp]);
     // ICMP: an echo request; a fragmentation-needed and a port-unreachable error quoting
     // the stack's segment to 40001.
