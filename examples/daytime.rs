@@ -84,7 +84,7 @@ impl<'a> App<'a> for Daytime<'a> {
                 }
                 Poll::Ready(Ok(ip)) => {
                     println!("resolved {} to {ip}", self.host);
-                    match stack.connect(SocketAddrV4::new(ip, self.port)) {
+                    match stack.connect(SocketAddrV4::new(ip, self.port).into()) {
                         Ok(s) => {
                             table("after connect()", stack);
                             self.phase = Phase::Reading(s);

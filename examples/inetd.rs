@@ -16,7 +16,7 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::net::SocketAddrV4;
+use std::net::{SocketAddr, SocketAddrV4};
 
 use common::{App, Options, Step};
 use tidytcp::socket::{HeapStorage, TcpListener, TcpStream};
@@ -84,7 +84,7 @@ impl Chargen {
 struct Conn<'a> {
     stream: TcpStream<'a>,
     service: Service,
-    peer: SocketAddrV4,
+    peer: SocketAddr,
     bytes_in: u64,
     bytes_out: u64,
 }
@@ -200,7 +200,7 @@ impl<'a> App<'a> for Inetd<'a> {
             while let Ok((stream, _)) = l.accept(stack) {
                 let peer = stream
                     .peer_addr(stack)
-                    .unwrap_or(SocketAddrV4::new([0; 4].into(), 0));
+                    .unwrap_or(SocketAddrV4::new([0; 4].into(), 0).into());
                 self.conns.push(Conn {
                     stream,
                     service: *service,

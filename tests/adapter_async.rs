@@ -150,7 +150,7 @@ fn echo_larger_than_the_buffers() {
     });
     exec.spawn(async {
         let data: Vec<u8> = (0..LEN as u64).map(|i| pattern(9, i)).collect();
-        let mut c = a.connect(addr()).await.unwrap();
+        let mut c = a.connect(addr().into()).await.unwrap();
         let (mut w, mut got) = (0, Vec::new());
         let mut buf = [0u8; 4096];
         // Write and read in turn so that neither side's buffer deadlocks the other.
@@ -209,7 +209,7 @@ fn split_halves_read_and_write_from_two_tasks() {
     });
     exec.spawn(async {
         let data: Vec<u8> = (0..LEN as u64).map(|i| pattern(4, i)).collect();
-        let mut c = a.connect(addr()).await.unwrap();
+        let mut c = a.connect(addr().into()).await.unwrap();
         let (mut r, mut w) = c.split();
         let writer = async {
             w.write_all(&data).await.unwrap();
@@ -241,7 +241,7 @@ fn connect_refused_and_unreachable_are_errors() {
     let results = RefCell::new(Vec::new());
     let mut exec = Executor::default();
     exec.spawn(async {
-        let r = a.connect(addr()).await.map(|_| ());
+        let r = a.connect(addr().into()).await.map(|_| ());
         results.borrow_mut().push(r);
         // Nobody at 10.0.0.9: ARP fails.
         let r = a.connect("10.0.0.9:7".parse().unwrap()).await.map(|_| ());
@@ -277,7 +277,7 @@ fn drop_closes_and_wakes_the_network_task() {
         *eof.borrow_mut() = true;
     }); // dropped: closed
     exec.spawn(async {
-        let mut c = a.connect(addr()).await.unwrap();
+        let mut c = a.connect(addr().into()).await.unwrap();
         c.write_all(b"bye").await.unwrap();
         drop(c);
         assert!(a.take_activity(), "the drop asked for a poll");
@@ -304,7 +304,7 @@ fn needs_poll_completes_on_user_activity() {
     let l = b.listen(7, 1).unwrap();
     let conn = RefCell::new(None);
     let mut exec = Executor::default();
-    exec.spawn(async { *conn.borrow_mut() = Some(a.connect(addr()).await.unwrap()) });
+    exec.spawn(async { *conn.borrow_mut() = Some(a.connect(addr().into()).await.unwrap()) });
     exec.spawn(async { std::mem::forget(l.accept().await.unwrap().0) });
     drive(&mut exec, &a, &b, &mut link, Duration::from_secs(5));
     let _ = a.take_activity();
@@ -342,7 +342,7 @@ fn ready_traits_follow_the_socket() {
     let client = RefCell::new(None);
     let server = RefCell::new(None);
     let mut exec = Executor::default();
-    exec.spawn(async { *client.borrow_mut() = Some(a.connect(addr()).await.unwrap()) });
+    exec.spawn(async { *client.borrow_mut() = Some(a.connect(addr().into()).await.unwrap()) });
     exec.spawn(async { *server.borrow_mut() = Some(l.accept().await.unwrap().0) });
     drive(&mut exec, &a, &b, &mut link, Duration::from_secs(5));
     let mut c = client.borrow_mut().take().unwrap();
@@ -370,7 +370,7 @@ fn read_is_cancel_safe() {
     let client = RefCell::new(None);
     let server = RefCell::new(None);
     let mut exec = Executor::default();
-    exec.spawn(async { *client.borrow_mut() = Some(a.connect(addr()).await.unwrap()) });
+    exec.spawn(async { *client.borrow_mut() = Some(a.connect(addr().into()).await.unwrap()) });
     exec.spawn(async { *server.borrow_mut() = Some(l.accept().await.unwrap().0) });
     drive(&mut exec, &a, &b, &mut link, Duration::from_secs(5));
     let mut c = client.borrow_mut().take().unwrap();
@@ -401,9 +401,9 @@ fn slot_beyond_the_waker_table_is_an_error() {
     let (mut sa, mut sb) = (storage(), storage());
     let a: AsyncStack<Stack<'_>, 1, 1> = AsyncStack::new(Stack::new(config(1), &mut sa));
     let b: Net<'_> = AsyncStack::new(Stack::new(config(2), &mut sb));
-    let _first = a.with(|s| s.connect(addr())).unwrap().unwrap();
+    let _first = a.with(|s| s.connect(addr().into())).unwrap().unwrap();
     let nothing = Waker::from(Arc::new(Flag(AtomicBool::new(false))));
-    let mut second = Box::pin(a.connect(addr()));
+    let mut second = Box::pin(a.connect(addr().into()));
     assert_eq!(
         second
             .as_mut()

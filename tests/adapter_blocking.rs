@@ -60,7 +60,7 @@ fn echo_through_small_buffers() {
         std::thread::scope(|s| {
             s.spawn(|| {
                 let (mut conn, peer) = l.accept().unwrap();
-                assert_eq!(peer.ip(), &std::net::Ipv4Addr::new(10, 0, 0, 1));
+                assert_eq!(peer.ip(), std::net::Ipv4Addr::new(10, 0, 0, 1));
                 let mut buf = [0u8; 3000];
                 loop {
                     let n = conn.read(&mut buf).unwrap();

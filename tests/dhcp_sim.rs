@@ -267,7 +267,7 @@ fn without_server_rebinds_then_drops_the_address_at_expiry() {
     assert_eq!(a.dhcp().unwrap().state(), DhcpState::Rebinding);
     // A connection on the leased address (its SYN goes unanswered: nobody is there).
     let mut conn = a.connect("10.0.0.254:80".parse().unwrap()).unwrap();
-    assert_eq!(conn.local_addr(&a).unwrap().ip(), &OFFERED);
+    assert_eq!(conn.local_addr(&a).unwrap().ip(), OFFERED);
     assert!(events.is_empty());
     assert_eq!(a.interface().address(), OFFERED);
     let expiry = bound_at + Duration::from_secs(120);
@@ -402,7 +402,7 @@ fn renumbering_aborts_connections_on_the_old_address_without_reset() {
     // The peer still thinks it is connected (no reset); new connections use the new address.
     assert_eq!(server.read(&mut b, &mut buf), Err(Error::WouldBlock));
     let c2 = a.connect("10.0.0.2:80".parse().unwrap()).unwrap();
-    assert_eq!(c2.local_addr(&a).unwrap().ip(), &Ipv4Addr::new(10, 0, 0, 9));
+    assert_eq!(c2.local_addr(&a).unwrap().ip(), Ipv4Addr::new(10, 0, 0, 9));
     client.close(&mut a);
     c2.abort(&mut a);
     server.abort(&mut b);

@@ -444,7 +444,7 @@ fn every_slot_busy() {
         }
         for dport in [7001u16, 7002] {
             let remote = std::net::SocketAddrV4::new(PEER_IP, dport);
-            let s = t.stack.connect(remote).unwrap();
+            let s = t.stack.connect(remote.into()).unwrap();
             t.poll();
             let syn = t.recv().expect("SYN");
             t.send(Seg {
@@ -461,8 +461,8 @@ fn every_slot_busy() {
         assert_eq!(t.stack.in_use(), 4);
         let remote = std::net::SocketAddrV4::new(PEER_IP, 7003);
         let full = Some(Error::Exhausted(Capacity::Slots));
-        assert_eq!(t.stack.connect(remote).err(), full);
-        assert_eq!(t.stack.connect_from(6000, remote).err(), full);
+        assert_eq!(t.stack.connect(remote.into()).err(), full);
+        assert_eq!(t.stack.connect_from(6000, remote.into()).err(), full);
         // A new SYN to the listener: dropped, no cookie, no slot.
         t.send(seg!(SYN, seq = 50_000, sport = 40100, mss = 1460));
         t.expect_none();
@@ -486,7 +486,7 @@ fn every_slot_busy() {
         t.poll();
         t.drain();
         assert_eq!(t.stack.in_use(), 3);
-        assert!(t.stack.connect(remote).is_ok());
+        assert!(t.stack.connect(remote.into()).is_ok());
         assert_eq!(t.stack.in_use(), 4);
     }
 }
@@ -511,7 +511,7 @@ fn cookie_for_a_full_backlog_waits_for_a_slot() {
     assert_eq!(t.stack.in_use(), 1);
     // Meanwhile our own connection takes the last slot.
     let remote = std::net::SocketAddrV4::new(PEER_IP, 7001);
-    let mine = t.stack.connect(remote).unwrap();
+    let mine = t.stack.connect(remote.into()).unwrap();
     t.poll();
     t.recv().expect("SYN");
     assert_eq!(t.stack.in_use(), 2);

@@ -273,7 +273,7 @@ fn a_tentative_address_claimed_by_another_host_is_not_used() {
 }
 
 #[test]
-fn a_syn_over_ipv6_is_refused_with_a_reset_until_tcp_carries_ipv6() {
+fn a_syn_over_ipv6_to_a_closed_port_is_refused_with_a_reset() {
     use tidytcp::wire::tcp::{SeqNum, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
     let mut sb = storage();
     let mut b = Stack::new(config6(2, None), &mut sb);
@@ -284,7 +284,9 @@ fn a_syn_over_ipv6_is_refused_with_a_reset_until_tcp_carries_ipv6() {
     let (ll_a, ll_b) = (link_local_from_mac(A_MAC), link_local_from_mac(B_MAC));
     let syn = TcpRepr {
         src_port: 40000,
-        dst_port: 7,
+        // Port 7 listens; 8 does not. The sender is not in the neighbour cache: the reset
+        // goes back to the frame's source.
+        dst_port: 8,
         seq: SeqNum(1000),
         ack: SeqNum(0),
         flags: TcpFlags::SYN,

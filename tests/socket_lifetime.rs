@@ -105,7 +105,7 @@ impl<'s> Pair<'s> {
     /// A listener on B and an established connection A→B, accepted.
     fn connect(&mut self) -> (TcpListener<'s>, TcpStream<'s>, TcpStream<'s>) {
         let l = self.b.listen(PORT, 4).unwrap();
-        let c = self.a.connect(server_addr()).unwrap();
+        let c = self.a.connect(server_addr().into()).unwrap();
         let mut s = None;
         self.run_until(Duration::from_secs(5), |_, b| {
             s = l.accept(b).ok().map(|(s, _)| s);
@@ -261,7 +261,7 @@ fn listener_closed_with_full_accept_queue_resets_and_frees_them() {
     let mut p = Pair::new(&mut sa, &mut sb);
     let l = p.b.listen(PORT, 2).unwrap();
     let mut clients: Vec<_> = (0..3)
-        .map(|_| p.a.connect(server_addr()).unwrap())
+        .map(|_| p.a.connect(server_addr().into()).unwrap())
         .collect();
     // Two complete the handshake and wait in the queue. The third's SYN finds the SYN
     // queue full and is answered with a SYN cookie; its ACK then finds the accept queue
@@ -335,7 +335,7 @@ fn slots_reused_many_times_stay_balanced() {
     let mut p = Pair::new(&mut sa, &mut sb);
     let l = p.b.listen(PORT, 4).unwrap();
     for round in 0..20u32 {
-        let mut c = p.a.connect(server_addr()).unwrap();
+        let mut c = p.a.connect(server_addr().into()).unwrap();
         let mut s = None;
         p.run_until(Duration::from_secs(5), |_, b| {
             s = l.accept(b).ok().map(|(s, _)| s);
@@ -412,7 +412,7 @@ fn stale_generation_cannot_reach_new_connection() {
     let mut old_cx = Context::from_waker(&old_waker);
 
     // First connection: a read registers the old waker, then the handle is aborted.
-    let mut connect = pin!(net.connect(server_addr()));
+    let mut connect = pin!(net.connect(server_addr().into()));
     let first = loop {
         if let Poll::Ready(r) = connect.as_mut().poll(&mut old_cx) {
             break r.unwrap();
@@ -450,7 +450,7 @@ fn stale_generation_cannot_reach_new_connection() {
     // Second connection, same slot, new generation, made through the core API so that
     // no future registers under the new generation before its events arrive: the old
     // entry must be found stale and dropped, not woken.
-    let mut second = net.with(|a| a.connect(server_addr())).unwrap().unwrap();
+    let mut second = net.with(|a| a.connect(server_addr().into())).unwrap().unwrap();
     let new_id = second.id();
     assert_eq!(new_id.index, old_id.index, "the slot is reused");
     assert_ne!(new_id.generation, old_id.generation);

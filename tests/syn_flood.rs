@@ -104,7 +104,7 @@ fn legitimate_client_gets_through_a_flood_of_10000_spoofed_syns() {
 
         if server.is_none() {
             if let Ok((s, _)) = listener.accept(&mut b) {
-                if s.peer_addr(&b).unwrap().ip() == &Ipv4Addr::new(10, 0, 0, 1) {
+                if s.peer_addr(&b).unwrap().ip() == Ipv4Addr::new(10, 0, 0, 1) {
                     server = Some(s);
                 } else {
                     panic!("a spoofed connection completed a handshake");

@@ -887,7 +887,7 @@ fn socket_table_shows_states_and_flags() {
     assert_eq!(info.flags, SocketFlags::CONNECTED | SocketFlags::QUEUED);
     assert_eq!(info.recv_queue, 2);
     assert_eq!(info.local.port(), STACK_PORT);
-    assert_eq!(info.remote, Some(peer()));
+    assert_eq!(info.remote, Some(peer().into()));
 
     let mut s = l.accept(&mut t.stack).unwrap().0;
     assert_eq!(t.flags(), SocketFlags::CONNECTED);

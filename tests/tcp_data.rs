@@ -334,7 +334,7 @@ fn sender_sws_override_timeout() {
 fn data_written_in_syn_sent_follows_the_handshake() {
     let mut m = big();
     let mut t = Script::new(&mut m, script_config());
-    let mut s = t.stack.connect(peer()).unwrap();
+    let mut s = t.stack.connect(peer().into()).unwrap();
     s.write(&mut t.stack, b"early").unwrap();
     t.poll();
     let syn = t.expect(seg!(SYN));

@@ -348,7 +348,7 @@ fn connect_timeout_ends_the_handshake_on_time() {
     let t0 = t.now;
     let mut s = t
         .stack
-        .connect_timeout(peer(), Duration::from_millis(2500))
+        .connect_timeout(peer().into(), Duration::from_millis(2500))
         .unwrap();
     t.poll();
     let syn = t.expect(seg!(SYN));
@@ -365,7 +365,7 @@ fn connect_timeout_ends_the_handshake_on_time() {
     t.poll();
     assert_eq!(t.stack.in_use(), 0);
     assert_eq!(
-        t.stack.connect_timeout(peer(), Duration::ZERO).err(),
+        t.stack.connect_timeout(peer().into(), Duration::ZERO).err(),
         Some(Error::InvalidInput)
     );
 }
@@ -406,7 +406,7 @@ fn connect_timeout_does_not_outlive_the_handshake() {
     let mut t = Script::new(&mut mem, script_config());
     let mut s = t
         .stack
-        .connect_timeout(peer(), Duration::from_secs(2))
+        .connect_timeout(peer().into(), Duration::from_secs(2))
         .unwrap();
     t.poll();
     let syn = t.expect(seg!(SYN));

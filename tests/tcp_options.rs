@@ -22,7 +22,7 @@ fn our_mss_is_mtu_less_40() {
     assert_eq!(sa.opts.mss, Some(1460));
 
     // Active open: the SYN carries the same.
-    let _c = t.stack.connect(peer()).unwrap();
+    let _c = t.stack.connect(peer().into()).unwrap();
     t.poll();
     let syn = t.expect(seg!(SYN));
     assert_eq!(syn.opts.mss, Some(1460));
@@ -173,7 +173,7 @@ fn offered_shift_follows_buffer_size() {
     ] {
         let mut m = mem(rx, 4096);
         let mut t = Script::new(&mut m, script_config());
-        let _c = t.stack.connect(peer()).unwrap();
+        let _c = t.stack.connect(peer().into()).unwrap();
         t.poll();
         let syn = t.expect(seg!(SYN));
         assert_eq!(syn.opts.window_scale, Some(shift), "rx buffer {rx}");
@@ -326,7 +326,7 @@ fn scaling_disabled_in_config() {
     let s = l.accept(&mut t.stack).unwrap().0;
     // The peer's window is taken as is: 1000 bytes, not 1000 << 7.
     assert_eq!(s.connection(&t.stack).unwrap().send_window(), 1000);
-    let _c = t.stack.connect(peer()).unwrap();
+    let _c = t.stack.connect(peer().into()).unwrap();
     t.poll();
     let syn = t.expect(seg!(SYN));
     assert_eq!(syn.opts.window_scale, None);

@@ -24,7 +24,7 @@ fn initial_rto_is_one_second() {
     let mut m = script_storage();
     let mut t = Script::new(&mut m, script_config());
     let t0 = t.now;
-    let s = t.stack.connect(peer()).unwrap();
+    let s = t.stack.connect(peer().into()).unwrap();
     assert_eq!(
         s.connection(&t.stack).unwrap().rto(&TcpConfig::default()),
         Duration::from_secs(1)

@@ -170,7 +170,7 @@ impl Pair {
     /// are established.
     pub fn open(&mut self, l: &TcpListener<'static>) -> (TcpStream<'static>, TcpStream<'static>) {
         let remote = SocketAddrV4::new(B_IP.into(), PORT);
-        let c = self.a.connect(remote).unwrap();
+        let c = self.a.connect(remote.into()).unwrap();
         loop {
             self.turn(false);
             if let Ok((s, _)) = l.accept(&mut self.b) {
@@ -190,7 +190,7 @@ impl Pair {
         while out.len() < n {
             let batch = (n - out.len()).min(64);
             let mut cs: Vec<_> = (0..batch)
-                .map(|_| self.a.connect(remote).unwrap())
+                .map(|_| self.a.connect(remote.into()).unwrap())
                 .collect();
             let mut ss = Vec::new();
             while ss.len() < batch {

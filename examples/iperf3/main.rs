@@ -33,7 +33,7 @@ mod common;
 mod json;
 
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use common::{App, Options, Step};
 use json::Json;
@@ -432,7 +432,7 @@ enum SPhase {
 
 struct ServerTest<'a> {
     ctrl: Ctrl<'a>,
-    peer: SocketAddrV4,
+    peer: SocketAddr,
     cookie: Vec<u8>,
     phase: SPhase,
     params: Option<Params>,
@@ -467,7 +467,7 @@ impl<'a> Server<'a> {
         let peer = p
             .stream
             .peer_addr(stack)
-            .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+            .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0).into());
         match &mut self.test {
             None => {
                 println!("iperf3: control connection from {peer}");
@@ -814,7 +814,7 @@ impl<'a> App<'a> for Client<'a> {
 
     fn step(&mut self, stack: &mut Stack<'a>, now: Instant) -> Step {
         if self.ctrl.is_none() {
-            match stack.connect(self.server) {
+            match stack.connect(self.server.into()) {
                 Ok(mut s) => {
                     let _ = s.write(stack, &self.cookie);
                     self.ctrl = Some(Ctrl::new(s));
@@ -909,7 +909,7 @@ impl<'a> App<'a> for Client<'a> {
                     && s.cookie_sent == COOKIE_LEN
             });
             if ready {
-                match stack.connect(self.server) {
+                match stack.connect(self.server.into()) {
                     Ok(s) => self.streams.push(DataStream {
                         stream: s,
                         id: stream_id(self.streams.len()),

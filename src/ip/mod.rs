@@ -429,6 +429,42 @@ pub struct IcmpError {
     pub payload_head: [u8; 8],
 }
 
+/// What an ICMPv6 error says (RFC 4443 §3).
+#[cfg(feature = "proto-ipv6")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Icmp6ErrorKind {
+    /// Destination unreachable, with its code (0 no route, 1 administratively
+    /// prohibited, 3 address unreachable, 4 port unreachable, ...).
+    DstUnreachable(u8),
+    /// Packet too big: the path's MTU is [`Icmp6Error::mtu`] (RFC 8201).
+    PacketTooBig,
+    /// Time exceeded, with its code.
+    TimeExceeded(u8),
+    /// Parameter problem, with its code.
+    ParamProblem(u8),
+}
+
+/// An ICMPv6 error about a packet we sent, with what the transport layer needs to find
+/// and validate the connection it concerns.
+#[cfg(feature = "proto-ipv6")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Icmp6Error {
+    /// What happened.
+    pub kind: Icmp6ErrorKind,
+    /// For [`Icmp6ErrorKind::PacketTooBig`], the MTU of the link the packet did not fit.
+    pub mtu: u32,
+    /// The node that sent the error.
+    pub reporter: Ipv6Addr,
+    /// Source of the quoted packet: an address of ours.
+    pub src: Ipv6Addr,
+    /// Destination of the quoted packet: the peer.
+    pub dst: Ipv6Addr,
+    /// The quoted packet's upper-layer protocol (6 for TCP).
+    pub protocol: u8,
+    /// The first 8 bytes of the quoted upper layer: for TCP the ports and sequence number.
+    pub payload_head: [u8; 8],
+}
+
 /// The result of [`Interface::receive`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Received<'f> {
@@ -450,6 +486,9 @@ pub enum Received<'f> {
     },
     /// An ICMP error about a datagram we sent.
     IcmpError(IcmpError),
+    /// An ICMPv6 error about a packet we sent (feature `proto-ipv6`).
+    #[cfg(feature = "proto-ipv6")]
+    Icmp6Error(Icmp6Error),
     /// A TCP segment over IPv6 to a usable unicast address of ours (feature
     /// `proto-ipv6`).
     #[cfg(feature = "proto-ipv6")]

@@ -66,7 +66,7 @@
 //! ```
 
 use core::future::poll_fn;
-use core::net::SocketAddrV4;
+use core::net::SocketAddr;
 use core::task::{Context, Poll, Waker};
 
 use super::handle::{Readiness, Shutdown, SocketId};
@@ -535,7 +535,7 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send, const N: usize, const L: usize> AsyncSt
     /// Connects to `remote` and waits until the connection is established, or fails with
     /// the reason (`ConnectionRefused`, `TimedOut`, `HostUnreachable`). Dropping the
     /// future closes the half-open connection.
-    pub async fn connect<'n>(&'n self, remote: SocketAddrV4) -> Result<TcpStream<'n, 'a>>
+    pub async fn connect<'n>(&'n self, remote: SocketAddr) -> Result<TcpStream<'n, 'a>>
     where
         'a: 'n,
     {
@@ -547,7 +547,7 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send, const N: usize, const L: usize> AsyncSt
     /// in the executor).
     pub async fn connect_timeout<'n>(
         &'n self,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         timeout: impl Into<Duration>,
     ) -> Result<TcpStream<'n, 'a>>
     where
@@ -808,12 +808,12 @@ impl<'n, 'a> TcpStream<'n, 'a> {
     }
 
     /// The local address.
-    pub fn local_addr(&self) -> Result<SocketAddrV4> {
+    pub fn local_addr(&self) -> Result<SocketAddr> {
         call(self.net, self.inner.as_ref(), |s, set| s.local_addr(set))
     }
 
     /// The peer's address.
-    pub fn peer_addr(&self) -> Result<SocketAddrV4> {
+    pub fn peer_addr(&self) -> Result<SocketAddr> {
         call(self.net, self.inner.as_ref(), |s, set| s.peer_addr(set))
     }
 
@@ -921,7 +921,7 @@ impl<'n, 'a> TcpListener<'n, 'a> {
         self.inner.as_ref().map(|s| s.id())
     }
 
-    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Result<(CoreStream<'a>, SocketAddrV4)>> {
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Result<(CoreStream<'a>, SocketAddr)>> {
         let Some(inner) = self.inner.as_ref() else {
             return Poll::Ready(Err(Error::InvalidHandle));
         };
@@ -940,7 +940,7 @@ impl<'n, 'a> TcpListener<'n, 'a> {
 
     /// Waits for an established connection and takes it from the accept queue, with the
     /// peer's address.
-    pub async fn accept(&self) -> Result<(TcpStream<'n, 'a>, SocketAddrV4)> {
+    pub async fn accept(&self) -> Result<(TcpStream<'n, 'a>, SocketAddr)> {
         let (s, peer) = poll_fn(|cx| self.poll_accept(cx)).await?;
         let s = TcpStream {
             inner: Some(s),

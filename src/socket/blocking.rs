@@ -50,7 +50,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration as StdDuration;
 use std::time::Instant as StdInstant;
 
-use core::net::SocketAddrV4;
+use core::net::SocketAddr;
 
 use super::handle::{Readiness, Shutdown, SocketId};
 use super::{Drive, SocketSet, TcpListener as CoreListener, TcpStream as CoreStream};
@@ -402,7 +402,7 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send> BlockingStack<T> {
     }
 
     /// Connects to `remote`, blocking until the connection is established or has failed.
-    pub fn connect(&self, remote: SocketAddrV4) -> io::Result<TcpStream<'_, 'a>> {
+    pub fn connect(&self, remote: SocketAddr) -> io::Result<TcpStream<'_, 'a>> {
         self.open(|set| set.connect(remote))
     }
 
@@ -411,7 +411,7 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send> BlockingStack<T> {
     /// connection is closed). A zero timeout is `InvalidInput`, as in `std::net`.
     pub fn connect_timeout(
         &self,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         timeout: StdDuration,
     ) -> io::Result<TcpStream<'_, 'a>> {
         check_timeout(Some(timeout))?;
@@ -781,14 +781,14 @@ impl<'n, 'a> TcpStream<'n, 'a> {
     }
 
     /// The peer's address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddrV4> {
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         Ok(once(self.net, self.inner.as_ref(), |s, set| {
             s.peer_addr(set)
         })??)
     }
 
     /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(once(self.net, self.inner.as_ref(), |s, set| {
             s.local_addr(set)
         })??)
@@ -914,7 +914,7 @@ impl<'n, 'a> TcpListener<'n, 'a> {
     }
 
     /// Blocks until an established connection waits, and takes it.
-    pub fn accept(&self) -> io::Result<(TcpStream<'n, 'a>, SocketAddrV4)> {
+    pub fn accept(&self) -> io::Result<(TcpStream<'n, 'a>, SocketAddr)> {
         self.accept_timeout(None)
     }
 
@@ -922,7 +922,7 @@ impl<'n, 'a> TcpListener<'n, 'a> {
     pub fn accept_timeout(
         &self,
         timeout: Option<StdDuration>,
-    ) -> io::Result<(TcpStream<'n, 'a>, SocketAddrV4)> {
+    ) -> io::Result<(TcpStream<'n, 'a>, SocketAddr)> {
         let inner = self.inner.as_ref().ok_or(Error::InvalidHandle)?;
         let deadline = timeout.map(|t| StdInstant::now() + t);
         let mut out = None;

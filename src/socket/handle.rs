@@ -5,7 +5,9 @@
 //! second close, or any use after close, does not compile. Dropping a handle closes it:
 //! the drop marks a flag in the storage that the next `poll` acts on.
 
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{Ipv4Addr, SocketAddr};
+
+use crate::tcp::Endpoint;
 use core::sync::atomic::Ordering;
 
 use super::sync::{AtomicBool, fence};
@@ -205,7 +207,7 @@ impl<'a> SocketSet<'a> {
     /// `TcpConfig::syn_retries` times (about two minutes by default) before the
     /// connection fails with `TimedOut`; [`connect_timeout`](Self::connect_timeout)
     /// bounds that per call.
-    pub fn connect(&mut self, remote: SocketAddrV4) -> Result<TcpStream<'a>> {
+    pub fn connect(&mut self, remote: SocketAddr) -> Result<TcpStream<'a>> {
         self.connect_from(0, remote)
     }
 
@@ -215,7 +217,7 @@ impl<'a> SocketSet<'a> {
     /// Once established, the configured user timeout applies again.
     pub fn connect_timeout(
         &mut self,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         timeout: Duration,
     ) -> Result<TcpStream<'a>> {
         if timeout == Duration::ZERO {
@@ -229,27 +231,27 @@ impl<'a> SocketSet<'a> {
         Ok(s)
     }
 
-    /// Like [`SocketSet::connect`] from a chosen local port (0 picks one).
-    pub fn connect_from(&mut self, local_port: u16, remote: SocketAddrV4) -> Result<TcpStream<'a>> {
+    /// Like [`SocketSet::connect`] from a chosen local port (0 picks one). The local
+    /// address is the interface's IPv4 address, or for an IPv6 peer the usable IPv6
+    /// address of the peer's scope (link-local or global, RFC 6724).
+    pub fn connect_from(
+        &mut self,
+        local_port: u16,
+        remote: SocketAddr,
+    ) -> Result<TcpStream<'a>> {
         let now = self.now;
-        let rip = *remote.ip();
-        if remote.port() == 0 || rip.is_unspecified() || rip.is_broadcast() || rip.is_multicast() {
-            return Err(Error::InvalidInput);
-        }
-        if self.local_ip.is_unspecified() {
-            return Err(Error::NotConnected);
-        }
+        let remote = Endpoint::from_socket_addr(remote.into()).ok_or(Error::InvalidInput)?;
+        let local_ip = self.source_for(&remote)?;
         let port = if local_port != 0 {
-            let local = SocketAddrV4::new(self.local_ip, local_port);
-            if self.lookup(local, remote).is_some() {
+            if self.lookup(local_ip.with_port(local_port), remote).is_some() {
                 return Err(Error::AddrInUse);
             }
             local_port
         } else {
-            self.ephemeral_port(remote)?
+            self.ephemeral_port(local_ip, remote)?
         };
         let i = self.alloc().ok_or(Error::Exhausted(Capacity::Slots))?;
-        let local = SocketAddrV4::new(self.local_ip, port);
+        let local = local_ip.with_port(port);
         let iss = self.secrets.isn(now, local, remote);
         let ts_offset = self.secrets.ts_offset(local, remote);
         let cap = self.rx_buffer_size();
@@ -264,17 +266,46 @@ impl<'a> SocketSet<'a> {
         Ok(self.stream_handle(i))
     }
 
+    /// Our address (port 0) for a connection to `remote`: `InvalidInput` for a peer no
+    /// connection can have, `NotConnected` while we have no address of its family.
+    fn source_for(&self, remote: &Endpoint) -> Result<Endpoint> {
+        if remote.port() == 0 {
+            return Err(Error::InvalidInput);
+        }
+        match remote.ip() {
+            core::net::IpAddr::V4(rip) => {
+                if rip.is_unspecified() || rip.is_broadcast() || rip.is_multicast() {
+                    return Err(Error::InvalidInput);
+                }
+                if self.local_ip.is_unspecified() {
+                    return Err(Error::NotConnected);
+                }
+                Ok(Endpoint::v4(self.local_ip, 0))
+            }
+            #[cfg(feature = "proto-ipv6")]
+            core::net::IpAddr::V6(rip) => {
+                if rip.is_unspecified() || rip.is_multicast() || rip.is_loopback() {
+                    return Err(Error::InvalidInput);
+                }
+                let src = self.local_ip6.for_peer(rip).ok_or(Error::NotConnected)?;
+                Ok(Endpoint::v6(src, 0))
+            }
+            #[cfg(not(feature = "proto-ipv6"))]
+            core::net::IpAddr::V6(_) => Err(Error::InvalidInput),
+        }
+    }
+
     /// RFC 6056 §3.3.3: offset = F(local, remote, key); try ports from
     /// `min + (offset + next) % range`.
-    fn ephemeral_port(&mut self, remote: SocketAddrV4) -> Result<u16> {
+    fn ephemeral_port(&mut self, local_ip: Endpoint, remote: Endpoint) -> Result<u16> {
         let (lo, hi) = self.cfg.ephemeral_ports;
         let (lo, hi) = (lo.min(hi).max(1), hi.max(lo).max(1));
         let num = u32::from(hi - lo) + 1;
-        let offset = self.secrets.port_offset(self.local_ip, remote);
+        let offset = self.secrets.port_offset(local_ip, remote);
         for i in 0..num {
             let port =
                 lo + ((offset.wrapping_add(self.next_ephemeral).wrapping_add(i)) % num) as u16;
-            let local = SocketAddrV4::new(self.local_ip, port);
+            let local = local_ip.with_port(port);
             if self.lookup(local, remote).is_none() && self.listener_for(port).is_none() {
                 self.next_ephemeral = self.next_ephemeral.wrapping_add(i + 1);
                 return Ok(port);
@@ -334,7 +365,7 @@ impl<'a> SocketSet<'a> {
             .map(|(i, l)| super::SocketInfo {
                 slot: i,
                 listener: true,
-                local: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, l.port),
+                local: SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), l.port),
                 remote: None,
                 state: State::Listen,
                 flags: super::SocketFlags::LISTENING,
@@ -346,8 +377,8 @@ impl<'a> SocketSet<'a> {
             Some(super::SocketInfo {
                 slot: i,
                 listener: false,
-                local: c.local(),
-                remote: Some(c.remote()),
+                local: c.local().into(),
+                remote: Some(c.remote().into()),
                 state: c.state(),
                 flags: super::SocketFlags::of(c, s.owner, s.marks.has(Marks::QUEUED)),
                 recv_queue: s.rx.len(),
@@ -374,7 +405,7 @@ impl<'a> TcpListener<'a> {
 
     /// Takes the oldest established connection from the accept queue, with the peer's
     /// address, or `WouldBlock`.
-    pub fn accept(&self, set: &mut SocketSet<'a>) -> Result<(TcpStream<'a>, SocketAddrV4)> {
+    pub fn accept(&self, set: &mut SocketSet<'a>) -> Result<(TcpStream<'a>, SocketAddr)> {
         let li = set.check_listener(self)?;
         loop {
             let head = set.listeners[li].q_head;
@@ -403,7 +434,7 @@ impl<'a> TcpListener<'a> {
                 crate::tcp::Events::RECV | crate::tcp::Events::SEND | crate::tcp::Events::CONNECTED;
             set.absorb_events(i);
             let peer = set.conn(i).remote();
-            return Ok((set.stream_handle(i), peer));
+            return Ok((set.stream_handle(i), peer.into()));
         }
     }
 
@@ -680,13 +711,13 @@ impl<'a> TcpStream<'a> {
     }
 
     /// Local endpoint.
-    pub fn local_addr(&self, set: &SocketSet<'a>) -> Result<SocketAddrV4> {
-        set.check(self).map(|i| set.conn(i).local())
+    pub fn local_addr(&self, set: &SocketSet<'a>) -> Result<SocketAddr> {
+        set.check(self).map(|i| set.conn(i).local().into())
     }
 
     /// Remote endpoint.
-    pub fn peer_addr(&self, set: &SocketSet<'a>) -> Result<SocketAddrV4> {
-        set.check(self).map(|i| set.conn(i).remote())
+    pub fn peer_addr(&self, set: &SocketSet<'a>) -> Result<SocketAddr> {
+        set.check(self).map(|i| set.conn(i).remote().into())
     }
 
     /// The protocol state of the connection, read-only (windows, RTT, options).

@@ -114,7 +114,7 @@ pub use storage::{Parts, SocketBuffers, SocketStorage, SocketTable, SplitStorage
 pub use table::{ListenSlot, Slot, SocketSet};
 
 use core::fmt;
-use core::net::SocketAddrV4;
+use core::net::SocketAddr;
 
 use crate::tcp::{Connection, State};
 use crate::time::Instant;
@@ -221,9 +221,9 @@ pub struct SocketInfo {
     /// A listener, not a connection.
     pub listener: bool,
     /// Local endpoint (0.0.0.0 for listeners).
-    pub local: SocketAddrV4,
+    pub local: SocketAddr,
     /// Remote endpoint of a connection.
-    pub remote: Option<SocketAddrV4>,
+    pub remote: Option<SocketAddr>,
     /// TCP state.
     pub state: State,
     /// State flags.
@@ -266,12 +266,12 @@ impl fmt::Display for SocketInfo {
 /// A fixed buffer to format an address into, so that column widths apply.
 mod heapless_addr {
     pub struct Buf {
-        b: [u8; 24],
+        b: [u8; 48],
         n: usize,
     }
     impl Buf {
         pub fn new() -> Self {
-            Buf { b: [0; 24], n: 0 }
+            Buf { b: [0; 48], n: 0 }
         }
         pub fn as_str(&self) -> &str {
             core::str::from_utf8(&self.b[..self.n]).unwrap_or("?")

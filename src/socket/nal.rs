@@ -19,17 +19,6 @@ pub use client::TcpClient;
 #[cfg(feature = "embedded-nal")]
 pub use full::{NalSocket, NalStack};
 
-use core::net::{SocketAddr, SocketAddrV4};
-
-use crate::error::{Error, Result};
-
-/// The IPv4 endpoint of `addr`, or `Unsupported`.
-fn v4(addr: SocketAddr) -> Result<SocketAddrV4> {
-    match addr {
-        SocketAddr::V4(a) => Ok(a),
-        SocketAddr::V6(_) => Err(Error::Unsupported),
-    }
-}
 
 #[cfg(feature = "embedded-nal-async")]
 mod client {
@@ -38,7 +27,7 @@ mod client {
 
     use embedded_nal_async::{AddrType, Dns, TcpConnect};
 
-    use super::v4;
+
     use crate::error::{Error, Result};
     use crate::socket::SocketSet;
     use crate::socket::asynch::{AsyncStack, TcpStream};
@@ -88,7 +77,6 @@ mod client {
             Self: 'c;
 
         async fn connect<'c>(&'c self, remote: SocketAddr) -> Result<TcpStream<'c, 'a>> {
-            let remote = v4(remote)?;
             match self.timeout {
                 Some(t) => self.net.connect_timeout(remote, t).await,
                 None => self.net.connect(remote).await,
@@ -159,7 +147,7 @@ mod full {
 
     use embedded_nal::{TcpClientStack, TcpError, TcpErrorKind, TcpFullStack};
 
-    use super::v4;
+
     use crate::error::Error;
     use crate::socket::SocketSet;
     use crate::socket::shared::{SharedStack, TcpListener, TcpStream};
@@ -249,7 +237,7 @@ mod full {
             remote: SocketAddr,
         ) -> nb::Result<(), Error> {
             if let NalSocket::Unbound = socket {
-                *socket = NalSocket::Stream(self.net.connect(v4(remote)?)?);
+                *socket = NalSocket::Stream(self.net.connect(remote)?);
             }
             let NalSocket::Stream(s) = socket else {
                 return Err(nb::Error::Other(Error::InvalidInput));
@@ -323,7 +311,7 @@ mod full {
                 return Err(nb::Error::Other(Error::InvalidInput));
             };
             let (s, peer) = nb(l.accept())?;
-            Ok((NalSocket::Stream(s), SocketAddr::V4(peer)))
+            Ok((NalSocket::Stream(s), peer))
         }
     }
 }

@@ -46,7 +46,7 @@
 //! listener.close();
 //! ```
 
-use core::net::SocketAddrV4;
+use core::net::SocketAddr;
 
 use super::handle::{Readiness, Shutdown, SocketId};
 use super::lock::Lock;
@@ -131,7 +131,7 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send> SharedStack<T> {
 
     /// [`SocketSet::connect`] through the lock. The handshake goes on in the polls that
     /// follow; the handle is usable at once.
-    pub fn connect(&self, remote: SocketAddrV4) -> Result<TcpStream<'_, 'a>> {
+    pub fn connect(&self, remote: SocketAddr) -> Result<TcpStream<'_, 'a>> {
         let inner = run(self, |set| set.connect(remote))??;
         Ok(TcpStream { inner, net: self })
     }
@@ -140,7 +140,7 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send> SharedStack<T> {
     /// `TimedOut` if it is not established within `timeout`.
     pub fn connect_timeout(
         &self,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         timeout: impl Into<Duration>,
     ) -> Result<TcpStream<'_, 'a>> {
         let timeout = timeout.into();
@@ -235,12 +235,12 @@ impl<'a> TcpStream<'_, 'a> {
     }
 
     /// The local address.
-    pub fn local_addr(&self) -> Result<SocketAddrV4> {
+    pub fn local_addr(&self) -> Result<SocketAddr> {
         self.view(|s, set| s.local_addr(set))?
     }
 
     /// The peer's address.
-    pub fn peer_addr(&self) -> Result<SocketAddrV4> {
+    pub fn peer_addr(&self) -> Result<SocketAddr> {
         self.view(|s, set| s.peer_addr(set))?
     }
 
@@ -302,7 +302,7 @@ impl<'s, 'a> TcpListener<'s, 'a> {
 
     /// The oldest established connection waiting, with the peer's address, or
     /// `WouldBlock`.
-    pub fn accept(&self) -> Result<(TcpStream<'s, 'a>, SocketAddrV4)> {
+    pub fn accept(&self) -> Result<(TcpStream<'s, 'a>, SocketAddr)> {
         let inner = &self.inner;
         let (s, peer) = run(self.net, |set| inner.accept(set))??;
         let s = TcpStream {

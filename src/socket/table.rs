@@ -10,7 +10,7 @@
 //! bumps the generation, so any index kept elsewhere (a waker table, an accept queue)
 //! cannot reach the next connection in the same slot.
 
-use core::net::SocketAddrV4;
+use crate::tcp::Endpoint;
 use core::sync::atomic::Ordering;
 
 use super::sync::{AtomicBool, fence};
@@ -176,11 +176,15 @@ pub struct SocketSet<'a> {
     pub(crate) cfg: TcpConfig,
     pub(crate) secrets: Secrets,
     pub(crate) local_ip: core::net::Ipv4Addr,
+    /// Our usable IPv6 addresses for new connections (RFC 6724 source selection, the
+    /// simple host cases): a link-local and a global one; the stack keeps them current.
+    #[cfg(feature = "proto-ipv6")]
+    pub(crate) local_ip6: Ipv6Sources,
     pub(crate) mtu: usize,
     pub(crate) stats: TcpStats,
     pub(crate) next_ephemeral: u32,
     /// Resets waiting for the next poll (from abort/close calls made between polls).
-    pending_rst: [Option<(SocketAddrV4, SocketAddrV4, TcpRepr)>; 8],
+    pending_rst: [Option<(Endpoint, Endpoint, TcpRepr)>; 8],
     /// How many of `pending_rst` are `Some` (every poll asks; the array is large).
     n_pending_rst: u8,
     pub(crate) rst_dropped: u64,
@@ -193,6 +197,46 @@ pub struct SocketSet<'a> {
     /// difference is always `in_use()`, which the lifetime tests check.
     allocated: u64,
     freed: u64,
+}
+
+/// The remote address as the 32 bits the table hash takes: an IPv4 address itself (the
+/// hash of an IPv4 tuple is what it was before IPv6), an IPv6 address folded under the
+/// table key, so that a peer choosing its interface identifiers cannot aim them at one
+/// bucket.
+#[inline]
+fn addr_word(e: &Endpoint, k: (u64, u64)) -> u32 {
+    if let Some(a) = e.ipv4() {
+        return u32::from(a);
+    }
+    let mut h = k.0;
+    for w in e.addr_bytes().chunks_exact(8) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        h = (h ^ u64::from_be_bytes(b)).wrapping_mul(k.1 | 1).rotate_left(29);
+    }
+    (h ^ (h >> 32)) as u32
+}
+
+/// Our IPv6 source addresses for new connections (see [`Ipv6Sources::for_peer`]).
+#[cfg(feature = "proto-ipv6")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Ipv6Sources {
+    /// A usable link-local address.
+    pub link_local: Option<core::net::Ipv6Addr>,
+    /// A usable address of wider scope (static or SLAAC).
+    pub global: Option<core::net::Ipv6Addr>,
+}
+
+#[cfg(feature = "proto-ipv6")]
+impl Ipv6Sources {
+    /// RFC 6724 rule 2 for a host with one interface: the source of `dst`'s scope, else
+    /// the other.
+    pub fn for_peer(&self, dst: core::net::Ipv6Addr) -> Option<core::net::Ipv6Addr> {
+        match dst.is_unicast_link_local() {
+            true => self.link_local.or(self.global),
+            false => self.global.or(self.link_local),
+        }
+    }
 }
 
 impl<'a> SocketSet<'a> {
@@ -269,6 +313,8 @@ impl<'a> SocketSet<'a> {
             cfg,
             secrets,
             local_ip,
+            #[cfg(feature = "proto-ipv6")]
+            local_ip6: Ipv6Sources::default(),
             mtu,
             stats: TcpStats::default(),
             next_ephemeral: 0,
@@ -530,13 +576,13 @@ impl<'a> SocketSet<'a> {
 
     // ----- the 4-tuple hash -----
 
-    fn bucket(&self, local: SocketAddrV4, remote: SocketAddrV4) -> usize {
+    fn bucket(&self, local: Endpoint, remote: Endpoint) -> usize {
         let n = self.buckets.len();
         if n == 0 {
             return 0;
         }
         let k = self.secrets.table_key;
-        let x = (u64::from(u32::from(*remote.ip())) << 32
+        let x = (u64::from(addr_word(&remote, k)) << 32
             | u64::from(remote.port()) << 16
             | u64::from(local.port()))
             ^ k.0;
@@ -587,7 +633,7 @@ impl<'a> SocketSet<'a> {
     }
 
     /// The connection slot for a 4-tuple.
-    pub(crate) fn lookup(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<usize> {
+    pub(crate) fn lookup(&self, local: Endpoint, remote: Endpoint) -> Option<usize> {
         if self.buckets.is_empty() {
             return None;
         }
@@ -880,7 +926,7 @@ impl<'a> SocketSet<'a> {
     // ----- resets queued by user calls -----
 
     #[inline(never)] // cold: kept out of the per-segment path's cache lines
-    pub(crate) fn queue_rst(&mut self, local: SocketAddrV4, remote: SocketAddrV4, rst: TcpRepr) {
+    pub(crate) fn queue_rst(&mut self, local: Endpoint, remote: Endpoint, rst: TcpRepr) {
         match self.pending_rst.iter_mut().find(|r| r.is_none()) {
             Some(slot) => {
                 *slot = Some((local, remote, rst));
@@ -895,7 +941,7 @@ impl<'a> SocketSet<'a> {
         self.n_pending_rst > 0
     }
 
-    pub(crate) fn take_rst(&mut self) -> Option<(SocketAddrV4, SocketAddrV4, TcpRepr)> {
+    pub(crate) fn take_rst(&mut self) -> Option<(Endpoint, Endpoint, TcpRepr)> {
         if self.n_pending_rst == 0 {
             return None;
         }
@@ -906,7 +952,7 @@ impl<'a> SocketSet<'a> {
         r
     }
 
-    pub(crate) fn put_back_rst(&mut self, r: (SocketAddrV4, SocketAddrV4, TcpRepr)) {
+    pub(crate) fn put_back_rst(&mut self, r: (Endpoint, Endpoint, TcpRepr)) {
         if let Some(slot) = self.pending_rst.iter_mut().find(|r| r.is_none()) {
             *slot = Some(r);
             self.n_pending_rst += 1;

@@ -62,7 +62,8 @@ impl<'a> Stack<'a> {
             let Some(conn) = self.sockets.slots[i].conn.as_mut() else {
                 continue;
             };
-            if *conn.local().ip() != new && conn.state() != State::Closed {
+            let gone = conn.local().ipv4().is_some_and(|a| a != new);
+            if gone && conn.state() != State::Closed {
                 conn.enter_closed(Some(Error::ConnectionAborted));
                 self.sockets.after_change(i);
             }
@@ -76,6 +77,7 @@ impl<'a> Stack<'a> {
         let mut c = *self.iface.config();
         c.ipv6 = ipv6;
         self.iface.set_config(self.sockets.now, c);
+        self.refresh_ipv6_sources();
     }
 
     /// Changes (or removes) the default gateway. Connections are not touched: their
@@ -91,9 +93,14 @@ impl<'a> Stack<'a> {
     /// Moves the IPv6 configuration's events to the address-event queue, logged.
     #[cfg(feature = "proto-ipv6")]
     pub(super) fn ipv6_events(&mut self) {
+        let mut any = false;
         while let Some(e) = self.iface.take_ipv6_event() {
             net_log!(info, "ipv6: {:?}", e);
             self.push_address_event(AddressEvent::Ipv6(e));
+            any = true;
+        }
+        if any {
+            self.refresh_ipv6_sources();
         }
     }
 

@@ -207,7 +207,7 @@ impl<'a> Stack<'a> {
         let timeout = self.resolver.timeout;
         match self
             .sockets
-            .connect(core::net::SocketAddrV4::new(server, dns::PORT))
+            .connect(core::net::SocketAddrV4::new(server, dns::PORT).into())
         {
             Ok(stream) if q > 0 => {
                 self.resolver.tcp_started(slot);

@@ -6,7 +6,7 @@
 //! returns when it must next run. Between polls, the application uses its handles through
 //! the [`SocketSet`] the stack derefs to.
 
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::Ipv4Addr;
 use core::ops::{Deref, DerefMut};
 
 use crate::buf::SendBuf;
@@ -19,7 +19,7 @@ use crate::socket::{SocketSet, Storage};
 use crate::tcp::icmp::{QuotedTcp, on_icmp_error};
 use crate::tcp::isn::Secrets;
 use crate::tcp::listen::{self, ListenDecision, Listener};
-use crate::tcp::{Ctx, SegmentIn, TcpConfig, TcpStats, Transmit, ack_may_wait};
+use crate::tcp::{Ctx, Endpoint, SegmentIn, TcpConfig, TcpStats, Transmit, ack_may_wait};
 use crate::time::Instant;
 use crate::wire::checksum::{Checksum, pseudo_header};
 use crate::wire::ethernet::EthernetAddress;
@@ -422,7 +422,9 @@ impl<'a> Stack<'a> {
                 src,
                 dst,
                 payload,
-            } => self.tcp6_input(src_mac, src, dst, payload, tx, !caps.checksum.rx_verified),
+            } => self.tcp6_input(now, src_mac, src, dst, payload, tx, caps),
+            #[cfg(feature = "proto-ipv6")]
+            Received::Icmp6Error(e) => self.icmp6_error(&e),
             #[cfg(any(feature = "dhcpv4", feature = "dns"))]
             Received::Udp {
                 src_mac,
@@ -434,8 +436,8 @@ impl<'a> Stack<'a> {
         });
     }
 
-    /// A TCP segment for us: checksum (fused with the copy into the receive ring), then
-    /// the connection, a listener, or a reset.
+    /// A TCP segment over IPv4 for us: the pseudo-header, then [`Stack::tcp_segment`].
+    #[inline]
     fn tcp_input<T: TxToken>(
         &mut self,
         now: Instant,
@@ -444,6 +446,30 @@ impl<'a> Stack<'a> {
         seg: &[u8],
         tx: T,
         caps: &DeviceCaps,
+    ) {
+        let sum = pseudo_header(src, dst, 6, seg.len() as u16);
+        let ours = dst == self.sockets.local_ip;
+        let ends = (Endpoint::v4(dst, 0), Endpoint::v4(src, 0));
+        self.tcp_segment(now, ends, sum, ours, seg, tx, caps, None);
+    }
+
+    /// A TCP segment for us, of either family, from `ends.1` to `ends.0` (ports still
+    /// zero; `ours`: the destination is an address of ours; `sum`: the pseudo-header's
+    /// checksum): checksum (fused with the copy into the receive ring), then the
+    /// connection, a listener, or a reset (sent to `reply_mac` if the peer's link-layer
+    /// address is not cached).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn tcp_segment<T: TxToken>(
+        &mut self,
+        now: Instant,
+        ends: (Endpoint, Endpoint),
+        mut sum: Checksum,
+        ours: bool,
+        seg: &[u8],
+        tx: T,
+        caps: &DeviceCaps,
+        reply_mac: Option<EthernetAddress>,
     ) {
         let set = &mut self.sockets;
         let Ok(pkt) = TcpPacket::new_checked(seg) else {
@@ -455,10 +481,9 @@ impl<'a> Stack<'a> {
             return;
         };
         let payload = pkt.payload();
-        let local = SocketAddrV4::new(dst, repr.dst_port);
-        let remote = SocketAddrV4::new(src, repr.src_port);
+        let local = ends.0.with_port(repr.dst_port);
+        let remote = ends.1.with_port(repr.src_port);
         let verify = !caps.checksum.rx_verified;
-        let mut sum = pseudo_header(src, dst, 6, seg.len() as u16);
         sum.add_bytes(seg.get(..pkt.header_len()).unwrap_or(&[]));
         let found = set.lookup(local, remote);
         let mut staged = None;
@@ -479,7 +504,7 @@ impl<'a> Stack<'a> {
             set.stats.dropped_checksum += 1;
             return;
         }
-        if repr.src_port == 0 || repr.dst_port == 0 || dst != set.local_ip {
+        if repr.src_port == 0 || repr.dst_port == 0 || !ours {
             set.stats.dropped_malformed += 1;
             return;
         }
@@ -501,11 +526,11 @@ impl<'a> Stack<'a> {
         }
         let set = &mut self.sockets;
         match set.listener_for(repr.dst_port) {
-            Some(li) => self.listener_input(now, li, local, remote, &repr, payload, tx),
+            Some(li) => self.listener_input(now, li, (local, remote), &repr, payload, tx),
             None => {
                 let rst = listen::on_segment_without_socket(&mut set.stats, &repr, payload.len());
                 if let Some(rst) = rst {
-                    self.send_stateless(now, tx, remote, &rst);
+                    self.send_stateless(now, tx, (local, remote), &rst, reply_mac);
                 }
             }
         }
@@ -529,20 +554,20 @@ impl<'a> Stack<'a> {
         let Some((c, mut rxb, mut txb, stats, cfg)) = set.parts(i) else {
             return;
         };
-        let remote = c.remote();
+        let (local, remote) = (c.local(), c.remote());
         let had_ooo = rxb.has_ooo();
         let mut ctx = Ctx { now, cfg, stats };
         let una = c.snd_una();
         let reply = c.input(&mut ctx, &seg, &mut rxb, &mut txb);
         if c.snd_una() != una {
             // The peer acknowledged new data: its link-layer address works.
-            self.iface.confirm_reachable(now, *remote.ip());
+            confirm_reachable(&mut self.iface, now, &remote);
         }
         let wants = c.wants_output();
         let coalesce = ack_may_wait(c, repr, payload.len(), reply.is_some(), had_ooo, &rxb);
         set.after_change(i);
         if let Some(rst) = reply {
-            self.send_stateless(now, tx, remote, &rst);
+            self.send_stateless(now, tx, (local, remote), &rst, None);
         } else if coalesce {
             // after_change queued the connection for the output pass of this poll.
         } else if wants && self.sockets.live(i) {
@@ -560,8 +585,7 @@ impl<'a> Stack<'a> {
         &mut self,
         now: Instant,
         li: usize,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        (local, remote): (Endpoint, Endpoint),
         repr: &TcpRepr,
         payload: &[u8],
         tx: T,
@@ -578,7 +602,7 @@ impl<'a> Stack<'a> {
         let (conn, from_cookie) = match decision {
             ListenDecision::Ignore => return,
             ListenDecision::Reply(r) => {
-                self.send_stateless(now, tx, remote, &r);
+                self.send_stateless(now, tx, (local, remote), &r, None);
                 return;
             }
             ListenDecision::Open => (listener.open(now, local, remote, repr), false),
@@ -688,16 +712,12 @@ impl<'a> Stack<'a> {
             });
             sent = true;
         }
-        while let Some((_, remote, rst)) = self.sockets.take_rst() {
+        while let Some((local, remote, rst)) = self.sockets.take_rst() {
             let Some(tok) = dev.transmit(now) else {
-                self.sockets.put_back_rst((
-                    SocketAddrV4::new(self.sockets.local_ip, rst.src_port),
-                    remote,
-                    rst,
-                ));
+                self.sockets.put_back_rst((local, remote, rst));
                 return sent;
             };
-            sent |= self.send_stateless(now, tok, remote, &rst);
+            sent |= self.send_stateless(now, tok, (local, remote), &rst, None);
         }
         let _ = caps;
         while let Some(i) = self.sockets.first_dirty() {
@@ -736,13 +756,13 @@ impl<'a> Stack<'a> {
         if !set.may_output(i) {
             return Emit::Nothing;
         }
-        let rip = *c.remote().ip();
-        let mac = match self.iface.lookup(now, rip) {
+        let (local, remote) = (c.local(), c.remote());
+        let mac = match lookup(&mut self.iface, now, &remote) {
             Ok(m) => m,
             Err(NeighborStatus::Pending) => {
                 // Wait for the neighbour; if its queue is full, the connection's own timer
                 // brings it back. Either way it must not wait without a deadline.
-                self.iface.wait_for(now, rip, set.token(i));
+                wait_for(&mut self.iface, now, &remote, set.token(i));
                 let held = set.slots[i].tx.len();
                 let cfg = set.cfg;
                 if let Some(c) = set.slots[i].conn.as_mut() {
@@ -758,7 +778,6 @@ impl<'a> Stack<'a> {
             }
         };
         let mtu = set.mtu;
-        let local_ip = set.local_ip;
         let Some((c, rxb, txb, stats, cfg)) = set.parts(i) else {
             return Emit::Nothing;
         };
@@ -770,30 +789,34 @@ impl<'a> Stack<'a> {
         let offload = self.iface.config().checksum.tx_tcp;
         let tcp_len = t.repr.header_len() + t.len;
         let iface = &mut self.iface;
-        tok.consume(crate::ip::ipv4_frame_len(tcp_len), |b| {
-            if let Ok(at) = iface.emit_ipv4(b, mac, rip, IpProtocol::Tcp, tcp_len) {
+        tok.consume(frame_len(&remote, tcp_len), |b| {
+            if let Some((at, sum)) = emit_ip(iface, b, mac, (&local, &remote), tcp_len) {
                 if let Some(seg) = b.get_mut(at..) {
-                    write_segment(seg, &t, &txb, local_ip, rip, offload);
+                    write_segment(seg, &t, &txb, sum, offload);
                 }
             }
         });
         Emit::Sent
     }
 
-    /// Sends a segment that belongs to no connection (a reset, a cookie SYN-ACK).
+    /// Sends a segment that belongs to no connection (a reset, a cookie SYN-ACK) from
+    /// `ends.0` to `ends.1`: to the peer's cached link-layer address, else `reply_mac`
+    /// (the frame's source, for IPv6), else not at all.
     fn send_stateless<T: TxToken>(
         &mut self,
         now: Instant,
         tok: T,
-        remote: SocketAddrV4,
+        (local, remote): (Endpoint, Endpoint),
         repr: &TcpRepr,
+        reply_mac: Option<EthernetAddress>,
     ) -> bool {
-        let rip = *remote.ip();
-        let Ok(mac) = self.iface.lookup(now, rip) else {
-            self.rst_dropped += 1;
-            return false;
+        let mac = match (lookup(&mut self.iface, now, &remote), reply_mac) {
+            (Ok(mac), _) | (Err(_), Some(mac)) => mac,
+            (Err(_), None) => {
+                self.rst_dropped += 1;
+                return false;
+            }
         };
-        let local_ip = self.sockets.local_ip;
         let tcp_len = repr.header_len();
         let t = Transmit {
             repr: *repr,
@@ -802,34 +825,103 @@ impl<'a> Stack<'a> {
         };
         let offload = self.iface.config().checksum.tx_tcp;
         let iface = &mut self.iface;
-        tok.consume(crate::ip::ipv4_frame_len(tcp_len), |b| {
-            if let Ok(at) = iface.emit_ipv4(b, mac, rip, IpProtocol::Tcp, tcp_len) {
+        tok.consume(frame_len(&remote, tcp_len), |b| {
+            if let Some((at, sum)) = emit_ip(iface, b, mac, (&local, &remote), tcp_len) {
                 if let Some(seg) = b.get_mut(at..) {
                     let mut empty_state = crate::buf::SendState::new();
                     let empty = SendBuf::new(&mut [], &mut empty_state);
-                    write_segment(seg, &t, &empty, local_ip, rip, offload);
+                    write_segment(seg, &t, &empty, sum, offload);
                 }
             }
         });
         if repr.flags.contains(TcpFlags::RST) {
             self.sockets.stats.rst_sent += 1;
-            net_log!(debug, "tcp RST sent to {}:{}", rip, repr.dst_port);
+            net_log!(debug, "tcp RST sent to {}", remote);
         }
         self.sockets.stats.segments_out += 1;
         true
     }
 }
 
+/// The link-layer address for a segment to `remote` (ARP or NDP; a miss starts
+/// resolution).
+#[inline]
+fn lookup(
+    iface: &mut Interface,
+    now: Instant,
+    remote: &Endpoint,
+) -> Result<EthernetAddress, NeighborStatus> {
+    if let Some(ip) = remote.ipv4() {
+        return iface.lookup(now, ip);
+    }
+    #[cfg(feature = "proto-ipv6")]
+    if let Some(ip) = remote.ipv6() {
+        return iface.lookup6(now, ip);
+    }
+    Err(NeighborStatus::NoRoute)
+}
+
+/// Queues `token` until the link-layer address of `remote`'s next hop is known.
+fn wait_for(iface: &mut Interface, now: Instant, remote: &Endpoint, token: u32) {
+    if let Some(ip) = remote.ipv4() {
+        iface.wait_for(now, ip, token);
+    }
+    #[cfg(feature = "proto-ipv6")]
+    if let Some(ip) = remote.ipv6() {
+        iface.wait_for6(now, ip, token);
+    }
+}
+
+/// TCP's advice that `remote` answers (RFC 4861 §7.3.1, and ARP's equivalent).
+#[inline]
+fn confirm_reachable(iface: &mut Interface, now: Instant, remote: &Endpoint) {
+    if let Some(ip) = remote.ipv4() {
+        return iface.confirm_reachable(now, ip);
+    }
+    #[cfg(feature = "proto-ipv6")]
+    if let Some(ip) = remote.ipv6() {
+        iface.confirm_reachable6(now, ip);
+    }
+}
+
+/// The frame a TCP segment of `tcp_len` bytes to `remote` takes.
+#[inline]
+fn frame_len(remote: &Endpoint, tcp_len: usize) -> usize {
+    match remote.is_ipv4() {
+        true => crate::ip::ipv4_frame_len(tcp_len),
+        #[cfg(feature = "proto-ipv6")]
+        false => crate::ip::ipv6_frame_len(tcp_len),
+        #[cfg(not(feature = "proto-ipv6"))]
+        false => 0,
+    }
+}
+
+/// Writes the Ethernet and IP headers of a TCP segment of `len` bytes from `ends.0` to
+/// `ends.1` into `b`; returns the segment's offset and its pseudo-header checksum.
+#[inline]
+fn emit_ip(
+    iface: &mut Interface,
+    b: &mut [u8],
+    mac: EthernetAddress,
+    (local, remote): (&Endpoint, &Endpoint),
+    len: usize,
+) -> Option<(usize, Checksum)> {
+    if let (Some(src), Some(dst)) = (local.ipv4(), remote.ipv4()) {
+        let at = iface.emit_ipv4(b, mac, dst, IpProtocol::Tcp, len).ok()?;
+        return Some((at, pseudo_header(src, dst, 6, len as u16)));
+    }
+    #[cfg(feature = "proto-ipv6")]
+    if let (Some(src), Some(dst)) = (local.ipv6(), remote.ipv6()) {
+        use crate::wire::ipv6::{next_header, pseudo_header as pseudo6};
+        let at = iface.emit_ipv6(b, mac, src, dst, next_header::TCP, len).ok()?;
+        return Some((at, pseudo6(src, dst, next_header::TCP, len as u32)));
+    }
+    None
+}
+
 /// Writes header and payload of `t` to the front of `seg`, the payload copied from the send
 /// ring and summed in the same pass, then the checksum (unless the device computes it).
-fn write_segment(
-    seg: &mut [u8],
-    t: &Transmit,
-    tx: &SendBuf<'_>,
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    offload: bool,
-) {
+fn write_segment(seg: &mut [u8], t: &Transmit, tx: &SendBuf<'_>, pseudo: Checksum, offload: bool) {
     let Ok(hlen) = t.repr.emit(seg) else { return };
     let total = hlen + t.len;
     let Some(seg) = seg.get_mut(..total) else {
@@ -845,7 +937,7 @@ fn write_segment(
         }
         return;
     }
-    let mut sum = pseudo_header(src, dst, 6, total as u16);
+    let mut sum = pseudo;
     sum.add_bytes(hdr);
     tx.copy_and_sum(t.offset, payload, &mut sum);
     set_checksum(seg, sum.finish());

@@ -1,73 +1,85 @@
-//! TCP segments over IPv6, until the TCP engine's 4-tuple carries IPv6 addresses
-//! (issue 20, its third part): no socket can be reached over IPv6 yet, so every segment
-//! is answered as one for a port with no socket (RFC 9293 §3.10.7.1: a reset), from the
-//! address it was sent to. A Linux client gets "connection refused" at once instead of
-//! retrying its SYN for two minutes.
+//! TCP over IPv6: the stack's side of it. Segments go to the same [`Stack::tcp_segment`]
+//! as IPv4 ones, with the IPv6 pseudo-header; ICMPv6 errors reach the connection they
+//! quote as ICMPv4 ones do; the IPv6 addresses new connections start from follow the
+//! address configuration.
 
 use core::net::Ipv6Addr;
 
 use super::Stack;
-use crate::drivers::TxToken;
-use crate::tcp::listen;
+use crate::drivers::{DeviceCaps, TxToken};
+use crate::ip::{Icmp6Error, Icmp6ErrorKind};
+use crate::tcp::Endpoint;
+use crate::tcp::icmp::{QuotedTcp, on_icmp_error};
+use crate::time::Instant;
 use crate::wire::ethernet::EthernetAddress;
+use crate::wire::icmpv4::DstUnreachableCode;
 use crate::wire::ipv6::{next_header, pseudo_header};
-use crate::wire::tcp::{TcpPacket, TcpRepr, set_checksum};
 
 impl<'a> Stack<'a> {
-    /// A TCP segment to `dst`, one of our IPv6 addresses, from `src` at `src_mac`:
-    /// checked (the checksum over the IPv6 pseudo-header unless the device verified it),
-    /// then answered with a reset.
+    /// A TCP segment to `dst`, one of our usable IPv6 addresses (the interface checked
+    /// it), from `src` through `src_mac`. A reset for it goes to `src_mac` if the
+    /// neighbour cache does not know `src` yet.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn tcp6_input<T: TxToken>(
         &mut self,
+        now: Instant,
         src_mac: EthernetAddress,
         src: Ipv6Addr,
         dst: Ipv6Addr,
         seg: &[u8],
         tx: T,
-        verify: bool,
+        caps: &DeviceCaps,
     ) {
-        let stats = &mut self.sockets.stats;
-        let Ok(pkt) = TcpPacket::new_checked(seg) else {
-            stats.dropped_malformed += 1;
-            return;
-        };
-        let Ok(repr) = TcpRepr::parse(&pkt) else {
-            stats.dropped_bad_options += 1;
-            return;
-        };
-        if verify {
-            let mut sum = pseudo_header(src, dst, next_header::TCP, seg.len() as u32);
-            sum.add_bytes(seg);
-            if sum.sum() != 0xffff {
-                stats.dropped_checksum += 1;
-                return;
-            }
-        }
-        if repr.src_port == 0 || repr.dst_port == 0 {
-            stats.dropped_malformed += 1;
+        let sum = pseudo_header(src, dst, next_header::TCP, seg.len() as u32);
+        let ends = (Endpoint::v6(dst, 0), Endpoint::v6(src, 0));
+        self.tcp_segment(now, ends, sum, true, seg, tx, caps, Some(src_mac));
+    }
+
+    /// An ICMPv6 error about one of our TCP segments: the connection the quoted header
+    /// names takes it like an ICMPv4 one. Destination unreachable code 4 (port
+    /// unreachable) is a hard error, the other codes soft (as ICMPv4's, RFC 5461). Packet Too Big lowers the MSS (RFC 8201, not below what
+    /// 1280 bytes carry); time exceeded and parameter problem are counted.
+    pub(super) fn icmp6_error(&mut self, e: &Icmp6Error) {
+        if e.protocol != next_header::TCP {
             return;
         }
-        stats.segments_in += 1;
-        let payload_len = pkt.payload().len();
-        let Some(rst) = listen::on_segment_without_socket(stats, &repr, payload_len) else {
+        let quote = QuotedTcp::parse(&e.payload_head);
+        let (local, remote) = quote.ends6(e.src, e.dst);
+        let set = &mut self.sockets;
+        let Some(i) = set.lookup(local, remote) else {
+            set.stats.icmp_ignored += 1;
             return;
         };
-        let offload = self.iface.config().checksum.tx_tcp;
-        let len = rst.header_len();
-        let iface = &mut self.iface;
-        tx.consume(crate::ip::ipv6_frame_len(len), |b| {
-            let Ok(at) = iface.emit_ipv6(b, src_mac, dst, src, next_header::TCP, len) else {
-                return;
-            };
-            let Some(seg) = b.get_mut(at..) else { return };
-            if rst.emit(seg).is_err() || offload {
-                return;
-            }
-            let mut sum = pseudo_header(dst, src, next_header::TCP, len as u32);
-            sum.add_bytes(seg.get(..len).unwrap_or(&[]));
-            set_checksum(seg, sum.finish());
-        });
-        self.sockets.stats.rst_sent += 1;
-        self.sockets.stats.segments_out += 1;
+        let (unreachable, mtu) = match e.kind {
+            Icmp6ErrorKind::PacketTooBig => (
+                Some(DstUnreachableCode::FragNeeded),
+                u16::try_from(e.mtu).unwrap_or(u16::MAX),
+            ),
+            Icmp6ErrorKind::DstUnreachable(1) => (Some(DstUnreachableCode::CommProhibited), 0),
+            Icmp6ErrorKind::DstUnreachable(4) => (Some(DstUnreachableCode::PortUnreachable), 0),
+            Icmp6ErrorKind::DstUnreachable(_) => (Some(DstUnreachableCode::HostUnreachable), 0),
+            Icmp6ErrorKind::TimeExceeded(_) | Icmp6ErrorKind::ParamProblem(_) => (None, 0),
+        };
+        let Some((c, _, _, stats, cfg)) = set.parts(i) else {
+            return;
+        };
+        on_icmp_error(c, stats, quote.seq, unreachable, mtu, cfg.min_mss);
+        set.after_change(i);
+    }
+
+    /// Keeps the socket set's IPv6 source addresses (for `connect`) in step with the
+    /// interface: one link-local, one of wider scope, each usable (past DAD).
+    pub(super) fn refresh_ipv6_sources(&mut self) {
+        let ll = self
+            .iface
+            .ipv6_source_for(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1))
+            .filter(|a| a.is_unicast_link_local());
+        let global = self
+            .iface
+            .ipv6_source_for(Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 1))
+            .filter(|a| !a.is_unicast_link_local());
+        let s = &mut self.sockets.local_ip6;
+        s.link_local = ll;
+        s.global = global;
     }
 }

@@ -1,6 +1,6 @@
 //! The connection control block and the calls the user side makes on it.
 
-use core::net::SocketAddrV4;
+use super::Endpoint;
 
 use super::cc::{self, CongestionControl, Controller};
 use super::rack::Rack;
@@ -328,8 +328,8 @@ fn millis_up(d: Duration) -> u32 {
 #[derive(Clone, Debug)]
 pub struct Connection {
     pub(crate) state: State,
-    pub(crate) local: SocketAddrV4,
-    pub(crate) remote: SocketAddrV4,
+    pub(crate) local: Endpoint,
+    pub(crate) remote: Endpoint,
     /// SND.UNA, SND.NXT, ... as `snd.una`, `snd.nxt`, ...
     pub(crate) snd: SendSeq,
     /// RCV.NXT, ... as `rcv.nxt`, ...
@@ -374,8 +374,6 @@ pub struct Connection {
 const DEFAULT_MSS: u16 = 536;
 /// Bytes of the timestamp option with its padding.
 pub(crate) const TS_OPT_LEN: usize = 12;
-/// IPv4 header plus TCP header without options.
-pub(crate) const IP_TCP_HEADERS: usize = 40;
 
 /// The window scale shift for a receive buffer of `cap` bytes: the smallest shift that
 /// lets the 16-bit window field cover it (RFC 7323 §2.3, at most 14).
@@ -391,13 +389,13 @@ impl Connection {
     fn blank(
         cfg: &TcpConfig,
         now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: Endpoint,
+        remote: Endpoint,
         iss: SeqNum,
         mtu: usize,
     ) -> Self {
         let rcv_mss = mtu
-            .saturating_sub(IP_TCP_HEADERS)
+            .saturating_sub(remote.ip_tcp_headers())
             .clamp(usize::from(cfg.min_mss), 0xffff) as u16;
         let mut user_flags = UserFlags::empty();
         if !cfg.nagle {
@@ -611,13 +609,14 @@ impl Connection {
     pub fn connect(
         cfg: &TcpConfig,
         now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: impl Into<Endpoint>,
+        remote: impl Into<Endpoint>,
         iss: SeqNum,
         mtu: usize,
         rcv_cap: usize,
         ts_offset: u32,
     ) -> Self {
+        let (local, remote) = (local.into(), remote.into());
         let mut c = Connection::blank(cfg, now, local, remote, iss, mtu);
         c.state = State::SynSent;
         if let Some(t) = c.ts.first_mut() {
@@ -644,14 +643,15 @@ impl Connection {
     pub fn accept_syn(
         cfg: &TcpConfig,
         now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: impl Into<Endpoint>,
+        remote: impl Into<Endpoint>,
         syn: &TcpRepr,
         iss: SeqNum,
         mtu: usize,
         rcv_cap: usize,
         ts_offset: u32,
     ) -> Self {
+        let (local, remote) = (local.into(), remote.into());
         let mut c = Connection::blank(cfg, now, local, remote, iss, mtu);
         c.state = State::SynReceived;
         c.progress |= Progress::PASSIVE;
@@ -739,11 +739,11 @@ impl Connection {
         self.state
     }
     /// Local endpoint.
-    pub fn local(&self) -> SocketAddrV4 {
+    pub fn local(&self) -> Endpoint {
         self.local
     }
     /// Remote endpoint.
-    pub fn remote(&self) -> SocketAddrV4 {
+    pub fn remote(&self) -> Endpoint {
         self.remote
     }
     /// Why the connection failed, if it did.
@@ -1040,7 +1040,8 @@ impl Connection {
         }
     }
 
-    /// ICMP fragmentation needed (RFC 1191): lower the MSS to fit `mtu` and resend.
+    /// ICMP fragmentation needed (RFC 1191) or ICMPv6 Packet Too Big (RFC 8201): lower
+    /// the MSS to fit `mtu` and resend.
     pub fn on_icmp_frag_needed(
         &mut self,
         stats: &mut TcpStats,
@@ -1053,11 +1054,18 @@ impl Connection {
             return;
         }
         // RFC 1191 §5: a next-hop MTU of 0 (old routers) or below 68 is not believed.
-        if mtu < 68 {
-            stats.icmp_ignored += 1;
-            return;
-        }
-        let new_mss = (usize::from(mtu).saturating_sub(IP_TCP_HEADERS) as u16).max(min_mss);
+        // IPv6 (RFC 8201 §4): a Packet Too Big below the minimum link MTU is taken as
+        // 1280, the least any IPv6 path carries.
+        let mtu = match self.remote.is_ipv4() {
+            true if mtu < 68 => {
+                stats.icmp_ignored += 1;
+                return;
+            }
+            true => mtu,
+            false => mtu.max(1280),
+        };
+        let headers = self.remote.ip_tcp_headers();
+        let new_mss = (usize::from(mtu).saturating_sub(headers) as u16).max(min_mss);
         self.snd.path_mss = self.snd.path_mss.min(new_mss);
         if new_mss < self.snd.mss {
             self.snd.mss = new_mss;

@@ -5,7 +5,8 @@
 //! and the error's type; the stack finds the connection by [`QuotedTcp::ends`] and calls
 //! [`on_icmp_error`].
 
-use core::net::{Ipv4Addr, SocketAddrV4};
+use super::Endpoint;
+use core::net::Ipv4Addr;
 
 use super::TcpStats;
 use super::conn::Connection;
@@ -36,10 +37,23 @@ impl QuotedTcp {
 
     /// Our end and the peer's end of the quoted segment, which went from `src` (us) to
     /// `dst`.
-    pub fn ends(&self, src: Ipv4Addr, dst: Ipv4Addr) -> (SocketAddrV4, SocketAddrV4) {
+    pub fn ends(&self, src: Ipv4Addr, dst: Ipv4Addr) -> (Endpoint, Endpoint) {
         (
-            SocketAddrV4::new(src, self.src_port),
-            SocketAddrV4::new(dst, self.dst_port),
+            Endpoint::v4(src, self.src_port),
+            Endpoint::v4(dst, self.dst_port),
+        )
+    }
+
+    /// [`QuotedTcp::ends`] of a segment quoted by an ICMPv6 error.
+    #[cfg(feature = "proto-ipv6")]
+    pub fn ends6(
+        &self,
+        src: core::net::Ipv6Addr,
+        dst: core::net::Ipv6Addr,
+    ) -> (Endpoint, Endpoint) {
+        (
+            Endpoint::v6(src, self.src_port),
+            Endpoint::v6(dst, self.dst_port),
         )
     }
 }
@@ -82,8 +96,8 @@ mod tests {
         Connection::connect(
             &TcpConfig::default(),
             Instant::ZERO,
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 49153),
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
+            Endpoint::v4(Ipv4Addr::new(10, 0, 0, 1), 49153),
+            Endpoint::v4(Ipv4Addr::new(10, 0, 0, 2), 80),
             SeqNum(5000),
             1500,
             4096,
@@ -135,7 +149,7 @@ mod tests {
         let peer = Ipv4Addr::new(10, 0, 0, 2);
         assert_eq!(
             q.ends(us, peer),
-            (SocketAddrV4::new(us, 49153), SocketAddrV4::new(peer, 80))
+            (Endpoint::v4(us, 49153), Endpoint::v4(peer, 80))
         );
     }
 }

@@ -2,7 +2,7 @@
 //! (RFC 6056 §3.3.3, the "double-hash" algorithm), both keyed with SipHash-2-4 from a
 //! secret the user supplies in the configuration (on a board: from its RNG).
 
-use core::net::SocketAddrV4;
+use super::Endpoint;
 
 use crate::time::Instant;
 use crate::wire::tcp::SeqNum;
@@ -83,14 +83,38 @@ fn sip_round(v: &mut [u64; 4]) {
     v[2] = v[2].rotate_left(32);
 }
 
-/// The 12-byte encoding of a connection's four-tuple, local side first.
-pub fn tuple_bytes(local: SocketAddrV4, remote: SocketAddrV4) -> [u8; 12] {
-    let mut b = [0u8; 12];
-    b[0..4].copy_from_slice(&local.ip().octets());
-    b[4..6].copy_from_slice(&local.port().to_be_bytes());
-    b[6..10].copy_from_slice(&remote.ip().octets());
-    b[10..12].copy_from_slice(&remote.port().to_be_bytes());
-    b
+/// The encoding of a connection's four-tuple, local side first, each side its address
+/// bytes then its port: 12 bytes for IPv4, 36 for IPv6.
+#[derive(Clone, Copy, Debug)]
+pub struct TupleBytes {
+    buf: [u8; 36],
+    len: usize,
+}
+
+impl TupleBytes {
+    /// The encoded bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&self.buf)
+    }
+}
+
+/// Appends an endpoint's address and port to `b` at `at`; returns the new end.
+fn put(b: &mut [u8; 36], at: usize, e: &Endpoint) -> usize {
+    let a = e.addr_bytes();
+    let end = at + a.len() + 2;
+    if let Some(d) = b.get_mut(at..end) {
+        d[..a.len()].copy_from_slice(a);
+        d[a.len()..].copy_from_slice(&e.port().to_be_bytes());
+    }
+    end
+}
+
+/// The encoding of a connection's four-tuple, local side first (see [`TupleBytes`]).
+pub fn tuple_bytes(local: Endpoint, remote: Endpoint) -> TupleBytes {
+    let mut buf = [0u8; 36];
+    let at = put(&mut buf, 0, &local);
+    let len = put(&mut buf, at, &remote);
+    TupleBytes { buf, len }
 }
 
 /// The secrets derived from the user's seed: one key per purpose, so that no output of one
@@ -131,28 +155,34 @@ impl Secrets {
 
     /// RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), where M
     /// is a timer ticking every 4 microseconds.
-    pub fn isn(&self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4) -> SeqNum {
+    pub fn isn(&self, now: Instant, local: Endpoint, remote: Endpoint) -> SeqNum {
         let m = (now.total_micros() / 4) as u32;
-        let f = self.isn.hash(&tuple_bytes(local, remote)) as u32;
+        let f = self.isn.hash(tuple_bytes(local, remote).as_slice()) as u32;
         SeqNum(m.wrapping_add(f))
     }
 
     /// RFC 6056 §3.3.3 (Algorithm 3): the per-destination offset into the ephemeral range.
-    pub fn port_offset(&self, local: core::net::Ipv4Addr, remote: SocketAddrV4) -> u32 {
-        let mut b = [0u8; 10];
-        b[0..4].copy_from_slice(&local.octets());
-        b[4..8].copy_from_slice(&remote.ip().octets());
-        b[8..10].copy_from_slice(&remote.port().to_be_bytes());
-        self.port.hash(&b) as u32
+    /// `local` is our address (its port is not used).
+    pub fn port_offset(&self, local: Endpoint, remote: Endpoint) -> u32 {
+        let mut b = [0u8; 34];
+        let l = local.addr_bytes();
+        let mut t = [0u8; 36];
+        let n = put(&mut t, 0, &remote);
+        let total = l.len() + n;
+        b[..l.len()].copy_from_slice(l);
+        b[l.len()..total].copy_from_slice(&t[..n]);
+        self.port.hash(&b[..total]) as u32
     }
 
     /// A per-connection offset for the timestamp clock (RFC 7323 §7.1 allows a random
     /// offset; it keeps the host's uptime private).
-    pub fn ts_offset(&self, local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
-        let mut b = [0u8; 13];
-        b[..12].copy_from_slice(&tuple_bytes(local, remote));
-        b[12] = 0x75;
-        self.cookie.hash(&b) as u32
+    pub fn ts_offset(&self, local: Endpoint, remote: Endpoint) -> u32 {
+        let t = tuple_bytes(local, remote);
+        let n = t.len;
+        let mut b = [0u8; 37];
+        b[..n].copy_from_slice(t.as_slice());
+        b[n] = 0x75;
+        self.cookie.hash(&b[..=n]) as u32
     }
 }
 
@@ -178,9 +208,9 @@ mod tests {
     #[test]
     fn isn_advances_with_clock_and_differs_per_tuple() {
         let s = Secrets::new([7; 16]);
-        let l = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1000);
-        let r = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
-        let r2 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 81);
+        let l = Endpoint::v4(Ipv4Addr::new(10, 0, 0, 1), 1000);
+        let r = Endpoint::v4(Ipv4Addr::new(10, 0, 0, 2), 80);
+        let r2 = Endpoint::v4(Ipv4Addr::new(10, 0, 0, 2), 81);
         let a = s.isn(Instant::from_secs(1), l, r);
         let b = s.isn(Instant::from_secs(2), l, r);
         assert_eq!(b - a, 250_000);

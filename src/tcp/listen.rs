@@ -9,7 +9,7 @@
 //! sends the reply, or takes a slot for the connection that [`Listener::open`] or
 //! [`Listener::open_from_cookie`] builds.
 
-use core::net::SocketAddrV4;
+use super::Endpoint;
 
 use super::conn::Connection;
 use super::isn::Secrets;
@@ -78,8 +78,8 @@ impl Listener<'_> {
         &self,
         stats: &mut TcpStats,
         now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: Endpoint,
+        remote: Endpoint,
         seg: &TcpRepr,
         payload_len: usize,
     ) -> ListenDecision {
@@ -111,8 +111,8 @@ impl Listener<'_> {
         &self,
         stats: &mut TcpStats,
         now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: Endpoint,
+        remote: Endpoint,
         syn: &TcpRepr,
     ) -> ListenDecision {
         let room = self.room;
@@ -136,7 +136,7 @@ impl Listener<'_> {
         // flood, perhaps): a cookie, which needs no slot until it returns.
         if SYN_COOKIES && self.cfg.syn_cookies {
             stats.syncookies_sent += 1;
-            let mss = (self.mtu.saturating_sub(40)).min(0xffff) as u16;
+            let mss = (self.mtu.saturating_sub(local.ip_tcp_headers())).min(0xffff) as u16;
             let sa = syncookie::syn_ack(
                 self.secrets,
                 self.cfg,
@@ -170,8 +170,8 @@ impl Listener<'_> {
     pub fn open(
         &self,
         now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: Endpoint,
+        remote: Endpoint,
         syn: &TcpRepr,
     ) -> Connection {
         let iss = self.secrets.isn(now, local, remote);
@@ -195,8 +195,8 @@ impl Listener<'_> {
     pub fn open_from_cookie(
         &self,
         now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: Endpoint,
+        remote: Endpoint,
         ack: &TcpRepr,
         r: &Restored,
     ) -> Connection {
@@ -251,10 +251,10 @@ mod tests {
     use crate::wire::tcp::{SeqNum, TcpOptions};
     use core::net::Ipv4Addr;
 
-    fn ends() -> (SocketAddrV4, SocketAddrV4) {
+    fn ends() -> (Endpoint, Endpoint) {
         (
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80),
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 40000),
+            Endpoint::v4(Ipv4Addr::new(10, 0, 0, 1), 80),
+            Endpoint::v4(Ipv4Addr::new(10, 0, 0, 2), 40000),
         )
     }
 

@@ -149,6 +149,7 @@ mod api;
 pub mod cc;
 mod coalesce;
 mod conn;
+mod endpoint;
 pub mod icmp;
 mod input;
 pub mod isn;
@@ -164,6 +165,7 @@ mod timer;
 mod undo;
 
 pub use coalesce::ack_may_wait;
+pub use endpoint::Endpoint;
 pub use conn::{Connection, Ctx, Events, Keepalive, SegmentIn, Transmit};
 pub use listen::{ListenDecision, ListenRoom, Listener};
 pub use reply::rst_for;

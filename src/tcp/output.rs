@@ -4,7 +4,7 @@
 
 use super::cc::{self, CongestionControl};
 use super::conn::{
-    Connection, Ctx, IP_TCP_HEADERS, Negotiated, Pending, Progress, RecoveryFlags, Transmit,
+    Connection, Ctx, Negotiated, Pending, Progress, RecoveryFlags, Transmit,
     UserFlags,
 };
 use super::sack::SackState;
@@ -184,7 +184,7 @@ impl Connection {
         let opt_len = options.wire_len();
         let max_payload = usize::from(self.snd.mss)
             .saturating_sub(opt_len)
-            .min(mtu.saturating_sub(IP_TCP_HEADERS + opt_len))
+            .min(mtu.saturating_sub(self.remote.ip_tcp_headers() + opt_len))
             .max(1);
 
         let choice = if self.state == State::TimeWait {

@@ -7,7 +7,7 @@
 //! (4 bits) and SACK-permitted (1 bit) ride in the low bits of our TSval, echoed back in
 //! TSecr; without timestamps, cookie connections go without scaling and SACK, as in Linux.
 
-use core::net::SocketAddrV4;
+use super::Endpoint;
 
 use super::conn::{Connection, wscale_for};
 use super::isn::{Secrets, tuple_bytes};
@@ -26,18 +26,20 @@ fn counter(now: Instant) -> u32 {
 
 fn mac(
     s: &Secrets,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
+    local: Endpoint,
+    remote: Endpoint,
     t: u32,
     peer_isn: SeqNum,
     mss_idx: u32,
 ) -> u32 {
-    let mut b = [0u8; 21];
-    b[..12].copy_from_slice(&tuple_bytes(local, remote));
-    b[12..16].copy_from_slice(&t.to_le_bytes());
-    b[16..20].copy_from_slice(&peer_isn.0.to_le_bytes());
-    b[20] = mss_idx as u8;
-    (s.cookie.hash(&b) as u32) & 0x00ff_ffff
+    let tuple = tuple_bytes(local, remote);
+    let n = tuple.as_slice().len();
+    let mut b = [0u8; 45];
+    b[..n].copy_from_slice(tuple.as_slice());
+    b[n..n + 4].copy_from_slice(&t.to_le_bytes());
+    b[n + 4..n + 8].copy_from_slice(&peer_isn.0.to_le_bytes());
+    b[n + 8] = mss_idx as u8;
+    (s.cookie.hash(&b[..n + 9]) as u32) & 0x00ff_ffff
 }
 
 /// The stateless SYN-ACK answering `syn`.
@@ -46,8 +48,8 @@ pub fn syn_ack(
     s: &Secrets,
     cfg: &TcpConfig,
     now: Instant,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
+    local: Endpoint,
+    remote: Endpoint,
     syn: &TcpRepr,
     our_mss: u16,
     rcv_cap: usize,
@@ -106,8 +108,8 @@ pub fn check(
     s: &Secrets,
     cfg: &TcpConfig,
     now: Instant,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
+    local: Endpoint,
+    remote: Endpoint,
     ack: &TcpRepr,
 ) -> Option<Restored> {
     if !ack.flags.contains(TcpFlags::ACK) || ack.flags.intersects(TcpFlags::SYN | TcpFlags::RST) {
@@ -147,8 +149,8 @@ impl Connection {
     pub fn from_cookie(
         cfg: &TcpConfig,
         now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        local: Endpoint,
+        remote: Endpoint,
         ack: &TcpRepr,
         r: &Restored,
         mtu: usize,
@@ -189,10 +191,10 @@ mod tests {
     use super::*;
     use core::net::Ipv4Addr;
 
-    fn ends() -> (SocketAddrV4, SocketAddrV4) {
+    fn ends() -> (Endpoint, Endpoint) {
         (
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80),
-            SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 40000),
+            Endpoint::v4(Ipv4Addr::new(10, 0, 0, 1), 80),
+            Endpoint::v4(Ipv4Addr::new(10, 0, 0, 2), 40000),
         )
     }
 
@@ -286,7 +288,7 @@ mod tests {
             )
             .is_none()
         );
-        let other = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 3), 40000);
+        let other = Endpoint::v4(Ipv4Addr::new(10, 0, 0, 3), 40000);
         assert!(check(&s, &cfg, now, l, other, &a).is_none());
         assert!(check(&Secrets::new([4; 16]), &cfg, now, l, r, &a).is_none());
     }

@@ -30,7 +30,7 @@ impl<'a> Script<'a> {
     pub fn connect_syn(&mut self) -> (TcpStream<'a>, Seg) {
         let s = self
             .stack
-            .connect_from(STACK_PORT, peer())
+            .connect_from(STACK_PORT, peer().into())
             .expect("connect");
         self.poll();
         let syn = self.expect(Seg {
@@ -123,7 +123,7 @@ impl<'a> Script<'a> {
         let remote = SocketAddrV4::new(PEER_IP, pport);
         self.stack
             .sockets()
-            .find(|i| !i.listener && i.remote == Some(remote))
+            .find(|i| !i.listener && i.remote == Some(remote.into()))
     }
 
     /// The TCP state of the connection with the peer (`Closed` when it has no slot).

@@ -83,7 +83,7 @@ pub fn open_passive<'a>(t: &mut Script<'a>, opts: TcpOptions) -> Open<'a> {
 /// `opts` and `win` (ISN 5000), and the stack's ACK is checked. Returns the connection
 /// and the stack's SYN.
 pub fn open_active<'a>(t: &mut Script<'a>, opts: TcpOptions, win: u16) -> (Open<'a>, Seg) {
-    let s = t.stack.connect(peer()).unwrap();
+    let s = t.stack.connect(peer().into()).unwrap();
     t.poll();
     let syn = t.expect(Seg {
         flags: TcpFlags::SYN,

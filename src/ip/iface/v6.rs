@@ -6,7 +6,7 @@
 use core::net::Ipv6Addr;
 
 use super::{DropReason, Interface, Received, Reply, bump};
-use crate::ip::NeighborStatus;
+use crate::ip::{Icmp6Error, Icmp6ErrorKind, NeighborStatus};
 use crate::ip::arp_cache::{Lookup, NeighborCache, NeighborState};
 use crate::ip::slaac::{AddrState, Slaac, SlaacEvent, SlaacOutput};
 use crate::time::{Duration, Instant};
@@ -194,7 +194,9 @@ impl<const N: usize> Interface<N> {
         let Some(kind) = self.dst_kind(dst) else {
             return self.drop(DropReason::NotOurAddress);
         };
-        if src.is_multicast() || src.is_loopback() {
+        // RFC 4291 §2.5.5.2: an IPv4-mapped address names an IPv4 node; on the wire it is
+        // a spoof (Linux drops it too), and TCP would take it for an IPv4 peer.
+        if src.is_multicast() || src.is_loopback() || src.to_ipv4_mapped().is_some() {
             return self.drop(DropReason::BadSrcAddr);
         }
         let upper = match packet.upper_layer() {
@@ -342,8 +344,49 @@ impl<const N: usize> Interface<N> {
                 }
                 Received::Handled
             }
-            _ => self.drop(DropReason::IcmpIgnored),
+            _ => self.icmpv6_error(ip, &repr),
         }
+    }
+
+    /// RFC 4443 §3: an error about a packet we sent, handed to the transport layer (as
+    /// [`Received::Icmp6Error`]) when it quotes one of our addresses and enough of the
+    /// upper layer to name a connection.
+    fn icmpv6_error<'f>(&mut self, ip: Icmpv6Ip, repr: &Icmpv6Repr<'_>) -> Received<'f> {
+        let (kind, mtu, header, data) = match *repr {
+            Icmpv6Repr::DstUnreachable { code, header, data } => {
+                (Icmp6ErrorKind::DstUnreachable(code), 0, header, data)
+            }
+            Icmpv6Repr::PacketTooBig { mtu, header, data } => {
+                (Icmp6ErrorKind::PacketTooBig, mtu, header, data)
+            }
+            Icmpv6Repr::TimeExceeded { code, header, data } => {
+                (Icmp6ErrorKind::TimeExceeded(code), 0, header, data)
+            }
+            Icmpv6Repr::ParamProblem { code, header, data, .. } => {
+                (Icmp6ErrorKind::ParamProblem(code), 0, header, data)
+            }
+            _ => return self.drop(DropReason::IcmpIgnored),
+        };
+        let Some(q) = header.filter(|q| self.slaac().is_some_and(|s| s.address(q.src).is_some()))
+        else {
+            return self.drop(DropReason::IcmpErrorNotOurs);
+        };
+        let end = q.upper_offset.saturating_add(8);
+        let Some(head) = data.get(q.upper_offset..end) else {
+            return self.drop(DropReason::IcmpErrorNotOurs);
+        };
+        let mut payload_head = [0u8; 8];
+        payload_head.copy_from_slice(head);
+        bump(&mut self.stats.icmp_errors_in);
+        Received::Icmp6Error(Icmp6Error {
+            kind,
+            mtu,
+            reporter: ip.src,
+            src: q.src,
+            dst: q.dst,
+            protocol: q.protocol,
+            payload_head,
+        })
     }
 
     /// RFC 4861 §7.2.3-§7.2.5 and §6.3.4 (through [`Slaac`]).
