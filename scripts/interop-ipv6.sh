@@ -37,16 +37,31 @@ in_ns() { ip netns exec "$NS" "$@"; }
 . scripts/interop-common.sh
 
 # start LOG ARGS...: runs inetd in the namespace, waits for its "ready" line.
-start() {
-    local log=$1
-    shift
+start() { start_example inetd "$@"; }
+
+# start_example NAME LOG ARGS...: runs example NAME in the namespace, waits for "ready".
+start_example() {
+    local name=$1 log=$2
+    shift 2
     : >"$log"
-    ip netns exec "$NS" "$BIN/inetd" --tap "$TAP" --ip "$US/24" --status 0 "$@" >"$log" 2>&1 &
+    ip netns exec "$NS" "$BIN/$name" --tap "$TAP" --ip "$US/24" --status 0 "$@" >"$log" 2>&1 &
     CURRENT=$!
     PIDS+=("$CURRENT")
     wait_for '^ready:' "$log" 10 && return 0
-    bad "inetd did not start: $(tail -3 "$log" | tr '\n' ' ')"
+    bad "$name did not start: $(tail -3 "$log" | tr '\n' ' ')"
     return 1
+}
+
+# run_client WHAT ARGS...: Linux's side of a TCP check (scripts/interop_client.py).
+run_client() {
+    local what=$1 out
+    shift
+    if out=$(in_ns timeout 300 python3 scripts/interop_client.py "$@" 2>&1); then
+        ok "$what: $(head -1 <<<"$out" | sed 's/^ok //')"
+    else
+        bad "$what: $(grep -m1 FAIL <<<"$out" || tail -1 <<<"$out")"
+    fi
+    LAST_OUT=$out
 }
 
 stop() {
@@ -108,13 +123,29 @@ start "$LOG" --ip6 "$STATIC6/64" --pcap "$WORK/static.pcap" && {
     else
         bad "static: Linux's neighbour entry for $STATIC6: $neigh"
     fi
-    # TCP does not run over IPv6 yet: Linux's connect is refused at once (a reset).
+    # TCP over IPv6 with Linux's TCP: bulk both ways, exact counts, orderly closes.
+    run_client "tcp6: echo 16 MiB to [$STATIC6]:7" echo "$STATIC6" 7 16777216
+    run_client "tcp6: echo 1 MiB to [$LL%$TAP]:7 (link-local)" echo "$LL%$TAP" 7 1048576
+    run_client "tcp6: discard 8 MiB" discard "$STATIC6" 9 8388608
+    if wait_for "^discard \[$LINUX6\]:[0-9]+: in 8388608 out 0 bytes, peer closed first, closed" "$LOG" 5; then
+        ok "tcp6: discard: tidytcp counted exactly 8388608 bytes from [$LINUX6], orderly close"
+    else
+        bad "tcp6: discard: $(grep '^discard' "$LOG" | tail -1)"
+    fi
+    run_client "tcp6: chargen 8 MiB" chargen "$STATIC6" 19 8388608
+    total=$(sed -n 's/^chargen_total=//p' <<<"$LAST_OUT")
+    if wait_for "^chargen \[$LINUX6\]:[0-9]+: in 0 out ${total:-x} bytes, peer closed first, closed" "$LOG" 5; then
+        ok "tcp6: chargen: Linux read exactly the $total bytes tidytcp sent, orderly close"
+    else
+        bad "tcp6: chargen: $(grep '^chargen' "$LOG" | tail -1) (Linux read ${total:-?})"
+    fi
+    # A port with no listener: Linux's connect is refused at once (a reset).
     refused=$(in_ns timeout 10 python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_INET6)
 s.settimeout(3)
 try:
-    s.connect((sys.argv[1], 7))
+    s.connect((sys.argv[1], 8))
     print("connected")
 except ConnectionRefusedError:
     print("refused")
@@ -122,9 +153,9 @@ except OSError as e:
     print(e)
 ' "$STATIC6")
     if [ "$refused" = refused ]; then
-        ok "static: Linux's TCP connect to [$STATIC6]:7 refused by a reset (TCP over IPv6 not yet)"
+        ok "tcp6: Linux's connect to [$STATIC6]:8 (no listener) refused by a reset"
     else
-        bad "static: Linux's TCP connect to [$STATIC6]:7: $refused"
+        bad "tcp6: Linux's connect to [$STATIC6]:8: $refused"
     fi
     stop
     if command -v tshark >/dev/null; then
@@ -139,6 +170,40 @@ except OSError as e:
         fi
     fi
 }
+
+# ---------------------------------------------------------------- http and iperf3 over IPv6
+mkdir -p "$WORK/site"
+head -c $((4 << 20)) /dev/urandom >"$WORK/site/big.bin"
+LOG=$WORK/http.log
+start_example http "$LOG" --ip6 "$STATIC6/64" --msl 0.5 --root "$WORK/site" && {
+    wait_for "^ipv6: usable $STATIC6/64" "$LOG" 5
+    want=$(sha256sum <"$WORK/site/big.bin" | cut -d' ' -f1)
+    out=$(in_ns curl -6 -sS --max-time 60 -o "$WORK/got.bin" -w '%{http_code} %{size_download}' \
+        "http://[$STATIC6]/big.bin" 2>&1)
+    got=$(sha256sum <"$WORK/got.bin" 2>/dev/null | cut -d' ' -f1)
+    if [ "$out" = "200 $((4 << 20))" ] && [ "$want" = "$got" ]; then
+        ok "http6: curl -6 fetched 4 MiB from [$STATIC6], sha256 equal"
+    else
+        bad "http6: curl -6: $out sha256 ${got:-none} vs $want"
+    fi
+    stop
+}
+if command -v iperf3 >/dev/null; then
+    LOG=$WORK/iperf3.log
+    start_example iperf3 "$LOG" --ip6 "$STATIC6/64" --msl 0.5 -s && {
+        wait_for "^ipv6: usable $STATIC6/64" "$LOG" 5
+        for args in "-t 2" "-t 2 -R"; do
+            # shellcheck disable=SC2086
+            if in_ns timeout 60 iperf3 -6 -c "$STATIC6" $args -J >"$WORK/iperf3.json" 2>&1 &&
+                rate=$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["end"]; print("%.0f Mbit/s" % (e["sum_received"]["bits_per_second"]/1e6))' "$WORK/iperf3.json" 2>/dev/null); then
+                ok "iperf3 -6 -c [$STATIC6] $args against tidytcp: $rate"
+            else
+                bad "iperf3 -6 -c $args: $(grep -m1 error "$WORK/iperf3.json")"
+            fi
+        done
+        stop
+    }
+fi
 
 # ---------------------------------------------------------------- duplicate address
 LOG=$WORK/dad.log

@@ -346,3 +346,163 @@ fn renumbering_ipv4_keeps_the_ipv6_addresses() {
     run_b(&mut b, &mut link, &mut now, until);
     assert_eq!(usable(&b), 2, "no new DAD: the IPv6 addresses stay usable");
 }
+
+/// The MSS of `c` (timestamps given back) if it fits `mtu`, else 0.
+fn payload_mss(c: &tidytcp::tcp::Connection, mtu: u16) -> u16 {
+    let ts = if c.options().1 { 12 } else { 0 };
+    let mss = c.mss() + ts;
+    if mss + 60 <= mtu { mss } else { 0 }
+}
+
+/// `bytes` each way between A (client) and B (server, port 5000) over IPv6 to `server`
+/// on a link with `dir` faults each way; both half-close, read to the end, close; every
+/// slot freed. Returns the retransmissions both sides made.
+fn transfer6(dir: tidytcp::drivers::DirectionConfig, seed: u64, server: &str, bytes: u64) -> u64 {
+    let (mut sa, mut sb) = (storage(), storage());
+    let mut a = Stack::new(config6(1, Some("2001:db8::1/64")), &mut sa);
+    let mut b = Stack::new(config6(2, Some("2001:db8::2/64")), &mut sb);
+    let mut link = link(dir, seed);
+    let mut now = Instant::ZERO;
+    // DAD first (one probe, one second), as the addresses are not usable before.
+    while step(&mut now, &mut a, &mut b, &mut link, Instant::from_secs(3)) {}
+    let listener = b.listen(5000, 4).unwrap();
+    let mut client = Some(a.connect(server.parse().unwrap()).unwrap());
+    let mut srv = None;
+    let (mut c_sent, mut c_got, mut s_sent, mut s_got) = (0u64, 0u64, 0u64, 0u64);
+    let (mut c_eof, mut s_eof, mut c_shut, mut s_shut) = (false, false, false, false);
+    let limit = now + Duration::from_secs(300);
+    loop {
+        assert!(
+            step(&mut now, &mut a, &mut b, &mut link, limit),
+            "seed {seed}: client sent {c_sent} got {c_got}, server sent {s_sent} got {s_got}; a={:?} b={:?}",
+            a.sockets().map(|s| s.to_string()).collect::<Vec<_>>(),
+            b.sockets().map(|s| s.to_string()).collect::<Vec<_>>()
+        );
+        if srv.is_none() {
+            if let Ok((s, peer)) = listener.accept(&mut b) {
+                let local = client.as_ref().unwrap().local_addr(&a).unwrap();
+                assert_eq!(peer, local, "the server sees the client's IPv6 endpoint");
+                assert!(peer.is_ipv6());
+                // MTU 1500 less 40 bytes of IPv6 and 20 of TCP (and 12 of timestamps).
+                assert_eq!(payload_mss(s.connection(&b).unwrap(), 1500), 1440);
+                srv = Some(s);
+            }
+        }
+        if let Some(c) = client.as_mut() {
+            pump_write(c, &mut a, 1, &mut c_sent, bytes);
+            if c_sent == bytes && !c_shut {
+                c.shutdown_write(&mut a).unwrap();
+                c_shut = true;
+            }
+            if !c_eof {
+                c_eof = pump_read(c, &mut a, 2, &mut c_got).unwrap();
+            }
+            if c_eof && c_shut {
+                assert_eq!(c_got, bytes);
+                client.take().unwrap().close(&mut a);
+            }
+        }
+        if let Some(s) = srv.as_mut() {
+            pump_write(s, &mut b, 2, &mut s_sent, bytes);
+            if s_sent == bytes && !s_shut {
+                s.shutdown_write(&mut b).unwrap();
+                s_shut = true;
+            }
+            if !s_eof {
+                s_eof = pump_read(s, &mut b, 1, &mut s_got).unwrap();
+            }
+            if s_eof && s_shut {
+                assert_eq!(s_got, bytes);
+                srv.take().unwrap().close(&mut b);
+            }
+        }
+        if client.is_none() && srv.is_none() && a.in_use() == 0 && b.in_use() == 0 {
+            break;
+        }
+    }
+    listener.close(&mut b);
+    a.stats().tcp.retransmits + b.stats().tcp.retransmits
+}
+
+#[test]
+fn tcp_over_ipv6_to_a_global_address_through_loss_and_reordering() {
+    let dir = tidytcp::drivers::DirectionConfig {
+        loss: 0.02,
+        reorder: 0.02,
+        reorder_delay: Duration::from_millis(3),
+        ..clean(2)
+    };
+    for seed in 1..=4 {
+        let rtx = transfer6(dir, seed, "[2001:db8::2]:5000", 300_000);
+        assert!(rtx > 0, "seed {seed}: the loss was repaired");
+    }
+}
+
+#[test]
+fn tcp_over_ipv6_between_link_local_addresses() {
+    let server = format!("[{}]:5000", link_local_from_mac(B_MAC));
+    transfer6(clean(1), 7, &server, 100_000);
+}
+
+#[test]
+fn a_packet_too_big_lowers_the_mss_of_an_ipv6_connection() {
+    let (mut sa, mut sb) = (storage(), storage());
+    let mut a = Stack::new(config6(1, Some("2001:db8::1/64")), &mut sa);
+    let mut b = Stack::new(config6(2, Some("2001:db8::2/64")), &mut sb);
+    let mut link = link(clean(1), 21);
+    let mut now = Instant::ZERO;
+    while step(&mut now, &mut a, &mut b, &mut link, Instant::from_secs(3)) {}
+    let listener = b.listen(5000, 4).unwrap();
+    let mut c = a.connect("[2001:db8::2]:5000".parse().unwrap()).unwrap();
+    let limit = now + Duration::from_secs(1);
+    while step(&mut now, &mut a, &mut b, &mut link, limit) {}
+    let (_s, _) = listener.accept(&mut b).unwrap();
+    assert_eq!(payload_mss(c.connection(&a).unwrap(), 1500), 1440);
+    // A segment of ours as a router would quote it: IPv6 header and the TCP header.
+    let conn = c.connection(&a).unwrap();
+    let seq = conn.snd_nxt();
+    c.write(&mut a, &[7u8; 3000]).unwrap();
+    let local = c.local_addr(&a).unwrap();
+    let mut quote = vec![0u8; 40 + 20];
+    Ipv6Repr {
+        src: a6("2001:db8::1"),
+        dst: a6("2001:db8::2"),
+        next_header: next_header::TCP,
+        payload_len: 1460,
+        hop_limit: 63,
+    }
+    .emit(&mut quote)
+    .unwrap();
+    quote[40..42].copy_from_slice(&local.port().to_be_bytes());
+    quote[42..44].copy_from_slice(&5000u16.to_be_bytes());
+    quote[44..48].copy_from_slice(&seq.0.to_be_bytes());
+    let router = a6("2001:db8::fe");
+    let (ip, msg) = icmp(
+        router,
+        a6("2001:db8::1"),
+        64,
+        &Icmpv6Repr::PacketTooBig {
+            mtu: 1400,
+            header: None,
+            data: &quote,
+        },
+    );
+    // Into A from "B's side" of the link (the link does not check MAC sources).
+    let len = 14 + 40 + msg.len();
+    link.b().transmit(now).unwrap().consume(len, |f| {
+        EthernetRepr {
+            src: B_MAC,
+            dst: A_MAC,
+            ethertype: EtherType::Ipv6,
+        }
+        .emit(f)
+        .unwrap();
+        ip.emit(&mut f[14..]).unwrap();
+        f[54..].copy_from_slice(&msg);
+    });
+    let limit = now + Duration::from_millis(20);
+    while step(&mut now, &mut a, &mut b, &mut link, limit) {}
+    assert_eq!(payload_mss(c.connection(&a).unwrap(), 1400), 1400 - 60);
+    assert_eq!(a.stats().tcp.pmtu_updates, 1);
+    c.abort(&mut a);
+}

@@ -450,7 +450,10 @@ fn stale_generation_cannot_reach_new_connection() {
     // Second connection, same slot, new generation, made through the core API so that
     // no future registers under the new generation before its events arrive: the old
     // entry must be found stale and dropped, not woken.
-    let mut second = net.with(|a| a.connect(server_addr().into())).unwrap().unwrap();
+    let mut second = net
+        .with(|a| a.connect(server_addr().into()))
+        .unwrap()
+        .unwrap();
     let new_id = second.id();
     assert_eq!(new_id.index, old_id.index, "the slot is reused");
     assert_ne!(new_id.generation, old_id.generation);

@@ -234,16 +234,15 @@ impl<'a> SocketSet<'a> {
     /// Like [`SocketSet::connect`] from a chosen local port (0 picks one). The local
     /// address is the interface's IPv4 address, or for an IPv6 peer the usable IPv6
     /// address of the peer's scope (link-local or global, RFC 6724).
-    pub fn connect_from(
-        &mut self,
-        local_port: u16,
-        remote: SocketAddr,
-    ) -> Result<TcpStream<'a>> {
+    pub fn connect_from(&mut self, local_port: u16, remote: SocketAddr) -> Result<TcpStream<'a>> {
         let now = self.now;
-        let remote = Endpoint::from_socket_addr(remote.into()).ok_or(Error::InvalidInput)?;
+        let remote = Endpoint::from_socket_addr(remote).ok_or(Error::InvalidInput)?;
         let local_ip = self.source_for(&remote)?;
         let port = if local_port != 0 {
-            if self.lookup(local_ip.with_port(local_port), remote).is_some() {
+            if self
+                .lookup(local_ip.with_port(local_port), remote)
+                .is_some()
+            {
                 return Err(Error::AddrInUse);
             }
             local_port

@@ -19,14 +19,12 @@ pub use client::TcpClient;
 #[cfg(feature = "embedded-nal")]
 pub use full::{NalSocket, NalStack};
 
-
 #[cfg(feature = "embedded-nal-async")]
 mod client {
     use core::marker::PhantomData;
     use core::net::{IpAddr, SocketAddr};
 
     use embedded_nal_async::{AddrType, Dns, TcpConnect};
-
 
     use crate::error::{Error, Result};
     use crate::socket::SocketSet;
@@ -146,7 +144,6 @@ mod full {
     use core::net::SocketAddr;
 
     use embedded_nal::{TcpClientStack, TcpError, TcpErrorKind, TcpFullStack};
-
 
     use crate::error::Error;
     use crate::socket::SocketSet;

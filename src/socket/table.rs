@@ -212,7 +212,9 @@ fn addr_word(e: &Endpoint, k: (u64, u64)) -> u32 {
     for w in e.addr_bytes().chunks_exact(8) {
         let mut b = [0u8; 8];
         b.copy_from_slice(w);
-        h = (h ^ u64::from_be_bytes(b)).wrapping_mul(k.1 | 1).rotate_left(29);
+        h = (h ^ u64::from_be_bytes(b))
+            .wrapping_mul(k.1 | 1)
+            .rotate_left(29);
     }
     (h ^ (h >> 32)) as u32
 }

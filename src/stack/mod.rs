@@ -913,7 +913,9 @@ fn emit_ip(
     #[cfg(feature = "proto-ipv6")]
     if let (Some(src), Some(dst)) = (local.ipv6(), remote.ipv6()) {
         use crate::wire::ipv6::{next_header, pseudo_header as pseudo6};
-        let at = iface.emit_ipv6(b, mac, src, dst, next_header::TCP, len).ok()?;
+        let at = iface
+            .emit_ipv6(b, mac, src, dst, next_header::TCP, len)
+            .ok()?;
         return Some((at, pseudo6(src, dst, next_header::TCP, len as u32)));
     }
     None

@@ -2,18 +2,36 @@
 //! out as bytes, and read-only views of the sequence variables. Kept apart from the
 //! control block so that the engine's files can change shape without touching it.
 
-use core::net::Ipv4Addr;
+use core::net::IpAddr;
 
 use super::conn::{Connection, Ctx, SegmentIn, Transmit};
 use super::{TcpConfig, TcpStats};
 use crate::buf::SendBuf;
 use crate::time::Instant;
 use crate::wire::WireError;
-use crate::wire::checksum::pseudo_header;
+use crate::wire::checksum::{Checksum, pseudo_header};
 use crate::wire::tcp::{SeqNum, TcpPacket, TcpRepr, set_checksum};
 
 /// The IP protocol number of TCP, for the pseudo header.
 const PROTO_TCP: u8 = 6;
+
+/// The pseudo-header checksum of a TCP segment of `len` bytes from `src` to `dst`: IPv4's
+/// (RFC 9293 §3.1) or IPv6's (RFC 8200 §8.1). Addresses of two families are `Malformed`,
+/// and so is an IPv6 address in a build without `proto-ipv6`.
+fn pseudo(src: IpAddr, dst: IpAddr, len: usize) -> Result<Checksum, WireError> {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let len = u16::try_from(len).map_err(|_| WireError::Malformed)?;
+            Ok(pseudo_header(s, d, PROTO_TCP, len))
+        }
+        #[cfg(feature = "proto-ipv6")]
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let len = u32::try_from(len).map_err(|_| WireError::Malformed)?;
+            Ok(crate::wire::ipv6::pseudo_header(s, d, PROTO_TCP, len))
+        }
+        _ => Err(WireError::Malformed),
+    }
+}
 
 impl<'c> Ctx<'c> {
     /// The context of one call into the engine: the current time, the protocol settings
@@ -35,13 +53,17 @@ impl<'p> SegmentIn<'p> {
     }
 
     /// Parses a whole TCP segment (header, options, payload) that travelled from `src` to
-    /// `dst`, checking its checksum against the IPv4 pseudo header (RFC 9293 §3.1).
+    /// `dst` (both IPv4, or both IPv6 with `proto-ipv6`), checking its checksum against
+    /// the pseudo header (RFC 9293 §3.1, RFC 8200 §8.1).
     /// Errors: [`WireError::Truncated`] or [`WireError::Malformed`] for a broken header or
-    /// option list, [`WireError::BadChecksum`].
-    pub fn parse(segment: &'p [u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<Self, WireError> {
-        let len = u16::try_from(segment.len()).map_err(|_| WireError::Malformed)?;
+    /// option list or mixed families, [`WireError::BadChecksum`].
+    pub fn parse(
+        segment: &'p [u8],
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+    ) -> Result<Self, WireError> {
         let packet = TcpPacket::new_checked(segment)?;
-        let mut sum = pseudo_header(src, dst, PROTO_TCP, len);
+        let mut sum = pseudo(src.into(), dst.into(), segment.len())?;
         sum.add_bytes(segment);
         if sum.finish() != 0 {
             return Err(WireError::BadChecksum);
@@ -70,23 +92,23 @@ impl Transmit {
 
     /// Writes the segment into `buf`: header and options, the payload from the
     /// connection's send buffer `tx` (the one passed to [`Connection::poll_output`]; not
-    /// read when the segment has no payload), and the checksum over the IPv4 pseudo header
-    /// of `src` to `dst`. Returns the length written, [`Transmit::segment_len`].
+    /// read when the segment has no payload), and the checksum over the pseudo header of
+    /// `src` to `dst` (IPv4, or IPv6 with `proto-ipv6`). Returns the length written,
+    /// [`Transmit::segment_len`].
     /// Errors: [`WireError::Truncated`] if `buf` is shorter than that, or `tx` no longer
-    /// holds the payload.
+    /// holds the payload; [`WireError::Malformed`] for addresses of two families.
     pub fn emit(
         &self,
         tx: &SendBuf<'_>,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
         buf: &mut [u8],
     ) -> Result<usize, WireError> {
         let total = self.segment_len();
-        let len = u16::try_from(total).map_err(|_| WireError::Malformed)?;
+        let mut sum = pseudo(src.into(), dst.into(), total)?;
         let seg = buf.get_mut(..total).ok_or(WireError::Truncated)?;
         let hlen = self.repr.emit(seg)?;
         let (hdr, payload) = seg.split_at_mut(hlen);
-        let mut sum = pseudo_header(src, dst, PROTO_TCP, len);
         sum.add_bytes(hdr);
         if self.len > 0 && tx.copy_and_sum(self.offset, payload, &mut sum) != self.len {
             return Err(WireError::Truncated);

@@ -11,9 +11,9 @@
 //! the same 12 as before IPv6 existed.
 
 use core::fmt;
+use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 #[cfg(feature = "proto-ipv6")]
 use core::net::{Ipv6Addr, SocketAddrV6};
-use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 /// Bytes of address an endpoint stores.
 #[cfg(feature = "proto-ipv6")]

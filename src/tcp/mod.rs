@@ -75,7 +75,7 @@
 //!         let tx = SendBuf::new(&mut self.tx.0, &mut self.tx.1);
 //!         while let Some(t) = c.poll_output(ctx, &rx, &tx, 1500) {
 //!             let mut seg = vec![0; t.segment_len()];
-//!             t.emit(&tx, *c.local().ip(), *c.remote().ip(), &mut seg).unwrap();
+//!             t.emit(&tx, c.local().ip(), c.remote().ip(), &mut seg).unwrap();
 //!             out.push(seg);
 //!         }
 //!         out
@@ -83,7 +83,7 @@
 //!     /// Step 1: one arriving segment.
 //!     fn input(&mut self, ctx: &mut Ctx<'_>, bytes: &[u8]) {
 //!         let c = self.conn.as_mut().unwrap();
-//!         let seg = SegmentIn::parse(bytes, *c.remote().ip(), *c.local().ip()).unwrap();
+//!         let seg = SegmentIn::parse(bytes, c.remote().ip(), c.local().ip()).unwrap();
 //!         let mut rx = RecvBuf::new(&mut self.rx.0, &mut self.rx.1);
 //!         let mut tx = SendBuf::new(&mut self.tx.0, &mut self.tx.1);
 //!         assert!(c.input(ctx, &seg, &mut rx, &mut tx).is_none()); // no reset due
@@ -165,8 +165,8 @@ mod timer;
 mod undo;
 
 pub use coalesce::ack_may_wait;
-pub use endpoint::Endpoint;
 pub use conn::{Connection, Ctx, Events, Keepalive, SegmentIn, Transmit};
+pub use endpoint::Endpoint;
 pub use listen::{ListenDecision, ListenRoom, Listener};
 pub use reply::rst_for;
 pub use sack::Scoreboard;

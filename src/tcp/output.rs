@@ -4,8 +4,7 @@
 
 use super::cc::{self, CongestionControl};
 use super::conn::{
-    Connection, Ctx, Negotiated, Pending, Progress, RecoveryFlags, Transmit,
-    UserFlags,
+    Connection, Ctx, Negotiated, Pending, Progress, RecoveryFlags, Transmit, UserFlags,
 };
 use super::sack::SackState;
 use super::timer::{Stamp, Timer};

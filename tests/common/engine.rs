@@ -431,7 +431,7 @@ impl Pair {
                     break;
                 };
                 let mut bytes = vec![0; t.segment_len()];
-                t.emit(&tx, c.local().ipv4().unwrap(), c.remote().ipv4().unwrap(), &mut bytes)
+                t.emit(&tx, c.local().ip(), c.remote().ip(), &mut bytes)
                     .expect("the engine's segment fits and its payload is buffered");
                 out.push((t.repr, t.len, bytes));
             }

@@ -6,9 +6,9 @@
 use core::net::Ipv6Addr;
 
 use super::{DropReason, Interface, Received, Reply, bump};
-use crate::ip::{Icmp6Error, Icmp6ErrorKind, NeighborStatus};
 use crate::ip::arp_cache::{Lookup, NeighborCache, NeighborState};
 use crate::ip::slaac::{AddrState, Slaac, SlaacEvent, SlaacOutput};
+use crate::ip::{Icmp6Error, Icmp6ErrorKind, NeighborStatus};
 use crate::time::{Duration, Instant};
 use crate::wire::WireError;
 use crate::wire::ethernet::{self, EtherType, EthernetAddress, EthernetRepr};
@@ -362,9 +362,9 @@ impl<const N: usize> Interface<N> {
             Icmpv6Repr::TimeExceeded { code, header, data } => {
                 (Icmp6ErrorKind::TimeExceeded(code), 0, header, data)
             }
-            Icmpv6Repr::ParamProblem { code, header, data, .. } => {
-                (Icmp6ErrorKind::ParamProblem(code), 0, header, data)
-            }
+            Icmpv6Repr::ParamProblem {
+                code, header, data, ..
+            } => (Icmp6ErrorKind::ParamProblem(code), 0, header, data),
             _ => return self.drop(DropReason::IcmpIgnored),
         };
         let Some(q) = header.filter(|q| self.slaac().is_some_and(|s| s.address(q.src).is_some()))
