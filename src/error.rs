@@ -40,7 +40,7 @@ pub enum Error {
     TimedOut,
     /// The remote host or network could not be reached (ARP failed, or ICMP said so).
     HostUnreachable,
-    /// Not supported by this build or not yet by tidytcp: an IPv6 address, a name to
+    /// Not supported by this build or not yet by tidytcp: an IPv6 lookup, a name to
     /// resolve without the resolver.
     Unsupported,
 }

@@ -94,7 +94,7 @@
 //! | `defmt` | no | the same events through `defmt`, and `defmt::Format` on the public types |
 //! | `dhcpv4` | yes | the DHCPv4 client inside the interface (`Stack::enable_dhcp`), over a UDP carrier internal to the stack |
 //! | `dns` | yes | the DNS stub resolver (`Stack::resolve`), over the same carrier, with a TCP retry for truncated answers |
-//! | `proto-ipv6` | yes | IPv6 on the interface (`ip::Ipv6Config`): the IPv6, ICMPv6 (with MLDv2) and Neighbor Discovery wire formats (`wire::ipv6`, `wire::icmpv6`, `wire::ndisc`), link-local and SLAAC addresses with DAD (`ip::slaac`), Neighbor Discovery with NUD, echo; TCP does not run over IPv6 yet (its segments are answered with a reset) |
+//! | `proto-ipv6` | yes | IPv6 on the interface (`ip::Ipv6Config`): the IPv6, ICMPv6 (with MLDv2) and Neighbor Discovery wire formats (`wire::ipv6`, `wire::icmpv6`, `wire::ndisc`), link-local and SLAAC addresses with DAD (`ip::slaac`), Neighbor Discovery with NUD, echo, ICMPv6 errors; TCP over IPv6 (connections and listeners of both families, `tcp::Endpoint`) |
 //! | `sun8i-emac` | no | the Allwinner H3/H5/A64 EMAC driver (`drivers::sun8i_emac`), for bare-metal boards such as the Orange Pi PC |
 //!
 //! Without one of the protocol options, its `TcpConfig` switch is ignored and the option

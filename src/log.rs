@@ -54,7 +54,8 @@ mod format {
         SocketInfo,
         SocketFlags,
         EthernetAddress,
-        Ipv4Cidr
+        Ipv4Cidr,
+        crate::tcp::Endpoint,
     );
 
     /// Counters and small records: their `Debug`.

@@ -363,7 +363,7 @@ impl<'a> World<'a> {
             &[],
         );
         // An active open nobody answers (SYN-SENT).
-        let syn_sent = w.stack.connect(SocketAddrV4::new(PEER_IP, 7)).ok();
+        let syn_sent = w.stack.connect(SocketAddrV4::new(PEER_IP, 7).into()).ok();
         w.poll();
         // Round 2: the five handshakes complete (ESTABLISHED, accepted), and the peer
         // closes 40002 right after its own (CLOSE-WAIT).

@@ -10,9 +10,10 @@
 //!   `TcpFullStack` on a [`SharedStack`](super::shared::SharedStack), for super-loop
 //!   clients that poll with `nb`.
 //!
-//! tidytcp speaks IPv4 only for now: an IPv6 address is [`Error::Unsupported`]. `Dns`
-//! resolves names with the stack's resolver (feature `dns`); without it, only address
-//! literals (`"10.0.0.1"`), and `Unsupported` for names.
+//! Connections go to IPv4 peers, and to IPv6 peers with the `proto-ipv6` feature (without
+//! it an IPv6 address is `InvalidInput`). `Dns` resolves names to IPv4 addresses with the
+//! stack's resolver (feature `dns`); without it, only address literals (`"10.0.0.1"`),
+//! and `Unsupported` for names.
 
 #[cfg(feature = "embedded-nal-async")]
 pub use client::TcpClient;

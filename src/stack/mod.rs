@@ -876,11 +876,12 @@ fn wait_for(iface: &mut Interface, now: Instant, remote: &Endpoint, token: u32) 
 #[inline]
 fn confirm_reachable(iface: &mut Interface, now: Instant, remote: &Endpoint) {
     if let Some(ip) = remote.ipv4() {
-        return iface.confirm_reachable(now, ip);
-    }
-    #[cfg(feature = "proto-ipv6")]
-    if let Some(ip) = remote.ipv6() {
-        iface.confirm_reachable6(now, ip);
+        iface.confirm_reachable(now, ip);
+    } else {
+        #[cfg(feature = "proto-ipv6")]
+        if let Some(ip) = remote.ipv6() {
+            iface.confirm_reachable6(now, ip);
+        }
     }
 }
 
