@@ -415,7 +415,7 @@ impl<'a> Stack<'a> {
                 });
             }
             Received::Tcp { src, dst, payload } => self.tcp_input(now, src, dst, payload, tx, caps),
-            Received::IcmpError(e) => self.icmp_error(&e),
+            Received::IcmpError(e) => self.icmp_error(now, &e),
             #[cfg(feature = "proto-ipv6")]
             Received::Tcp6 {
                 src_mac,
@@ -424,7 +424,7 @@ impl<'a> Stack<'a> {
                 payload,
             } => self.tcp6_input(now, src_mac, src, dst, payload, tx, caps),
             #[cfg(feature = "proto-ipv6")]
-            Received::Icmp6Error(e) => self.icmp6_error(&e),
+            Received::Icmp6Error(e) => self.icmp6_error(now, &e),
             #[cfg(any(feature = "dhcpv4", feature = "dns"))]
             Received::Udp {
                 src_mac,
@@ -629,7 +629,7 @@ impl<'a> Stack<'a> {
 
     /// ICMP errors about our TCP segments: the connection the quoted header names, if
     /// any, takes it (`tcp::icmp`).
-    fn icmp_error(&mut self, e: &IcmpError) {
+    fn icmp_error(&mut self, now: Instant, e: &IcmpError) {
         if e.protocol != IpProtocol::Tcp {
             return;
         }
@@ -647,14 +647,8 @@ impl<'a> Stack<'a> {
         let Some((c, _, _, stats, cfg)) = set.parts(i) else {
             return;
         };
-        on_icmp_error(
-            c,
-            stats,
-            quote.seq,
-            unreachable,
-            e.next_hop_mtu,
-            cfg.min_mss,
-        );
+        let mut ctx = Ctx { now, cfg, stats };
+        on_icmp_error(c, &mut ctx, quote.seq, unreachable, e.next_hop_mtu);
         set.after_change(i);
     }
 
@@ -764,9 +758,9 @@ impl<'a> Stack<'a> {
                 // brings it back. Either way it must not wait without a deadline.
                 wait_for(&mut self.iface, now, &remote, set.token(i));
                 let held = set.slots[i].tx.len();
-                let cfg = set.cfg;
+                let (cfg, stats) = (&set.cfg, &mut set.stats);
                 if let Some(c) = set.slots[i].conn.as_mut() {
-                    c.on_output_blocked(now, &cfg, held);
+                    c.on_output_blocked(&mut Ctx { now, cfg, stats }, held);
                 }
                 return Emit::Waiting;
             }

@@ -8,8 +8,8 @@ use core::net::Ipv6Addr;
 use super::Stack;
 use crate::drivers::{DeviceCaps, TxToken};
 use crate::ip::{Icmp6Error, Icmp6ErrorKind};
-use crate::tcp::Endpoint;
 use crate::tcp::icmp::{QuotedTcp, on_icmp_error};
+use crate::tcp::{Ctx, Endpoint};
 use crate::time::Instant;
 use crate::wire::ethernet::EthernetAddress;
 use crate::wire::icmpv4::DstUnreachableCode;
@@ -39,7 +39,7 @@ impl<'a> Stack<'a> {
     /// names takes it like an ICMPv4 one. Destination unreachable code 4 (port
     /// unreachable) is a hard error, the other codes soft (as ICMPv4's, RFC 5461). Packet Too Big lowers the MSS (RFC 8201, not below what
     /// 1280 bytes carry); time exceeded and parameter problem are counted.
-    pub(super) fn icmp6_error(&mut self, e: &Icmp6Error) {
+    pub(super) fn icmp6_error(&mut self, now: Instant, e: &Icmp6Error) {
         if e.protocol != next_header::TCP {
             return;
         }
@@ -63,7 +63,8 @@ impl<'a> Stack<'a> {
         let Some((c, _, _, stats, cfg)) = set.parts(i) else {
             return;
         };
-        on_icmp_error(c, stats, quote.seq, unreachable, mtu, cfg.min_mss);
+        let mut ctx = Ctx::new(now, cfg, stats);
+        on_icmp_error(c, &mut ctx, quote.seq, unreachable, mtu);
         set.after_change(i);
     }
 
