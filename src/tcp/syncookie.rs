@@ -292,4 +292,26 @@ mod tests {
         assert!(check(&s, &cfg, now, l, other, &a).is_none());
         assert!(check(&Secrets::new([4; 16]), &cfg, now, l, r, &a).is_none());
     }
+
+    /// IPv6 ends: the cookie covers all 16 bytes of each address, and an IPv4 pair with
+    /// the same low bytes does not share it.
+    #[test]
+    #[cfg(feature = "proto-ipv6")]
+    fn ipv6_cookies_bind_the_whole_addresses() {
+        let s = Secrets::new([3; 16]);
+        let cfg = TcpConfig::default();
+        let v6 = |a: &str, port| Endpoint::v6(a.parse().unwrap(), port);
+        let (l, r) = (v6("2001:db8::1", 80), v6("2001:db8::2", 40000));
+        let now = Instant::from_secs(1000);
+        let sa = syn_ack(&s, &cfg, now, l, r, &syn(false), 1440, 65536);
+        let a = ack_for(&sa);
+        assert!(check(&s, &cfg, now, l, r, &a).is_some());
+        assert!(check(&s, &cfg, now, l, v6("2001:db9::2", 40000), &a).is_none());
+        assert!(check(&s, &cfg, now, l, v6("2001:db8::1:2", 40000), &a).is_none());
+        let (l4, r4) = (
+            Endpoint::v4(Ipv4Addr::new(0, 0, 0, 1), 80),
+            Endpoint::v4(Ipv4Addr::new(0, 0, 0, 2), 40000),
+        );
+        assert!(check(&s, &cfg, now, l4, r4, &a).is_none());
+    }
 }

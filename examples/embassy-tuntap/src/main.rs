@@ -10,7 +10,7 @@
 //! Prints `ready: ...` once serving, and one line per finished connection
 //! (`SERVICE PEER: in N out M bytes, ...`), as the `inetd` example does.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 mod iperf3;
 
@@ -92,7 +92,7 @@ async fn serve(
 }
 
 /// Serves one connection and prints what it moved.
-async fn handle(mut conn: TcpStream<'static, 'static>, peer: SocketAddrV4, service: Service) {
+async fn handle(mut conn: TcpStream<'static, 'static>, peer: SocketAddr, service: Service) {
     let (mut rx, mut tx) = (0u64, 0u64);
     let r = match service {
         Service::Echo => echo(&mut conn, &mut rx, &mut tx).await,
