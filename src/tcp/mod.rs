@@ -21,6 +21,11 @@
 //! the connection's receive and send buffers ([`crate::buf::RecvBuf`],
 //! [`crate::buf::SendBuf`], views over memory and state you keep).
 //!
+//! **Endpoints.** A connection's 4-tuple is two [`Endpoint`]s: IPv4, or IPv6 with the
+//! `proto-ipv6` feature. The opening calls take anything that converts into one (a
+//! `SocketAddrV4`, a `SocketAddrV6`); the IP header size, and so the MSS, follows the
+//! family (MTU − 40 for IPv4, MTU − 60 for IPv6).
+//!
 //! **Opening.** An active open is [`Connection::connect`] (SYN-SENT); a passive open is
 //! [`Connection::accept_syn`], from a SYN that arrived for a port you listen on
 //! (SYN-RECEIVED; the listening itself — which SYNs to take, queues, cookies — is the
