@@ -4,7 +4,7 @@
 //!
 //! - **Delivery rate.** The connection reports, with every ACK, the bytes it newly
 //!   delivered (cumulatively acknowledged or SACKed, [`AckEvent::delivered`]). The
-//!   controller sums them over a *round*, a span of at least one smoothed RTT, and takes
+//!   controller sums them over a *round*, a span of at least RTprop (1 ms at least), and takes
 //!   `delivered / elapsed` as the round's sample. This is the interval of
 //!   draft-cheng-iccrg-delivery-rate-estimation measured on the ACK side only: no state
 //!   per segment, at the price of one sample per round instead of one per ACK. A round
@@ -174,9 +174,12 @@ impl Bbr {
         self.round
     }
 
-    /// The bandwidth-delay product in bytes, once both are measured.
+    /// The bandwidth-delay product in bytes, once both are measured. RTprop counts as
+    /// at least a millisecond, the shortest round: below that the host's polling and
+    /// the ACKs it batches (Linux's aggregation allowance in its BBR) set the window,
+    /// not the path.
     pub fn bdp(&self) -> Option<u32> {
-        let rtt = self.min_rtt_micros()?;
+        let rtt = self.min_rtt_micros()?.max(MIN_ROUND_US);
         if self.bw[0].rate == 0 {
             return None;
         }
@@ -184,11 +187,12 @@ impl Bbr {
         Some(u32::try_from(bdp).unwrap_or(u32::MAX))
     }
 
-    /// The window the model aims at: `gain` (in 1/256) × BDP plus three segments for
-    /// delayed and stretched ACKs, at least [`MIN_SEGMENTS`].
+    /// The window the model aims at: `gain` (in 1/256) × BDP, plus three segments for
+    /// delayed and stretched ACKs above unity gain, at least [`MIN_SEGMENTS`].
     fn target(&self, gain: u32, smss: u32) -> Option<u32> {
         let bdp = u64::from(self.bdp()?);
-        let t = bdp * u64::from(gain) / u64::from(UNIT) + 3 * u64::from(smss);
+        let extra = if gain > UNIT { 3 * u64::from(smss) } else { 0 };
+        let t = bdp * u64::from(gain) / u64::from(UNIT) + extra;
         Some(u32::try_from(t).unwrap_or(u32::MAX).max(MIN_SEGMENTS * smss))
     }
 
@@ -233,8 +237,13 @@ impl Bbr {
         }
         self.round_delivered = self.round_delivered.saturating_add(ev.delivered);
         self.round_app_limited |= ev.app_limited;
+        // RTprop, not the smoothed RTT: the queue the window builds would stretch a
+        // round as fast as it runs.
         let srtt = ev.srtt.map_or(0, |d| d.total_micros());
-        let len = u32::try_from(srtt).unwrap_or(u32::MAX).max(MIN_ROUND_US);
+        let len = self
+            .min_rtt_micros()
+            .unwrap_or(u32::try_from(srtt).unwrap_or(u32::MAX))
+            .max(MIN_ROUND_US);
         let elapsed = now.wrapping_sub(self.round_start);
         if elapsed < len {
             return None;
@@ -303,7 +312,7 @@ impl Bbr {
                 }
             }
             Phase::Drain => {
-                if self.bdp().is_some_and(|bdp| ev.flight <= bdp) {
+                if self.target(UNIT, smss).is_some_and(|t| ev.flight <= t) {
                     self.enter_probe_bw();
                 }
             }
@@ -393,5 +402,169 @@ impl CongestionControl for Bbr {
     }
     fn on_spurious_congestion(&mut self, prior_cwnd: u32, _prior_ssthresh: u32) {
         self.cwnd = self.cwnd.max(prior_cwnd);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::{Duration, Instant};
+
+    const SMSS: u32 = 1000;
+
+    /// Drives `c` over a link that delivers `per_ms` bytes each millisecond with a
+    /// propagation RTT of `rtt_ms`, for `ms` milliseconds from `*now`: one ACK per
+    /// millisecond, each with an RTT sample of `rtt_ms` plus the queue the window builds.
+    fn drive(c: &mut Bbr, now: &mut Instant, ms: u64, per_ms: u32, rtt_ms: u64, app_limited: bool) {
+        for _ in 0..ms {
+            *now += Duration::from_millis(1);
+            let bdp = per_ms * rtt_ms as u32;
+            let queue_ms = u64::from(c.cwnd().saturating_sub(bdp) / per_ms.max(1));
+            let rtt = Duration::from_millis(rtt_ms + queue_ms);
+            c.on_delivery(&AckEvent {
+                now: *now,
+                acked: per_ms,
+                smss: SMSS,
+                flight: c.cwnd(),
+                srtt: Some(rtt),
+                delivered: per_ms,
+                rtt: Some(rtt),
+                app_limited,
+            });
+        }
+    }
+
+    #[test]
+    fn startup_grows_by_delivered_and_ignores_random_loss() {
+        let mut c = Bbr::new(10 * SMSS);
+        let mut now = Instant::ZERO;
+        drive(&mut c, &mut now, 3, SMSS, 10, false);
+        assert_eq!(c.phase(), Phase::Startup);
+        assert_eq!(c.cwnd(), 13 * SMSS);
+        c.on_congestion(13 * SMSS, SMSS);
+        assert_eq!(c.cwnd(), 13 * SMSS);
+        c.on_recovery_end(13 * SMSS, SMSS);
+        assert_eq!(c.cwnd(), 13 * SMSS);
+    }
+
+    #[test]
+    fn converges_to_twice_the_bdp() {
+        // 100 kB/s (100 bytes per ms... in 1000-byte segments: one segment per ms), RTT
+        // 20 ms: BDP 20 segments.
+        let mut c = Bbr::new(10 * SMSS);
+        let mut now = Instant::ZERO;
+        drive(&mut c, &mut now, 2_000, SMSS, 20, false);
+        assert_eq!(c.phase(), Phase::ProbeBw);
+        assert_eq!(c.min_rtt_micros(), Some(20_000));
+        let bw = c.bandwidth();
+        assert!((950_000..=1_050_000).contains(&bw), "bandwidth {bw}");
+        let bdp = c.bdp().unwrap();
+        assert!((19 * SMSS..=21 * SMSS).contains(&bdp), "bdp {bdp}");
+        // 2 x BDP + 3 segments, within the cycle's 3/4 .. 5/4.
+        let w = c.cwnd();
+        assert!((15 * SMSS..=55 * SMSS).contains(&w), "cwnd {w}");
+    }
+
+    #[test]
+    fn bandwidth_maximum_expires_when_the_path_slows() {
+        let mut c = Bbr::new(10 * SMSS);
+        let mut now = Instant::ZERO;
+        drive(&mut c, &mut now, 2_000, 4 * SMSS, 5, false);
+        let fast = c.bandwidth();
+        assert!(fast >= 3_800_000, "bandwidth {fast}");
+        // Competing traffic takes three quarters of the bottleneck.
+        drive(&mut c, &mut now, 2_000, SMSS, 5, false);
+        let slow = c.bandwidth();
+        assert!(slow <= 1_100_000, "bandwidth {slow}");
+        assert!(c.cwnd() <= 2 * 5 * SMSS * 5 / 4 + 3 * SMSS + SMSS, "cwnd {}", c.cwnd());
+    }
+
+    #[test]
+    fn app_limited_rounds_do_not_lower_the_estimate() {
+        let mut c = Bbr::new(10 * SMSS);
+        let mut now = Instant::ZERO;
+        drive(&mut c, &mut now, 1_000, 2 * SMSS, 10, false);
+        let bw = c.bandwidth();
+        drive(&mut c, &mut now, 1_000, SMSS / 10, 10, true);
+        assert_eq!(c.bandwidth(), bw);
+    }
+
+    #[test]
+    fn timeout_collapses_and_the_model_regrows() {
+        let mut c = Bbr::new(10 * SMSS);
+        let mut now = Instant::ZERO;
+        drive(&mut c, &mut now, 1_000, SMSS, 10, false);
+        let before = c.cwnd();
+        c.on_timeout(before, SMSS);
+        assert_eq!(c.cwnd(), SMSS);
+        drive(&mut c, &mut now, 1, SMSS, 10, false);
+        assert_eq!(c.cwnd(), MIN_SEGMENTS * SMSS, "the floor of four segments");
+        drive(&mut c, &mut now, 100, SMSS, 10, false);
+        assert!(c.cwnd() >= before * 3 / 4, "{} vs {before}", c.cwnd());
+        // A spurious timeout gives the window back.
+        c.on_timeout(c.cwnd(), SMSS);
+        c.on_spurious_congestion(before, before);
+        assert_eq!(c.cwnd(), before);
+    }
+
+    #[test]
+    fn probe_rtt_after_ten_seconds_without_a_lower_rtt() {
+        let mut c = Bbr::new(10 * SMSS);
+        let mut now = Instant::ZERO;
+        drive(&mut c, &mut now, 1_000, SMSS, 10, false);
+        let steady = c.cwnd();
+        let mut saw_probe = false;
+        for _ in 0..12_000 {
+            drive(&mut c, &mut now, 1, SMSS, 10, false);
+            if c.phase() == Phase::ProbeRtt {
+                saw_probe = true;
+                assert!(c.cwnd() <= MIN_SEGMENTS * SMSS);
+            }
+        }
+        assert!(saw_probe);
+        assert_eq!(c.phase(), Phase::ProbeBw);
+        assert!(c.cwnd() >= steady / 2, "{} vs {steady}", c.cwnd());
+    }
+
+    #[test]
+    fn running_max_keeps_the_best_of_the_window() {
+        let mut c = Bbr::new(10 * SMSS);
+        let mut sample = |c: &mut Bbr, rate| {
+            c.round += 1;
+            c.bw_sample(rate);
+            c.bandwidth()
+        };
+        assert_eq!(sample(&mut c, 900), 900);
+        for _ in 2..=11 {
+            assert_eq!(sample(&mut c, 700), 900);
+        }
+        // Round 12: the 900 of round 1 leaves the window of ten rounds.
+        assert_eq!(sample(&mut c, 700), 700);
+        let mut last = 0;
+        for _ in 13..=30 {
+            last = sample(&mut c, 100);
+        }
+        assert_eq!(last, 100);
+    }
+
+    #[test]
+    fn no_panic_on_extremes() {
+        let mut c = Bbr::new(0);
+        let ev = AckEvent {
+            now: Instant::from_micros(u64::MAX / 2),
+            acked: u32::MAX,
+            smss: 0,
+            flight: u32::MAX,
+            srtt: Some(Duration::MAX),
+            delivered: u32::MAX,
+            rtt: Some(Duration::ZERO),
+            app_limited: false,
+        };
+        for _ in 0..50 {
+            c.on_delivery(&ev);
+            c.on_timeout(u32::MAX, 0);
+            c.on_idle_restart(0);
+        }
+        let _ = c.bdp();
     }
 }
