@@ -136,7 +136,11 @@ fn transfer_with(
     listener.close(&mut b);
     let retransmits = a.stats().tcp.retransmits + b.stats().tcp.retransmits;
     if std::env::var("SIM_STATS").is_ok() {
-        eprintln!("{congestion:?} a {:?}\n b {:?}", a.stats().tcp, b.stats().tcp);
+        eprintln!(
+            "{congestion:?} a {:?}\n b {:?}",
+            a.stats().tcp,
+            b.stats().tcp
+        );
     }
     Outcome {
         finished: now,
@@ -203,7 +207,10 @@ fn bbr_finishes_sooner_than_newreno_at_20_percent_loss() {
         let limit = Duration::from_secs(3600);
         let n = transfer_with(Algorithm::NewReno, dir, seed, 256 << 10, limit);
         let b = transfer_with(Algorithm::Bbr, dir, seed, 256 << 10, limit);
-        eprintln!("seed {seed}: newreno {:?}, bbr {:?}", n.delivered, b.delivered);
+        eprintln!(
+            "seed {seed}: newreno {:?}, bbr {:?}",
+            n.delivered, b.delivered
+        );
         newreno += n.delivered - Instant::ZERO;
         bbr += b.delivered - Instant::ZERO;
     }

@@ -193,7 +193,11 @@ impl Bbr {
         let bdp = u64::from(self.bdp()?);
         let extra = if gain > UNIT { 3 * u64::from(smss) } else { 0 };
         let t = bdp * u64::from(gain) / u64::from(UNIT) + extra;
-        Some(u32::try_from(t).unwrap_or(u32::MAX).max(MIN_SEGMENTS * smss))
+        Some(
+            u32::try_from(t)
+                .unwrap_or(u32::MAX)
+                .max(MIN_SEGMENTS * smss),
+        )
     }
 
     /// The window gain of the current phase (1/256).
@@ -311,10 +315,8 @@ impl Bbr {
                     }
                 }
             }
-            Phase::Drain => {
-                if self.target(UNIT, smss).is_some_and(|t| ev.flight <= t) {
-                    self.enter_probe_bw();
-                }
+            Phase::Drain if self.target(UNIT, smss).is_some_and(|t| ev.flight <= t) => {
+                self.enter_probe_bw();
             }
             Phase::ProbeBw if round_end.is_some() => {
                 self.cycle = (self.cycle + 1) % CYCLE.len() as u8;
@@ -476,7 +478,11 @@ mod tests {
         drive(&mut c, &mut now, 2_000, SMSS, 5, false);
         let slow = c.bandwidth();
         assert!(slow <= 1_100_000, "bandwidth {slow}");
-        assert!(c.cwnd() <= 2 * 5 * SMSS * 5 / 4 + 3 * SMSS + SMSS, "cwnd {}", c.cwnd());
+        assert!(
+            c.cwnd() <= 2 * 5 * SMSS * 5 / 4 + 3 * SMSS + SMSS,
+            "cwnd {}",
+            c.cwnd()
+        );
     }
 
     #[test]
@@ -529,7 +535,7 @@ mod tests {
     #[test]
     fn running_max_keeps_the_best_of_the_window() {
         let mut c = Bbr::new(10 * SMSS);
-        let mut sample = |c: &mut Bbr, rate| {
+        let sample = |c: &mut Bbr, rate| {
             c.round += 1;
             c.bw_sample(rate);
             c.bandwidth()
