@@ -19,7 +19,7 @@ use super::storage::Parts;
 use crate::buf::{RecvBuf, RecvState, SendBuf, SendState};
 use crate::log::net_log;
 use crate::tcp::isn::Secrets;
-use crate::tcp::{Connection, Events, ListenRoom, State, TcpConfig, TcpStats};
+use crate::tcp::{Connection, Ctx, Events, ListenRoom, State, TcpConfig, TcpStats};
 use crate::time::Instant;
 use crate::wire::tcp::TcpRepr;
 
@@ -519,11 +519,12 @@ impl<'a> SocketSet<'a> {
     /// retries (and ends with the soft error after `max_retransmits` tries), as a dropped
     /// packet does in Linux and BSD.
     pub(crate) fn neighbor_failed(&mut self, i: usize) {
-        let (now, cfg) = (self.now, self.cfg);
         let held = self.slots[i].tx.len();
+        let (now, cfg) = (self.now, &self.cfg);
         if let Some(c) = self.slots[i].conn.as_mut() {
             c.on_neighbor_failed();
-            c.on_output_blocked(now, &cfg, held);
+            let stats = &mut self.stats;
+            c.on_output_blocked(&mut Ctx { now, cfg, stats }, held);
         }
         self.after_change(i);
     }
@@ -951,9 +952,9 @@ impl<'a> SocketSet<'a> {
     /// unread data remains.
     pub(crate) fn close_slot(&mut self, now: Instant, i: usize) {
         let unread = self.slots[i].rx.len();
-        let cfg = self.cfg;
+        let (cfg, stats) = (&self.cfg, &mut self.stats);
         if let Some(c) = self.slots[i].conn.as_mut() {
-            if let Some(rst) = c.close(now, &cfg, unread) {
+            if let Some(rst) = c.close(&mut Ctx { now, cfg, stats }, unread) {
                 let (l, r) = (c.local(), c.remote());
                 self.queue_rst(l, r, rst);
             }

@@ -415,7 +415,7 @@ impl<'a> Stack<'a> {
                 });
             }
             Received::Tcp { src, dst, payload } => self.tcp_input(now, src, dst, payload, tx, caps),
-            Received::IcmpError(e) => self.icmp_error(&e),
+            Received::IcmpError(e) => self.icmp_error(now, &e),
             #[cfg(feature = "proto-ipv6")]
             Received::Tcp6 {
                 src_mac,
@@ -605,7 +605,7 @@ impl<'a> Stack<'a> {
 
     /// ICMP errors about our TCP segments: the connection the quoted header names, if
     /// any, takes it (`tcp::icmp`).
-    fn icmp_error(&mut self, e: &IcmpError) {
+    fn icmp_error(&mut self, now: Instant, e: &IcmpError) {
         if e.protocol != IpProtocol::Tcp {
             return;
         }
@@ -623,14 +623,8 @@ impl<'a> Stack<'a> {
         let Some((c, _, _, stats, cfg)) = set.parts(i) else {
             return;
         };
-        on_icmp_error(
-            c,
-            stats,
-            quote.seq,
-            unreachable,
-            e.next_hop_mtu,
-            cfg.min_mss,
-        );
+        let mut ctx = Ctx { now, cfg, stats };
+        on_icmp_error(c, &mut ctx, quote.seq, unreachable, e.next_hop_mtu);
         set.after_change(i);
     }
 
@@ -744,9 +738,9 @@ impl<'a> Stack<'a> {
                 // brings it back. Either way it must not wait without a deadline.
                 self.iface.wait_for(now, rip, set.token(i));
                 let held = set.slots[i].tx.len();
-                let cfg = set.cfg;
+                let (cfg, stats) = (&set.cfg, &mut set.stats);
                 if let Some(c) = set.slots[i].conn.as_mut() {
-                    c.on_output_blocked(now, &cfg, held);
+                    c.on_output_blocked(&mut Ctx { now, cfg, stats }, held);
                 }
                 return Emit::Waiting;
             }

@@ -894,7 +894,7 @@ impl Connection {
     /// The user lets go (RFC 9293 §3.10.4 CLOSE). If unread data remains, or arrives later,
     /// the connection is reset (RFC 9293 §3.6, RFC 2525 §2.17); otherwise a FIN follows the
     /// queued data. Returns a reset to send, if one is due now.
-    pub fn close(&mut self, now: Instant, cfg: &TcpConfig, rx_unread: usize) -> Option<TcpRepr> {
+    pub fn close(&mut self, ctx: &mut Ctx, rx_unread: usize) -> Option<TcpRepr> {
         self.user.flags |= UserFlags::USER_CLOSED;
         if rx_unread > 0 && self.state.is_synchronized() && self.state != State::TimeWait {
             return self.abort();
@@ -910,7 +910,8 @@ impl Connection {
         let _ = self.shutdown_write();
         if self.state == State::FinWait2 && !self.timers.armed(Timer::Close) {
             // Already half-closed and acknowledged: start the FIN-WAIT-2 timeout.
-            self.timers.arm(Timer::Close, now + cfg.fin_wait_2_timeout);
+            self.timers
+                .arm(Timer::Close, ctx.now + ctx.cfg.fin_wait_2_timeout);
         }
         None
     }
@@ -985,9 +986,9 @@ impl Connection {
     /// error fails the connect at once; otherwise errors are soft: remembered and
     /// reported only if the connection then times out. Established connections are not
     /// aborted, as in Linux and the BSDs (RFC 5927 §5.2: blind reset via ICMP).
-    pub fn on_icmp_unreachable(&mut self, stats: &mut TcpStats, seq: SeqNum, hard: bool) {
+    pub fn on_icmp_unreachable(&mut self, ctx: &mut Ctx, seq: SeqNum, hard: bool) {
         if !self.quote_valid(seq) {
-            stats.icmp_ignored += 1;
+            ctx.stats.icmp_ignored += 1;
             return;
         }
         if hard && self.state == State::SynSent {
@@ -1026,7 +1027,7 @@ impl Connection {
     /// Output could not go out (the next hop is being resolved). If the connection has
     /// something to send but no timer, arm the retransmission timer as if it had sent,
     /// so that it retries and, if the neighbour never answers, ends with a timeout.
-    pub fn on_output_blocked(&mut self, now: Instant, cfg: &TcpConfig, held: usize) {
+    pub fn on_output_blocked(&mut self, ctx: &mut Ctx, held: usize) {
         let pending = matches!(self.state, State::SynSent | State::SynReceived)
             || self.snd.una != self.snd.max
             || held > 0
@@ -1036,32 +1037,27 @@ impl Connection {
             && !self.timers.armed(Timer::Persist)
             && self.state != State::Closed
         {
-            self.timers.arm(Timer::Rtx, now + self.rtt.rto(cfg.max_rto));
+            self.timers
+                .arm(Timer::Rtx, ctx.now + self.rtt.rto(ctx.cfg.max_rto));
         }
     }
 
     /// ICMP fragmentation needed (RFC 1191): lower the MSS to fit `mtu` and resend.
-    pub fn on_icmp_frag_needed(
-        &mut self,
-        stats: &mut TcpStats,
-        seq: SeqNum,
-        mtu: u16,
-        min_mss: u16,
-    ) {
+    pub fn on_icmp_frag_needed(&mut self, ctx: &mut Ctx, seq: SeqNum, mtu: u16) {
         if !self.quote_valid(seq) {
-            stats.icmp_ignored += 1;
+            ctx.stats.icmp_ignored += 1;
             return;
         }
         // RFC 1191 §5: a next-hop MTU of 0 (old routers) or below 68 is not believed.
         if mtu < 68 {
-            stats.icmp_ignored += 1;
+            ctx.stats.icmp_ignored += 1;
             return;
         }
-        let new_mss = (usize::from(mtu).saturating_sub(IP_TCP_HEADERS) as u16).max(min_mss);
+        let new_mss = (usize::from(mtu).saturating_sub(IP_TCP_HEADERS) as u16).max(ctx.cfg.min_mss);
         self.snd.path_mss = self.snd.path_mss.min(new_mss);
         if new_mss < self.snd.mss {
             self.snd.mss = new_mss;
-            stats.pmtu_updates += 1;
+            ctx.stats.pmtu_updates += 1;
             // The segment that was too big was dropped: send it again, smaller, now.
             if self.snd.una != self.snd.max {
                 self.snd.nxt = self.snd.una;

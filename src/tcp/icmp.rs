@@ -7,8 +7,7 @@
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 
-use super::TcpStats;
-use super::conn::Connection;
+use super::conn::{Connection, Ctx};
 use crate::wire::icmpv4::DstUnreachableCode;
 use crate::wire::tcp::SeqNum;
 
@@ -47,26 +46,23 @@ impl QuotedTcp {
 /// An ICMP error quoting segment `seq` of connection `c`. `unreachable` is the code of a
 /// destination unreachable, `None` for the other errors (time exceeded, parameter
 /// problem), which are counted and ignored. Fragmentation needed lowers the MSS to fit
-/// `next_hop_mtu` (RFC 1191, never below `min_mss`); protocol and port unreachable are
+/// `next_hop_mtu` (RFC 1191, never below the configured `min_mss`); protocol and port unreachable are
 /// hard errors, the other codes soft (RFC 1122 §4.2.3.9): see
 /// [`Connection::on_icmp_unreachable`].
 pub fn on_icmp_error(
     c: &mut Connection,
-    stats: &mut TcpStats,
+    ctx: &mut Ctx,
     seq: SeqNum,
     unreachable: Option<DstUnreachableCode>,
     next_hop_mtu: u16,
-    min_mss: u16,
 ) {
     match unreachable {
-        Some(DstUnreachableCode::FragNeeded) => {
-            c.on_icmp_frag_needed(stats, seq, next_hop_mtu, min_mss)
-        }
+        Some(DstUnreachableCode::FragNeeded) => c.on_icmp_frag_needed(ctx, seq, next_hop_mtu),
         Some(DstUnreachableCode::ProtocolUnreachable | DstUnreachableCode::PortUnreachable) => {
-            c.on_icmp_unreachable(stats, seq, true)
+            c.on_icmp_unreachable(ctx, seq, true)
         }
-        Some(_) => c.on_icmp_unreachable(stats, seq, false),
-        None => stats.icmp_ignored += 1,
+        Some(_) => c.on_icmp_unreachable(ctx, seq, false),
+        None => ctx.stats.icmp_ignored += 1,
     }
 }
 
@@ -74,7 +70,7 @@ pub fn on_icmp_error(
 mod tests {
     use super::*;
     use crate::error::Error;
-    use crate::tcp::{State, TcpConfig};
+    use crate::tcp::{State, TcpConfig, TcpStats};
     use crate::time::Instant;
 
     /// A connection in SYN-SENT whose SYN (sequence number 5000) is the quotable segment.
@@ -93,29 +89,35 @@ mod tests {
 
     #[test]
     fn each_kind_of_error_does_its_own_thing() {
+        let cfg = TcpConfig::default();
         let mut stats = TcpStats::default();
+        let mut ctx = Ctx {
+            now: Instant::ZERO,
+            cfg: &cfg,
+            stats: &mut stats,
+        };
         let seq = SeqNum(5000);
         // Time exceeded and parameter problem: counted, nothing else.
         let mut c = syn_sent();
-        on_icmp_error(&mut c, &mut stats, seq, None, 0, 64);
+        on_icmp_error(&mut c, &mut ctx, seq, None, 0);
         assert_eq!(
-            (stats.icmp_ignored, c.state(), c.error()),
+            (ctx.stats.icmp_ignored, c.state(), c.error()),
             (1, State::SynSent, None)
         );
         // A soft error leaves the handshake going.
         let soft = Some(DstUnreachableCode::HostUnreachable);
-        on_icmp_error(&mut c, &mut stats, seq, soft, 0, 64);
+        on_icmp_error(&mut c, &mut ctx, seq, soft, 0);
         assert_eq!((c.state(), c.error()), (State::SynSent, None));
         // A quote outside what we sent is ignored.
         let port = Some(DstUnreachableCode::PortUnreachable);
-        on_icmp_error(&mut c, &mut stats, SeqNum(9000), port, 0, 64);
-        assert_eq!((stats.icmp_ignored, c.state()), (2, State::SynSent));
+        on_icmp_error(&mut c, &mut ctx, SeqNum(9000), port, 0);
+        assert_eq!((ctx.stats.icmp_ignored, c.state()), (2, State::SynSent));
         // Fragmentation needed with a next-hop MTU too small to believe (RFC 1191 §5).
         let frag = Some(DstUnreachableCode::FragNeeded);
-        on_icmp_error(&mut c, &mut stats, seq, frag, 60, 64);
-        assert_eq!(stats.icmp_ignored, 3);
+        on_icmp_error(&mut c, &mut ctx, seq, frag, 60);
+        assert_eq!(ctx.stats.icmp_ignored, 3);
         // Port unreachable is hard: the connect fails.
-        on_icmp_error(&mut c, &mut stats, seq, port, 0, 64);
+        on_icmp_error(&mut c, &mut ctx, seq, port, 0);
         assert_eq!(c.state(), State::Closed);
         assert_eq!(c.error(), Some(Error::ConnectionRefused));
     }

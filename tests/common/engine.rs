@@ -298,7 +298,11 @@ impl Pair {
         let e = self.end(side);
         e.user_closed = true;
         let unread = e.rx.len();
-        let rst = e.conn.as_mut().and_then(|c| c.close(now, &cfg, unread));
+        let stats = &mut e.stats;
+        let rst = e
+            .conn
+            .as_mut()
+            .and_then(|c| c.close(&mut Ctx::new(now, &cfg, stats), unread));
         if let Some(r) = rst {
             self.send_control(side, r);
         }
