@@ -309,7 +309,7 @@ impl Bbr {
                     self.full_bw = bw;
                     self.full_bw_count = 0;
                 } else {
-                    self.full_bw_count += 1;
+                    self.full_bw_count = self.full_bw_count.saturating_add(1);
                     if self.full_bw_count >= FULL_BW_ROUNDS {
                         self.phase = Phase::Drain;
                     }
