@@ -196,7 +196,7 @@ impl Bbr {
         Some(
             u32::try_from(t)
                 .unwrap_or(u32::MAX)
-                .max(MIN_SEGMENTS * smss),
+                .max(MIN_SEGMENTS.saturating_mul(smss)),
         )
     }
 
@@ -322,7 +322,7 @@ impl Bbr {
                 self.cycle = (self.cycle + 1) % CYCLE.len() as u8;
             }
             Phase::ProbeRtt => {
-                self.cwnd = self.cwnd.min(MIN_SEGMENTS * smss);
+                self.cwnd = self.cwnd.min(MIN_SEGMENTS.saturating_mul(smss));
                 if (stamp(ev).wrapping_sub(self.probe_rtt_end) as i32) >= 0 {
                     self.min_rtt_stamp = stamp(ev);
                     self.cwnd = self.cwnd.max(self.prior_cwnd);
@@ -362,7 +362,7 @@ impl Bbr {
             }
             Some(t) => grown.min(t),
         }
-        .max(MIN_SEGMENTS * smss);
+        .max(MIN_SEGMENTS.saturating_mul(smss));
     }
 }
 
@@ -566,6 +566,10 @@ mod tests {
             rtt: Some(Duration::ZERO),
             app_limited: false,
         };
+        for smss in [0, u32::MAX] {
+            c.on_delivery(&AckEvent { smss, ..ev });
+            c.on_timeout(0, smss);
+        }
         for _ in 0..50 {
             c.on_delivery(&ev);
             c.on_timeout(u32::MAX, 0);
