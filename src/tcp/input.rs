@@ -545,7 +545,15 @@ impl Connection {
     ) {
         let ack = r.ack;
         let sacked_before = self.scoreboard().highest();
-        let (una_before, sacked_bytes_before) = (self.snd.una, self.scoreboard().sacked_bytes());
+        // Only a model-based controller counts what each ACK delivered; the others skip
+        // the scoreboard sums on every ACK.
+        let model = self.cc.wants_delivery();
+        let una_before = self.snd.una;
+        let sacked_bytes_before = if model {
+            self.scoreboard().sacked_bytes()
+        } else {
+            0
+        };
         let fresh_ack = self.frto_fresh_ack(ack);
         let new_sack = self.record_sack_blocks(ctx, r);
         let wnd = u32::from(r.window) << self.snd.wscale;
@@ -589,11 +597,13 @@ impl Connection {
         }
         self.frto_check(ctx, fresh_ack, sacked_before);
         self.rack_detect(ctx, rtx_delivered);
-        let delivered = (self.snd.una - una_before)
-            .saturating_add(self.scoreboard().sacked_bytes())
-            .saturating_sub(sacked_bytes_before);
-        if delivered > 0 {
-            self.cc_delivery(ctx, delivered, rtt, tx);
+        if model {
+            let delivered = (self.snd.una - una_before)
+                .saturating_add(self.scoreboard().sacked_bytes())
+                .saturating_sub(sacked_bytes_before);
+            if delivered > 0 {
+                self.cc_delivery(ctx, delivered, rtt, tx);
+            }
         }
     }
 

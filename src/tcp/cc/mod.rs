@@ -123,6 +123,17 @@ impl Controller {
         }
     }
 
+    /// Whether the controller uses [`CongestionControl::on_delivery`]: the connection
+    /// then counts what each ACK delivered (SACKed bytes included), which the loss-based
+    /// controllers do not need.
+    pub fn wants_delivery(&self) -> bool {
+        #[cfg(feature = "bbr")]
+        if let Controller::Bbr(_) = self {
+            return true;
+        }
+        false
+    }
+
     fn inner(&self) -> &dyn CongestionControl {
         match self {
             Controller::NewReno(c) => c,
