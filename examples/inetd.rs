@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Own options: `--conns N` connection slots (default 256), `--buf BYTES` per-direction
-//! buffer of each connection (default 65536), `--quiet` (no line per connection).
+//! buffer of each connection (default 65536), `--quiet` (no line per connection),
+//! `--cc newreno|cubic|bbr` congestion control (default NewReno).
 //! Each connection ends with one log line: service, peer, bytes each way, how it ended.
 
 #[path = "common/mod.rs"]
@@ -21,9 +22,10 @@ use std::net::{SocketAddr, SocketAddrV4};
 use common::{App, Options, Step};
 use tidytcp::socket::{HeapStorage, TcpListener, TcpStream};
 use tidytcp::stack::Stack;
+use tidytcp::tcp::cc::Algorithm;
 use tidytcp::{Error, Instant};
 
-const USAGE: &str = "inetd [--conns N] [--buf BYTES] [--quiet]";
+const USAGE: &str = "inetd [--conns N] [--buf BYTES] [--quiet] [--cc newreno|cubic|bbr]";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Service {
@@ -259,8 +261,18 @@ impl<'a> App<'a> for Inetd<'a> {
 fn main() {
     let opts = Options::parse(USAGE);
     let (mut conns, mut buf, mut quiet) = (256usize, 65_536usize, false);
+    let mut config = opts.config();
     let mut it = opts.rest.iter();
     while let Some(k) = it.next() {
+        if k == "--cc" {
+            config.tcp.congestion = match it.next().map(String::as_str) {
+                Some("newreno") => Algorithm::NewReno,
+                Some("cubic") => Algorithm::Cubic,
+                Some("bbr") => Algorithm::Bbr,
+                _ => common::usage_exit(USAGE, "--cc needs newreno, cubic or bbr"),
+            };
+            continue;
+        }
         let mut num = || {
             it.next()
                 .and_then(|v| v.parse().ok())
@@ -275,7 +287,7 @@ fn main() {
     }
     // Room for the status port's connections as well.
     let mut storage = HeapStorage::new(conns + 8, 8, buf, buf);
-    let mut stack = Stack::new(opts.config(), &mut storage);
+    let mut stack = Stack::new(config, &mut storage);
     let mut listeners = Vec::new();
     for (service, port) in Service::ALL {
         match stack.listen(port, conns) {

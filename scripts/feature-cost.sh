@@ -56,6 +56,7 @@ firmware() { # comma-separated tidytcp features -> "flash ram"
 rows=(
     "minimal|"
     "+ cubic|cubic"
+    "+ bbr|bbr"
     "+ sack|sack"
     "+ timestamps|timestamps"
     "+ window-scaling|window-scaling"
@@ -65,8 +66,8 @@ rows=(
     "+ log|log"
     "+ proto-ipv6|proto-ipv6"
     "+ dhcpv4 + dns|dhcpv4,dns"
-    "default protocol set|cubic,sack,timestamps,window-scaling,syncookies"
-    "default protocol set + dhcpv4 + dns|cubic,sack,timestamps,window-scaling,syncookies,dhcpv4,dns"
+    "default protocol set|cubic,bbr,sack,timestamps,window-scaling,syncookies"
+    "default protocol set + dhcpv4 + dns|cubic,bbr,sack,timestamps,window-scaling,syncookies,dhcpv4,dns"
 )
 
 echo "| features | flash | Δ flash | RAM (.data+.bss) | Δ RAM | \`Slot\` | Δ \`Slot\` | \`Stack\` | Δ \`Stack\` |"

@@ -37,6 +37,8 @@ WORK=${WORK:-/tmp/tt-loss}
 # tidytcp's. Set per socket (TCP_CONGESTION), as a namespace's sysctl may be read-only.
 LINUX_CC=${LINUX_CC:-}
 CC=${LINUX_CC:+,setsockopt-string=6:13:$LINUX_CC}
+# tidytcp's congestion control (inetd --cc): newreno (the default), cubic or bbr.
+TIDY_CC=${TIDY_CC:-}
 # Which stacks serve, and which services run (e.g. STACKS=tidytcp for a quick look).
 STACKS=${STACKS:-linux tidytcp}
 SERVICES=${SERVICES:-chargen echo}
@@ -114,7 +116,7 @@ wait_ready() {
 servers() {
     mkdir -p "$WORK"
     ip netns exec "$NR" "$BIN/inetd" --tap ttl-t --ip "$TIDY/24" --buf 65536 --quiet \
-        --msl 0.5 >"$WORK/inetd.log" 2>&1 &
+        ${TIDY_CC:+--cc "$TIDY_CC"} --msl 0.5 >"$WORK/inetd.log" 2>&1 &
     PIDS+=($!)
     wait_ready "$WORK/inetd.log" $!
     ip netns exec "$NS" socat "TCP-LISTEN:19,fork,reuseaddr,sndbuf=65536,rcvbuf=65536$CC" \

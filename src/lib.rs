@@ -82,6 +82,7 @@
 //! |---|---|---|
 //! | `std` | yes | the Linux TAP driver, the simulated link and the fault injector, the blocking adapter, `HeapStorage`, and the `std::io` impls |
 //! | `cubic` | yes | CUBIC congestion control (RFC 9438) besides NewReno (`tcp::cc::Algorithm::Cubic`); about 4 KiB of flash on Cortex-M |
+//! | `bbr` | yes | BBR-style model-based congestion control (`tcp::cc::Algorithm::Bbr`): the window from the measured delivery rate and RTT, not cut on random loss |
 //! | `sack` | yes | SACK (RFC 2018) and SACK-based loss recovery (RFC 6675, RACK-TLP) |
 //! | `timestamps` | yes | TCP timestamps (RFC 7323: RTT measurement, PAWS) |
 //! | `window-scaling` | yes | window scaling (RFC 7323 §2) |

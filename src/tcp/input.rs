@@ -508,13 +508,14 @@ impl Connection {
 
     /// RTT from the timed segment (Karn: never a retransmitted one) or, failing that, from
     /// the echoed timestamp (RFC 7323 §4.1).
-    fn take_rtt_sample(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr, ack: SeqNum) {
+    fn take_rtt_sample(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr, ack: SeqNum) -> Option<Duration> {
         let cfg = ctx.cfg;
         if let Some((seq, sent)) = self.rtt_timing() {
             if ack > seq {
                 self.set_rtt_timing(None);
-                self.rtt.sample(ctx.now - sent, cfg.min_rto, cfg.max_rto);
-                return;
+                let d = ctx.now - sent;
+                self.rtt.sample(d, cfg.min_rto, cfg.max_rto);
+                return Some(d);
             }
         }
         if self.ts_on() {
@@ -524,14 +525,13 @@ impl Connection {
                 // retransmission measures the recovery, not the path.
                 let fresh = (ecr.wrapping_sub(self.ts().rtx) as i32) >= 0;
                 if ecr != 0 && fresh && (ms as i32) >= 0 && ms < 3_600_000 {
-                    self.rtt.sample(
-                        Duration::from_millis(u64::from(ms)),
-                        cfg.min_rto,
-                        cfg.max_rto,
-                    );
+                    let d = Duration::from_millis(u64::from(ms));
+                    self.rtt.sample(d, cfg.min_rto, cfg.max_rto);
+                    return Some(d);
                 }
             }
         }
+        None
     }
 
     /// The ACK field of an acceptable segment: SACK scoreboard, new or duplicate ACK, send
@@ -545,6 +545,15 @@ impl Connection {
     ) {
         let ack = r.ack;
         let sacked_before = self.scoreboard().highest();
+        // Only a model-based controller counts what each ACK delivered; the others skip
+        // the scoreboard sums on every ACK.
+        let model = self.cc.wants_delivery();
+        let una_before = self.snd.una;
+        let sacked_bytes_before = if model {
+            self.scoreboard().sacked_bytes()
+        } else {
+            0
+        };
         let fresh_ack = self.frto_fresh_ack(ack);
         let new_sack = self.record_sack_blocks(ctx, r);
         let wnd = u32::from(r.window) << self.snd.wscale;
@@ -555,8 +564,9 @@ impl Connection {
             && self.snd.una < self.recovery.high_rxt
             && ack < self.recovery.recover)
             .then_some(self.recovery.recover);
+        let mut rtt = None;
         if ack > self.snd.una {
-            self.on_new_ack(ctx, r, tx);
+            rtt = self.on_new_ack(ctx, r, tx);
             // RFC 6675 §5: an ACK that SACKs new data is a duplicate ACK "regardless of
             // its status as a cumulative acknowledgment": after the reset to zero it
             // counts one, and IsLost(HighACK + 1) may start recovery at once.
@@ -587,6 +597,39 @@ impl Connection {
         }
         self.frto_check(ctx, fresh_ack, sacked_before);
         self.rack_detect(ctx, rtx_delivered);
+        if model {
+            let delivered = (self.snd.una - una_before)
+                .saturating_add(self.scoreboard().sacked_bytes())
+                .saturating_sub(sacked_bytes_before);
+            if delivered > 0 {
+                self.cc_delivery(ctx, delivered, rtt, tx);
+            }
+        }
+    }
+
+    /// Tells the controller what an ACK delivered (`AckEvent::delivered`), with its RTT
+    /// sample and whether the sender was short of data.
+    fn cc_delivery(
+        &mut self,
+        ctx: &Ctx<'_>,
+        delivered: u32,
+        rtt: Option<Duration>,
+        tx: &SendBuf<'_>,
+    ) {
+        let smss = u32::from(self.eff_mss());
+        let outstanding = self.snd.max - self.snd.una;
+        let flight = outstanding.saturating_sub(self.scoreboard().sacked_bytes());
+        let unsent = (tx.len() as u32).saturating_sub(outstanding);
+        self.cc.on_delivery(&AckEvent {
+            now: ctx.now,
+            acked: delivered,
+            smss,
+            flight,
+            srtt: self.rtt.srtt(),
+            delivered,
+            rtt,
+            app_limited: unsent == 0 && flight.saturating_add(smss) < self.cc.cwnd(),
+        });
     }
 
     /// The SACK option of an arriving ACK into the scoreboard; a D-SACK (RFC 2883)
@@ -627,7 +670,13 @@ impl Connection {
         }
     }
 
-    fn on_new_ack(&mut self, ctx: &mut Ctx<'_>, r: &TcpRepr, tx: &mut SendBuf<'_>) {
+    /// An ACK of new data; returns the RTT sample it gave.
+    fn on_new_ack(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        r: &TcpRepr,
+        tx: &mut SendBuf<'_>,
+    ) -> Option<Duration> {
         let now = ctx.now;
         let ack = r.ack;
         let smss = u32::from(self.eff_mss());
@@ -642,7 +691,7 @@ impl Connection {
         }
         let data_acked = acked.min(held);
         tx.consume(data_acked as usize);
-        self.take_rtt_sample(ctx, r, ack);
+        let rtt = self.take_rtt_sample(ctx, r, ack);
         self.rtt.reset_backoff();
         self.rtx_count = 0;
         self.snd.una = ack;
@@ -700,6 +749,9 @@ impl Connection {
                     smss,
                     flight: flight_before,
                     srtt: self.rtt.srtt(),
+                    delivered: data_acked,
+                    rtt,
+                    app_limited: false,
                 });
             }
         }
@@ -724,6 +776,7 @@ impl Connection {
             // (Linux clears its soft error on every ACK of new data).
             self.soft_error = None;
         }
+        rtt
     }
 
     fn on_dup_ack(&mut self, ctx: &mut Ctx<'_>) {

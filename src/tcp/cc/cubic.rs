@@ -331,6 +331,9 @@ mod tests {
                     smss,
                     flight: c.cwnd(),
                     srtt: Some(rtt),
+                    delivered: smss,
+                    rtt: Some(rtt),
+                    app_limited: false,
                 });
             }
             now += rtt;

@@ -7,15 +7,21 @@
 //! `cwnd` directly while it lasts (NewReno's inflation and deflation).
 //!
 //! `Cubic` (RFC 9438, integer arithmetic; cargo feature `cubic`, on by default) is the
-//! alternative, selectable per connection.
+//! alternative, selectable per connection, and so is [`Bbr`]-style model-based control
+//! (cargo feature `bbr`), which sizes the window from the measured delivery rate and RTT
+//! and does not cut it on random loss.
 //! [`NewReno`] (RFC 5681 + RFC 6582, with Appropriate Byte Counting from RFC 3465 and the
 //! initial window of RFC 6928) is the default. Another algorithm plugs in by implementing
 //! the trait and adding a variant to [`Controller`], which dispatches without a heap.
 
+#[cfg(feature = "bbr")]
+mod bbr;
 #[cfg(feature = "cubic")]
 mod cubic;
 mod newreno;
 
+#[cfg(feature = "bbr")]
+pub use bbr::{Bbr, Phase as BbrPhase};
 #[cfg(feature = "cubic")]
 pub use cubic::Cubic;
 pub use newreno::NewReno;
@@ -35,6 +41,14 @@ pub struct AckEvent {
     pub flight: u32,
     /// Smoothed RTT, once measured.
     pub srtt: Option<Duration>,
+    /// Bytes this ACK newly delivered: cumulatively acknowledged or newly SACKed
+    /// (the delivery-rate estimation's `delivered`, counted per ACK).
+    pub delivered: u32,
+    /// The RTT sample this ACK gave, if any.
+    pub rtt: Option<Duration>,
+    /// The sender had no unsent data although the congestion window had room: the
+    /// delivery rate measures the application, not the path.
+    pub app_limited: bool,
 }
 
 /// A congestion controller.
@@ -47,6 +61,12 @@ pub trait CongestionControl {
     fn set_cwnd(&mut self, cwnd: u32);
     /// New data was acknowledged outside a recovery episode: grow the window.
     fn on_ack(&mut self, ev: &AckEvent);
+    /// Every ACK that delivered data (cumulatively or by SACK), in or out of recovery,
+    /// after the connection processed it: for model-based controllers. The default does
+    /// nothing.
+    fn on_delivery(&mut self, ev: &AckEvent) {
+        let _ = ev;
+    }
     /// A loss was detected by duplicate ACKs or SACK: set `ssthresh` (and `cwnd` to it)
     /// for the recovery episode that starts now.
     fn on_congestion(&mut self, flight: u32, smss: u32);
@@ -73,6 +93,9 @@ pub enum Algorithm {
     /// RFC 9438 CUBIC (cargo feature `cubic`).
     #[cfg(feature = "cubic")]
     Cubic,
+    /// BBR-style model-based control (cargo feature `bbr`).
+    #[cfg(feature = "bbr")]
+    Bbr,
 }
 
 /// The controller of one connection: a built-in algorithm, dispatched without a heap.
@@ -83,6 +106,9 @@ pub enum Controller {
     /// CUBIC.
     #[cfg(feature = "cubic")]
     Cubic(Cubic),
+    /// BBR.
+    #[cfg(feature = "bbr")]
+    Bbr(Bbr),
 }
 
 impl Controller {
@@ -92,7 +118,20 @@ impl Controller {
             Algorithm::NewReno => Controller::NewReno(NewReno::new(initial_window)),
             #[cfg(feature = "cubic")]
             Algorithm::Cubic => Controller::Cubic(Cubic::new(initial_window)),
+            #[cfg(feature = "bbr")]
+            Algorithm::Bbr => Controller::Bbr(Bbr::new(initial_window)),
         }
+    }
+
+    /// Whether the controller uses [`CongestionControl::on_delivery`]: the connection
+    /// then counts what each ACK delivered (SACKed bytes included), which the loss-based
+    /// controllers do not need.
+    pub fn wants_delivery(&self) -> bool {
+        #[cfg(feature = "bbr")]
+        if let Controller::Bbr(_) = self {
+            return true;
+        }
+        false
     }
 
     fn inner(&self) -> &dyn CongestionControl {
@@ -100,6 +139,8 @@ impl Controller {
             Controller::NewReno(c) => c,
             #[cfg(feature = "cubic")]
             Controller::Cubic(c) => c,
+            #[cfg(feature = "bbr")]
+            Controller::Bbr(c) => c,
         }
     }
 
@@ -108,6 +149,8 @@ impl Controller {
             Controller::NewReno(c) => c,
             #[cfg(feature = "cubic")]
             Controller::Cubic(c) => c,
+            #[cfg(feature = "bbr")]
+            Controller::Bbr(c) => c,
         }
     }
 }
@@ -124,6 +167,9 @@ impl CongestionControl for Controller {
     }
     fn on_ack(&mut self, ev: &AckEvent) {
         self.inner_mut().on_ack(ev)
+    }
+    fn on_delivery(&mut self, ev: &AckEvent) {
+        self.inner_mut().on_delivery(ev)
     }
     fn on_congestion(&mut self, flight: u32, smss: u32) {
         self.inner_mut().on_congestion(flight, smss)

@@ -19,7 +19,16 @@ pub(super) fn slow_start(cwnd: u32, ev: &AckEvent) -> u32 {
 /// use tidytcp::tcp::cc::{AckEvent, CongestionControl, NewReno};
 /// use tidytcp::Instant;
 /// let mut c = NewReno::new(14_600);
-/// let ev = |acked| AckEvent { now: Instant::ZERO, acked, smss: 1460, flight: 14_600, srtt: None };
+/// let ev = |acked| AckEvent {
+///     now: Instant::ZERO,
+///     acked,
+///     smss: 1460,
+///     flight: 14_600,
+///     srtt: None,
+///     delivered: acked,
+///     rtt: None,
+///     app_limited: false,
+/// };
 /// c.on_ack(&ev(1460)); // slow start: +1 SMSS per SMSS acknowledged
 /// assert_eq!(c.cwnd(), 16_060);
 /// c.on_congestion(16_060, 1460); // ssthresh = flight / 2
@@ -109,6 +118,9 @@ mod tests {
             smss: 1000,
             flight: c.cwnd,
             srtt: None,
+            delivered: acked,
+            rtt: None,
+            app_limited: false,
         });
     }
 
