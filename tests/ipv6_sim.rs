@@ -368,13 +368,12 @@ fn transfer6(dir: tidytcp::drivers::DirectionConfig, seed: u64, server: &str, by
     let listener = b.listen(5000, 4).unwrap();
     let mut client = Some(a.connect(server.parse().unwrap()).unwrap());
     let mut srv = None;
-    let (mut c_sent, mut c_got, mut s_sent, mut s_got) = (0u64, 0u64, 0u64, 0u64);
-    let (mut c_eof, mut s_eof, mut c_shut, mut s_shut) = (false, false, false, false);
+    let (mut cp, mut sp) = (Pump::default(), Pump::default());
     let limit = now + Duration::from_secs(300);
     loop {
         assert!(
             step(&mut now, &mut a, &mut b, &mut link, limit),
-            "seed {seed}: client sent {c_sent} got {c_got}, server sent {s_sent} got {s_got}; a={:?} b={:?}",
+            "seed {seed}: client {cp:?}, server {sp:?}; a={:?} b={:?}",
             a.sockets().map(|s| s.to_string()).collect::<Vec<_>>(),
             b.sockets().map(|s| s.to_string()).collect::<Vec<_>>()
         );
@@ -395,30 +394,14 @@ fn transfer6(dir: tidytcp::drivers::DirectionConfig, seed: u64, server: &str, by
             }
         }
         if let Some(c) = client.as_mut() {
-            pump_write(c, &mut a, 1, &mut c_sent, bytes);
-            if c_sent == bytes && !c_shut {
-                c.shutdown_write(&mut a).unwrap();
-                c_shut = true;
-            }
-            if !c_eof {
-                c_eof = pump_read(c, &mut a, 2, &mut c_got).unwrap();
-            }
-            if c_eof && c_shut {
-                assert_eq!(c_got, bytes);
+            if cp.step(c, &mut a, 1, 2, bytes) {
+                assert_eq!(cp.got, bytes);
                 client.take().unwrap().close(&mut a);
             }
         }
         if let Some(s) = srv.as_mut() {
-            pump_write(s, &mut b, 2, &mut s_sent, bytes);
-            if s_sent == bytes && !s_shut {
-                s.shutdown_write(&mut b).unwrap();
-                s_shut = true;
-            }
-            if !s_eof {
-                s_eof = pump_read(s, &mut b, 1, &mut s_got).unwrap();
-            }
-            if s_eof && s_shut {
-                assert_eq!(s_got, bytes);
+            if sp.step(s, &mut b, 2, 1, bytes) {
+                assert_eq!(sp.got, bytes);
                 srv.take().unwrap().close(&mut b);
             }
         }

@@ -43,8 +43,7 @@ fn transfer_with(
     let listener = b.listen(5000, 4).unwrap();
     let mut client = Some(a.connect("10.0.0.2:5000".parse().unwrap()).unwrap());
     let mut server = None;
-    let (mut c_sent, mut c_got, mut s_sent, mut s_got) = (0u64, 0u64, 0u64, 0u64);
-    let (mut c_eof, mut s_eof, mut c_shut, mut s_shut) = (false, false, false, false);
+    let (mut cp, mut sp) = (Pump::default(), Pump::default());
     let limit = Instant::ZERO + limit;
     let mut delivered = None;
     loop {
@@ -56,7 +55,7 @@ fn transfer_with(
         }
         assert!(
             alive,
-            "seed {seed}: not done by {limit:?}: client sent {c_sent} got {c_got}, server sent {s_sent} got {s_got}; a={:?} b={:?}",
+            "seed {seed}: not done by {limit:?}: client {cp:?}, server {sp:?}; a={:?} b={:?}",
             a.sockets().collect::<Vec<_>>(),
             b.sockets().collect::<Vec<_>>()
         );
@@ -65,28 +64,14 @@ fn transfer_with(
                 server = Some(s);
             }
         }
-        if let Some(c) = client.as_mut() {
-            pump_write(c, &mut a, 1, &mut c_sent, bytes);
-            if c_sent == bytes && !c_shut {
-                c.shutdown_write(&mut a).unwrap();
-                c_shut = true;
-            }
-            if !c_eof {
-                c_eof = pump_read(c, &mut a, 2, &mut c_got).unwrap();
-            }
-        }
-        if let Some(s) = server.as_mut() {
-            pump_write(s, &mut b, 2, &mut s_sent, bytes);
-            if s_sent == bytes && !s_shut {
-                s.shutdown_write(&mut b).unwrap();
-                s_shut = true;
-            }
-            if !s_eof {
-                s_eof = pump_read(s, &mut b, 1, &mut s_got).unwrap();
-            }
-        }
-        if c_eof && c_shut && client.is_some() {
-            if c_got != bytes {
+        let c_done = client
+            .as_mut()
+            .is_some_and(|c| cp.step(c, &mut a, 1, 2, bytes));
+        let s_done = server
+            .as_mut()
+            .is_some_and(|s| sp.step(s, &mut b, 2, 1, bytes));
+        if c_done {
+            if cp.got != bytes {
                 let c = client.as_ref().unwrap();
                 eprintln!(
                     "client state {:?} err {:?} conn {:?}",
@@ -100,11 +85,11 @@ fn transfer_with(
                     eprintln!("{:?} {:?} {}", d.at, d.dir, describe(&d.frame));
                 }
             }
-            assert_eq!(c_got, bytes);
+            assert_eq!(cp.got, bytes);
             client.take().unwrap().close(&mut a);
         }
-        if s_eof && s_shut && server.is_some() {
-            if s_got != bytes {
+        if s_done {
+            if sp.got != bytes {
                 let s = server.as_ref().unwrap();
                 eprintln!(
                     "server state {:?} err {:?} conn {:?}",
@@ -123,10 +108,10 @@ fn transfer_with(
                     eprintln!("{:?} {:?} {}", d.at, d.dir, describe(&d.frame));
                 }
             }
-            assert_eq!(s_got, bytes);
+            assert_eq!(sp.got, bytes);
             server.take().unwrap().close(&mut b);
         }
-        if c_got == bytes && s_got == bytes && delivered.is_none() {
+        if cp.got == bytes && sp.got == bytes && delivered.is_none() {
             delivered = Some(now);
         }
         if client.is_none() && server.is_none() && a.in_use() == 0 && b.in_use() == 0 {

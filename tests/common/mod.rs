@@ -82,6 +82,44 @@ pub fn pump_write<'a>(
     }
 }
 
+/// One side of a two-way transfer of `total` bytes: writes its stream `mine`, closes its
+/// sending half once all of it is written, and reads and checks the peer's stream
+/// `theirs`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Pump {
+    /// Bytes written.
+    pub sent: u64,
+    /// Bytes read.
+    pub got: u64,
+    /// The sending half is shut.
+    pub shut: bool,
+    /// The peer's stream has ended.
+    pub eof: bool,
+}
+
+impl Pump {
+    /// Moves what it can; true once everything is written and shut and the peer's stream
+    /// has ended.
+    pub fn step<'a>(
+        &mut self,
+        s: &mut TcpStream<'a>,
+        set: &mut SocketSet<'a>,
+        mine: u64,
+        theirs: u64,
+        total: u64,
+    ) -> bool {
+        pump_write(s, set, mine, &mut self.sent, total);
+        if self.sent == total && !self.shut {
+            s.shutdown_write(set).unwrap();
+            self.shut = true;
+        }
+        if !self.eof {
+            self.eof = pump_read(s, set, theirs, &mut self.got).unwrap();
+        }
+        self.eof && self.shut
+    }
+}
+
 /// Reads what is there, checking every byte; returns Ok(true) at end of stream.
 pub fn pump_read<'a>(
     s: &mut TcpStream<'a>,
