@@ -2,7 +2,7 @@
 //! connections in many states, and a peer that builds valid frames toward them.
 
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 
 use tidytcp::drivers::{Device, DeviceCaps, RxToken, TxToken};
 use tidytcp::socket::{HeapStorage, TcpListener, TcpStream};
@@ -18,6 +18,9 @@ pub const STACK_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
 pub const PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 pub const PEER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
 pub const LISTEN_PORT: u16 = 80;
+/// The stack's static IPv6 address (usable at once: the world skips DAD) and the peer's.
+pub const STACK_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+pub const PEER_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
 
 /// A device whose frames the harness gives and takes. With `capture` off, frames the stack
 /// sends are built into one reused buffer and dropped, which saves an allocation per frame
@@ -161,6 +164,9 @@ fn ones_finish(mut sum: u32) -> u16 {
 /// ICMP checksum over the datagram's payload as its total length gives it (cut to the
 /// frame). Anything else is left alone: the frame may be any bytes.
 pub fn fix_checksums(f: &mut [u8]) {
+    if f.len() >= 54 && f[12..14] == [0x86, 0xdd] {
+        return fix_checksums_v6(f);
+    }
     if f.len() < 34 || f[12..14] != [0x08, 0x00] {
         return;
     }
@@ -202,6 +208,81 @@ pub fn fix_checksums(f: &mut [u8]) {
         c = 0xffff;
     }
     body[at..at + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+/// [`fix_checksums`] for an IPv6 packet whose upper layer (TCP, UDP or ICMPv6) follows
+/// the fixed header directly; packets with extension headers keep their bytes.
+fn fix_checksums_v6(f: &mut [u8]) {
+    let plen = usize::from(u16::from_be_bytes([f[18], f[19]])).min(f.len() - 54);
+    let next = f[20];
+    let (src, dst): ([u8; 16], [u8; 16]) = match (f[22..38].try_into(), f[38..54].try_into()) {
+        (Ok(s), Ok(d)) => (s, d),
+        _ => return,
+    };
+    let at = match next {
+        6 => 16,
+        17 => 6,
+        58 => 2,
+        _ => return,
+    };
+    let body = &mut f[54..54 + plen];
+    if body.len() < at + 2 {
+        return;
+    }
+    body[at..at + 2].fill(0);
+    let mut sum = ones_sum(ones_sum(0, &src), &dst);
+    sum += u32::from(next) + body.len() as u32;
+    let mut c = ones_finish(ones_sum(sum, body));
+    if next == 17 && c == 0 {
+        c = 0xffff;
+    }
+    body[at..at + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+/// An Ethernet/IPv6 frame from the peer to `dst` around `payload` (next header `next`,
+/// hop limit `hops`), with its checksum fixed.
+pub fn ipv6_frame(dst: Ipv6Addr, next: u8, hops: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; 54];
+    f[..6].copy_from_slice(&STACK_MAC.0);
+    f[6..12].copy_from_slice(&PEER_MAC.0);
+    f[12..14].copy_from_slice(&[0x86, 0xdd]);
+    f[14] = 0x60;
+    f[18..20].copy_from_slice(&(payload.len() as u16).to_be_bytes());
+    f[20] = next;
+    f[21] = hops;
+    f[22..38].copy_from_slice(&PEER_IP6.octets());
+    f[38..54].copy_from_slice(&dst.octets());
+    f.extend_from_slice(payload);
+    fix_checksums(&mut f);
+    f
+}
+
+/// The peer's Neighbor Solicitation for the stack's IPv6 address, carrying the peer's
+/// MAC: the stack learns it (STALE) and can answer over IPv6 without resolving first.
+pub fn peer_ns() -> Vec<u8> {
+    use tidytcp::wire::icmpv6::{Icmpv6Ip, Icmpv6Repr};
+    use tidytcp::wire::ndisc::NdiscRepr;
+    let ip = Icmpv6Ip {
+        src: PEER_IP6,
+        dst: STACK_IP6,
+        hop_limit: 255,
+    };
+    let ns = Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit {
+        target: STACK_IP6,
+        lladdr: Some(PEER_MAC),
+    });
+    let mut msg = [0u8; 32];
+    let n = ns.emit(ip, &mut msg).unwrap_or(0);
+    ipv6_frame(STACK_IP6, 58, 255, &msg[..n])
+}
+
+/// A TCP segment from the peer's IPv6 address to the stack's, checksum fixed.
+pub fn peer_frame6(repr: &TcpRepr, payload: &[u8]) -> Vec<u8> {
+    let hlen = repr.header_len();
+    let mut tcp = vec![0u8; hlen + payload.len()];
+    let _ = repr.emit(&mut tcp);
+    tcp[hlen..].copy_from_slice(payload);
+    ipv6_frame(STACK_IP6, 6, 64, &tcp)
 }
 
 /// The TCP segments in frames the stack sent: (header, payload length).
@@ -324,6 +405,11 @@ impl<'a> World<'a> {
             [9; 16],
         );
         cfg.tcp = tcp_config();
+        // IPv6 with a static address and no DAD, so that segments over IPv6 reach TCP
+        // from the first input on.
+        cfg.iface.ipv6.static_addr = Some(tidytcp::wire::ipv6::Ipv6Cidr::new(STACK_IP6, 64));
+        cfg.iface.ipv6.slaac.dad_transmits = 0;
+        cfg.iface.ipv6.slaac.router_solicitations = 0;
         let mut w = World {
             stack: Stack::new(cfg, storage),
             dev: QueueDevice::default(),
@@ -333,6 +419,13 @@ impl<'a> World<'a> {
             streams: Vec::new(),
         };
         w.listener = w.stack.listen(LISTEN_PORT, 8).ok();
+        // Round 0, a second earlier: the link comes up and the IPv6 addresses start their
+        // (probe-less) DAD, whose random start delay is below a second; at 1 s they are
+        // usable before the first frame arrives.
+        w.now = Instant::ZERO;
+        w.poll();
+        w.now = Instant::from_secs(1);
+        w.poll();
         // Round 1: the peer announces itself (so the stack knows its MAC) and sends five
         // SYNs, plus one it will never complete (SYN-RECEIVED).
         let arp = peer_arp(
@@ -340,6 +433,7 @@ impl<'a> World<'a> {
             EthernetAddress([0; 6]),
         );
         w.dev.rx.push_back(arp);
+        w.dev.rx.push_back(peer_ns());
         const PORTS: [u16; 5] = [40001, 40002, 40003, 40004, 40005];
         for (k, port) in PORTS.into_iter().enumerate() {
             let isn = 1000 * (k as u32 + 1);
@@ -580,7 +674,7 @@ fn ipv4_frame(dst: Ipv4Addr, proto: u8, ttl: u8, frag: u16, payload: &[u8]) -> V
 /// Seed inputs for the frames target, as frame lists: segments at each of the world's
 /// connections (in window, with data, FIN, RST, SYN, SACK, out of window), new SYNs,
 /// ARP, ICMP (echo, errors quoting a connection), UDP (DHCP, DNS, a closed port) and IPv4
-/// oddities (options, fragments).
+/// oddities (options, fragments); then the same over IPv6 ([`ipv6_seeds`]).
 #[cfg(test)]
 fn frames_seeds() -> Vec<Vec<Vec<u8>>> {
     let mut seeds = Vec::new();
@@ -747,7 +841,86 @@ fn frames_seeds() -> Vec<Vec<Vec<u8>>> {
         0,
         &echo,
     )]);
+    seeds.extend(ipv6_seeds(ts));
     seeds
+}
+
+/// Seed inputs over IPv6: a handshake to the listener (SYN, then the ACK of the stack's
+/// SYN-ACK as the world would see it), a SYN to a closed port, a stray segment, an echo
+/// request, a Packet Too Big quoting a segment of ours, and a Hop-by-Hop header before
+/// TCP.
+#[cfg(test)]
+fn ipv6_seeds(ts: u32) -> Vec<Vec<Vec<u8>>> {
+    let syn = |port: u16, dst_port: u16| TcpRepr {
+        src_port: port,
+        dst_port,
+        seq: SeqNum(5000),
+        ack: SeqNum(0),
+        flags: TcpFlags::SYN,
+        window: 8192,
+        options: syn_opts(ts),
+    };
+    let mut seeds = Vec::new();
+    let first = syn(41001, LISTEN_PORT);
+    let (stack_isn, _) = v6_synack(&first);
+    let ack = TcpRepr {
+        seq: SeqNum(5001),
+        ack: stack_isn + 1,
+        flags: TcpFlags::ACK,
+        options: TcpOptions::NONE,
+        ..first
+    };
+    seeds.push(vec![
+        peer_frame6(&first, &[]),
+        peer_frame6(&ack, b"GET / HTTP/1.0\r\n\r\n"),
+    ]);
+    seeds.push(vec![peer_frame6(&syn(41002, 9), &[])]);
+    seeds.push(vec![peer_frame6(&ack, b"x")]);
+    let mut echo = vec![128, 0, 0, 0, 0, 1, 0, 1];
+    echo.extend_from_slice(b"ping6");
+    seeds.push(vec![ipv6_frame(STACK_IP6, 58, 64, &echo)]);
+    // Packet Too Big (type 2), MTU 1280, quoting an IPv6 header from us and a TCP header.
+    let mut ptb = vec![2, 0, 0, 0, 0, 0, 5, 0];
+    let mut quoted = ipv6_frame(PEER_IP6, 6, 64, &[0u8; 20])[14..].to_vec();
+    quoted[8..24].copy_from_slice(&STACK_IP6.octets());
+    quoted[24..40].copy_from_slice(&PEER_IP6.octets());
+    quoted[40..42].copy_from_slice(&LISTEN_PORT.to_be_bytes());
+    quoted[42..44].copy_from_slice(&41001u16.to_be_bytes());
+    ptb.extend_from_slice(&quoted);
+    seeds.push(vec![ipv6_frame(STACK_IP6, 58, 64, &ptb)]);
+    // Hop-by-Hop (next header 0) with PadN, then the SYN.
+    let mut hbh = vec![6, 0, 1, 4, 0, 0, 0, 0];
+    let syn_bytes = peer_frame6(&syn(41003, LISTEN_PORT), &[]);
+    hbh.extend_from_slice(&syn_bytes[54..]);
+    seeds.push(vec![ipv6_frame(STACK_IP6, 0, 64, &hbh)]);
+    seeds
+}
+
+/// The stack's answer to `syn` sent over IPv6 in a fresh world: its initial sequence
+/// number and whether the answer was a SYN-ACK.
+#[cfg(test)]
+fn v6_synack(syn: &TcpRepr) -> (SeqNum, bool) {
+    let mut out = (SeqNum(0), false);
+    with_world(|w| {
+        w.dev.capture = true;
+        w.dev.rx.push_back(peer_frame6(syn, &[]));
+        w.poll();
+        while let Some(f) = w.dev.tx.pop_front() {
+            if f.len() < 54 + 20 || f[12..14] != [0x86, 0xdd] || f[20] != 6 {
+                continue;
+            }
+            let Ok(p) = TcpPacket::new_checked(&f[54..]) else {
+                continue;
+            };
+            let Ok(r) = TcpRepr::parse(&p) else {
+                continue;
+            };
+            if r.dst_port == syn.src_port {
+                out = (r.seq, r.flags.contains(TcpFlags::SYN | TcpFlags::ACK));
+            }
+        }
+    });
+    out
 }
 
 #[cfg(test)]
@@ -776,6 +949,28 @@ mod tests {
         });
         // And again on the reused storage.
         with_world(|w| assert_eq!(w.stack.connections().count(), 7));
+    }
+
+    /// The world speaks IPv6 from its first input: a SYN to the listener over IPv6 gets
+    /// a SYN-ACK (the stack knows the peer's MAC from the set-up's solicitation).
+    #[test]
+    fn world_answers_over_ipv6() {
+        let syn = TcpRepr {
+            src_port: 41001,
+            dst_port: LISTEN_PORT,
+            seq: SeqNum(5000),
+            ack: SeqNum(0),
+            flags: TcpFlags::SYN,
+            window: 8192,
+            options: TcpOptions::NONE,
+        };
+        assert!(v6_synack(&syn).1);
+        // And `fix_checksums` restores a broken IPv6 TCP checksum.
+        let good = peer_frame6(&syn, b"hi");
+        let mut f = good.clone();
+        f[54 + 16] ^= 0x5a;
+        fix_checksums(&mut f);
+        assert_eq!(f, good);
     }
 
     /// `fix_checksums` restores the checksums of frames the peer builds correctly.
