@@ -495,3 +495,56 @@ fn a_packet_too_big_lowers_the_mss_of_an_ipv6_connection() {
     assert_eq!(a.stats().tcp.pmtu_updates, 1);
     c.abort(&mut a);
 }
+
+/// A router's MTU option (RFC 4861 §6.3.4) caps the segments of IPv6 connections opened
+/// after it: MSS 1400 − 60, advertised in the SYN and used to send; IPv4 keeps its MTU.
+#[test]
+fn an_advertised_link_mtu_caps_the_mss_of_ipv6_connections() {
+    let (mut sa, mut sb) = (storage(), storage());
+    let mut a = Stack::new(config6(1, Some("2001:db8::1/64")), &mut sa);
+    let mut b = Stack::new(config6(2, Some("2001:db8::2/64")), &mut sb);
+    let mut link = link(clean(1), 22);
+    let mut now = Instant::ZERO;
+    while step(&mut now, &mut a, &mut b, &mut link, Instant::from_secs(3)) {}
+    // A Router Advertisement with only an MTU option, into A from the link.
+    let mtu_opt = [5u8, 1, 0, 0, 0, 0, 0x05, 0x78]; // type 5, 8 bytes, MTU 1400
+    let ra = NdiscRepr::RouterAdvert {
+        hop_limit: 64,
+        flags: 0,
+        router_lifetime: 0,
+        reachable_time: 0,
+        retrans_time: 0,
+        options: tidytcp::wire::ndisc::NdiscOptions::new_checked(&mtu_opt).unwrap(),
+    };
+    let router = link_local_from_mac(EthernetAddress([2, 0, 0, 0, 0, 0xfe]));
+    let (ip, msg) = icmp(router, ipv6::ALL_NODES, 255, &Icmpv6Repr::Ndisc(ra));
+    let len = 14 + 40 + msg.len();
+    link.b().transmit(now).unwrap().consume(len, |f| {
+        EthernetRepr {
+            src: EthernetAddress([2, 0, 0, 0, 0, 0xfe]),
+            dst: EthernetAddress([0x33, 0x33, 0, 0, 0, 1]),
+            ethertype: EtherType::Ipv6,
+        }
+        .emit(f)
+        .unwrap();
+        ip.emit(&mut f[14..]).unwrap();
+        f[54..].copy_from_slice(&msg);
+    });
+    let limit = now + Duration::from_millis(20);
+    while step(&mut now, &mut a, &mut b, &mut link, limit) {}
+    let listener = b.listen(5000, 4).unwrap();
+    let c = a.connect("[2001:db8::2]:5000".parse().unwrap()).unwrap();
+    let limit = now + Duration::from_secs(1);
+    while step(&mut now, &mut a, &mut b, &mut link, limit) {}
+    let (s, _) = listener.accept(&mut b).unwrap();
+    assert_eq!(payload_mss(c.connection(&a).unwrap(), 1400), 1400 - 60);
+    // B heard A's SYN announce the smaller MSS.
+    assert_eq!(payload_mss(s.connection(&b).unwrap(), 1400), 1400 - 60);
+    // An IPv4 connection from A still uses the interface's 1500.
+    let c4 = a.connect("10.0.0.2:5000".parse().unwrap()).unwrap();
+    let limit = now + Duration::from_secs(1);
+    while step(&mut now, &mut a, &mut b, &mut link, limit) {}
+    let conn4 = c4.connection(&a).unwrap();
+    let ts = if conn4.options().1 { 12 } else { 0 };
+    assert_eq!(conn4.mss() + ts, 1460);
+}

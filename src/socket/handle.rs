@@ -254,8 +254,8 @@ impl<'a> SocketSet<'a> {
         let iss = self.secrets.isn(now, local, remote);
         let ts_offset = self.secrets.ts_offset(local, remote);
         let cap = self.rx_buffer_size();
-        let conn =
-            Connection::connect(&self.cfg, now, local, remote, iss, self.mtu, cap, ts_offset);
+        let mtu = self.mtu_to(&remote);
+        let conn = Connection::connect(&self.cfg, now, local, remote, iss, mtu, cap, ts_offset);
         self.slots[i].conn = Some(conn);
         self.slots[i].owner = Owner::User;
         self.stream_flags[i].store(false, Ordering::Relaxed);

@@ -180,7 +180,12 @@ pub struct SocketSet<'a> {
     /// simple host cases): a link-local and a global one; the stack keeps them current.
     #[cfg(feature = "proto-ipv6")]
     pub(crate) local_ip6: Ipv6Sources,
+    /// The IP MTU: the stack's setting, capped by the device's.
     pub(crate) mtu: usize,
+    /// The IPv6 link MTU: `mtu`, lowered to what a router advertises (RFC 4861 §6.3.4);
+    /// the stack keeps it current.
+    #[cfg(feature = "proto-ipv6")]
+    pub(crate) mtu6: usize,
     pub(crate) stats: TcpStats,
     pub(crate) next_ephemeral: u32,
     /// Resets waiting for the next poll (from abort/close calls made between polls).
@@ -318,6 +323,8 @@ impl<'a> SocketSet<'a> {
             #[cfg(feature = "proto-ipv6")]
             local_ip6: Ipv6Sources::default(),
             mtu,
+            #[cfg(feature = "proto-ipv6")]
+            mtu6: mtu,
             stats: TcpStats::default(),
             next_ephemeral: 0,
             pending_rst: [None; 8],
@@ -558,6 +565,17 @@ impl<'a> SocketSet<'a> {
         let i = (t & 0xffff) as usize;
         let s = self.slots.get(i)?;
         (s.generation == (t >> 16) as u16 && s.conn.is_some()).then_some(i)
+    }
+
+    /// The IP MTU toward `remote`: the link MTU of its family.
+    #[inline]
+    pub(crate) fn mtu_to(&self, remote: &Endpoint) -> usize {
+        #[cfg(feature = "proto-ipv6")]
+        if !remote.is_ipv4() {
+            return self.mtu6;
+        }
+        let _ = remote;
+        self.mtu
     }
 
     /// ARP could not resolve the connection's next hop (RFC 1122 §4.2.3.9 soft error; a

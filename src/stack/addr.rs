@@ -90,7 +90,8 @@ impl<'a> Stack<'a> {
 }
 
 impl<'a> Stack<'a> {
-    /// Moves the IPv6 configuration's events to the address-event queue, logged.
+    /// Moves the IPv6 configuration's events to the address-event queue, logged, and
+    /// keeps the IPv6 link MTU current.
     #[cfg(feature = "proto-ipv6")]
     pub(super) fn ipv6_events(&mut self) {
         let mut any = false;
@@ -102,6 +103,10 @@ impl<'a> Stack<'a> {
         if any {
             self.refresh_ipv6_sources();
         }
+        // A router's MTU option (RFC 4861 §6.3.4) caps what goes over IPv6.
+        let ra = self.iface.slaac().and_then(|s| s.link().mtu);
+        let m = self.sockets.mtu;
+        self.sockets.mtu6 = ra.map_or(m, |ra| m.min(ra as usize));
     }
 
     /// The oldest address event not yet taken. At most 4 are kept; when more happen

@@ -594,7 +594,7 @@ impl<'a> Stack<'a> {
         let listener = Listener {
             room: set.listen_room(li),
             rcv_cap: set.rx_buffer_size(),
-            mtu: set.mtu,
+            mtu: set.mtu_to(&remote),
             cfg: &set.cfg,
             secrets: &set.secrets,
         };
@@ -771,7 +771,7 @@ impl<'a> Stack<'a> {
                 return Emit::Nothing;
             }
         };
-        let mtu = set.mtu;
+        let mtu = set.mtu_to(&remote);
         let Some((c, rxb, txb, stats, cfg)) = set.parts(i) else {
             return Emit::Nothing;
         };
