@@ -91,13 +91,25 @@ fn pattern(key: u64, i: u64) -> u8 {
     ((i ^ key).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8
 }
 
+/// An address's bits for the stream key: an IPv4 address as its 32 bits, an IPv6 one
+/// folded to 64.
+fn ip_bits(ip: std::net::IpAddr) -> u64 {
+    match ip {
+        std::net::IpAddr::V4(a) => u64::from(u32::from(a)),
+        std::net::IpAddr::V6(a) => {
+            let x = u128::from(a);
+            (x as u64) ^ ((x >> 64) as u64)
+        }
+    }
+}
+
 fn key(set: &SocketSet<'_>, s: &TcpStream<'_>, outbound: bool) -> u64 {
     let (l, r) = (s.local_addr(set).unwrap(), s.peer_addr(set).unwrap());
     let (a, b) = if outbound { (l, r) } else { (r, l) };
-    (u64::from(u32::from(*a.ip())) << 32)
+    (ip_bits(a.ip()) << 32)
         ^ (u64::from(a.port()) << 16)
         ^ u64::from(b.port())
-        ^ (u64::from(u32::from(*b.ip())) << 7)
+        ^ (ip_bits(b.ip()) << 7)
 }
 
 fn stream<'a>(set: &SocketSet<'a>, h: TcpStream<'a>) -> Stream<'a> {
