@@ -88,11 +88,22 @@ fn two_stacks_pass_dad_and_one_defends_its_address() {
 
 /// Sends one IPv6 packet from A_MAC into the link's end A.
 fn send6(link: &mut SimLink, now: Instant, dst_mac: EthernetAddress, ip: Ipv6Repr, payload: &[u8]) {
+    send_frame6(link.a(), now, (A_MAC, dst_mac), ip, payload);
+}
+
+/// Sends one IPv6 packet, Ethernet addresses `(src, dst)`, into the link at `port`.
+fn send_frame6(
+    mut port: impl Device,
+    now: Instant,
+    (src, dst): (EthernetAddress, EthernetAddress),
+    ip: Ipv6Repr,
+    payload: &[u8],
+) {
     let len = 14 + 40 + payload.len();
-    link.a().transmit(now).unwrap().consume(len, |f| {
+    port.transmit(now).unwrap().consume(len, |f| {
         EthernetRepr {
-            src: A_MAC,
-            dst: dst_mac,
+            src,
+            dst,
             ethertype: EtherType::Ipv6,
         }
         .emit(f)
@@ -477,18 +488,7 @@ fn a_packet_too_big_lowers_the_mss_of_an_ipv6_connection() {
         },
     );
     // Into A from "B's side" of the link (the link does not check MAC sources).
-    let len = 14 + 40 + msg.len();
-    link.b().transmit(now).unwrap().consume(len, |f| {
-        EthernetRepr {
-            src: B_MAC,
-            dst: A_MAC,
-            ethertype: EtherType::Ipv6,
-        }
-        .emit(f)
-        .unwrap();
-        ip.emit(&mut f[14..]).unwrap();
-        f[54..].copy_from_slice(&msg);
-    });
+    send_frame6(link.b(), now, (B_MAC, A_MAC), ip, &msg);
     let limit = now + Duration::from_millis(20);
     while step(&mut now, &mut a, &mut b, &mut link, limit) {}
     assert_eq!(payload_mss(c.connection(&a).unwrap(), 1400), 1400 - 60);
@@ -516,20 +516,11 @@ fn an_advertised_link_mtu_caps_the_mss_of_ipv6_connections() {
         retrans_time: 0,
         options: tidytcp::wire::ndisc::NdiscOptions::new_checked(&mtu_opt).unwrap(),
     };
-    let router = link_local_from_mac(EthernetAddress([2, 0, 0, 0, 0, 0xfe]));
+    let router_mac = EthernetAddress([2, 0, 0, 0, 0, 0xfe]);
+    let router = link_local_from_mac(router_mac);
     let (ip, msg) = icmp(router, ipv6::ALL_NODES, 255, &Icmpv6Repr::Ndisc(ra));
-    let len = 14 + 40 + msg.len();
-    link.b().transmit(now).unwrap().consume(len, |f| {
-        EthernetRepr {
-            src: EthernetAddress([2, 0, 0, 0, 0, 0xfe]),
-            dst: EthernetAddress([0x33, 0x33, 0, 0, 0, 1]),
-            ethertype: EtherType::Ipv6,
-        }
-        .emit(f)
-        .unwrap();
-        ip.emit(&mut f[14..]).unwrap();
-        f[54..].copy_from_slice(&msg);
-    });
+    let macs = (router_mac, ipv6::multicast_mac(ipv6::ALL_NODES));
+    send_frame6(link.b(), now, macs, ip, &msg);
     let limit = now + Duration::from_millis(20);
     while step(&mut now, &mut a, &mut b, &mut link, limit) {}
     let listener = b.listen(5000, 4).unwrap();
