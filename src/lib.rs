@@ -95,16 +95,21 @@
 //! | `defmt` | no | the same events through `defmt`, and `defmt::Format` on the public types |
 //! | `dhcpv4` | yes | the DHCPv4 client inside the interface (`Stack::enable_dhcp`), over a UDP carrier internal to the stack |
 //! | `dns` | yes | the DNS stub resolver (`Stack::resolve`), over the same carrier, with a TCP retry for truncated answers |
+//! | `proto-ipv4` | yes | IPv4 on the interface (`ip::IfaceConfig::new` with an address, gateway, TTL, `ip::ArpConfig`): ARP, IPv4, ICMPv4 echo and errors, TCP over IPv4 (`tcp::Endpoint::v4`). `dhcpv4` and `dns` bring it |
 //! | `proto-ipv6` | yes | IPv6 on the interface (`ip::Ipv6Config`): the IPv6, ICMPv6 (with MLDv2) and Neighbor Discovery wire formats (`wire::ipv6`, `wire::icmpv6`, `wire::ndisc`), link-local and SLAAC addresses with DAD (`ip::slaac`), Neighbor Discovery with NUD, echo, ICMPv6 errors; TCP over IPv6 (connections and listeners of both families, `tcp::Endpoint`) |
 //! | `sun8i-emac` | no | the Allwinner H3/H5/A64 EMAC driver (`drivers::sun8i_emac`), for bare-metal boards such as the Orange Pi PC |
 //!
 //! Without one of the protocol options, its `TcpConfig` switch is ignored and the option
 //! is never offered. `default-features = false` is the minimal set: `no_std`, NewReno,
-//! none of the options; a firmware adds back what it needs.
+//! none of the options and no IP family: a firmware adds back what it needs, and at least
+//! one of `proto-ipv4` and `proto-ipv6` (either alone, or both for a dual-stack host).
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+
+#[cfg(not(any(feature = "proto-ipv4", feature = "proto-ipv6")))]
+compile_error!("tidytcp needs an IP family: enable feature `proto-ipv4`, `proto-ipv6`, or both");
 
 #[cfg(any(test, feature = "std"))]
 extern crate std;

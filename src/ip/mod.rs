@@ -72,14 +72,18 @@
 //! }
 //! ```
 
+#[cfg(feature = "proto-ipv4")]
 use core::net::Ipv4Addr;
 #[cfg(feature = "proto-ipv6")]
 use core::net::Ipv6Addr;
 
 use crate::checksum::ChecksumCaps;
+#[cfg(feature = "proto-ipv4")]
 use crate::time::Duration;
 use crate::wire::ethernet::EthernetAddress;
+#[cfg(feature = "proto-ipv4")]
 use crate::wire::icmpv4::DstUnreachableCode;
+#[cfg(feature = "proto-ipv4")]
 use crate::wire::ipv4::{IpProtocol, Ipv4Cidr};
 
 mod arp_cache;
@@ -91,7 +95,9 @@ mod rng;
 #[cfg(feature = "proto-ipv6")]
 pub mod slaac;
 
-pub use arp_cache::{ArpCache, MAX_WAITERS, NeighborCache, NeighborState};
+#[cfg(feature = "proto-ipv4")]
+pub use arp_cache::ArpCache;
+pub use arp_cache::{MAX_WAITERS, NeighborCache, NeighborState};
 pub use iface::{DEFAULT_NEIGHBORS, Interface};
 
 /// The IPv6 side of an interface (feature `proto-ipv6`).
@@ -132,6 +138,7 @@ impl Default for Ipv6Config {
 
 /// Offset of the IPv4 payload in a frame built by [`Interface::emit_ipv4`]: the Ethernet
 /// header and a 20-byte IPv4 header.
+#[cfg(feature = "proto-ipv4")]
 pub const IPV4_PAYLOAD_OFFSET: usize =
     crate::wire::ethernet::HEADER_LEN + crate::wire::ipv4::HEADER_LEN;
 
@@ -148,11 +155,13 @@ pub const fn ipv6_frame_len(payload_len: usize) -> usize {
 }
 
 /// Length of a frame carrying an IPv4 payload of `payload_len` bytes (saturating).
+#[cfg(feature = "proto-ipv4")]
 pub const fn ipv4_frame_len(payload_len: usize) -> usize {
     IPV4_PAYLOAD_OFFSET.saturating_add(payload_len)
 }
 
-/// ARP timing and limits.
+/// ARP timing and limits (feature `proto-ipv4`).
+#[cfg(feature = "proto-ipv4")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ArpConfig {
     /// How long a learnt address is used without being re-requested. Default 60 s.
@@ -180,6 +189,7 @@ pub struct ArpConfig {
     pub announcements: u8,
 }
 
+#[cfg(feature = "proto-ipv4")]
 impl ArpConfig {
     /// The defaults described on each field.
     pub const fn new() -> Self {
@@ -194,6 +204,7 @@ impl ArpConfig {
     }
 }
 
+#[cfg(feature = "proto-ipv4")]
 impl Default for ArpConfig {
     fn default() -> Self {
         Self::new()
@@ -205,14 +216,20 @@ impl Default for ArpConfig {
 pub struct IfaceConfig {
     /// Our Ethernet address.
     pub mac: EthernetAddress,
-    /// Our IPv4 address and the prefix length of the attached subnet.
+    /// Our IPv4 address and the prefix length of the attached subnet (0.0.0.0/0: none
+    /// yet, as before DHCP) (feature `proto-ipv4`).
+    #[cfg(feature = "proto-ipv4")]
     pub addr: Ipv4Cidr,
     /// Default gateway for destinations off the subnet; without one they are
-    /// unreachable.
+    /// unreachable (feature `proto-ipv4`).
+    #[cfg(feature = "proto-ipv4")]
     pub gateway: Option<Ipv4Addr>,
-    /// TTL of the datagrams we send. Default 64.
+    /// TTL of the IPv4 datagrams we send. Default 64 (feature `proto-ipv4`).
+    #[cfg(feature = "proto-ipv4")]
     pub ttl: u8,
-    /// ARP timing.
+    /// ARP timing (feature `proto-ipv4`); its `failed_hold` also holds failed IPv6
+    /// neighbours.
+    #[cfg(feature = "proto-ipv4")]
     pub arp: ArpConfig,
     /// Checksum offloads of the device (a `Stack` copies them from
     /// `Device::capabilities` at every poll): with
@@ -225,14 +242,29 @@ pub struct IfaceConfig {
 }
 
 impl IfaceConfig {
-    /// An interface at `mac` with address `addr`, no gateway, TTL 64, default ARP timing
-    /// and no checksum offload.
+    /// An interface at `mac` with IPv4 address `addr`, no gateway, TTL 64, default ARP
+    /// timing and no checksum offload (feature `proto-ipv4`).
+    #[cfg(feature = "proto-ipv4")]
     pub const fn new(mac: EthernetAddress, addr: Ipv4Cidr) -> Self {
+        let mut c = Self::from_mac(mac);
+        c.addr = addr;
+        c
+    }
+
+    /// An interface at `mac` with no IPv4 address (0.0.0.0/0 with `proto-ipv4`, until
+    /// DHCP or [`Interface::set_config`] gives one), the IPv6 defaults (link-local and
+    /// SLAAC, with `proto-ipv6`) and no checksum offload. The constructor for an
+    /// IPv6-only host; it exists in every build.
+    pub const fn from_mac(mac: EthernetAddress) -> Self {
         IfaceConfig {
             mac,
-            addr,
+            #[cfg(feature = "proto-ipv4")]
+            addr: Ipv4Cidr::new(Ipv4Addr::UNSPECIFIED, 0),
+            #[cfg(feature = "proto-ipv4")]
             gateway: None,
+            #[cfg(feature = "proto-ipv4")]
             ttl: 64,
+            #[cfg(feature = "proto-ipv4")]
             arp: ArpConfig::new(),
             checksum: ChecksumCaps {
                 tx_ipv4: false,
@@ -244,7 +276,8 @@ impl IfaceConfig {
         }
     }
 
-    /// The same with a default gateway.
+    /// The same with a default IPv4 gateway (feature `proto-ipv4`).
+    #[cfg(feature = "proto-ipv4")]
     pub const fn with_gateway(mut self, gateway: Ipv4Addr) -> Self {
         self.gateway = Some(gateway);
         self
@@ -271,6 +304,7 @@ pub enum NeighborStatus {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reply<'f> {
     /// An ARP reply to a request for our address.
+    #[cfg(feature = "proto-ipv4")]
     ArpReply {
         /// The requester's Ethernet address.
         dst_mac: EthernetAddress,
@@ -279,6 +313,7 @@ pub enum Reply<'f> {
     },
     /// An ARP request for `target`: broadcast to resolve a new neighbour, or sent to the
     /// address last learnt to re-confirm a stale one (RFC 1122 §2.3.2.1's unicast poll).
+    #[cfg(feature = "proto-ipv4")]
     ArpRequest {
         /// The address to resolve.
         target: Ipv4Addr,
@@ -287,14 +322,17 @@ pub enum Reply<'f> {
         dst_mac: EthernetAddress,
     },
     /// A gratuitous ARP announcing our address (a request for it, from it).
+    #[cfg(feature = "proto-ipv4")]
     GratuitousArp,
     /// An ARP probe (RFC 5227 §2.1.1): a broadcast request for `target` with sender
     /// address 0.0.0.0, asking whether anyone uses an address before we take it.
+    #[cfg(feature = "proto-ipv4")]
     ArpProbe {
         /// The address to check.
         target: Ipv4Addr,
     },
     /// An ICMP echo reply.
+    #[cfg(feature = "proto-ipv4")]
     EchoReply {
         /// The Ethernet source of the request.
         dst_mac: EthernetAddress,
@@ -378,12 +416,15 @@ pub enum Reply<'f> {
 impl Reply<'_> {
     /// Length of the frame, Ethernet header included.
     pub fn frame_len(&self) -> usize {
+        #[cfg(feature = "proto-ipv4")]
         use crate::wire::{arp, ethernet, icmpv4, ipv4};
         match self {
+            #[cfg(feature = "proto-ipv4")]
             Reply::ArpReply { .. }
             | Reply::ArpRequest { .. }
             | Reply::GratuitousArp
             | Reply::ArpProbe { .. } => ethernet::HEADER_LEN + arp::PACKET_LEN,
+            #[cfg(feature = "proto-ipv4")]
             Reply::EchoReply { data, .. } => {
                 (ethernet::HEADER_LEN + ipv4::HEADER_LEN + icmpv4::HEADER_LEN)
                     .saturating_add(data.len())
@@ -394,7 +435,8 @@ impl Reply<'_> {
     }
 }
 
-/// What an ICMP error says.
+/// What an ICMP error says (feature `proto-ipv4`).
+#[cfg(feature = "proto-ipv4")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum IcmpErrorKind {
     /// Destination unreachable, with its code. For TCP, RFC 1122 §4.2.3.9 counts codes
@@ -407,7 +449,8 @@ pub enum IcmpErrorKind {
 }
 
 /// An ICMP error about a datagram we sent, with what the transport layer needs to find
-/// and validate the connection it concerns.
+/// and validate the connection it concerns (feature `proto-ipv4`).
+#[cfg(feature = "proto-ipv4")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct IcmpError {
     /// What happened.
@@ -475,7 +518,8 @@ pub enum Received<'f> {
     Dropped(DropReason),
     /// A frame must be sent in answer.
     Reply(Reply<'f>),
-    /// A TCP segment addressed to our unicast address.
+    /// A TCP segment addressed to our unicast IPv4 address (feature `proto-ipv4`).
+    #[cfg(feature = "proto-ipv4")]
     Tcp {
         /// Source address.
         src: Ipv4Addr,
@@ -484,7 +528,8 @@ pub enum Received<'f> {
         /// The IP payload: the TCP segment, header included, checksum not verified.
         payload: &'f [u8],
     },
-    /// An ICMP error about a datagram we sent.
+    /// An ICMP error about a datagram we sent (feature `proto-ipv4`).
+    #[cfg(feature = "proto-ipv4")]
     IcmpError(IcmpError),
     /// An ICMPv6 error about a packet we sent (feature `proto-ipv6`).
     #[cfg(feature = "proto-ipv6")]
@@ -505,7 +550,7 @@ pub enum Received<'f> {
     /// A UDP datagram for us (unicast or broadcast), for the stack's DHCP client and DNS
     /// resolver; only with the `dhcpv4` or `dns` feature (without, UDP is
     /// [`DropReason::UnknownProtocol`]).
-    #[cfg(any(feature = "dhcpv4", feature = "dns"))]
+    #[cfg(all(feature = "proto-ipv4", any(feature = "dhcpv4", feature = "dns")))]
     Udp {
         /// Ethernet source.
         src_mac: EthernetAddress,

@@ -5,6 +5,7 @@
 //! Fixed headers are `zerocopy` structs with network-endian fields, so no `unsafe` is
 //! needed to read them in place.
 
+#[cfg(feature = "proto-ipv4")]
 pub mod arp;
 pub mod checksum;
 #[cfg(feature = "dhcpv4")]
@@ -12,6 +13,7 @@ pub mod dhcpv4;
 #[cfg(feature = "dns")]
 pub mod dns;
 pub mod ethernet;
+#[cfg(feature = "proto-ipv4")]
 pub mod icmpv4;
 #[cfg(feature = "proto-ipv6")]
 pub mod icmpv6;

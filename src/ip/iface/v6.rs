@@ -532,7 +532,7 @@ impl<const N: usize> Interface<N> {
 
     /// Marks unanswered IPv6 neighbours failed.
     pub(super) fn advance_v6(&mut self, now: Instant) {
-        let hold = self.config.arp.failed_hold;
+        let hold = self.failed_hold();
         let failed = self.v6.cache.expire(now, MAX_SOLICITS, hold);
         self.stats.resolution_failures = self.stats.resolution_failures.wrapping_add(failed);
     }
