@@ -27,6 +27,7 @@
 //! never evicted; otherwise the entry used least recently goes first, failed and expired
 //! ones before live ones.
 
+#[cfg(any(test, feature = "proto-ipv4"))]
 use core::net::Ipv4Addr;
 
 use crate::time::{Duration, Instant};
@@ -153,7 +154,8 @@ pub struct NeighborCache<A, const N: usize> {
     calm: bool,
 }
 
-/// The ARP cache: the neighbour table keyed by IPv4 addresses.
+/// The ARP cache: the neighbour table keyed by IPv4 addresses (feature `proto-ipv4`).
+#[cfg(feature = "proto-ipv4")]
 pub type ArpCache<const N: usize> = NeighborCache<Ipv4Addr, N>;
 
 impl<A: Copy + Eq, const N: usize> Default for NeighborCache<A, N> {
@@ -254,6 +256,7 @@ impl<A: Copy + Eq, const N: usize> NeighborCache<A, N> {
     /// [`NeighborCache::lookup_hinted`] for the common case: `ip` is in slot `idx`, resolved
     /// and fresh at `now`. Marks it used and returns its address; `None` (changing
     /// nothing) in every other case.
+    #[cfg(feature = "proto-ipv4")]
     #[inline]
     pub(crate) fn fresh_at(&mut self, now: Instant, ip: A, idx: usize) -> Option<EthernetAddress> {
         match self.entries.get_mut(idx) {
@@ -380,6 +383,7 @@ impl<A: Copy + Eq, const N: usize> NeighborCache<A, N> {
 
     /// Adds or updates `ip` at `mac`, fresh for `ttl`. Returns false when there was no
     /// room.
+    #[cfg(any(test, feature = "proto-ipv4"))]
     pub(crate) fn insert(
         &mut self,
         now: Instant,

@@ -5,7 +5,14 @@
 //! second close, or any use after close, does not compile. Dropping a handle closes it:
 //! the drop marks a flag in the storage that the next `poll` acts on.
 
-use core::net::{Ipv4Addr, SocketAddr};
+use core::net::{IpAddr, SocketAddr};
+
+/// The local address a listener shows in the socket listing (it takes either family the
+/// build carries): 0.0.0.0, or :: in an IPv6-only build.
+#[cfg(feature = "proto-ipv4")]
+const LISTEN_ADDR: IpAddr = IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED);
+#[cfg(not(feature = "proto-ipv4"))]
+const LISTEN_ADDR: IpAddr = IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED);
 
 use crate::tcp::Endpoint;
 use core::sync::atomic::Ordering;
@@ -272,6 +279,7 @@ impl<'a> SocketSet<'a> {
             return Err(Error::InvalidInput);
         }
         match remote.ip() {
+            #[cfg(feature = "proto-ipv4")]
             core::net::IpAddr::V4(rip) => {
                 if rip.is_unspecified() || rip.is_broadcast() || rip.is_multicast() {
                     return Err(Error::InvalidInput);
@@ -289,8 +297,8 @@ impl<'a> SocketSet<'a> {
                 let src = self.local_ip6.for_peer(rip).ok_or(Error::NotConnected)?;
                 Ok(Endpoint::v6(src, 0))
             }
-            #[cfg(not(feature = "proto-ipv6"))]
-            core::net::IpAddr::V6(_) => Err(Error::InvalidInput),
+            #[allow(unreachable_patterns)]
+            _ => Err(Error::InvalidInput),
         }
     }
 
@@ -364,7 +372,7 @@ impl<'a> SocketSet<'a> {
             .map(|(i, l)| super::SocketInfo {
                 slot: i,
                 listener: true,
-                local: SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), l.port),
+                local: SocketAddr::new(LISTEN_ADDR, l.port),
                 remote: None,
                 state: State::Listen,
                 flags: super::SocketFlags::LISTENING,

@@ -175,6 +175,9 @@ pub struct SocketSet<'a> {
     /// Protocol settings.
     pub(crate) cfg: TcpConfig,
     pub(crate) secrets: Secrets,
+    /// The interface's IPv4 address, the source of new IPv4 connections; the stack
+    /// keeps it current.
+    #[cfg(feature = "proto-ipv4")]
     pub(crate) local_ip: core::net::Ipv4Addr,
     /// Our usable IPv6 addresses for new connections (RFC 6724 source selection, the
     /// simple host cases): a link-local and a global one; the stack keeps them current.
@@ -210,6 +213,7 @@ pub struct SocketSet<'a> {
 /// bucket.
 #[inline]
 fn addr_word(e: &Endpoint, k: (u64, u64)) -> u32 {
+    #[cfg(feature = "proto-ipv4")]
     if let Some(a) = e.ipv4() {
         return u32::from(a);
     }
@@ -247,13 +251,7 @@ impl Ipv6Sources {
 }
 
 impl<'a> SocketSet<'a> {
-    pub(crate) fn new(
-        p: Parts<'a>,
-        cfg: TcpConfig,
-        secrets: Secrets,
-        local_ip: core::net::Ipv4Addr,
-        mtu: usize,
-    ) -> Self {
+    pub(crate) fn new(p: Parts<'a>, cfg: TcpConfig, secrets: Secrets, mtu: usize) -> Self {
         let n = p
             .slots
             .len()
@@ -319,7 +317,8 @@ impl<'a> SocketSet<'a> {
             ev_head: NONE,
             cfg,
             secrets,
-            local_ip,
+            #[cfg(feature = "proto-ipv4")]
+            local_ip: core::net::Ipv4Addr::UNSPECIFIED,
             #[cfg(feature = "proto-ipv6")]
             local_ip6: Ipv6Sources::default(),
             mtu,

@@ -1,13 +1,17 @@
 //! Renumbering: the interface address and gateway changed after `Stack::new`, and the
 //! queue of address events users poll.
 
+#[cfg(feature = "proto-ipv4")]
 use core::net::Ipv4Addr;
 
 use super::Stack;
+#[cfg(feature = "proto-ipv4")]
 use crate::Error;
 #[cfg(feature = "proto-ipv6")]
 use crate::log::net_log;
+#[cfg(feature = "proto-ipv4")]
 use crate::tcp::State;
+#[cfg(feature = "proto-ipv4")]
 use crate::wire::ipv4::Ipv4Cidr;
 
 /// Address events kept for [`Stack::take_address_event`]; older ones are dropped first.
@@ -16,7 +20,9 @@ const EVENTS: usize = 4;
 /// A change of the interface's address, for [`Stack::take_address_event`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AddressEvent {
-    /// The address (or prefix) changed; `0.0.0.0/0` means none.
+    /// The IPv4 address (or prefix) changed; `0.0.0.0/0` means none (feature
+    /// `proto-ipv4`).
+    #[cfg(feature = "proto-ipv4")]
     Changed {
         /// The address before.
         old: Ipv4Cidr,
@@ -46,7 +52,9 @@ impl<'a> Stack<'a> {
     /// and announces itself). Connections whose local address is not the new one are
     /// aborted at once, without a reset (the old address is no longer ours to send
     /// from): their handles report [`Error::ConnectionAborted`], as after
-    /// `TcpStream::abort`. Listeners stay; they accept on the new address.
+    /// `TcpStream::abort`. Listeners stay; they accept on the new address. Feature
+    /// `proto-ipv4`.
+    #[cfg(feature = "proto-ipv4")]
     pub fn set_ipv4(&mut self, addr: Ipv4Cidr) {
         let now = self.sockets.now;
         let mut c = *self.iface.config();
@@ -81,7 +89,8 @@ impl<'a> Stack<'a> {
     }
 
     /// Changes (or removes) the default gateway. Connections are not touched: their
-    /// next segment goes to the new next hop.
+    /// next segment goes to the new next hop. Feature `proto-ipv4`.
+    #[cfg(feature = "proto-ipv4")]
     pub fn set_gateway(&mut self, gateway: Option<Ipv4Addr>) {
         let mut c = *self.iface.config();
         c.gateway = gateway;

@@ -6,23 +6,28 @@
 //! returns when it must next run. Between polls, the application uses its handles through
 //! the [`SocketSet`] the stack derefs to.
 
+#[cfg(feature = "proto-ipv4")]
 use core::net::Ipv4Addr;
 use core::ops::{Deref, DerefMut};
 
 use crate::buf::SendBuf;
 use crate::drivers::{Device, DeviceCaps, RxToken, TxToken};
-use crate::ip::{
-    IcmpError, IcmpErrorKind, IfaceConfig, Interface, IpStats, NeighborStatus, Received,
-};
+#[cfg(feature = "proto-ipv4")]
+use crate::ip::{IcmpError, IcmpErrorKind};
+use crate::ip::{IfaceConfig, Interface, IpStats, NeighborStatus, Received};
 use crate::log::net_log;
 use crate::socket::{SocketSet, Storage};
+#[cfg(feature = "proto-ipv4")]
 use crate::tcp::icmp::{QuotedTcp, on_icmp_error};
 use crate::tcp::isn::Secrets;
 use crate::tcp::listen::{self, ListenDecision, Listener};
 use crate::tcp::{Ctx, Endpoint, SegmentIn, TcpConfig, TcpStats, Transmit, ack_may_wait};
 use crate::time::Instant;
-use crate::wire::checksum::{Checksum, pseudo_header};
+use crate::wire::checksum::Checksum;
+#[cfg(feature = "proto-ipv4")]
+use crate::wire::checksum::pseudo_header;
 use crate::wire::ethernet::EthernetAddress;
+#[cfg(feature = "proto-ipv4")]
 use crate::wire::ipv4::{IpProtocol, Ipv4Cidr};
 use crate::wire::tcp::{TcpFlags, TcpPacket, TcpRepr, set_checksum};
 
@@ -69,9 +74,28 @@ impl Config {
     /// let cfg = Config::new("02:00:00:00:00:01".parse().unwrap(), "10.7.0.2/24".parse().unwrap(), seed);
     /// assert_eq!(cfg.mtu, 1500);
     /// ```
+    ///
+    /// Feature `proto-ipv4`; an IPv6-only host starts from [`Config::from_mac`].
+    #[cfg(feature = "proto-ipv4")]
     pub fn new(mac: EthernetAddress, addr: Ipv4Cidr, seed: [u8; 16]) -> Self {
         Config {
             iface: IfaceConfig::new(mac, addr),
+            ..Config::from_mac(mac, seed)
+        }
+    }
+
+    /// Defaults for an interface with this MAC and no IPv4 address
+    /// ([`IfaceConfig::from_mac`]: IPv6 by link-local and SLAAC addresses, with
+    /// `proto-ipv6`), and the stack's secret `seed`. In every build.
+    ///
+    /// ```
+    /// use tidytcp::stack::Config;
+    /// let cfg = Config::from_mac("02:00:00:00:00:01".parse().unwrap(), [0x5a; 16]);
+    /// assert_eq!(cfg.mtu, 1500);
+    /// ```
+    pub fn from_mac(mac: EthernetAddress, seed: [u8; 16]) -> Self {
+        Config {
+            iface: IfaceConfig::from_mac(mac),
             tcp: TcpConfig::default(),
             seed,
             mtu: 1500,
@@ -88,7 +112,7 @@ impl Config {
     /// let b = Config::with_os_seed(mac, "10.7.0.2/24".parse().unwrap()).unwrap();
     /// assert_ne!(a.seed, b.seed);
     /// ```
-    #[cfg(feature = "std")]
+    #[cfg(all(feature = "std", feature = "proto-ipv4"))]
     pub fn with_os_seed(mac: EthernetAddress, addr: Ipv4Cidr) -> std::io::Result<Self> {
         use std::io::Read;
         let mut seed = [0; 16];
@@ -208,13 +232,12 @@ impl<'a> Stack<'a> {
     pub fn new<S: Storage>(config: Config, storage: &'a mut S) -> Self {
         let secrets = Secrets::new(config.seed);
         let mtu = config.mtu.clamp(68, 9000);
-        let sockets = SocketSet::new(
-            storage.parts(),
-            config.tcp,
-            secrets,
-            config.iface.addr.address(),
-            mtu,
-        );
+        #[cfg_attr(not(feature = "proto-ipv4"), allow(unused_mut))]
+        let mut sockets = SocketSet::new(storage.parts(), config.tcp, secrets, mtu);
+        #[cfg(feature = "proto-ipv4")]
+        {
+            sockets.local_ip = config.iface.addr.address();
+        }
         #[cfg_attr(not(feature = "proto-ipv6"), allow(unused_mut))]
         let mut iface = Interface::new(config.iface);
         #[cfg(feature = "proto-ipv6")]
@@ -307,12 +330,15 @@ impl<'a> Stack<'a> {
         let link = device.link_up();
         if link && !self.up {
             // First poll, or the link came back: announce the address (gratuitous ARP).
+            #[cfg(feature = "proto-ipv4")]
             net_log!(
                 info,
                 "link up: {} at {}",
                 self.iface.config().addr,
                 self.iface.mac()
             );
+            #[cfg(not(feature = "proto-ipv4"))]
+            net_log!(info, "link up at {}", self.iface.mac());
             self.iface.up(now);
         } else if !link && self.up {
             net_log!(info, "link down");
@@ -414,7 +440,9 @@ impl<'a> Stack<'a> {
                     let _ = iface.emit_reply(&r, b);
                 });
             }
+            #[cfg(feature = "proto-ipv4")]
             Received::Tcp { src, dst, payload } => self.tcp_input(now, src, dst, payload, tx, caps),
+            #[cfg(feature = "proto-ipv4")]
             Received::IcmpError(e) => self.icmp_error(now, &e),
             #[cfg(feature = "proto-ipv6")]
             Received::Tcp6 {
@@ -425,7 +453,7 @@ impl<'a> Stack<'a> {
             } => self.tcp6_input(now, src_mac, src, dst, payload, tx, caps),
             #[cfg(feature = "proto-ipv6")]
             Received::Icmp6Error(e) => self.icmp6_error(now, &e),
-            #[cfg(any(feature = "dhcpv4", feature = "dns"))]
+            #[cfg(all(feature = "proto-ipv4", any(feature = "dhcpv4", feature = "dns")))]
             Received::Udp {
                 src_mac,
                 src,
@@ -437,6 +465,7 @@ impl<'a> Stack<'a> {
     }
 
     /// A TCP segment over IPv4 for us: the pseudo-header, then [`Stack::tcp_segment`].
+    #[cfg(feature = "proto-ipv4")]
     #[inline]
     fn tcp_input<T: TxToken>(
         &mut self,
@@ -629,6 +658,7 @@ impl<'a> Stack<'a> {
 
     /// ICMP errors about our TCP segments: the connection the quoted header names, if
     /// any, takes it (`tcp::icmp`).
+    #[cfg(feature = "proto-ipv4")]
     fn icmp_error(&mut self, now: Instant, e: &IcmpError) {
         if e.protocol != IpProtocol::Tcp {
             return;
@@ -845,6 +875,7 @@ fn lookup(
     now: Instant,
     remote: &Endpoint,
 ) -> Result<EthernetAddress, NeighborStatus> {
+    #[cfg(feature = "proto-ipv4")]
     if let Some(ip) = remote.ipv4() {
         return iface.lookup(now, ip);
     }
@@ -857,6 +888,7 @@ fn lookup(
 
 /// Queues `token` until the link-layer address of `remote`'s next hop is known.
 fn wait_for(iface: &mut Interface, now: Instant, remote: &Endpoint, token: u32) {
+    #[cfg(feature = "proto-ipv4")]
     if let Some(ip) = remote.ipv4() {
         iface.wait_for(now, ip, token);
     }
@@ -869,13 +901,13 @@ fn wait_for(iface: &mut Interface, now: Instant, remote: &Endpoint, token: u32) 
 /// TCP's advice that `remote` answers (RFC 4861 §7.3.1, and ARP's equivalent).
 #[inline]
 fn confirm_reachable(iface: &mut Interface, now: Instant, remote: &Endpoint) {
+    #[cfg(feature = "proto-ipv4")]
     if let Some(ip) = remote.ipv4() {
         iface.confirm_reachable(now, ip);
-    } else {
-        #[cfg(feature = "proto-ipv6")]
-        if let Some(ip) = remote.ipv6() {
-            iface.confirm_reachable6(now, ip);
-        }
+    }
+    #[cfg(feature = "proto-ipv6")]
+    if let Some(ip) = remote.ipv6() {
+        iface.confirm_reachable6(now, ip);
     }
 }
 
@@ -883,11 +915,12 @@ fn confirm_reachable(iface: &mut Interface, now: Instant, remote: &Endpoint) {
 #[inline]
 fn frame_len(remote: &Endpoint, tcp_len: usize) -> usize {
     match remote.is_ipv4() {
+        #[cfg(feature = "proto-ipv4")]
         true => crate::ip::ipv4_frame_len(tcp_len),
         #[cfg(feature = "proto-ipv6")]
         false => crate::ip::ipv6_frame_len(tcp_len),
-        #[cfg(not(feature = "proto-ipv6"))]
-        false => 0,
+        #[allow(unreachable_patterns)]
+        _ => 0,
     }
 }
 
@@ -901,6 +934,7 @@ fn emit_ip(
     (local, remote): (&Endpoint, &Endpoint),
     len: usize,
 ) -> Option<(usize, Checksum)> {
+    #[cfg(feature = "proto-ipv4")]
     if let (Some(src), Some(dst)) = (local.ipv4(), remote.ipv4()) {
         let at = iface.emit_ipv4(b, mac, dst, IpProtocol::Tcp, len).ok()?;
         return Some((at, pseudo_header(src, dst, 6, len as u16)));

@@ -4,14 +4,18 @@
 //! IPv4-mapped form (`::ffff:a.b.c.d`, RFC 4291 §2.5.5.2), which never appears as the
 //! source or destination of an IPv6 packet on the wire (the interface drops those), so
 //! the two families cannot alias. Without the feature it holds four bytes, and an
-//! IPv4-only build keeps the 6-byte endpoint of `SocketAddrV4`.
+//! IPv4-only build keeps the 6-byte endpoint of `SocketAddrV4`. An IPv6-only build
+//! (`proto-ipv6` without `proto-ipv4`) has no IPv4 endpoints: [`Endpoint::v4`] and the
+//! conversions from `SocketAddrV4` are absent, and [`Endpoint::is_ipv4`] is always false.
 //!
 //! IPv4 stays the cheap case: building one is a copy into a fixed prefix, and the bytes
 //! the keyed hashes (ISN, timestamps offset, cookies, the table) take for an IPv4 pair are
 //! the same 12 as before IPv6 existed.
 
 use core::fmt;
-use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use core::net::{IpAddr, SocketAddr};
+#[cfg(feature = "proto-ipv4")]
+use core::net::{Ipv4Addr, SocketAddrV4};
 #[cfg(feature = "proto-ipv6")]
 use core::net::{Ipv6Addr, SocketAddrV6};
 
@@ -22,13 +26,13 @@ const ADDR_LEN: usize = 16;
 const ADDR_LEN: usize = 4;
 
 /// The first twelve bytes of an IPv4-mapped IPv6 address.
-#[cfg(feature = "proto-ipv6")]
+#[cfg(all(feature = "proto-ipv4", feature = "proto-ipv6"))]
 const V4_MAPPED: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
-/// An IP address and a TCP port: one side of a connection. IPv4 always; IPv6 with the
-/// `proto-ipv6` feature. Converts from `SocketAddrV4` (and `SocketAddrV6` with IPv6) and
-/// to `core::net::SocketAddr`; compares equal to a `SocketAddrV4` with the same address
-/// and port.
+/// An IP address and a TCP port: one side of a connection. IPv4 with the `proto-ipv4`
+/// feature, IPv6 with `proto-ipv6`. Converts from `SocketAddrV4` (with IPv4) and
+/// `SocketAddrV6` (with IPv6) and to `core::net::SocketAddr`; compares equal to a
+/// `SocketAddrV4` with the same address and port.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Endpoint {
     addr: [u8; ADDR_LEN],
@@ -36,7 +40,8 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// An IPv4 endpoint.
+    /// An IPv4 endpoint (feature `proto-ipv4`).
+    #[cfg(feature = "proto-ipv4")]
     #[inline]
     pub const fn v4(ip: Ipv4Addr, port: u16) -> Self {
         let o = ip.octets();
@@ -63,15 +68,16 @@ impl Endpoint {
         }
     }
 
-    /// The endpoint `addr` names, if this build carries its family (IPv6 needs
-    /// `proto-ipv6`).
+    /// The endpoint `addr` names, if this build carries its family (IPv4 needs
+    /// `proto-ipv4`, IPv6 `proto-ipv6`).
     pub fn from_socket_addr(addr: SocketAddr) -> Option<Self> {
         match addr {
+            #[cfg(feature = "proto-ipv4")]
             SocketAddr::V4(a) => Some(Self::from(a)),
             #[cfg(feature = "proto-ipv6")]
             SocketAddr::V6(a) => Some(Self::from(a)),
-            #[cfg(not(feature = "proto-ipv6"))]
-            SocketAddr::V6(_) => None,
+            #[allow(unreachable_patterns)]
+            _ => None,
         }
     }
 
@@ -90,7 +96,8 @@ impl Endpoint {
         }
     }
 
-    /// An IPv4 endpoint's address.
+    /// An IPv4 endpoint's address (feature `proto-ipv4`).
+    #[cfg(feature = "proto-ipv4")]
     #[inline]
     pub fn ipv4(&self) -> Option<Ipv4Addr> {
         #[cfg(feature = "proto-ipv6")]
@@ -111,24 +118,28 @@ impl Endpoint {
         }
     }
 
-    /// The endpoint is an IPv4 one.
+    /// The endpoint is an IPv4 one (always false in an IPv6-only build, always true in
+    /// an IPv4-only one).
     #[inline]
     pub fn is_ipv4(&self) -> bool {
-        #[cfg(feature = "proto-ipv6")]
+        #[cfg(all(feature = "proto-ipv4", feature = "proto-ipv6"))]
         return self.addr[..12] == V4_MAPPED;
         #[cfg(not(feature = "proto-ipv6"))]
         return true;
+        #[cfg(not(feature = "proto-ipv4"))]
+        return false;
     }
 
     /// The address.
     pub fn ip(&self) -> IpAddr {
-        match self.ipv4() {
-            Some(a) => IpAddr::V4(a),
-            #[cfg(feature = "proto-ipv6")]
-            None => IpAddr::V6(Ipv6Addr::from(self.addr)),
-            #[cfg(not(feature = "proto-ipv6"))]
-            None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        #[cfg(feature = "proto-ipv4")]
+        if let Some(a) = self.ipv4() {
+            return IpAddr::V4(a);
         }
+        #[cfg(feature = "proto-ipv6")]
+        return IpAddr::V6(Ipv6Addr::from(self.addr));
+        #[cfg(not(feature = "proto-ipv6"))]
+        return IpAddr::V4(Ipv4Addr::UNSPECIFIED);
     }
 
     /// The address bytes as the wire carries them: 4 for IPv4, 16 for IPv6.
@@ -156,10 +167,14 @@ impl Endpoint {
         if !self.is_ipv4() {
             return Endpoint::v6(Ipv6Addr::UNSPECIFIED, port);
         }
-        Endpoint::v4(Ipv4Addr::UNSPECIFIED, port)
+        #[cfg(feature = "proto-ipv4")]
+        return Endpoint::v4(Ipv4Addr::UNSPECIFIED, port);
+        #[cfg(not(feature = "proto-ipv4"))]
+        return Endpoint::v6(Ipv6Addr::UNSPECIFIED, port);
     }
 }
 
+#[cfg(feature = "proto-ipv4")]
 impl From<SocketAddrV4> for Endpoint {
     #[inline]
     fn from(a: SocketAddrV4) -> Self {
@@ -182,6 +197,7 @@ impl From<Endpoint> for SocketAddr {
     }
 }
 
+#[cfg(feature = "proto-ipv4")]
 impl PartialEq<SocketAddrV4> for Endpoint {
     fn eq(&self, other: &SocketAddrV4) -> bool {
         *self == Endpoint::from(*other)
@@ -210,6 +226,7 @@ impl fmt::Debug for Endpoint {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "proto-ipv4")]
     #[test]
     fn ipv4_round_trips_and_compares_with_socket_addr_v4() {
         let a = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
@@ -221,7 +238,7 @@ mod tests {
         assert_eq!(e.ip_tcp_headers(), 40);
     }
 
-    #[cfg(feature = "proto-ipv6")]
+    #[cfg(all(feature = "proto-ipv4", feature = "proto-ipv6"))]
     #[test]
     fn ipv6_is_its_own_family() {
         let ip: Ipv6Addr = "fe80::1".parse().unwrap();

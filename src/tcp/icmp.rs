@@ -6,6 +6,7 @@
 //! [`on_icmp_error`].
 
 use super::Endpoint;
+#[cfg(feature = "proto-ipv4")]
 use core::net::Ipv4Addr;
 
 use super::conn::{Connection, Ctx};
@@ -35,7 +36,8 @@ impl QuotedTcp {
     }
 
     /// Our end and the peer's end of the quoted segment, which went from `src` (us) to
-    /// `dst`.
+    /// `dst` (feature `proto-ipv4`).
+    #[cfg(feature = "proto-ipv4")]
     pub fn ends(&self, src: Ipv4Addr, dst: Ipv4Addr) -> (Endpoint, Endpoint) {
         (
             Endpoint::v4(src, self.src_port),

@@ -13,7 +13,8 @@ pub mod dhcpv4;
 #[cfg(feature = "dns")]
 pub mod dns;
 pub mod ethernet;
-#[cfg(feature = "proto-ipv4")]
+// In every build: its `DstUnreachableCode` is how TCP hears unreachable errors of both
+// families (`tcp::icmp`).
 pub mod icmpv4;
 #[cfg(feature = "proto-ipv6")]
 pub mod icmpv6;

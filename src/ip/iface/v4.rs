@@ -687,9 +687,9 @@ fn ipv4_drop_reason(e: WireError, buf: &[u8]) -> DropReason {
 mod tests {
     use super::*;
     use crate::ip::{ArpConfig, IpStats, NeighborState};
-    use crate::wire::ethernet::EthernetFrame;
     use crate::time::Duration;
     use crate::wire::checksum::checksum;
+    use crate::wire::ethernet::EthernetFrame;
     use crate::wire::icmpv4::{Icmpv4Packet, QuotedIpv4, vectors};
     use proptest::prelude::*;
     use std::vec::Vec;

@@ -76,6 +76,7 @@ pub(crate) fn v6_frame_len(r: &Reply<'_>) -> usize {
             ip + ipv6::ROUTER_ALERT_HBH.len() + icmpv6::mldv2_report_len(*len)
         }
         Reply::Icmpv6Error { quote, .. } => ip + icmp + quote.len().min(icmpv6::MAX_QUOTE_LEN),
+        #[allow(unreachable_patterns)] // the IPv4 replies, with `proto-ipv4`
         _ => 0,
     }
 }
@@ -814,6 +815,7 @@ impl<const N: usize> Interface<N> {
                 self.write_icmpv6(buf, dst_mac, ip(src, dst, hl), &m)?;
                 bump(&mut self.stats.icmpv6_errors_sent);
             }
+            #[allow(unreachable_patterns)] // the IPv4 replies, with `proto-ipv4`
             _ => return Err(WireError::Unsupported),
         }
         Ok(())
