@@ -2,6 +2,10 @@
 //! addresses with DAD, one defends its address against the other's probe, and a test
 //! host (the link's other end, played here) resolves a stack with Neighbor Discovery,
 //! pings it, and sends it a packet with a bad extension header.
+//!
+//! Dual-stack in the default build; CI also runs it IPv6-only (`-p tidytcp
+//! --no-default-features --features std,proto-ipv6`), where the stacks have no IPv4 at
+//! all and the few IPv4 checks below are left out.
 #![cfg(feature = "proto-ipv6")]
 
 mod common;
@@ -31,6 +35,7 @@ fn config6(last: u8, static_addr: Option<&str>) -> tidytcp::stack::Config {
     c
 }
 
+#[allow(irrefutable_let_patterns)] // IPv6-only without dhcpv4: Ipv6 is the only event
 fn events(s: &mut Stack<'_>) -> Vec<SlaacEvent> {
     let mut v = Vec::new();
     while let Some(e) = s.take_address_event() {
@@ -336,6 +341,7 @@ fn a_syn_over_ipv6_to_a_closed_port_is_refused_with_a_reset() {
     assert_eq!(ack, SeqNum(1001));
 }
 
+#[cfg(feature = "proto-ipv4")]
 #[test]
 fn renumbering_ipv4_keeps_the_ipv6_addresses() {
     let mut sb = storage();
@@ -421,6 +427,15 @@ fn transfer6(dir: tidytcp::drivers::DirectionConfig, seed: u64, server: &str, by
         }
     }
     listener.close(&mut b);
+    #[cfg(not(feature = "proto-ipv4"))]
+    for s in [&a, &b] {
+        let ip = s.stats().ip;
+        assert_eq!(
+            (ip.arp_in, ip.ipv4_in),
+            (0, 0),
+            "IPv6-only: no ARP or IPv4 on the link"
+        );
+    }
     a.stats().tcp.retransmits + b.stats().tcp.retransmits
 }
 
@@ -531,11 +546,21 @@ fn an_advertised_link_mtu_caps_the_mss_of_ipv6_connections() {
     assert_eq!(payload_mss(c.connection(&a).unwrap(), 1400), 1400 - 60);
     // B heard A's SYN announce the smaller MSS.
     assert_eq!(payload_mss(s.connection(&b).unwrap(), 1400), 1400 - 60);
-    // An IPv4 connection from A still uses the interface's 1500.
+    #[cfg(feature = "proto-ipv4")]
+    ipv4_keeps_the_interface_mtu(&mut now, (&mut a, &mut b), &mut link);
+}
+
+/// An IPv4 connection from A still uses the interface's 1500.
+#[cfg(feature = "proto-ipv4")]
+fn ipv4_keeps_the_interface_mtu(
+    now: &mut Instant,
+    (a, b): (&mut Stack<'_>, &mut Stack<'_>),
+    link: &mut SimLink,
+) {
     let c4 = a.connect("10.0.0.2:5000".parse().unwrap()).unwrap();
-    let limit = now + Duration::from_secs(1);
-    while step(&mut now, &mut a, &mut b, &mut link, limit) {}
-    let conn4 = c4.connection(&a).unwrap();
+    let limit = *now + Duration::from_secs(1);
+    while step(now, a, b, link, limit) {}
+    let conn4 = c4.connection(a).unwrap();
     let ts = if conn4.options().1 { 12 } else { 0 };
     assert_eq!(conn4.mss() + ts, 1460);
 }

@@ -10,10 +10,18 @@ use tidytcp::{Duration, Error, Instant};
 pub const A_IP: [u8; 4] = [10, 0, 0, 1];
 pub const B_IP: [u8; 4] = [10, 0, 0, 2];
 
+/// Stack `last`: MAC 02:00:00:00:00:`last`, IPv4 address 10.0.0.`last`/24 (with
+/// `proto-ipv4`; an IPv6-only build has only its link-local address), seed `[last; 16]`.
 pub fn config(last: u8) -> Config {
     let mac = format!("02:00:00:00:00:{last:02x}").parse().unwrap();
-    let addr = format!("10.0.0.{last}/24").parse().unwrap();
-    Config::new(mac, addr, [last; 16])
+    #[cfg(feature = "proto-ipv4")]
+    return Config::new(
+        mac,
+        format!("10.0.0.{last}/24").parse().unwrap(),
+        [last; 16],
+    );
+    #[cfg(not(feature = "proto-ipv4"))]
+    return Config::from_mac(mac, [last; 16]);
 }
 
 pub fn storage() -> HeapStorage {
@@ -184,9 +192,14 @@ pub fn describe(frame: &[u8]) -> String {
     )
 }
 
+// The scripted peer speaks IPv4 (ARP, IPv4 frames).
+#[cfg(feature = "proto-ipv4")]
 pub mod conn;
+#[cfg(feature = "proto-ipv4")]
 pub mod data;
 pub mod frames;
 pub mod loopwire;
+#[cfg(feature = "proto-ipv4")]
 pub mod script;
+#[cfg(feature = "proto-ipv4")]
 pub mod udp;
