@@ -583,11 +583,11 @@ impl<'a> Stack<'a> {
         let Some((c, mut rxb, mut txb, stats, cfg)) = set.parts(i) else {
             return;
         };
-        let (local, remote) = (c.local(), c.remote());
         let had_ooo = rxb.has_ooo();
         let mut ctx = Ctx { now, cfg, stats };
         let una = c.snd_una();
         let reply = c.input(&mut ctx, &seg, &mut rxb, &mut txb);
+        let (local, remote) = (c.local(), c.remote());
         if c.snd_una() != una {
             // The peer acknowledged new data: its link-layer address works.
             confirm_reachable(&mut self.iface, now, &remote);
@@ -834,6 +834,10 @@ impl<'a> Stack<'a> {
         repr: &TcpRepr,
         reply_mac: Option<EthernetAddress>,
     ) -> bool {
+        // Only IPv6 passes one (the frame's source, for a peer not yet in the neighbour
+        // cache); an IPv4-only build drops the branch.
+        #[cfg(not(feature = "proto-ipv6"))]
+        let reply_mac = reply_mac.and(None);
         let mac = match (lookup(&mut self.iface, now, &remote), reply_mac) {
             (Ok(mac), _) | (Err(_), Some(mac)) => mac,
             (Err(_), None) => {

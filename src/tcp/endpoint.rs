@@ -21,9 +21,9 @@ use core::net::{Ipv6Addr, SocketAddrV6};
 
 /// Bytes of address an endpoint stores.
 #[cfg(feature = "proto-ipv6")]
-const ADDR_LEN: usize = 16;
+pub(crate) const ADDR_LEN: usize = 16;
 #[cfg(not(feature = "proto-ipv6"))]
-const ADDR_LEN: usize = 4;
+pub(crate) const ADDR_LEN: usize = 4;
 
 /// The first twelve bytes of an IPv4-mapped IPv6 address.
 #[cfg(all(feature = "proto-ipv4", feature = "proto-ipv6"))]

@@ -87,7 +87,7 @@ fn sip_round(v: &mut [u64; 4]) {
 /// bytes then its port: 12 bytes for IPv4, 36 for IPv6.
 #[derive(Clone, Copy, Debug)]
 pub struct TupleBytes {
-    buf: [u8; 36],
+    buf: [u8; TUPLE_MAX],
     len: usize,
 }
 
@@ -98,8 +98,12 @@ impl TupleBytes {
     }
 }
 
+/// The longest [`TupleBytes`] of this build: 12 bytes when it carries IPv4 only (an
+/// IPv4-only build hashes no more than it did before IPv6), 36 with IPv6.
+pub(crate) const TUPLE_MAX: usize = 2 * (super::endpoint::ADDR_LEN + 2);
+
 /// Appends an endpoint's address and port to `b` at `at`; returns the new end.
-fn put(b: &mut [u8; 36], at: usize, e: &Endpoint) -> usize {
+fn put(b: &mut [u8; TUPLE_MAX], at: usize, e: &Endpoint) -> usize {
     let a = e.addr_bytes();
     let end = at + a.len() + 2;
     if let Some(d) = b.get_mut(at..end) {
@@ -111,7 +115,7 @@ fn put(b: &mut [u8; 36], at: usize, e: &Endpoint) -> usize {
 
 /// The encoding of a connection's four-tuple, local side first (see [`TupleBytes`]).
 pub fn tuple_bytes(local: Endpoint, remote: Endpoint) -> TupleBytes {
-    let mut buf = [0u8; 36];
+    let mut buf = [0u8; TUPLE_MAX];
     let at = put(&mut buf, 0, &local);
     let len = put(&mut buf, at, &remote);
     TupleBytes { buf, len }
@@ -164,9 +168,9 @@ impl Secrets {
     /// RFC 6056 §3.3.3 (Algorithm 3): the per-destination offset into the ephemeral range.
     /// `local` is our address (its port is not used).
     pub fn port_offset(&self, local: Endpoint, remote: Endpoint) -> u32 {
-        let mut b = [0u8; 34];
+        let mut b = [0u8; TUPLE_MAX - 2];
         let l = local.addr_bytes();
-        let mut t = [0u8; 36];
+        let mut t = [0u8; TUPLE_MAX];
         let n = put(&mut t, 0, &remote);
         let total = l.len() + n;
         b[..l.len()].copy_from_slice(l);
@@ -179,7 +183,7 @@ impl Secrets {
     pub fn ts_offset(&self, local: Endpoint, remote: Endpoint) -> u32 {
         let t = tuple_bytes(local, remote);
         let n = t.len;
-        let mut b = [0u8; 37];
+        let mut b = [0u8; TUPLE_MAX + 1];
         b[..n].copy_from_slice(t.as_slice());
         b[n] = 0x75;
         self.cookie.hash(&b[..=n]) as u32

@@ -34,7 +34,7 @@ fn mac(
 ) -> u32 {
     let tuple = tuple_bytes(local, remote);
     let n = tuple.as_slice().len();
-    let mut b = [0u8; 45];
+    let mut b = [0u8; super::isn::TUPLE_MAX + 9];
     b[..n].copy_from_slice(tuple.as_slice());
     b[n..n + 4].copy_from_slice(&t.to_le_bytes());
     b[n + 4..n + 8].copy_from_slice(&peer_isn.0.to_le_bytes());

@@ -10,6 +10,7 @@
 
 use core::ptr::{addr_of, addr_of_mut};
 
+#[cfg(feature = "proto-ipv4")]
 use core::net::Ipv4Addr;
 use cortex_m_rt::entry;
 use panic_halt as _;
@@ -18,6 +19,7 @@ use tidytcp::drivers::{Device, DeviceCaps, RxToken, TxToken};
 use tidytcp::socket::{SocketStorage, TcpStream};
 use tidytcp::stack::{Config, Stack};
 use tidytcp::wire::ethernet::EthernetAddress;
+#[cfg(feature = "proto-ipv4")]
 use tidytcp::wire::ipv4::Ipv4Cidr;
 use tidytcp::{Error, Instant};
 
@@ -108,11 +110,12 @@ fn main() -> ! {
         rx: [0; FRAME],
         tx: [0; FRAME],
     });
-    let cfg = Config::new(
-        EthernetAddress([0x02, 0, 0, 0, 0, 0x01]),
-        Ipv4Cidr::new(Ipv4Addr::new(192, 168, 69, 2), 24),
-        [0x5a; 16],
-    );
+    let mac = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
+    #[cfg(feature = "proto-ipv4")]
+    let cfg = Config::new(mac, Ipv4Cidr::new(Ipv4Addr::new(192, 168, 69, 2), 24), [0x5a; 16]);
+    // IPv6-only: the link-local address from the MAC, and SLAAC.
+    #[cfg(not(feature = "proto-ipv4"))]
+    let cfg = Config::from_mac(mac, [0x5a; 16]);
     let mut stack = Stack::new(cfg, storage);
     let listener = stack.listen(7, CONNS).unwrap();
     let mut conns: [Option<TcpStream<'_>>; CONNS] = [const { None }; CONNS];
