@@ -981,7 +981,9 @@ mod tests {
     use std::vec::Vec;
 
     use crate::drivers::{Device, RxToken, TxToken};
+    #[cfg(feature = "proto-ipv4")]
     use crate::socket::HeapStorage;
+    #[cfg(feature = "proto-ipv4")]
     use crate::stack::{Config, Stack};
 
     const BUS: u32 = 0x4000_0000;
@@ -1585,6 +1587,7 @@ mod tests {
         assert_eq!(fake.sent.borrow().len(), 2);
     }
 
+    #[cfg(feature = "proto-ipv4")]
     #[test]
     fn a_stack_answers_ping_through_the_driver() {
         let mem = Box::new(EmacStorage::<8, 4>::new());

@@ -155,7 +155,7 @@ pub struct NeighborCache<A, const N: usize> {
 }
 
 /// The ARP cache: the neighbour table keyed by IPv4 addresses (feature `proto-ipv4`).
-#[cfg(feature = "proto-ipv4")]
+#[cfg(any(test, feature = "proto-ipv4"))]
 pub type ArpCache<const N: usize> = NeighborCache<Ipv4Addr, N>;
 
 impl<A: Copy + Eq, const N: usize> Default for NeighborCache<A, N> {

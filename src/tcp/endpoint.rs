@@ -222,7 +222,7 @@ impl fmt::Debug for Endpoint {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "proto-ipv4"))]
 mod tests {
     use super::*;
 

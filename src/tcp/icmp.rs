@@ -82,7 +82,8 @@ pub fn on_icmp_error(
     }
 }
 
-#[cfg(test)]
+// The tests address their connections over IPv4 (the default build runs them).
+#[cfg(all(test, feature = "proto-ipv4"))]
 mod tests {
     use super::*;
     use crate::error::Error;

@@ -1008,7 +1008,8 @@ impl Connection {
     }
 }
 
-#[cfg(test)]
+// The tests address their connections over IPv4 (the default build runs them).
+#[cfg(all(test, feature = "proto-ipv4"))]
 mod tests {
     //! Header prediction against the full path: the same segments, from the same states,
     //! must leave the same connection, buffers and counters.

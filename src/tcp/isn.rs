@@ -190,7 +190,8 @@ impl Secrets {
     }
 }
 
-#[cfg(test)]
+// The tests address their connections over IPv4 (the default build runs them).
+#[cfg(all(test, feature = "proto-ipv4"))]
 mod tests {
     use super::*;
     use core::net::Ipv4Addr;

@@ -244,7 +244,8 @@ pub fn reopen_time_wait(c: &mut Connection, syn: &TcpRepr, listening: bool) -> b
     reopen
 }
 
-#[cfg(test)]
+// The tests address their connections over IPv4 (the default build runs them).
+#[cfg(all(test, feature = "proto-ipv4"))]
 mod tests {
     use super::*;
     use crate::tcp::State;

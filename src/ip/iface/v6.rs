@@ -929,8 +929,11 @@ mod tests {
 
     /// An interface whose link-local address passed DAD (IPv4's announcements off).
     fn iface() -> Interface<4> {
-        let mut c = IfaceConfig::new(OUR_MAC, "10.7.0.2/24".parse().unwrap());
-        c.arp.announcements = 0;
+        let mut c = IfaceConfig::from_mac(OUR_MAC);
+        #[cfg(feature = "proto-ipv4")]
+        {
+            c.arp.announcements = 0;
+        }
         c.ipv6.slaac.router_solicitations = 0;
         let mut i = Interface::new(c);
         i.up(t(0));
