@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What each cargo feature costs on a Cortex-M4F (thumbv7em-none-eabihf): flash and RAM of
 # `examples/firmware-echo` (opt-level s, LTO), and the sizes of one connection's
-# `socket::Slot` and of the `Stack`, for the minimal feature set plus one feature at a
-# time, and for the default protocol set. Prints a Markdown table (BENCHMARKS.md, "What
+# `socket::Slot` and of the `Stack`, for the minimal feature set (IPv4 only, NewReno)
+# plus one feature at a time, for the two families (dual stack, IPv6 only), and for the
+# default protocol set over each family. Prints a Markdown table (BENCHMARKS.md, "What
 # each feature costs").
 #
 # Usage: scripts/feature-cost.sh   (from anywhere; needs the thumbv7em-none-eabihf target
@@ -45,7 +46,8 @@ EOF
 
 firmware() { # comma-separated tidytcp features -> "flash ram"
     local feats=()
-    [ -n "$1" ] && feats=(--features "$(quote "$1" tidytcp/ '')")
+    # proto-ipv4 is the firmware's own feature too: with it, it configures an IPv4 address.
+    [ -n "$1" ] && feats=(--features "$(quote "$1" tidytcp/ '' | sed 's|tidytcp/proto-ipv4|proto-ipv4|')")
     (cd "$fw" && cargo build -q --release --no-default-features "${feats[@]}")
     arm-none-eabi-size -A "$elf" | awk '
         $1 == ".text" || $1 == ".rodata" { flash += $2 }
@@ -53,21 +55,27 @@ firmware() { # comma-separated tidytcp features -> "flash ram"
         END { print flash, ram }'
 }
 
+# Every row names its IP family: a build needs one (proto-ipv4, proto-ipv6, or both).
+v4=proto-ipv4
+dflt=cubic,bbr,sack,timestamps,window-scaling,syncookies
 rows=(
-    "minimal|"
-    "+ cubic|cubic"
-    "+ bbr|bbr"
-    "+ sack|sack"
-    "+ timestamps|timestamps"
-    "+ window-scaling|window-scaling"
-    "+ syncookies|syncookies"
-    "+ dhcpv4|dhcpv4"
-    "+ dns|dns"
-    "+ log|log"
-    "+ proto-ipv6|proto-ipv6"
-    "+ dhcpv4 + dns|dhcpv4,dns"
-    "default protocol set|cubic,bbr,sack,timestamps,window-scaling,syncookies"
-    "default protocol set + dhcpv4 + dns|cubic,bbr,sack,timestamps,window-scaling,syncookies,dhcpv4,dns"
+    "minimal (proto-ipv4)|$v4"
+    "+ cubic|$v4,cubic"
+    "+ bbr|$v4,bbr"
+    "+ sack|$v4,sack"
+    "+ timestamps|$v4,timestamps"
+    "+ window-scaling|$v4,window-scaling"
+    "+ syncookies|$v4,syncookies"
+    "+ dhcpv4|$v4,dhcpv4"
+    "+ dns|$v4,dns"
+    "+ log|$v4,log"
+    "+ proto-ipv6 (dual stack)|$v4,proto-ipv6"
+    "IPv6-only (proto-ipv6, no proto-ipv4)|proto-ipv6"
+    "+ dhcpv4 + dns|$v4,dhcpv4,dns"
+    "default protocol set (IPv4-only)|$v4,$dflt"
+    "default protocol set, dual stack|$v4,proto-ipv6,$dflt"
+    "default protocol set, IPv6-only|proto-ipv6,$dflt"
+    "default protocol set + dhcpv4 + dns|$v4,$dflt,dhcpv4,dns"
 )
 
 echo "| features | flash | Δ flash | RAM (.data+.bss) | Δ RAM | \`Slot\` | Δ \`Slot\` | \`Stack\` | Δ \`Stack\` |"

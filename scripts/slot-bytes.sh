@@ -7,10 +7,15 @@
 # Usage: scripts/slot-bytes.sh [FEATURES]
 #   FEATURES: comma-separated tidytcp features on top of --no-default-features;
 #   default: the default protocol set (cubic,sack,timestamps,window-scaling,syncookies).
-#   "" gives the minimal set.
+#   "" gives the minimal set. Without proto-ipv4 or proto-ipv6 among them, proto-ipv4 is
+#   added (a build needs an IP family).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 feats=${1-cubic,sack,timestamps,window-scaling,syncookies}
+case ",$feats," in
+*,proto-ipv4,* | *,proto-ipv6,*) ;;
+*) feats=proto-ipv4${feats:+,$feats} ;;
+esac
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 

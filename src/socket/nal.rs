@@ -10,8 +10,8 @@
 //!   `TcpFullStack` on a [`SharedStack`](super::shared::SharedStack), for super-loop
 //!   clients that poll with `nb`.
 //!
-//! Connections go to IPv4 peers, and to IPv6 peers with the `proto-ipv6` feature (without
-//! it an IPv6 address is `InvalidInput`). `Dns` resolves names to IPv4 addresses with the
+//! Connections go to IPv4 peers with the `proto-ipv4` feature and to IPv6 peers with
+//! `proto-ipv6` (an address of a family the build lacks is `InvalidInput`). `Dns` resolves names to IPv4 addresses with the
 //! stack's resolver (feature `dns`); without it, only address literals (`"10.0.0.1"`),
 //! and `Unsupported` for names.
 
