@@ -554,7 +554,7 @@ impl<const N: usize> Interface<N> {
     /// resolution if needed; if the neighbour is already resolved (or failed) the token
     /// comes back at the next poll. Returns false, and queues nothing, when there is no route,
     /// no ARP is needed, the cache has no room, or the neighbour already holds
-    /// [`MAX_WAITERS`](super::MAX_WAITERS) tokens (counted in `queue_full`). A token
+    /// [`MAX_WAITERS`](crate::ip::MAX_WAITERS) tokens (counted in `queue_full`). A token
     /// already queued for the neighbour is not queued twice.
     pub fn wait_for(&mut self, now: Instant, dst: Ipv4Addr, token: u32) -> bool {
         self.advance(now);
@@ -611,7 +611,7 @@ impl<const N: usize> Interface<N> {
     /// address to `dst`; TTL from the configuration; a fresh identification; DF set; the
     /// checksum unless the device computes it) to the front of `buf`, and returns the
     /// offset of the payload, [`IPV4_PAYLOAD_OFFSET`]. `buf` must hold the whole frame,
-    /// [`ipv4_frame_len(payload_len)`](super::ipv4_frame_len) bytes; the caller writes
+    /// [`ipv4_frame_len(payload_len)`](crate::ip::ipv4_frame_len) bytes; the caller writes
     /// the `payload_len` bytes of payload after the headers.
     pub fn emit_ipv4(
         &mut self,
