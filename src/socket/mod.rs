@@ -133,16 +133,18 @@ pub trait Drive<D> {
 /// type.
 #[cfg(feature = "dns")]
 pub trait Resolve {
-    /// Starts resolving `name` (an address literal or a cached name is answered at once).
+    /// Starts resolving `name` to an address of `family` (an address literal or a
+    /// cached name is answered at once).
     fn start_resolve(
         &mut self,
         name: &str,
+        family: crate::dns::Family,
     ) -> Result<crate::dns::QueryHandle, crate::dns::DnsError>;
     /// The query's result: `Pending` while it runs; once `Ready` the query is over.
     fn poll_resolve(
         &mut self,
         query: &crate::dns::QueryHandle,
-    ) -> core::task::Poll<Result<core::net::Ipv4Addr, crate::dns::DnsError>>;
+    ) -> core::task::Poll<Result<core::net::IpAddr, crate::dns::DnsError>>;
     /// Gives the query up.
     fn cancel_resolve(&mut self, query: crate::dns::QueryHandle);
 }

@@ -190,3 +190,5 @@ pub mod frames;
 pub mod loopwire;
 pub mod script;
 pub mod udp;
+#[cfg(feature = "proto-ipv6")]
+pub mod v6;

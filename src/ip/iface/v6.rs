@@ -231,6 +231,15 @@ impl<const N: usize> Interface<N> {
                     payload: upper.data,
                 }
             }
+            #[cfg(feature = "dns")]
+            next_header::UDP if kind == DstKind::Unicast && !src.is_unspecified() => {
+                bump(&mut self.stats.udp_in);
+                Received::Udp6 {
+                    src,
+                    dst,
+                    payload: upper.data,
+                }
+            }
             _ => self.drop(DropReason::UnknownProtocol),
         }
     }
