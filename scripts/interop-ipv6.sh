@@ -5,8 +5,10 @@
 # them by Neighbor Discovery), TCP over IPv6 with Linux's TCP (echo with sha256 to the
 # static and the link-local address, discard and chargen exact counts, a reset for a port
 # with no listener; `curl -6` against the http example; `iperf3 -6` both ways against the
-# iperf3 example), a SLAAC address from radvd's advertised prefix, and an address Linux
-# already holds (DAD fails, the example reports it and does not use it).
+# iperf3 example), the daytime example configured for IPv6 only resolving a name to an
+# AAAA record through dnsmasq over IPv6 and reading Linux's daytime service (socat) there,
+# a SLAAC address from radvd's advertised prefix, and an address Linux already holds (DAD
+# fails, the example reports it and does not use it).
 # One line per check; exits 1 if any check failed. Needs root and /dev/net/tun
 # (and radvd for the SLAAC check), otherwise it says so and succeeds.
 #
@@ -82,8 +84,8 @@ ping6() {
     fi
 }
 
-if ! cargo build --release --quiet --example inetd --example http --example iperf3; then
-    bad "cargo build of the inetd, http and iperf3 examples"
+if ! cargo build --release --quiet --example inetd --example http --example iperf3 --example daytime; then
+    bad "cargo build of the inetd, http, iperf3 and daytime examples"
     exit 1
 fi
 if ! scripts/netns.sh up; then
@@ -206,6 +208,32 @@ if command -v iperf3 >/dev/null; then
         done
         stop
     }
+fi
+
+# ---------------------------------------------------------------- daytime by name over IPv6
+# No IPv4 address at all: the DNS server is Linux's IPv6 address, the answer an AAAA record.
+if command -v dnsmasq >/dev/null && command -v socat >/dev/null; then
+    DAY6=fd00:7::3
+    ip netns exec "$NS" dnsmasq --no-daemon --conf-file=/dev/null --user=root --no-resolv \
+        --no-hosts --bind-interfaces --listen-address="$LINUX6" --address="/daytime6.test/$LINUX6" \
+        --log-queries --log-facility="$WORK/dnsmasq6.log" >"$WORK/dnsmasq6.out" 2>&1 &
+    PIDS+=("$!")
+    ip netns exec "$NS" socat "TCP6-LISTEN:13,bind=[$LINUX6],fork,reuseaddr" \
+        SYSTEM:'echo tidytcp-daytime6-check' >/dev/null 2>&1 &
+    PIDS+=("$!")
+    sleep 0.3
+    DLOG=$WORK/daytime6.log
+    in_ns timeout 40 "$BIN/daytime" --tap "$TAP" --ip 0.0.0.0/0 --mac 02:00:0a:0a:00:03 --status 0 \
+        --ip6 "$DAY6/64" --dns "$LINUX6" --family 6 --server daytime6.test >"$DLOG" 2>&1
+    if grep -q "^resolved daytime6.test to $LINUX6\$" "$DLOG" &&
+        grep -q '^daytime: tidytcp-daytime6-check' "$DLOG" &&
+        grep -q "query\[AAAA\] daytime6.test from $DAY6" "$WORK/dnsmasq6.log"; then
+        ok "daytime6: IPv6-only daytime resolved daytime6.test by AAAA from dnsmasq at [$LINUX6] and read Linux's daytime over IPv6"
+    else
+        bad "daytime6: $(tail -4 "$DLOG" | tr '\n' ' ') dnsmasq: $(grep -m2 'query' "$WORK/dnsmasq6.log" | tr '\n' ' ')"
+    fi
+else
+    echo "skipping the daytime6 check: needs dnsmasq and socat"
 fi
 
 # ---------------------------------------------------------------- duplicate address
