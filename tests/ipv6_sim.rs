@@ -354,12 +354,19 @@ fn transfer6(dir: tidytcp::drivers::DirectionConfig, seed: u64, server: &str, by
                 let local = client.as_ref().unwrap().local_addr(&a).unwrap();
                 assert_eq!(peer, local, "the server sees the client's IPv6 endpoint");
                 assert!(peer.is_ipv6());
-                // The socket table lists the IPv6 endpoints as netstat does.
+                // The socket table lists the IPv6 endpoints as netstat does, and the
+                // listener, which takes both families, as `ss` lists a dual-stack socket.
                 let table: Vec<String> = b.sockets().map(|i| i.to_string()).collect();
                 assert!(
                     table.iter().any(|l| l.contains(&peer.to_string())),
                     "{table:?}"
                 );
+                assert!(
+                    table[0].starts_with("tcp L0        0      0  *:5000  "),
+                    "{table:?}"
+                );
+                let l = b.sockets().next().unwrap();
+                assert_eq!(l.local, "[::]:5000".parse().unwrap());
                 // MTU 1500 less 40 bytes of IPv6 and 20 of TCP (and 12 of timestamps).
                 assert_eq!(payload_mss(s.connection(&b).unwrap(), 1500), 1440);
                 srv = Some(s);

@@ -114,7 +114,7 @@ pub use storage::{Parts, SocketBuffers, SocketStorage, SocketTable, SplitStorage
 pub use table::{ListenSlot, Slot, SocketSet};
 
 use core::fmt;
-use core::net::SocketAddr;
+use core::net::{IpAddr, SocketAddr};
 
 use crate::tcp::{Connection, State};
 use crate::time::Instant;
@@ -215,6 +215,15 @@ impl fmt::Display for SocketFlags {
     }
 }
 
+/// The local address of every listener in [`SocketSet::sockets`]: the IPv6 unspecified
+/// address `::` when the `proto-ipv6` feature is on (listeners take connections of both
+/// families, as a Linux socket bound to `::` without `IPV6_V6ONLY`), `0.0.0.0` otherwise.
+pub const LISTEN_ANY: IpAddr = if cfg!(feature = "proto-ipv6") {
+    IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED)
+} else {
+    IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED)
+};
+
 /// One line of the socket table ([`SocketSet::sockets`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SocketInfo {
@@ -222,7 +231,8 @@ pub struct SocketInfo {
     pub slot: usize,
     /// A listener, not a connection.
     pub listener: bool,
-    /// Local endpoint (0.0.0.0 for listeners).
+    /// Local endpoint. A listener's is [`LISTEN_ANY`] (it takes connections to any local
+    /// address, of either family when IPv6 is built in).
     pub local: SocketAddr,
     /// Remote endpoint of a connection.
     pub remote: Option<SocketAddr>,
@@ -250,7 +260,12 @@ impl fmt::Display for SocketInfo {
             }
         }
         let mut local = heapless_addr::Buf::new();
-        let _ = fmt::write(&mut local, format_args!("{}", self.local));
+        if self.listener && self.local.ip().is_unspecified() && self.local.is_ipv6() {
+            // Both families, written as `ss` writes a dual-stack socket.
+            let _ = fmt::write(&mut local, format_args!("*:{}", self.local.port()));
+        } else {
+            let _ = fmt::write(&mut local, format_args!("{}", self.local));
+        }
         write!(
             f,
             "tcp {kind}{:<3} {:>6} {:>6}  {:<21} {:<21} {:<12} {}",
