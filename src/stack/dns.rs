@@ -202,13 +202,15 @@ impl<'a> Stack<'a> {
 }
 
 /// The link-layer address to send a query to `server` through (a miss starts ARP or
-/// NDP). An IPv6 server without a usable IPv6 address of ours has no route.
+/// NDP). A server of a family we have no usable address of has no route (the query
+/// moves on to the next server).
 fn server_mac(
     iface: &mut Interface,
     now: Instant,
     server: IpAddr,
 ) -> Result<EthernetAddress, NeighborStatus> {
     match server {
+        IpAddr::V4(_) if iface.address().is_unspecified() => Err(NeighborStatus::NoRoute),
         IpAddr::V4(a) => iface.lookup(now, a),
         #[cfg(feature = "proto-ipv6")]
         IpAddr::V6(a) if iface.ipv6_source_for(a).is_some() => iface.lookup6(now, a),

@@ -164,6 +164,28 @@ mod tests {
         assert!(!p.checksum_valid(SRC, DST));
     }
 
+    /// Over IPv6 the pseudo-header is another, and a zero checksum is not "none".
+    #[cfg(feature = "proto-ipv6")]
+    #[test]
+    fn ipv6_pseudo_header_and_mandatory_checksum() {
+        use crate::wire::ipv6::{next_header, pseudo_header as pseudo6};
+        let (src, dst) = ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap());
+        let mut buf = [0u8; 13];
+        buf[8..].copy_from_slice(b"hello");
+        let r = UdpRepr {
+            src_port: 53,
+            dst_port: 50000,
+        };
+        r.emit_with(&mut buf, pseudo6(src, dst, next_header::UDP, 13))
+            .unwrap();
+        let p = UdpPacket::new_checked(&buf).unwrap();
+        assert!(p.checksum_valid_with(pseudo6(src, dst, next_header::UDP, 13)));
+        assert!(!p.checksum_valid_with(pseudo6(dst, src, 6, 13)));
+        buf[6..8].fill(0);
+        let p = UdpPacket::new_checked(&buf).unwrap();
+        assert!(!p.checksum_valid_with(pseudo6(src, dst, next_header::UDP, 13)));
+    }
+
     #[test]
     fn lengths_checked() {
         let mut buf = [0u8; 12];

@@ -1111,6 +1111,35 @@ mod tests {
         assert_eq!(r, Received::Dropped(DropReason::NotOurAddress));
     }
 
+    /// UDP over IPv6 reaches the stack (for the resolver) only unicast to a usable
+    /// address of ours.
+    #[cfg(feature = "dns")]
+    #[test]
+    fn udp_to_our_unicast_address_is_handed_up() {
+        let mut i = iface();
+        let m = Icmpv6Repr::EchoRequest {
+            ident: 1,
+            seq_no: 1,
+            data: &[0; 4],
+        };
+        let udp = |dst| {
+            let mut f = icmp_frame(peer(), dst, 64, &m);
+            f[20] = next_header::UDP;
+            f
+        };
+        let f = udp(ours());
+        assert!(matches!(
+            i.receive(t(3000), &f),
+            Received::Udp6 { src, dst, payload } if src == peer() && dst == ours() && payload.len() == 12
+        ));
+        let f = udp(ipv6::ALL_NODES);
+        assert_eq!(
+            i.receive(t(3000), &f),
+            Received::Dropped(DropReason::UnknownProtocol)
+        );
+        assert_eq!(i.stats().udp_in, 1);
+    }
+
     #[test]
     fn parameter_problems_are_rate_limited() {
         let mut i = iface();
