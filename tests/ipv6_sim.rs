@@ -476,19 +476,7 @@ fn an_advertised_link_mtu_caps_the_mss_of_ipv6_connections() {
     while step(&mut now, &mut a, &mut b, &mut link, Instant::from_secs(3)) {}
     // A Router Advertisement with only an MTU option, into A from the link.
     let mtu_opt = [5u8, 1, 0, 0, 0, 0, 0x05, 0x78]; // type 5, 8 bytes, MTU 1400
-    let ra = NdiscRepr::RouterAdvert {
-        hop_limit: 64,
-        flags: 0,
-        router_lifetime: 0,
-        reachable_time: 0,
-        retrans_time: 0,
-        options: tidytcp::wire::ndisc::NdiscOptions::new_checked(&mtu_opt).unwrap(),
-    };
-    let router_mac = EthernetAddress([2, 0, 0, 0, 0, 0xfe]);
-    let router = link_local_from_mac(router_mac);
-    let (ip, msg) = icmp(router, ipv6::ALL_NODES, 255, &Icmpv6Repr::Ndisc(ra));
-    let macs = (router_mac, ipv6::multicast_mac(ipv6::ALL_NODES));
-    send_frame6(link.b(), now, macs, ip, &msg);
+    router_advert(&mut link, now, &mtu_opt);
     let limit = now + Duration::from_millis(20);
     while step(&mut now, &mut a, &mut b, &mut link, limit) {}
     let listener = b.listen(5000, 4).unwrap();
@@ -506,4 +494,114 @@ fn an_advertised_link_mtu_caps_the_mss_of_ipv6_connections() {
     let conn4 = c4.connection(&a).unwrap();
     let ts = if conn4.options().1 { 12 } else { 0 };
     assert_eq!(conn4.mss() + ts, 1460);
+}
+
+/// An RA from a router on the link (hop limit 255, from its link-local address) carrying
+/// `options`, into A.
+fn router_advert(link: &mut SimLink, now: Instant, options: &[u8]) {
+    let ra = NdiscRepr::RouterAdvert {
+        hop_limit: 64,
+        flags: 0,
+        router_lifetime: 0,
+        reachable_time: 0,
+        retrans_time: 0,
+        options: tidytcp::wire::ndisc::NdiscOptions::new_checked(options).unwrap(),
+    };
+    let router_mac = EthernetAddress([2, 0, 0, 0, 0, 0xfe]);
+    let router = link_local_from_mac(router_mac);
+    let (ip, msg) = icmp(router, ipv6::ALL_NODES, 255, &Icmpv6Repr::Ndisc(ra));
+    let macs = (router_mac, ipv6::multicast_mac(ipv6::ALL_NODES));
+    send_frame6(link.b(), now, macs, ip, &msg);
+}
+
+/// A connection from a SLAAC address is aborted, without a reset, when the address's
+/// valid lifetime ends (RFC 4862 §5.5.4: an invalid address is used by no communication);
+/// its handle reports `ConnectionAborted`, as after IPv4 renumbering.
+#[test]
+fn a_connection_ends_with_its_slaac_address() {
+    let (mut sa, mut sb) = (storage(), storage());
+    let mut a = Stack::new(config6(1, None), &mut sa);
+    let mut b = Stack::new(config6(2, Some("2001:db8::2/64")), &mut sb);
+    let mut link = link(clean(1), 23);
+    let mut now = Instant::ZERO;
+    while step(&mut now, &mut a, &mut b, &mut link, Instant::from_secs(3)) {}
+    // Prefix 2001:db8::/64, on-link and autonomous, valid 40 s, preferred 20 s.
+    let mut prefix = [3u8, 4, 64, 0xc0, 0, 0, 0, 40, 0, 0, 0, 20, 0, 0, 0, 0].to_vec();
+    prefix.extend_from_slice(&a6("2001:db8::").octets());
+    router_advert(&mut link, now, &prefix);
+    let limit = now + Duration::from_secs(3);
+    while step(&mut now, &mut a, &mut b, &mut link, limit) {}
+    let slaac = events(&mut a).into_iter().find_map(|e| match e {
+        SlaacEvent::Usable(c) if !c.address().is_unicast_link_local() => Some(c.address()),
+        _ => None,
+    });
+    let slaac = slaac.expect("no SLAAC address");
+    let listener = b.listen(5000, 4).unwrap();
+    let mut c = a.connect("[2001:db8::2]:5000".parse().unwrap()).unwrap();
+    let limit = now + Duration::from_secs(1);
+    while step(&mut now, &mut a, &mut b, &mut link, limit) {}
+    let (mut s, _) = listener.accept(&mut b).unwrap();
+    assert_eq!(c.local_addr(&a).unwrap().ip(), slaac);
+    c.write(&mut a, b"before").unwrap();
+    let limit = now + Duration::from_secs(1);
+    while step(&mut now, &mut a, &mut b, &mut link, limit) {}
+    let mut buf = [0u8; 16];
+    assert_eq!(s.read(&mut b, &mut buf).unwrap(), 6);
+    // Past the valid lifetime, with no new advertisement.
+    let limit = now + Duration::from_secs(40);
+    while step(&mut now, &mut a, &mut b, &mut link, limit) {}
+    assert!(events(&mut a).contains(&SlaacEvent::Removed(slaac)));
+    assert_eq!(
+        c.write(&mut a, b"after"),
+        Err(tidytcp::Error::ConnectionAborted)
+    );
+    // No reset left A: B's side still stands.
+    assert!(
+        s.connection(&b)
+            .is_ok_and(|c| c.state() == tidytcp::tcp::State::Established)
+    );
+}
+
+/// Turning IPv6 off aborts the IPv6 connections and leaves the IPv4 ones; dropping a
+/// static address aborts only the connections from it.
+#[test]
+fn reconfiguring_ipv6_aborts_only_the_connections_of_dropped_addresses() {
+    let (mut sa, mut sb) = (storage(), storage());
+    let mut a = Stack::new(config6(1, Some("2001:db8::1/64")), &mut sa);
+    let mut b = Stack::new(config6(2, Some("2001:db8::2/64")), &mut sb);
+    let mut link = link(clean(1), 24);
+    let mut now = Instant::ZERO;
+    while step(&mut now, &mut a, &mut b, &mut link, Instant::from_secs(3)) {}
+    let _listener = b.listen(5000, 8).unwrap();
+    let mut global = a.connect("[2001:db8::2]:5000".parse().unwrap()).unwrap();
+    let ll_b = link_local_from_mac(B_MAC);
+    let to_ll = std::net::SocketAddrV6::new(ll_b, 5000, 0, 0);
+    let mut local = a.connect(to_ll.into()).unwrap();
+    let mut v4 = a.connect("10.0.0.2:5000".parse().unwrap()).unwrap();
+    let limit = now + Duration::from_secs(1);
+    while step(&mut now, &mut a, &mut b, &mut link, limit) {}
+    for h in [&global, &local, &v4] {
+        assert!(
+            h.connection(&a)
+                .is_ok_and(|c| c.state() == tidytcp::tcp::State::Established)
+        );
+    }
+    // A new static address: the connection from the old one ends, the link-local one
+    // goes on.
+    let mut c6 = a.interface().config().ipv6;
+    c6.static_addr = Some("2001:db8::11/64".parse().unwrap());
+    a.set_ipv6(c6);
+    assert_eq!(
+        global.write(&mut a, b"x"),
+        Err(tidytcp::Error::ConnectionAborted)
+    );
+    assert_eq!(local.write(&mut a, b"x"), Ok(1));
+    // IPv6 off: every IPv6 connection ends; IPv4 goes on.
+    c6.enabled = false;
+    a.set_ipv6(c6);
+    assert_eq!(
+        local.write(&mut a, b"x"),
+        Err(tidytcp::Error::ConnectionAborted)
+    );
+    assert_eq!(v4.write(&mut a, b"x"), Ok(1));
 }

@@ -6,8 +6,9 @@ use core::net::Ipv4Addr;
 use super::Stack;
 use crate::Error;
 #[cfg(feature = "proto-ipv6")]
+use crate::ip::slaac::SlaacEvent;
 use crate::log::net_log;
-use crate::tcp::State;
+use crate::tcp::{Endpoint, State};
 use crate::wire::ipv4::Ipv4Cidr;
 
 /// Address events kept for [`Stack::take_address_event`]; older ones are dropped first.
@@ -58,12 +59,19 @@ impl<'a> Stack<'a> {
         if old != addr {
             self.push_address_event(AddressEvent::Changed { old, new: addr });
         }
+        self.abort_connections_from(|local| local.ipv4().is_some_and(|a| a != new));
+    }
+
+    /// Aborts every open connection whose local endpoint is `gone`: the address is no
+    /// longer ours to send from, so no reset goes out. Their handles report
+    /// [`Error::ConnectionAborted`]; listeners are not connections and stay.
+    pub(super) fn abort_connections_from(&mut self, gone: impl Fn(&Endpoint) -> bool) {
         for i in 0..self.sockets.slots.len() {
             let Some(conn) = self.sockets.slots[i].conn.as_mut() else {
                 continue;
             };
-            let gone = conn.local().ipv4().is_some_and(|a| a != new);
-            if gone && conn.state() != State::Closed {
+            if gone(&conn.local()) && conn.state() != State::Closed {
+                net_log!(info, "tcp: {} aborted, its address is gone", conn.local());
                 conn.enter_closed(Some(Error::ConnectionAborted));
                 self.sockets.after_change(i);
             }
@@ -71,10 +79,21 @@ impl<'a> Stack<'a> {
     }
 
     /// Changes the IPv6 settings (on or off, a static address, SLAAC). A change restarts
-    /// the IPv6 configuration: every address goes through DAD again.
+    /// the IPv6 configuration: every address goes through DAD again. Connections from a
+    /// static address that the new settings drop (or from any IPv6 address, when IPv6 is
+    /// turned off) are aborted as [`Stack::set_ipv4`] aborts those of a replaced IPv4
+    /// address; connections from addresses kept go on.
     #[cfg(feature = "proto-ipv6")]
     pub fn set_ipv6(&mut self, ipv6: crate::ip::Ipv6Config) {
         let mut c = *self.iface.config();
+        let dropped = c.ipv6.static_addr.map(|a| a.address());
+        let kept = ipv6.static_addr.map(|a| a.address());
+        let off = !ipv6.enabled;
+        self.abort_connections_from(|local| {
+            local
+                .ipv6()
+                .is_some_and(|a| off || (dropped == Some(a) && kept != Some(a)))
+        });
         c.ipv6 = ipv6;
         self.iface.set_config(self.sockets.now, c);
         self.refresh_ipv6_sources();
@@ -97,6 +116,11 @@ impl<'a> Stack<'a> {
         let mut any = false;
         while let Some(e) = self.iface.take_ipv6_event() {
             net_log!(info, "ipv6: {:?}", e);
+            if let SlaacEvent::Removed(a) | SlaacEvent::Duplicate(a) = e {
+                // RFC 4862 §5.5.4: an address past its valid lifetime is no longer
+                // used, by existing connections either; a duplicate was never ours.
+                self.abort_connections_from(|local| local.ipv6() == Some(a));
+            }
             self.push_address_event(AddressEvent::Ipv6(e));
             any = true;
         }
