@@ -8,7 +8,8 @@
 # iperf3 example), the daytime example configured for IPv6 only resolving a name to an
 # AAAA record through dnsmasq over IPv6 and reading Linux's daytime service (socat) there,
 # a SLAAC address from radvd's advertised prefix, an address Linux already holds (DAD
-# fails, the example reports it and does not use it), and Path MTU Discovery through
+# fails, the example reports it and does not use it), the DNS server radvd advertises
+# (RDNSS) used by the daytime example configured by SLAAC only, and Path MTU Discovery through
 # Linux routing to a second namespace over a 1280-byte link (its Packet Too Big lowers
 # the segment size of the connection, the echo stays intact).
 # One line per check; exits 1 if any check failed. Needs root and /dev/net/tun
@@ -252,6 +253,24 @@ start "$LOG" --ip6 "$TAKEN6/64" && {
     stop
 }
 
+# ---------------------------------------------------------------- DNS server from radvd
+# RFC 8106: daytime configured by SLAAC alone, no --dns, finds dnsmasq (still running
+# from the daytime6 check) through radvd's RDNSS option.
+rdnss_check() {
+    if ! command -v dnsmasq >/dev/null || ! command -v socat >/dev/null; then
+        return
+    fi
+    local log=$WORK/rdnss.log
+    in_ns timeout 40 "$BIN/daytime" --tap "$TAP" --ip 0.0.0.0/0 --mac 02:00:0a:0a:00:04 --status 0 \
+        --slaac --family 6 --server daytime6.test >"$log" 2>&1
+    if grep -q "^resolved daytime6.test to $LINUX6\$" "$log" &&
+        grep -q '^daytime: tidytcp-daytime6-check' "$log"; then
+        ok "rdnss: daytime with SLAAC only took radvd's RDNSS server [$LINUX6], resolved daytime6.test and read the daytime"
+    else
+        bad "rdnss: $(tail -4 "$log" | tr '\n' ' ')"
+    fi
+}
+
 # ---------------------------------------------------------------- PMTU through a router
 # Linux in $NS routes (it is radvd's default router) between the TAP and namespace $FAR
 # over a veth of MTU 1280. The far host's route back says MSS 1440 (advmss), so tidytcp's
@@ -312,6 +331,8 @@ interface $TAP {
         AdvOnLink on;
         AdvAutonomous on;
     };
+    RDNSS $LINUX6 {
+    };
 };
 CONF
     in_ns sysctl -qw net.ipv6.conf.all.forwarding=1
@@ -331,6 +352,7 @@ CONF
         fi
         stop
     }
+    rdnss_check
     pmtu_check
 else
     echo "skipping the SLAAC and PMTU checks: need radvd (apt-get install -y radvd)"

@@ -185,6 +185,8 @@ impl<'a> Stack<'a> {
     }
 
     /// Sets the IPv6 DNS servers, for an interface configured for IPv6 only or as well.
+    /// While none is set, the resolver takes those routers advertise (RDNSS, RFC 8106:
+    /// `ip::slaac::Slaac::dns_servers`).
     /// Queries reach them from the interface's IPv6 source address for each (RFC 6724);
     /// a link-local server needs the link-local address, any other a usable address
     /// beyond link-local or the link-local one.

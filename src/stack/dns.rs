@@ -18,7 +18,8 @@ use crate::wire::udp::{HEADER_LEN as UDP_HEADER_LEN, UdpRepr};
 const ARP_HOLD: Duration = Duration::from_millis(100);
 
 /// The servers the resolver tries, in order: the IPv4 ones
-/// ([`Stack::dns_servers`]), then the IPv6 ones ([`Stack::dns_servers6`]).
+/// ([`Stack::dns_servers`]), then the IPv6 ones ([`Stack::dns_servers6`], or when none
+/// is set those Router Advertisements name, RFC 8106).
 pub(super) type ServerList = [Option<IpAddr>; 5];
 
 impl<'a> Stack<'a> {
@@ -194,8 +195,17 @@ impl<'a> Stack<'a> {
             *o = s.map(IpAddr::V4);
         }
         #[cfg(feature = "proto-ipv6")]
-        for (o, s) in l[3..].iter_mut().zip(self.dns_servers6) {
-            *o = s.map(IpAddr::V6);
+        {
+            // Set ones first; without, those routers advertise (RDNSS, RFC 8106).
+            let mut v6 = self.dns_servers6;
+            if let Some(s) = self.iface.slaac().filter(|_| v6 == [None; 2]) {
+                for (o, a) in v6.iter_mut().zip(s.dns_servers(self.sockets.now)) {
+                    *o = Some(a);
+                }
+            }
+            for (o, s) in l[3..].iter_mut().zip(v6) {
+                *o = s.map(IpAddr::V6);
+            }
         }
         l
     }
