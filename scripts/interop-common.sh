@@ -1,8 +1,8 @@
 # Sourced by scripts/interop.sh, interop-dhcp.sh and interop-ipv6.sh after they set WORK
 # (their log directory) and PIDS (an array of the background programs they start; a
 # DNSMASQ variable is killed too): the check counters with `ok` and `bad`, the cleanup
-# on exit (programs stopped, scripts/netns.sh's namespace down, WORK removed unless
-# KEEP is set), and `wait_for`.
+# on exit (programs stopped, scripts/netns.sh's namespace down, the namespaces named in
+# EXTRA_NS deleted, WORK removed unless KEEP is set), and `wait_for`.
 PASSED=0
 FAILED=0
 
@@ -22,6 +22,9 @@ cleanup() {
     done
     wait 2>/dev/null
     scripts/netns.sh down
+    for n in ${EXTRA_NS:-}; do
+        ip netns delete "$n" 2>/dev/null
+    done
     if [ -n "${KEEP:-}" ]; then
         echo "logs kept in $WORK"
     else

@@ -5,8 +5,13 @@
 # them by Neighbor Discovery), TCP over IPv6 with Linux's TCP (echo with sha256 to the
 # static and the link-local address, discard and chargen exact counts, a reset for a port
 # with no listener; `curl -6` against the http example; `iperf3 -6` both ways against the
-# iperf3 example), a SLAAC address from radvd's advertised prefix, and an address Linux
-# already holds (DAD fails, the example reports it and does not use it).
+# iperf3 example), the daytime example configured for IPv6 only resolving a name to an
+# AAAA record through dnsmasq over IPv6 and reading Linux's daytime service (socat) there,
+# a SLAAC address from radvd's advertised prefix, an address Linux already holds (DAD
+# fails, the example reports it and does not use it), the DNS server radvd advertises
+# (RDNSS) used by the daytime example configured by SLAAC only, and Path MTU Discovery through
+# Linux routing to a second namespace over a 1280-byte link (its Packet Too Big lowers
+# the segment size of the connection, the echo stays intact).
 # One line per check; exits 1 if any check failed. Needs root and /dev/net/tun
 # (and radvd for the SLAAC check), otherwise it says so and succeeds.
 #
@@ -56,10 +61,13 @@ start_example() {
 }
 
 # run_client WHAT ARGS...: Linux's side of a TCP check (scripts/interop_client.py).
-run_client() {
-    local what=$1 out
-    shift
-    if out=$(in_ns timeout 300 python3 scripts/interop_client.py "$@" 2>&1); then
+run_client() { run_client_in "$NS" "$@"; }
+
+# run_client_in NAMESPACE WHAT ARGS...: the same from another namespace.
+run_client_in() {
+    local ns=$1 what=$2 out
+    shift 2
+    if out=$(ip netns exec "$ns" timeout 300 python3 scripts/interop_client.py "$@" 2>&1); then
         ok "$what: $(head -1 <<<"$out" | sed 's/^ok //')"
     else
         bad "$what: $(grep -m1 FAIL <<<"$out" || tail -1 <<<"$out")"
@@ -82,8 +90,8 @@ ping6() {
     fi
 }
 
-if ! cargo build --release --quiet --example inetd --example http --example iperf3; then
-    bad "cargo build of the inetd, http and iperf3 examples"
+if ! cargo build --release --quiet --example inetd --example http --example iperf3 --example daytime; then
+    bad "cargo build of the inetd, http, iperf3 and daytime examples"
     exit 1
 fi
 if ! scripts/netns.sh up; then
@@ -208,6 +216,32 @@ if command -v iperf3 >/dev/null; then
     }
 fi
 
+# ---------------------------------------------------------------- daytime by name over IPv6
+# No IPv4 address at all: the DNS server is Linux's IPv6 address, the answer an AAAA record.
+if command -v dnsmasq >/dev/null && command -v socat >/dev/null; then
+    DAY6=fd00:7::3
+    ip netns exec "$NS" dnsmasq --no-daemon --conf-file=/dev/null --user=root --no-resolv \
+        --no-hosts --bind-interfaces --listen-address="$LINUX6" --address="/daytime6.test/$LINUX6" \
+        --log-queries --log-facility="$WORK/dnsmasq6.log" >"$WORK/dnsmasq6.out" 2>&1 &
+    PIDS+=("$!")
+    ip netns exec "$NS" socat "TCP6-LISTEN:13,bind=[$LINUX6],fork,reuseaddr" \
+        SYSTEM:'echo tidytcp-daytime6-check' >/dev/null 2>&1 &
+    PIDS+=("$!")
+    sleep 0.3
+    DLOG=$WORK/daytime6.log
+    in_ns timeout 40 "$BIN/daytime" --tap "$TAP" --ip 0.0.0.0/0 --mac 02:00:0a:0a:00:03 --status 0 \
+        --ip6 "$DAY6/64" --dns "$LINUX6" --family 6 --server daytime6.test >"$DLOG" 2>&1
+    if grep -q "^resolved daytime6.test to $LINUX6\$" "$DLOG" &&
+        grep -q '^daytime: tidytcp-daytime6-check' "$DLOG" &&
+        grep -q "query\[AAAA\] daytime6.test from $DAY6" "$WORK/dnsmasq6.log"; then
+        ok "daytime6: IPv6-only daytime resolved daytime6.test by AAAA from dnsmasq at [$LINUX6] and read Linux's daytime over IPv6"
+    else
+        bad "daytime6: $(tail -4 "$DLOG" | tr '\n' ' ') dnsmasq: $(grep -m2 'query' "$WORK/dnsmasq6.log" | tr '\n' ' ')"
+    fi
+else
+    echo "skipping the daytime6 check: needs dnsmasq and socat"
+fi
+
 # ---------------------------------------------------------------- duplicate address
 LOG=$WORK/dad.log
 start "$LOG" --ip6 "$TAKEN6/64" && {
@@ -217,6 +251,73 @@ start "$LOG" --ip6 "$TAKEN6/64" && {
         bad "dad: $(grep '^ipv6' "$LOG" | tr '\n' ' ')"
     fi
     stop
+}
+
+# ---------------------------------------------------------------- DNS server from radvd
+# RFC 8106: daytime configured by SLAAC alone, no --dns, finds dnsmasq (still running
+# from the daytime6 check) through radvd's RDNSS option.
+rdnss_check() {
+    if ! command -v dnsmasq >/dev/null || ! command -v socat >/dev/null; then
+        return
+    fi
+    local log=$WORK/rdnss.log
+    in_ns timeout 40 "$BIN/daytime" --tap "$TAP" --ip 0.0.0.0/0 --mac 02:00:0a:0a:00:04 --status 0 \
+        --slaac --family 6 --server daytime6.test >"$log" 2>&1
+    if grep -q "^resolved daytime6.test to $LINUX6\$" "$log" &&
+        grep -q '^daytime: tidytcp-daytime6-check' "$log"; then
+        ok "rdnss: daytime with SLAAC only took radvd's RDNSS server [$LINUX6], resolved daytime6.test and read the daytime"
+    else
+        bad "rdnss: $(tail -4 "$log" | tr '\n' ' ')"
+    fi
+}
+
+# ---------------------------------------------------------------- PMTU through a router
+# Linux in $NS routes (it is radvd's default router) between the TAP and namespace $FAR
+# over a veth of MTU 1280. The far host's route back says MSS 1440 (advmss), so tidytcp's
+# full segments do not fit the veth: the router drops them with a Packet Too Big
+# (RFC 8201). The echo must come back intact, and in the example's own capture every
+# frame it sends after it received the first Packet Too Big must fit in 1280 bytes.
+FAR=tt-ipv6-far
+FAR6=fd00:78::2
+pmtu_check() {
+    EXTRA_NS="$FAR"
+    ip netns delete "$FAR" 2>/dev/null
+    ip netns add "$FAR" &&
+        ip link add ttv6r type veth peer name ttv6f &&
+        ip link set ttv6r netns "$NS" && ip link set ttv6f netns "$FAR" &&
+        in_ns ip link set ttv6r mtu 1280 up &&
+        in_ns ip -6 addr add fd00:78::1/64 dev ttv6r nodad &&
+        ip netns exec "$FAR" ip link set lo up &&
+        ip netns exec "$FAR" ip link set ttv6f mtu 1280 up &&
+        ip netns exec "$FAR" ip -6 addr add "$FAR6/64" dev ttv6f nodad &&
+        ip netns exec "$FAR" ip -6 route add fd00:7::/64 via fd00:78::1 advmss 1440 || {
+        bad "pmtu: could not set up the router and $FAR"
+        return
+    }
+    LOG=$WORK/pmtu.log
+    start "$LOG" --slaac --ip6 "$STATIC6/64" --pcap "$WORK/pmtu.pcap" || return
+    if ! wait_for "^ipv6: usable $STATIC6/64" "$LOG" 5 || ! wait_for '^ipv6: router' "$LOG" 10; then
+        bad "pmtu: no address or no router: $(grep '^ipv6' "$LOG" | tr '\n' ' ')"
+        stop
+        return
+    fi
+    run_client_in "$FAR" "pmtu: echo 4 MiB from [$FAR6] through the router to [$STATIC6]:7" \
+        echo "$STATIC6" 7 4194304
+    stop
+    # Frame order in the example's capture is the stack's: what it sent after it took the
+    # first Packet Too Big in.
+    tshark -r "$WORK/pmtu.pcap" -T fields -e eth.src -e ipv6.plen -e icmpv6.type -e icmpv6.mtu \
+        2>/dev/null | awk -v us=02:00:0a:0a:00:02 '
+        $1 != us && $3 == 2 && !ptb { ptb = 1; mtu = $4; next }
+        $1 == us && $2 != "" { if (ptb) { after++; if ($2 + 40 > max) max = $2 + 40 } else if ($2 + 40 > 1280) big++ }
+        $1 != us && $3 == 2 { ptbs++ }
+        END { printf "%d %d %d %d %d\n", ptb ? ptbs + 1 : 0, mtu, big, after, max }' >"$WORK/pmtu.txt"
+    read -r ptbs mtu big after max <"$WORK/pmtu.txt"
+    if [ "$ptbs" -ge 1 ] && [ "$mtu" = 1280 ] && [ "$after" -gt 100 ] && [ "$max" -le 1280 ]; then
+        ok "pmtu: $ptbs Packet Too Big (MTU $mtu) from Linux's router for $big too-big frames; the $after frames tidytcp sent after the first are <= $max bytes"
+    else
+        bad "pmtu: Packet Too Big $ptbs (MTU ${mtu:-?}), $big too big before, $after frames after it, largest $max"
+    fi
 }
 
 # ---------------------------------------------------------------- SLAAC from radvd
@@ -229,6 +330,8 @@ interface $TAP {
     prefix $PREFIX/64 {
         AdvOnLink on;
         AdvAutonomous on;
+    };
+    RDNSS $LINUX6 {
     };
 };
 CONF
@@ -249,8 +352,10 @@ CONF
         fi
         stop
     }
+    rdnss_check
+    pmtu_check
 else
-    echo "skipping the SLAAC check: needs radvd (apt-get install -y radvd)"
+    echo "skipping the SLAAC and PMTU checks: need radvd (apt-get install -y radvd)"
 fi
 
 echo "interop-ipv6: $PASSED passed, $FAILED failed in ${SECONDS}s"

@@ -12,11 +12,12 @@ mod common;
 
 use std::net::Ipv6Addr;
 
+use common::v6::{icmp, send_frame6};
 use common::*;
-use tidytcp::drivers::{Device, RxToken, SimLink, TxToken};
+use tidytcp::drivers::{Device, RxToken, SimLink};
 use tidytcp::ip::slaac::SlaacEvent;
 use tidytcp::stack::{AddressEvent, Stack};
-use tidytcp::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
+use tidytcp::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame};
 use tidytcp::wire::icmpv6::{Icmpv6Ip, Icmpv6Repr};
 use tidytcp::wire::ipv6::{self, Ipv6Packet, Ipv6Repr, link_local_from_mac, next_header};
 use tidytcp::wire::ndisc::{NA_SOLICITED, NdiscRepr};
@@ -94,46 +95,6 @@ fn two_stacks_pass_dad_and_one_defends_its_address() {
 /// Sends one IPv6 packet from A_MAC into the link's end A.
 fn send6(link: &mut SimLink, now: Instant, dst_mac: EthernetAddress, ip: Ipv6Repr, payload: &[u8]) {
     send_frame6(link.a(), now, (A_MAC, dst_mac), ip, payload);
-}
-
-/// Sends one IPv6 packet, Ethernet addresses `(src, dst)`, into the link at `port`.
-fn send_frame6(
-    mut port: impl Device,
-    now: Instant,
-    (src, dst): (EthernetAddress, EthernetAddress),
-    ip: Ipv6Repr,
-    payload: &[u8],
-) {
-    let len = 14 + 40 + payload.len();
-    port.transmit(now).unwrap().consume(len, |f| {
-        EthernetRepr {
-            src,
-            dst,
-            ethertype: EtherType::Ipv6,
-        }
-        .emit(f)
-        .unwrap();
-        ip.emit(&mut f[14..]).unwrap();
-        f[54..].copy_from_slice(payload);
-    });
-}
-
-fn icmp(src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8, m: &Icmpv6Repr<'_>) -> (Ipv6Repr, Vec<u8>) {
-    let mut buf = vec![0u8; m.buffer_len()];
-    let ip = Icmpv6Ip {
-        src,
-        dst,
-        hop_limit,
-    };
-    m.emit(ip, &mut buf).unwrap();
-    let repr = Ipv6Repr {
-        src,
-        dst,
-        next_header: next_header::ICMPV6,
-        payload_len: buf.len() as u16,
-        hop_limit,
-    };
-    (repr, buf)
 }
 
 /// Polls B until `now` reaches `until`, collecting every IPv6 frame it sends to end A.
@@ -399,12 +360,19 @@ fn transfer6(dir: tidytcp::drivers::DirectionConfig, seed: u64, server: &str, by
                 let local = client.as_ref().unwrap().local_addr(&a).unwrap();
                 assert_eq!(peer, local, "the server sees the client's IPv6 endpoint");
                 assert!(peer.is_ipv6());
-                // The socket table lists the IPv6 endpoints as netstat does.
+                // The socket table lists the IPv6 endpoints as netstat does, and the
+                // listener, which takes both families, as `ss` lists a dual-stack socket.
                 let table: Vec<String> = b.sockets().map(|i| i.to_string()).collect();
                 assert!(
                     table.iter().any(|l| l.contains(&peer.to_string())),
                     "{table:?}"
                 );
+                assert!(
+                    table[0].starts_with("tcp L0        0      0  *:5000  "),
+                    "{table:?}"
+                );
+                let l = b.sockets().next().unwrap();
+                assert_eq!(l.local, "[::]:5000".parse().unwrap());
                 // MTU 1500 less 40 bytes of IPv6 and 20 of TCP (and 12 of timestamps).
                 assert_eq!(payload_mss(s.connection(&b).unwrap(), 1500), 1440);
                 srv = Some(s);

@@ -16,7 +16,16 @@ fn icmpv6(ip: Icmpv6Ip, msg: &[u8]) {
     };
     let _ = r.quoted();
     if let Icmpv6Repr::Ndisc(tidytcp::wire::ndisc::NdiscRepr::RouterAdvert { options, .. }) = r {
-        let _ = options.iter().count();
+        use tidytcp::wire::ndisc::{NdiscOption, option_type, rdnss};
+        for o in options.iter() {
+            if let NdiscOption::Other {
+                option_type: option_type::RDNSS,
+                data,
+            } = o
+            {
+                let _ = rdnss(data).map(|(_, servers)| servers.count());
+            }
+        }
     }
     let mut out = [0u8; 2048];
     if let Ok(n) = r.emit(ip, &mut out) {

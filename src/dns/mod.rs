@@ -1,4 +1,9 @@
-//! A DNS stub resolver (RFC 1035) for A records, following CNAMEs, sans-IO.
+//! A DNS stub resolver (RFC 1035) for A and AAAA records (RFC 3596), following CNAMEs,
+//! sans-IO.
+//!
+//! A lookup asks for one [`Family`]: IPv4 (A), IPv6 (AAAA), or either (AAAA first, then
+//! A from the same server when the name has no IPv6 address). Servers may be IPv4 or
+//! IPv6 addresses; the resolver does not care which carries a question.
 //!
 //! [`Resolver`] keeps [`MAX_QUERIES`] queries and a [`CACHE_SIZE`]-entry cache bounded by
 //! the records' TTLs, in fixed arrays. Each query gets a random ID and a random source
@@ -13,11 +18,11 @@
 //! socket table and gives the answer back ([`Resolver::tcp_answer`]). A CNAME whose target's address is not in the same
 //! answer ends with [`DnsError::NoAddress`] rather than a second query.
 
-use core::net::Ipv4Addr;
+use core::net::IpAddr;
 
 use crate::time::{Duration, Instant};
 use crate::wire::dns::{
-    self, CLASS_IN, DnsPacket, MAX_NAME_LEN, RCODE_NXDOMAIN, TYPE_A, TYPE_CNAME,
+    self, CLASS_IN, DnsPacket, MAX_NAME_LEN, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA, TYPE_CNAME,
 };
 
 /// Queries in flight at once.
@@ -31,6 +36,39 @@ const MAX_CNAMES: usize = 8;
 /// Longest time an answer is cached, whatever its TTL.
 const MAX_CACHE_TTL: Duration = Duration::from_secs(3600);
 
+/// Which addresses a lookup asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// IPv4 only: an A query.
+    #[default]
+    Ipv4,
+    /// IPv6 only: an AAAA query.
+    Ipv6,
+    /// Either, IPv6 preferred (RFC 6724's default policy): an AAAA query, then an A
+    /// query to the same server if the name has no IPv6 address (the answer held no
+    /// AAAA record). `Stack::resolve_ip` narrows it to the family the interface can
+    /// reach.
+    Either,
+}
+
+impl Family {
+    /// Whether `addr` is of this family.
+    pub fn accepts(self, addr: IpAddr) -> bool {
+        match self {
+            Family::Ipv4 => addr.is_ipv4(),
+            Family::Ipv6 => addr.is_ipv6(),
+            Family::Either => true,
+        }
+    }
+    /// The record type asked first.
+    fn first_qtype(self) -> u16 {
+        match self {
+            Family::Ipv4 => TYPE_A,
+            _ => TYPE_AAAA,
+        }
+    }
+}
+
 /// Why a name could not be resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DnsError {
@@ -38,7 +76,8 @@ pub enum DnsError {
     NoServer,
     /// The server says the name does not exist (NXDOMAIN).
     NoSuchName,
-    /// The name exists but the answer holds no IPv4 address for it.
+    /// The name exists but the answer holds no address of the family asked for (or an
+    /// address literal of the other family was given).
     NoAddress,
     /// No server answered in time.
     TimedOut,
@@ -54,8 +93,8 @@ pub enum DnsError {
     InvalidHandle,
     /// Every query slot is in use ([`MAX_QUERIES`]); retry when one ends.
     NoQuerySlot,
-    /// A lookup the resolver does not make: of an IPv6 address (no AAAA yet), or by
-    /// address (no PTR).
+    /// A lookup the resolver does not make: by address (no PTR), or an IPv6 result
+    /// asked for as an IPv4 one (`Stack::query_result` of a `Stack::resolve_ip` query).
     Unsupported,
 }
 
@@ -64,7 +103,7 @@ impl core::fmt::Display for DnsError {
         f.write_str(match self {
             DnsError::NoServer => "no DNS server",
             DnsError::NoSuchName => "no such name",
-            DnsError::NoAddress => "no IPv4 address for the name",
+            DnsError::NoAddress => "no address of that family for the name",
             DnsError::TimedOut => "DNS query timed out",
             DnsError::ServerFailure => "DNS server failure or malformed answer",
             DnsError::Truncated => "truncated DNS answer, and the TCP retry failed",
@@ -154,7 +193,7 @@ enum Phase {
     /// The stack is asking over TCP.
     TcpRunning,
     /// Finished; the result waits for the user.
-    Done(Result<Ipv4Addr, DnsError>),
+    Done(Result<IpAddr, DnsError>),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -162,6 +201,10 @@ struct Query {
     phase: Phase,
     generation: u16,
     name: Name,
+    /// The record type asked now: [`TYPE_A`] or [`TYPE_AAAA`].
+    qtype: u16,
+    /// After an AAAA answer without an address, ask for A ([`Family::Either`]).
+    then_a: bool,
     id: u16,
     port: u16,
     server: u8,
@@ -177,7 +220,7 @@ struct Query {
 #[derive(Clone, Copy, Debug)]
 struct CacheEntry {
     name: Name,
-    addr: Ipv4Addr,
+    addr: IpAddr,
     expires: Instant,
 }
 
@@ -185,13 +228,15 @@ struct CacheEntry {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Outgoing<'a> {
     /// The server.
-    pub server: Ipv4Addr,
+    pub server: IpAddr,
     /// Our UDP source port.
     pub port: u16,
     /// The message ID.
     pub id: u16,
     /// The name, dotted text.
     pub name: &'a str,
+    /// The record type to ask for: [`TYPE_A`] or [`TYPE_AAAA`].
+    pub qtype: u16,
     /// Which query slot (for [`Resolver::sent`] and [`Resolver::unreachable`]).
     pub slot: usize,
 }
@@ -224,7 +269,7 @@ enum Verdict {
     /// An answer that could not be read: try the next server.
     Malformed,
     /// The outcome, with the TTL of an address.
-    Answer(Result<(Ipv4Addr, u32), DnsError>),
+    Answer(Result<(IpAddr, u32), DnsError>),
 }
 
 /// Done results not collected are freed this long after they finish.
@@ -237,6 +282,8 @@ impl Resolver {
             phase: Phase::Free,
             generation: 0,
             name: Name::EMPTY,
+            qtype: TYPE_A,
+            then_a: false,
             id: 0,
             port: 0,
             server: 0,
@@ -270,15 +317,16 @@ impl Resolver {
         z ^ (z >> 31)
     }
 
-    /// Starts resolving `name` at `now` with `servers`. An address literal, a cached
-    /// name, an invalid name or the lack of a server finishes at once (the result is
-    /// ready at the first [`Resolver::result`]). With every query slot taken,
-    /// [`crate::Error::Exhausted`].
+    /// Starts resolving `name` to an address of `family` at `now` with `servers`. An
+    /// address literal, a cached name, an invalid name or the lack of a server finishes
+    /// at once (the result is ready at the first [`Resolver::result`]). With every query
+    /// slot taken, [`crate::Error::Exhausted`].
     pub fn resolve(
         &mut self,
         now: Instant,
         name: &str,
-        servers: &[Option<Ipv4Addr>],
+        family: Family,
+        servers: &[Option<IpAddr>],
     ) -> crate::Result<QueryHandle> {
         let i = self
             .queries
@@ -289,11 +337,12 @@ impl Resolver {
                 _ => false,
             })
             .ok_or(crate::Error::Exhausted(crate::Capacity::Queries))?;
-        let immediate = self.immediate(now, name, servers);
+        let immediate = self.immediate(now, name, family, servers);
         let (port, id) = (49152 + (self.random() % 16384) as u16, self.random() as u16);
         let q = &mut self.queries[i];
         q.generation = q.generation.wrapping_add(1);
         q.name = Name::parse(name).unwrap_or(Name::EMPTY);
+        (q.qtype, q.then_a) = (family.first_qtype(), family == Family::Either);
         (q.port, q.id, q.server, q.attempt) = (port, id, 0, 0);
         (q.failed, q.held) = (false, false);
         q.deadline = now + UNCOLLECTED;
@@ -313,20 +362,32 @@ impl Resolver {
         &mut self,
         now: Instant,
         name: &str,
-        servers: &[Option<Ipv4Addr>],
-    ) -> Option<Result<Ipv4Addr, DnsError>> {
-        if let Ok(a) = name.parse::<Ipv4Addr>() {
-            return Some(Ok(a));
+        family: Family,
+        servers: &[Option<IpAddr>],
+    ) -> Option<Result<IpAddr, DnsError>> {
+        if let Ok(a) = name.parse::<IpAddr>() {
+            return Some(
+                Some(a)
+                    .filter(|a| family.accepts(*a))
+                    .ok_or(DnsError::NoAddress),
+            );
         }
         let Some(n) = Name::parse(name) else {
             return Some(Err(DnsError::InvalidName));
         };
-        let hit = self
-            .cache
-            .iter()
-            .flatten()
-            .find(|e| e.name == n && e.expires > now)
-            .map(|e| e.addr);
+        // IPv6 first for `Either`, as the query would be.
+        let cached = |v6: bool| {
+            self.cache
+                .iter()
+                .flatten()
+                .find(|e| e.name == n && e.expires > now && e.addr.is_ipv6() == v6)
+                .map(|e| e.addr)
+        };
+        let hit = match family {
+            Family::Ipv4 => cached(false),
+            Family::Ipv6 => cached(true),
+            Family::Either => cached(true).or_else(|| cached(false)),
+        };
         if let Some(a) = hit {
             self.stats.cache_hits = self.stats.cache_hits.wrapping_add(1);
             return Some(Ok(a));
@@ -339,7 +400,7 @@ impl Resolver {
 
     /// The result of query `h`: `Pending` while it runs. A ready result frees the query;
     /// asking again is [`DnsError::InvalidHandle`].
-    pub fn result(&mut self, h: &QueryHandle) -> core::task::Poll<Result<Ipv4Addr, DnsError>> {
+    pub fn result(&mut self, h: &QueryHandle) -> core::task::Poll<Result<IpAddr, DnsError>> {
         use core::task::Poll;
         let Some(q) = self.queries.get_mut(usize::from(h.index)) else {
             return Poll::Ready(Err(DnsError::InvalidHandle));
@@ -400,7 +461,7 @@ impl Resolver {
     pub fn poll_transmit(
         &mut self,
         now: Instant,
-        servers: &[Option<Ipv4Addr>],
+        servers: &[Option<IpAddr>],
     ) -> Option<Outgoing<'_>> {
         if !self.busy {
             return None;
@@ -435,6 +496,7 @@ impl Resolver {
             port: q.port,
             id: q.id,
             name: q.name.as_str(),
+            qtype: q.qtype,
             slot: i,
         })
     }
@@ -462,7 +524,7 @@ impl Resolver {
 
     /// The server of the query in `slot` cannot be reached (ARP failed, no route): the
     /// next server is tried.
-    pub fn unreachable(&mut self, slot: usize, now: Instant, servers: &[Option<Ipv4Addr>]) {
+    pub fn unreachable(&mut self, slot: usize, now: Instant, servers: &[Option<IpAddr>]) {
         if let Some(q) = self.queries.get_mut(slot) {
             q.attempt = ATTEMPTS_PER_SERVER;
             self.next_attempt(slot, now, servers);
@@ -470,7 +532,7 @@ impl Resolver {
     }
 
     /// Retry, next server, or give up.
-    fn next_attempt(&mut self, i: usize, now: Instant, servers: &[Option<Ipv4Addr>]) {
+    fn next_attempt(&mut self, i: usize, now: Instant, servers: &[Option<IpAddr>]) {
         let count = servers.iter().flatten().count();
         let q = &mut self.queries[i];
         q.attempt = q.attempt.saturating_add(1);
@@ -499,11 +561,11 @@ impl Resolver {
     pub fn receive(
         &mut self,
         now: Instant,
-        src: Ipv4Addr,
+        src: IpAddr,
         src_port: u16,
         dst_port: u16,
         msg: &[u8],
-        servers: &[Option<Ipv4Addr>],
+        servers: &[Option<IpAddr>],
     ) -> bool {
         // RFC 5452 §9.1: the port, the server and its port, the ID, the question.
         let found = self.queries.iter().position(|q| {
@@ -517,7 +579,7 @@ impl Resolver {
             return false;
         };
         let q = self.queries[i];
-        match judge(msg, q.id, &q.name) {
+        match judge(msg, q.id, &q.name, q.qtype) {
             Verdict::Mismatch => {
                 self.stats.mismatched = self.stats.mismatched.wrapping_add(1);
                 false
@@ -536,20 +598,35 @@ impl Resolver {
                 true
             }
             Verdict::Answer(r) => {
-                self.stats.answers = self.stats.answers.wrapping_add(1);
-                if let Ok((addr, ttl)) = r {
-                    self.cache_insert(now, q.name, addr, ttl);
-                }
-                let q = &mut self.queries[i];
-                q.phase = Phase::Done(r.map(|(a, _)| a));
-                q.deadline = now + UNCOLLECTED;
-                self.finished = true;
+                self.answered(i, now, r);
                 true
             }
         }
     }
 
-    fn cache_insert(&mut self, now: Instant, name: Name, addr: Ipv4Addr, ttl: u32) {
+    /// Query `i` got its answer `r`: cached and done, or (no IPv6 address for
+    /// [`Family::Either`]) asked again for A, from the same server, with a new ID.
+    fn answered(&mut self, i: usize, now: Instant, r: Result<(IpAddr, u32), DnsError>) {
+        self.stats.answers = self.stats.answers.wrapping_add(1);
+        let q = self.queries[i];
+        if r == Err(DnsError::NoAddress) && q.then_a {
+            let id = self.random() as u16;
+            let q = &mut self.queries[i];
+            (q.qtype, q.then_a, q.id, q.attempt) = (TYPE_A, false, id, 0);
+            q.phase = Phase::Send;
+            self.busy = true;
+            return;
+        }
+        if let Ok((addr, ttl)) = r {
+            self.cache_insert(now, q.name, addr, ttl);
+        }
+        let q = &mut self.queries[i];
+        q.phase = Phase::Done(r.map(|(a, _)| a));
+        q.deadline = now + UNCOLLECTED;
+        self.finished = true;
+    }
+
+    fn cache_insert(&mut self, now: Instant, name: Name, addr: IpAddr, ttl: u32) {
         if ttl == 0 {
             return;
         }
@@ -558,7 +635,7 @@ impl Resolver {
         let slot = self
             .cache
             .iter()
-            .position(|e| e.is_some_and(|e| e.name == name))
+            .position(|e| e.is_some_and(|e| e.name == name && e.addr.is_ipv6() == addr.is_ipv6()))
             .or_else(|| {
                 self.cache
                     .iter()
@@ -577,8 +654,9 @@ impl Resolver {
     }
 }
 
-/// What `msg` says about the query with `id` for `name` (RFC 1035 §4.1, §7.3).
-fn judge(msg: &[u8], id: u16, name: &Name) -> Verdict {
+/// What `msg` says about the query with `id` for `name` of type `qtype` (RFC 1035
+/// §4.1, §7.3).
+fn judge(msg: &[u8], id: u16, name: &Name, qtype: u16) -> Verdict {
     let Ok(p) = DnsPacket::new_checked(msg) else {
         return Verdict::Mismatch;
     };
@@ -592,8 +670,9 @@ fn judge(msg: &[u8], id: u16, name: &Name) -> Verdict {
     let Ok(q_end) = p.skip_name(dns::HEADER_LEN) else {
         return Verdict::Mismatch;
     };
-    let qtype = msg.get(q_end..q_end + 4);
-    if &buf[..n] != name.as_bytes() || qtype != Some(&[0, 1, 0, 1]) {
+    let question = msg.get(q_end..q_end + 4);
+    let [t0, t1] = qtype.to_be_bytes();
+    if &buf[..n] != name.as_bytes() || question != Some(&[t0, t1, 0, 1]) {
         return Verdict::Mismatch;
     }
     if p.truncated() {
@@ -604,17 +683,19 @@ fn judge(msg: &[u8], id: u16, name: &Name) -> Verdict {
         RCODE_NXDOMAIN => return Verdict::Answer(Err(DnsError::NoSuchName)),
         _ => return Verdict::Answer(Err(DnsError::ServerFailure)),
     }
-    match address_for(&p, name) {
+    match address_for(&p, name, qtype) {
         Ok(r) => Verdict::Answer(r),
         Err(_) => Verdict::Malformed,
     }
 }
 
-/// The address of `name` in the answer section, through up to [`MAX_CNAMES`] CNAMEs.
+/// The address of `name` in the answer section from a record of type `qtype` (A or
+/// AAAA), through up to [`MAX_CNAMES`] CNAMEs.
 fn address_for(
     p: &DnsPacket<'_>,
     name: &Name,
-) -> Result<Result<(Ipv4Addr, u32), DnsError>, crate::wire::WireError> {
+    qtype: u16,
+) -> Result<Result<(IpAddr, u32), DnsError>, crate::wire::WireError> {
     let mut target = *name;
     let mut owner = [0u8; MAX_NAME_LEN];
     for _ in 0..=MAX_CNAMES {
@@ -628,8 +709,8 @@ fn address_for(
                 continue;
             }
             match r.rtype {
-                TYPE_A => {
-                    if let Some(a) = r.a() {
+                TYPE_A | TYPE_AAAA if r.rtype == qtype => {
+                    if let Some(a) = r.address() {
                         return Ok(Ok((a, r.ttl)));
                     }
                 }
@@ -652,7 +733,7 @@ fn address_for(
 impl Resolver {
     /// A query whose answer was truncated, to ask over TCP: its slot, server, ID and name.
     /// Call [`Resolver::tcp_started`] once the connection is opened.
-    pub fn tcp_wanted(&self, servers: &[Option<Ipv4Addr>]) -> Option<Outgoing<'_>> {
+    pub fn tcp_wanted(&self, servers: &[Option<IpAddr>]) -> Option<Outgoing<'_>> {
         if !self.busy {
             return None;
         }
@@ -667,6 +748,7 @@ impl Resolver {
             port: dns::PORT,
             id: q.id,
             name: q.name.as_str(),
+            qtype: q.qtype,
             slot: i,
         })
     }
@@ -691,18 +773,11 @@ impl Resolver {
         if !matches!(q.phase, Phase::TcpWanted | Phase::TcpRunning) {
             return;
         }
-        let r = match msg.map(|m| judge(m, q.id, &q.name)) {
+        let r = match msg.map(|m| judge(m, q.id, &q.name, q.qtype)) {
             Some(Verdict::Answer(r)) => r,
             _ => Err(DnsError::Truncated),
         };
-        self.stats.answers = self.stats.answers.wrapping_add(1);
-        if let Ok((addr, ttl)) = r {
-            self.cache_insert(now, q.name, addr, ttl);
-        }
-        let q = &mut self.queries[slot];
-        q.phase = Phase::Done(r.map(|(a, _)| a));
-        q.deadline = now + UNCOLLECTED;
-        self.finished = true;
+        self.answered(slot, now, r);
     }
 }
 
@@ -712,24 +787,33 @@ mod tests {
     use core::task::Poll;
     use std::vec::Vec;
 
-    const S1: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 1);
-    const S2: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 2);
-    const SERVERS: [Option<Ipv4Addr>; 3] = [Some(S1), None, Some(S2)];
-    const ADDR: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 13);
+    use core::net::{Ipv4Addr, Ipv6Addr};
+
+    const S1: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 8, 0, 1));
+    const S2: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 8, 0, 2));
+    const SERVERS: [Option<IpAddr>; 3] = [Some(S1), None, Some(S2)];
+    const ADDR: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 8, 0, 13));
+    const ADDR6: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x13));
 
     fn t(ms: u64) -> Instant {
         Instant::from_millis(ms)
     }
 
     /// A response to `id` for `name`: rcode, then A records `(owner, addr)` or CNAMEs.
-    fn answer(
+    fn answer(id: u16, name: &str, rcode: u8, records: &[(&str, Result<IpAddr, &str>)]) -> Vec<u8> {
+        answer_to(TYPE_A, id, name, rcode, records)
+    }
+
+    /// A response to a question of type `qtype`; records of either family.
+    fn answer_to(
+        qtype: u16,
         id: u16,
         name: &str,
         rcode: u8,
-        records: &[(&str, Result<Ipv4Addr, &str>)],
+        records: &[(&str, Result<IpAddr, &str>)],
     ) -> Vec<u8> {
         let mut v = std::vec![0u8; 600];
-        let n = dns::emit_query(&mut v, id, name, TYPE_A).unwrap();
+        let n = dns::emit_query(&mut v, id, name, qtype).unwrap();
         v.truncate(n);
         v[2] |= 0x80;
         v[3] = rcode;
@@ -739,8 +823,12 @@ mod tests {
             let n = dns::emit_query(&mut q, 0, owner, 0).unwrap();
             v.extend_from_slice(&q[12..n - 4]);
             match data {
-                Ok(a) => {
+                Ok(IpAddr::V4(a)) => {
                     v.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 30, 0, 4]);
+                    v.extend_from_slice(&a.octets());
+                }
+                Ok(IpAddr::V6(a)) => {
+                    v.extend_from_slice(&[0, 28, 0, 1, 0, 0, 0, 30, 0, 16]);
                     v.extend_from_slice(&a.octets());
                 }
                 Err(target) => {
@@ -754,9 +842,14 @@ mod tests {
         v
     }
 
-    fn start(r: &mut Resolver, name: &str) -> (QueryHandle, Ipv4Addr, u16, u16) {
-        let h = r.resolve(t(0), name, &SERVERS).unwrap();
+    fn start(r: &mut Resolver, name: &str) -> (QueryHandle, IpAddr, u16, u16) {
+        start_as(r, name, Family::Ipv4)
+    }
+
+    fn start_as(r: &mut Resolver, name: &str, f: Family) -> (QueryHandle, IpAddr, u16, u16) {
+        let h = r.resolve(t(0), name, f, &SERVERS).unwrap();
         let o = r.poll_transmit(t(0), &SERVERS).unwrap();
+        assert_eq!(o.qtype, f.first_qtype());
         assert_eq!(o.name, name.to_ascii_lowercase().trim_end_matches('.'));
         let (server, port, id, slot) = (o.server, o.port, o.id, o.slot);
         assert!(port >= 49152);
@@ -780,10 +873,13 @@ mod tests {
         assert_eq!(r.result(&h), Poll::Ready(Ok(ADDR)));
         assert_eq!(r.result(&h), Poll::Ready(Err(DnsError::InvalidHandle)));
         // From the cache, until the TTL (30 s) runs out.
-        let h = r.resolve(t(1000), "daytime.test", &SERVERS).unwrap();
+        let h = r
+            .resolve(t(1000), "daytime.test", Family::Ipv4, &SERVERS)
+            .unwrap();
         assert_eq!(r.result(&h), Poll::Ready(Ok(ADDR)));
         assert_eq!(r.stats().cache_hits, 1);
-        r.resolve(t(31_000), "daytime.test", &SERVERS).unwrap();
+        r.resolve(t(31_000), "daytime.test", Family::Ipv4, &SERVERS)
+            .unwrap();
         assert!(r.poll_transmit(t(31_000), &SERVERS).is_some());
     }
 
@@ -792,7 +888,7 @@ mod tests {
         let mut r = Resolver::new(7);
         let (h, _, port, id) = start(&mut r, "daytime.test");
         let good = answer(id, "daytime.test", 0, &[("daytime.test", Ok(ADDR))]);
-        let cases: [(Ipv4Addr, u16, u16, Vec<u8>); 5] = [
+        let cases: [(IpAddr, u16, u16, Vec<u8>); 5] = [
             (S2, 53, port, good.clone()),                           // other server
             (S1, 5353, port, good.clone()),                         // other source port
             (S1, 53, port ^ 1, good.clone()),                       // other destination port
@@ -832,12 +928,17 @@ mod tests {
         assert!(r.receive(t(1), S1, 53, port, &tc, &SERVERS));
         assert_eq!(r.result(&h), Poll::Ready(Err(DnsError::Truncated)));
         r.tcp_fallback = true;
-        let h = r.resolve(t(0), "a..b", &SERVERS).unwrap();
+        let h = r.resolve(t(0), "a..b", Family::Ipv4, &SERVERS).unwrap();
         assert_eq!(r.result(&h), Poll::Ready(Err(DnsError::InvalidName)));
-        let h = r.resolve(t(0), "a.test", &[None, None, None]).unwrap();
+        let h = r
+            .resolve(t(0), "a.test", Family::Ipv4, &[None, None, None])
+            .unwrap();
         assert_eq!(r.result(&h), Poll::Ready(Err(DnsError::NoServer)));
-        let h = r.resolve(t(0), "10.1.2.3", &[]).unwrap();
-        assert_eq!(r.result(&h), Poll::Ready(Ok(Ipv4Addr::new(10, 1, 2, 3))));
+        let h = r.resolve(t(0), "10.1.2.3", Family::Ipv4, &[]).unwrap();
+        assert_eq!(
+            r.result(&h),
+            Poll::Ready(Ok(IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3))))
+        );
     }
 
     #[test]
@@ -887,22 +988,25 @@ mod tests {
         let mut r = Resolver::new(3);
         let hs: Vec<_> = (0..MAX_QUERIES)
             .map(|i| {
-                r.resolve(t(0), &std::format!("h{i}.test"), &SERVERS)
+                r.resolve(t(0), &std::format!("h{i}.test"), Family::Ipv4, &SERVERS)
                     .unwrap()
             })
             .collect();
         assert_eq!(
-            r.resolve(t(0), "more.test", &SERVERS),
+            r.resolve(t(0), "more.test", Family::Ipv4, &SERVERS),
             Err(crate::Error::Exhausted(crate::Capacity::Queries))
         );
         r.cancel(hs.into_iter().next().unwrap());
-        let h = r.resolve(t(0), "1.2.3.4", &SERVERS).unwrap();
+        let h = r.resolve(t(0), "1.2.3.4", Family::Ipv4, &SERVERS).unwrap();
         // Never collected: freed 60 s after it finished.
         assert_eq!(
-            r.resolve(t(1), "more.test", &SERVERS),
+            r.resolve(t(1), "more.test", Family::Ipv4, &SERVERS),
             Err(crate::Error::Exhausted(crate::Capacity::Queries))
         );
-        assert!(r.resolve(t(60_000), "more.test", &SERVERS).is_ok());
+        assert!(
+            r.resolve(t(60_000), "more.test", Family::Ipv4, &SERVERS)
+                .is_ok()
+        );
         assert_eq!(r.result(&h), Poll::Ready(Err(DnsError::InvalidHandle)));
     }
 
@@ -936,9 +1040,71 @@ mod tests {
     }
 
     #[test]
+    fn aaaa_record_over_an_ipv6_server() {
+        let s6 = IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1));
+        let servers = [Some(s6), None];
+        let mut r = Resolver::new(9);
+        let h = r.resolve(t(0), "v6.test", Family::Ipv6, &servers).unwrap();
+        let o = r.poll_transmit(t(0), &servers).unwrap();
+        assert_eq!((o.server, o.qtype), (s6, TYPE_AAAA));
+        let (port, id, slot) = (o.port, o.id, o.slot);
+        r.sent(slot, t(0));
+        // An answer to an A question, or holding only an A record, is not the answer.
+        let wrong_q = answer_to(TYPE_A, id, "v6.test", 0, &[("v6.test", Ok(ADDR))]);
+        assert!(!r.receive(t(1), s6, 53, port, &wrong_q, &servers));
+        let msg = answer_to(
+            TYPE_AAAA,
+            id,
+            "v6.test",
+            0,
+            &[("v6.test", Ok(ADDR)), ("v6.test", Ok(ADDR6))],
+        );
+        assert!(r.receive(t(1), s6, 53, port, &msg, &servers));
+        assert_eq!(r.result(&h), Poll::Ready(Ok(ADDR6)));
+        // Cached per family: an IPv4 lookup of the name still asks.
+        let h = r
+            .resolve(t(2), "v6.test", Family::Either, &servers)
+            .unwrap();
+        assert_eq!(r.result(&h), Poll::Ready(Ok(ADDR6)));
+        r.resolve(t(2), "v6.test", Family::Ipv4, &servers).unwrap();
+        assert_eq!(r.poll_transmit(t(2), &servers).unwrap().qtype, TYPE_A);
+    }
+
+    #[test]
+    fn either_falls_back_to_a_and_literals_keep_their_family() {
+        let mut r = Resolver::new(11);
+        let (h, _, port, id) = start_as(&mut r, "old.test", Family::Either);
+        let none = answer_to(TYPE_AAAA, id, "old.test", 0, &[]);
+        assert!(r.receive(t(1), S1, 53, port, &none, &SERVERS));
+        assert_eq!(r.result(&h), Poll::Pending);
+        let o = r.poll_transmit(t(1), &SERVERS).unwrap();
+        assert_eq!((o.server, o.qtype), (S1, TYPE_A));
+        assert_ne!(o.id, id, "a new ID for the new question");
+        let (port, id, slot) = (o.port, o.id, o.slot);
+        r.sent(slot, t(1));
+        let a = answer(id, "old.test", 0, &[("old.test", Ok(ADDR))]);
+        assert!(r.receive(t(2), S1, 53, port, &a, &SERVERS));
+        assert_eq!(r.result(&h), Poll::Ready(Ok(ADDR)));
+        // No AAAA for an IPv6-only lookup: no address, no A query.
+        let (h, _, port, id) = start_as(&mut r, "old2.test", Family::Ipv6);
+        let none = answer_to(TYPE_AAAA, id, "old2.test", 0, &[]);
+        assert!(r.receive(t(1), S1, 53, port, &none, &SERVERS));
+        assert_eq!(r.result(&h), Poll::Ready(Err(DnsError::NoAddress)));
+        for (name, f, want) in [
+            ("2001:db8::13", Family::Ipv6, Ok(ADDR6)),
+            ("2001:db8::13", Family::Either, Ok(ADDR6)),
+            ("2001:db8::13", Family::Ipv4, Err(DnsError::NoAddress)),
+            ("10.8.0.13", Family::Ipv6, Err(DnsError::NoAddress)),
+        ] {
+            let h = r.resolve(t(3), name, f, &SERVERS).unwrap();
+            assert_eq!(r.result(&h), Poll::Ready(want), "{name} {f:?}");
+        }
+    }
+
+    #[test]
     fn held_for_arp_does_not_count_an_attempt() {
         let mut r = Resolver::new(3);
-        r.resolve(t(0), "a.test", &SERVERS).unwrap();
+        r.resolve(t(0), "a.test", Family::Ipv4, &SERVERS).unwrap();
         let slot = r.poll_transmit(t(0), &SERVERS).unwrap().slot;
         r.hold(slot, t(100));
         assert!(r.poll_transmit(t(50), &SERVERS).is_none());

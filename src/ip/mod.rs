@@ -547,6 +547,17 @@ pub enum Received<'f> {
         /// The TCP segment, header included, checksum not verified.
         payload: &'f [u8],
     },
+    /// A UDP datagram over IPv6 to a usable unicast address of ours, for the stack's
+    /// DNS resolver (features `proto-ipv6` and `dns`).
+    #[cfg(all(feature = "proto-ipv6", feature = "dns"))]
+    Udp6 {
+        /// Source address.
+        src: Ipv6Addr,
+        /// Destination address (ours).
+        dst: Ipv6Addr,
+        /// The UDP datagram, header included, checksum not verified.
+        payload: &'f [u8],
+    },
     /// A UDP datagram for us (unicast or broadcast), for the stack's DHCP client and DNS
     /// resolver; only with the `dhcpv4` or `dns` feature (without, UDP is
     /// [`DropReason::UnknownProtocol`]).

@@ -26,7 +26,7 @@ use crate::time::{Duration, Instant};
 use crate::wire::ethernet::EthernetAddress;
 use crate::wire::icmpv6::{CHANGE_TO_EXCLUDE, MODE_IS_EXCLUDE};
 use crate::wire::ipv6::{self, Ipv6Cidr};
-use crate::wire::ndisc::{NdiscOption, NdiscRepr, PrefixInfo};
+use crate::wire::ndisc::{NdiscOption, NdiscRepr, PrefixInfo, option_type};
 
 /// Addresses held: the link-local one and up to three more.
 pub const MAX_ADDRS: usize = 4;
@@ -34,6 +34,8 @@ pub const MAX_ADDRS: usize = 4;
 pub const MAX_ROUTERS: usize = 2;
 /// On-link prefixes remembered.
 pub const MAX_PREFIXES: usize = 4;
+/// DNS servers kept from Router Advertisements (RFC 8106).
+pub const MAX_DNS_SERVERS: usize = 2;
 /// Most events waiting for [`Slaac::take_event`]; older ones are dropped and counted.
 const MAX_EVENTS: usize = 8;
 
@@ -250,6 +252,8 @@ pub struct Slaac {
     addrs: [Option<Addr6>; MAX_ADDRS],
     routers: [Option<Router>; MAX_ROUTERS],
     prefixes: [Option<(Ipv6Cidr, Option<Instant>)>; MAX_PREFIXES],
+    /// RDNSS servers and when their lifetime ends (`None`: never).
+    dns: [Option<(Ipv6Addr, Option<Instant>)>; MAX_DNS_SERVERS],
     link: LinkParams,
     rs_left: u8,
     rs_due: Option<Instant>,
@@ -271,6 +275,7 @@ impl Slaac {
             addrs: [None; MAX_ADDRS],
             routers: [None; MAX_ROUTERS],
             prefixes: [None; MAX_PREFIXES],
+            dns: [None; MAX_DNS_SERVERS],
             link: LinkParams {
                 mtu: None,
                 hop_limit: None,
@@ -619,6 +624,10 @@ impl Slaac {
             match o {
                 NdiscOption::Mtu(m) if m >= ipv6::MIN_MTU as u32 => self.link.mtu = Some(m),
                 NdiscOption::Prefix(p) => self.prefix(now, &p),
+                NdiscOption::Other {
+                    option_type: option_type::RDNSS,
+                    data,
+                } => self.rdnss(now, data),
                 _ => {}
             }
         }
@@ -663,6 +672,41 @@ impl Slaac {
         if retrans_ms != 0 {
             self.link.retrans = Duration::from_millis(u64::from(retrans_ms));
         }
+    }
+
+    /// A Recursive DNS Server option (RFC 8106 §5.3.1): each server is added or its
+    /// lifetime renewed, a zero lifetime removes it; past [`MAX_DNS_SERVERS`] (and no
+    /// expired entry to reuse) a server is not kept.
+    fn rdnss(&mut self, now: Instant, data: &[u8]) {
+        let Some((lifetime, servers)) = crate::wire::ndisc::rdnss(data) else {
+            return;
+        };
+        let until = (lifetime != u32::MAX).then(|| now + Duration::from_secs(u64::from(lifetime)));
+        for a in servers {
+            let known = self.dns.iter().position(|d| d.is_some_and(|(x, _)| x == a));
+            if lifetime == 0 {
+                if let Some(i) = known {
+                    self.dns[i] = None;
+                }
+                continue;
+            }
+            let expired = |d: &Option<(Ipv6Addr, Option<Instant>)>| {
+                d.is_none_or(|(_, u)| u.is_some_and(|u| u <= now))
+            };
+            if let Some(i) = known.or_else(|| self.dns.iter().position(expired)) {
+                self.dns[i] = Some((a, until));
+            }
+        }
+    }
+
+    /// The DNS servers routers advertise (RFC 8106), those whose lifetime has not ended
+    /// at `now`, in the order they came.
+    pub fn dns_servers(&self, now: Instant) -> impl Iterator<Item = Ipv6Addr> + '_ {
+        self.dns
+            .iter()
+            .flatten()
+            .filter(move |(_, u)| u.is_none_or(|u| u > now))
+            .map(|(a, _)| *a)
     }
 
     /// A Prefix Information option: on-link determination (RFC 4861 §6.3.4) and SLAAC
@@ -873,6 +917,41 @@ mod tests {
         );
         // A neighbour asking for it is answered.
         assert!(s.receive_ns(t(9_000), a("fe80::b"), global));
+    }
+
+    /// RDNSS options (RFC 8106): servers kept for their lifetime, renewed, removed by a
+    /// zero lifetime; a malformed option (no whole address) is ignored.
+    #[test]
+    fn rdnss_servers_follow_their_lifetime() {
+        let rdnss = |lifetime: u32, addrs: &[&str]| {
+            let mut o = std::vec![option_type::RDNSS, (1 + 2 * addrs.len()) as u8, 0, 0];
+            o.extend_from_slice(&lifetime.to_be_bytes());
+            for x in addrs {
+                o.extend_from_slice(&a(x).octets());
+            }
+            o
+        };
+        let mut s = started();
+        let servers = |s: &Slaac, now| s.dns_servers(now).collect::<std::vec::Vec<_>>();
+        s.receive_ra(
+            t(5_000),
+            ROUTER,
+            &ra(&rdnss(60, &["fd00::53", "fd00::54"]), 1800),
+        );
+        assert_eq!(servers(&s, t(5_000)), [a("fd00::53"), a("fd00::54")]);
+        assert!(servers(&s, t(65_000)).is_empty());
+        s.receive_ra(
+            t(70_000),
+            ROUTER,
+            &ra(&rdnss(u32::MAX, &["fd00::55"]), 1800),
+        );
+        s.receive_ra(t(70_000), ROUTER, &ra(&rdnss(0, &["fd00::53"]), 1800));
+        assert_eq!(servers(&s, t(999_000)), [a("fd00::55")]);
+        let mut bad = rdnss(60, &["fd00::56"]);
+        bad[1] = 1; // length 8 bytes: no address
+        bad.truncate(8);
+        s.receive_ra(t(70_000), ROUTER, &ra(&bad, 1800));
+        assert_eq!(servers(&s, t(70_000)), [a("fd00::55")]);
     }
 
     #[test]

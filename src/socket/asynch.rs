@@ -406,9 +406,26 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send, const N: usize, const L: usize> AsyncSt
     where
         T: crate::socket::Resolve,
     {
+        match self.resolve_ip(name, crate::dns::Family::Ipv4).await? {
+            core::net::IpAddr::V4(a) => Ok(a),
+            core::net::IpAddr::V6(_) => Err(crate::dns::DnsError::Unsupported),
+        }
+    }
+
+    /// Like [`AsyncStack::resolve`], for an address of `family` (see
+    /// `Stack::resolve_ip`: AAAA records for IPv6).
+    #[cfg(feature = "dns")]
+    pub async fn resolve_ip(
+        &self,
+        name: &str,
+        family: crate::dns::Family,
+    ) -> core::result::Result<core::net::IpAddr, crate::dns::DnsError>
+    where
+        T: crate::socket::Resolve,
+    {
         use crate::dns::DnsError;
         let started = self.lock.try_with(|inner| {
-            let q = inner.stack.start_resolve(name);
+            let q = inner.stack.start_resolve(name, family);
             inner.driver.activity = true;
             (q, inner.driver.waker.take())
         });

@@ -262,9 +262,27 @@ impl<'a, T: AsMut<SocketSet<'a>> + Send> BlockingStack<T> {
     where
         T: crate::socket::Resolve,
     {
+        match self.resolve_ip(name, crate::dns::Family::Ipv4, timeout)? {
+            core::net::IpAddr::V4(a) => Ok(a),
+            core::net::IpAddr::V6(_) => Err(crate::dns::DnsError::Unsupported),
+        }
+    }
+
+    /// Like [`BlockingStack::resolve`], for an address of `family` (see
+    /// `Stack::resolve_ip`: AAAA records for IPv6).
+    #[cfg(feature = "dns")]
+    pub fn resolve_ip(
+        &self,
+        name: &str,
+        family: crate::dns::Family,
+        timeout: Option<StdDuration>,
+    ) -> Result<core::net::IpAddr, crate::dns::DnsError>
+    where
+        T: crate::socket::Resolve,
+    {
         use crate::dns::DnsError;
         let q = self
-            .with(|s| s.start_resolve(name))
+            .with(|s| s.start_resolve(name, family))
             .map_err(|_| DnsError::InvalidHandle)??;
         let mut out = None;
         let done = self.wait_for(timeout, |s| match s.poll_resolve(&q) {

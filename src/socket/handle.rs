@@ -5,14 +5,7 @@
 //! second close, or any use after close, does not compile. Dropping a handle closes it:
 //! the drop marks a flag in the storage that the next `poll` acts on.
 
-use core::net::{IpAddr, SocketAddr};
-
-/// The local address a listener shows in the socket listing (it takes either family the
-/// build carries): 0.0.0.0, or :: in an IPv6-only build.
-#[cfg(feature = "proto-ipv4")]
-const LISTEN_ADDR: IpAddr = IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED);
-#[cfg(not(feature = "proto-ipv4"))]
-const LISTEN_ADDR: IpAddr = IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED);
+use core::net::SocketAddr;
 
 use crate::tcp::Endpoint;
 use core::sync::atomic::Ordering;
@@ -325,13 +318,15 @@ impl<'a> SocketSet<'a> {
     /// and queue sizes. Each [`SocketInfo`](super::SocketInfo) displays as one line:
     ///
     /// ```text
-    /// tcp L0        0      0  0.0.0.0:7             *:*                   LISTEN       LISTENING
+    /// tcp L0        0      0  *:7                   *:*                   LISTEN       LISTENING
     /// tcp S0        0      0  127.0.0.1:56168       127.0.0.1:7           FIN-WAIT-2   CONNECTED | CANT_SEND_MORE
     /// tcp S1        5      0  127.0.0.1:7           127.0.0.1:56168       CLOSE-WAIT   CONNECTED | CANT_RECV_MORE
     /// ```
     ///
     /// (kind and slot, receive queue, send queue, local and remote endpoints, state,
-    /// flags), from:
+    /// flags). A listener takes connections to any local address of either family: its
+    /// local endpoint is `[::]:port` and shows as `*:port`, as `ss` shows a dual-stack
+    /// socket (`0.0.0.0:port` without the `proto-ipv6` feature). From:
     ///
     /// ```
     /// use tidytcp::drivers::Loopback;
@@ -355,7 +350,8 @@ impl<'a> SocketSet<'a> {
     /// for line in &table {
     ///     println!("{line}");
     /// }
-    /// assert!(table[0].starts_with("tcp L0        0      0  0.0.0.0:7 "));
+    /// # #[cfg(feature = "proto-ipv6")]
+    /// assert!(table[0].starts_with("tcp L0        0      0  *:7 "));
     /// assert!(table[1].ends_with("FIN-WAIT-2   CONNECTED | CANT_SEND_MORE"));
     /// assert!(table[2].starts_with("tcp S1        5      0  127.0.0.1:7 "));
     /// assert!(table[2].ends_with("CLOSE-WAIT   CONNECTED | CANT_RECV_MORE"));
@@ -372,7 +368,7 @@ impl<'a> SocketSet<'a> {
             .map(|(i, l)| super::SocketInfo {
                 slot: i,
                 listener: true,
-                local: SocketAddr::new(LISTEN_ADDR, l.port),
+                local: SocketAddr::new(super::LISTEN_ANY, l.port),
                 remote: None,
                 state: State::Listen,
                 flags: super::SocketFlags::LISTENING,

@@ -114,7 +114,7 @@ pub use storage::{Parts, SocketBuffers, SocketStorage, SocketTable, SplitStorage
 pub use table::{ListenSlot, Slot, SocketSet};
 
 use core::fmt;
-use core::net::SocketAddr;
+use core::net::{IpAddr, SocketAddr};
 
 use crate::tcp::{Connection, State};
 use crate::time::Instant;
@@ -133,16 +133,18 @@ pub trait Drive<D> {
 /// type.
 #[cfg(feature = "dns")]
 pub trait Resolve {
-    /// Starts resolving `name` (an address literal or a cached name is answered at once).
+    /// Starts resolving `name` to an address of `family` (an address literal or a
+    /// cached name is answered at once).
     fn start_resolve(
         &mut self,
         name: &str,
+        family: crate::dns::Family,
     ) -> Result<crate::dns::QueryHandle, crate::dns::DnsError>;
     /// The query's result: `Pending` while it runs; once `Ready` the query is over.
     fn poll_resolve(
         &mut self,
         query: &crate::dns::QueryHandle,
-    ) -> core::task::Poll<Result<core::net::Ipv4Addr, crate::dns::DnsError>>;
+    ) -> core::task::Poll<Result<core::net::IpAddr, crate::dns::DnsError>>;
     /// Gives the query up.
     fn cancel_resolve(&mut self, query: crate::dns::QueryHandle);
 }
@@ -213,6 +215,16 @@ impl fmt::Display for SocketFlags {
     }
 }
 
+/// The local address of every listener in [`SocketSet::sockets`]: the IPv6 unspecified
+/// address `::` when the `proto-ipv6` feature is on (with `proto-ipv4` too, listeners take
+/// connections of both families, as a Linux socket bound to `::` without `IPV6_V6ONLY`,
+/// and the listing writes them `*:port`), `0.0.0.0` in an IPv4-only build.
+pub const LISTEN_ANY: IpAddr = if cfg!(feature = "proto-ipv6") {
+    IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED)
+} else {
+    IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED)
+};
+
 /// One line of the socket table ([`SocketSet::sockets`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SocketInfo {
@@ -220,7 +232,8 @@ pub struct SocketInfo {
     pub slot: usize,
     /// A listener, not a connection.
     pub listener: bool,
-    /// Local endpoint (0.0.0.0 for listeners).
+    /// Local endpoint. A listener's is [`LISTEN_ANY`] (it takes connections to any local
+    /// address, of either family when IPv6 is built in).
     pub local: SocketAddr,
     /// Remote endpoint of a connection.
     pub remote: Option<SocketAddr>,
@@ -248,7 +261,13 @@ impl fmt::Display for SocketInfo {
             }
         }
         let mut local = heapless_addr::Buf::new();
-        let _ = fmt::write(&mut local, format_args!("{}", self.local));
+        let dual = cfg!(all(feature = "proto-ipv4", feature = "proto-ipv6"));
+        if dual && self.listener && self.local.ip().is_unspecified() {
+            // Both families, written as `ss` writes a dual-stack socket.
+            let _ = fmt::write(&mut local, format_args!("*:{}", self.local.port()));
+        } else {
+            let _ = fmt::write(&mut local, format_args!("{}", self.local));
+        }
         write!(
             f,
             "tcp {kind}{:<3} {:>6} {:>6}  {:<21} {:<21} {:<12} {}",

@@ -83,8 +83,9 @@ mod client {
         }
     }
 
-    /// With the resolver (feature `dns`): names are looked up by the stack; an IPv6
-    /// lookup or a reverse one is `DnsError::Unsupported`.
+    /// With the resolver (feature `dns`): names are looked up by the stack, `AddrType`
+    /// mapped to `dns::Family` (`Either` prefers IPv6 when the interface can reach it);
+    /// a reverse lookup is `DnsError::Unsupported`.
     #[cfg(feature = "dns")]
     impl<'a, T, const N: usize, const L: usize> Dns for TcpClient<'_, 'a, T, N, L>
     where
@@ -97,10 +98,13 @@ mod client {
             host: &str,
             addr_type: AddrType,
         ) -> core::result::Result<IpAddr, Self::Error> {
-            if addr_type == AddrType::IPv6 {
-                return Err(crate::dns::DnsError::Unsupported);
-            }
-            self.net.resolve(host).await.map(IpAddr::V4)
+            use crate::dns::Family;
+            let family = match addr_type {
+                AddrType::IPv4 => Family::Ipv4,
+                AddrType::IPv6 => Family::Ipv6,
+                AddrType::Either => Family::Either,
+            };
+            self.net.resolve_ip(host, family).await
         }
 
         async fn get_host_by_address(

@@ -183,6 +183,24 @@ impl<'a> Stack<'a> {
     pub fn set_dns_servers(&mut self, servers: [Option<Ipv4Addr>; 3]) {
         self.dns_servers = servers;
     }
+
+    /// The IPv6 DNS servers the resolver uses, after the IPv4 ones (feature
+    /// `proto-ipv6`).
+    #[cfg(all(feature = "proto-ipv6", feature = "dns"))]
+    pub fn dns_servers6(&self) -> &[Option<core::net::Ipv6Addr>; 2] {
+        &self.dns_servers6
+    }
+
+    /// Sets the IPv6 DNS servers, for an interface configured for IPv6 only or as well.
+    /// While none is set, the resolver takes those routers advertise (RDNSS, RFC 8106:
+    /// `ip::slaac::Slaac::dns_servers`).
+    /// Queries reach them from the interface's IPv6 source address for each (RFC 6724);
+    /// a link-local server needs the link-local address, any other a usable address
+    /// beyond link-local or the link-local one.
+    #[cfg(all(feature = "proto-ipv6", feature = "dns"))]
+    pub fn set_dns_servers6(&mut self, servers: [Option<core::net::Ipv6Addr>; 2]) {
+        self.dns_servers6 = servers;
+    }
 }
 
 #[cfg(test)]

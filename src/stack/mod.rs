@@ -189,6 +189,8 @@ pub struct Stack<'a> {
     dhcp: Option<crate::ip::dhcp::DhcpClient>,
     #[cfg(any(feature = "dhcpv4", feature = "dns"))]
     dns_servers: [Option<Ipv4Addr>; 3],
+    #[cfg(all(feature = "proto-ipv6", feature = "dns"))]
+    dns_servers6: [Option<core::net::Ipv6Addr>; 2],
     #[cfg(feature = "dns")]
     resolver: crate::dns::Resolver,
     #[cfg(feature = "dns")]
@@ -275,6 +277,8 @@ impl<'a> Stack<'a> {
             dhcp: None,
             #[cfg(any(feature = "dhcpv4", feature = "dns"))]
             dns_servers: [None; 3],
+            #[cfg(all(feature = "proto-ipv6", feature = "dns"))]
+            dns_servers6: [None; 2],
             #[cfg(feature = "dns")]
             resolver: crate::dns::Resolver::new(
                 u64::from_le_bytes([
@@ -460,6 +464,10 @@ impl<'a> Stack<'a> {
                 dst,
                 payload,
             } => self.udp_input(now, src_mac, src, dst, payload, !caps.checksum.rx_verified),
+            #[cfg(all(feature = "proto-ipv6", feature = "dns"))]
+            Received::Udp6 { src, dst, payload } => {
+                self.udp6_input(now, src, dst, payload, !caps.checksum.rx_verified)
+            }
             _ => {}
         });
     }

@@ -19,11 +19,7 @@ impl<'a> Stack<'a> {
         datagram: &[u8],
         verify: bool,
     ) {
-        let Ok(pkt) = UdpPacket::new_checked(datagram) else {
-            self.udp_dropped += 1;
-            return;
-        };
-        let Ok(repr) = UdpRepr::parse(&pkt) else {
+        let Some((pkt, repr)) = parse(datagram) else {
             self.udp_dropped += 1;
             return;
         };
@@ -41,10 +37,43 @@ impl<'a> Stack<'a> {
         }
         #[cfg(feature = "dns")]
         if repr.src_port == crate::wire::dns::PORT {
-            self.dns_input(now, src, repr.src_port, repr.dst_port, pkt.payload());
+            self.dns_input(now, src.into(), repr.src_port, repr.dst_port, pkt.payload());
             return;
         }
         let _ = (now, src_mac, repr);
         self.udp_dropped += 1;
+    }
+}
+
+/// The datagram's view and ports, if well formed.
+fn parse(datagram: &[u8]) -> Option<(UdpPacket<'_>, UdpRepr)> {
+    let pkt = UdpPacket::new_checked(datagram).ok()?;
+    let repr = UdpRepr::parse(&pkt).ok()?;
+    Some((pkt, repr))
+}
+
+#[cfg(all(feature = "proto-ipv6", feature = "dns"))]
+impl<'a> Stack<'a> {
+    /// A UDP datagram over IPv6 for us: checksum (mandatory over IPv6), then the
+    /// resolver if it comes from a DNS port.
+    pub(super) fn udp6_input(
+        &mut self,
+        now: Instant,
+        src: core::net::Ipv6Addr,
+        dst: core::net::Ipv6Addr,
+        datagram: &[u8],
+        verify: bool,
+    ) {
+        use crate::wire::ipv6::{next_header, pseudo_header};
+        let valid = |pkt: &UdpPacket<'_>| {
+            let len = (pkt.payload().len() + crate::wire::udp::HEADER_LEN) as u32;
+            !verify || pkt.checksum_valid_with(pseudo_header(src, dst, next_header::UDP, len))
+        };
+        match parse(datagram) {
+            Some((pkt, repr)) if repr.src_port == crate::wire::dns::PORT && valid(&pkt) => {
+                self.dns_input(now, src.into(), repr.src_port, repr.dst_port, pkt.payload());
+            }
+            _ => self.udp_dropped += 1,
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! DNS messages (RFC 1035 §4) as a stub resolver needs them: a query for one name, and
 //! the header, question and answer records of a response, with compression pointers
-//! (§4.1.4) followed under a hop limit so that a pointer loop ends in an error.
+//! (§4.1.4) followed under a hop limit so that a pointer loop ends in an error. Address
+//! records are A (IPv4) and AAAA (IPv6, RFC 3596).
 
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::WireError;
 
@@ -18,6 +19,8 @@ pub const MAX_LABEL_LEN: usize = 63;
 pub const MAX_POINTERS: usize = 16;
 /// Record type A (§3.2.2).
 pub const TYPE_A: u16 = 1;
+/// Record type AAAA, an IPv6 address (RFC 3596 §2.1).
+pub const TYPE_AAAA: u16 = 28;
 /// Record type CNAME.
 pub const TYPE_CNAME: u16 = 5;
 /// Class IN.
@@ -178,6 +181,23 @@ impl Record<'_> {
         }
         <[u8; 4]>::try_from(self.data).ok().map(Ipv4Addr::from)
     }
+
+    /// The address of an IN AAAA record (RFC 3596 §2.2: 16 bytes, network order).
+    pub fn aaaa(&self) -> Option<Ipv6Addr> {
+        if self.rtype != TYPE_AAAA || self.class != CLASS_IN {
+            return None;
+        }
+        <[u8; 16]>::try_from(self.data).ok().map(Ipv6Addr::from)
+    }
+
+    /// The address of an IN A or AAAA record; a record of another type or class, or
+    /// with data of the wrong length, has none.
+    pub fn address(&self) -> Option<IpAddr> {
+        match self.rtype {
+            TYPE_AAAA => self.aaaa().map(IpAddr::V6),
+            _ => self.a().map(IpAddr::V4),
+        }
+    }
 }
 
 impl<'a> DnsPacket<'a> {
@@ -321,6 +341,39 @@ mod tests {
     }
 
     #[test]
+    fn aaaa_records() {
+        let mut v = std::vec![0u8; 512];
+        let n = emit_query(&mut v, 7, "v6.test", TYPE_AAAA).unwrap();
+        assert_eq!(&v[n - 4..n], &[0, 28, 0, 1]);
+        v.truncate(n);
+        v[2] = 0x81;
+        v[7] = 3; // ANCOUNT
+        let addr: Ipv6Addr = "2001:db8::13".parse().unwrap();
+        v.extend_from_slice(&[0xc0, 12, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16]);
+        v.extend_from_slice(&addr.octets());
+        // A short AAAA, and an AAAA of class CH: no address.
+        v.extend_from_slice(&[0xc0, 12, 0, 28, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4]);
+        v.extend_from_slice(&[0xc0, 12, 0, 28, 0, 3, 0, 0, 0, 60, 0, 16]);
+        v.extend_from_slice(&addr.octets());
+        let p = DnsPacket::new_checked(&v).unwrap();
+        let (r, at) = p.record(p.answers_at().unwrap()).unwrap();
+        assert_eq!((r.aaaa(), r.a()), (Some(addr), None));
+        assert_eq!(r.address(), Some(IpAddr::V6(addr)));
+        let (short, at) = p.record(at).unwrap();
+        assert_eq!(
+            (short.aaaa(), short.a(), short.address()),
+            (None, None, None)
+        );
+        let (chaos, end) = p.record(at).unwrap();
+        assert_eq!((chaos.aaaa(), end), (None, v.len()));
+        // Cut anywhere inside the last record: truncated, never a panic.
+        for cut in at..v.len() {
+            let p = DnsPacket::new_checked(&v[..cut]).unwrap();
+            assert_eq!(p.record(at).err(), Some(WireError::Truncated), "{cut}");
+        }
+    }
+
+    #[test]
     fn pointer_loops_and_bad_labels() {
         let mut v = response();
         let at = v.len();
@@ -354,6 +407,7 @@ mod tests {
                         let Ok((r, next)) = p.record(at) else { break };
                         let _ = p.read_name(r.name_at, &mut name);
                         let _ = p.read_name(r.data_at, &mut name);
+                        let _ = (r.a(), r.aaaa(), r.address());
                         at = next;
                     }
                 }

@@ -38,6 +38,8 @@ pub mod option_type {
     pub const REDIRECTED_HEADER: u8 = 4;
     /// MTU.
     pub const MTU: u8 = 5;
+    /// Recursive DNS Server (RFC 8106 §5.1).
+    pub const RDNSS: u8 = 25;
 }
 
 /// A Prefix Information option (RFC 4861 §4.6.2): what SLAAC and on-link
@@ -121,6 +123,22 @@ impl<'a> NdiscOptions<'a> {
     pub fn as_bytes(&self) -> &'a [u8] {
         self.0
     }
+}
+
+/// The lifetime (seconds, `u32::MAX`: forever) and the servers of a Recursive DNS Server
+/// option (RFC 8106 §5.1), from its bytes after type and length ([`NdiscOption::Other`]
+/// with [`option_type::RDNSS`]): two reserved bytes, the lifetime, then at least one
+/// address. Anything else is `None` (the option is then ignored, §5.3.1).
+pub fn rdnss(data: &[u8]) -> Option<(u32, impl Iterator<Item = Ipv6Addr> + '_)> {
+    let (head, addrs) = data.split_at_checked(6)?;
+    if addrs.is_empty() || addrs.len() % 16 != 0 {
+        return None;
+    }
+    let lifetime = u32::from_be_bytes([head[2], head[3], head[4], head[5]]);
+    let servers = addrs
+        .chunks_exact(16)
+        .filter_map(|c| <[u8; 16]>::try_from(c).ok().map(Ipv6Addr::from));
+    Some((lifetime, servers))
 }
 
 fn read_option(ty: u8, d: &[u8]) -> NdiscOption<'_> {

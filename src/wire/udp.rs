@@ -9,7 +9,7 @@ use zerocopy::byteorder::network_endian::U16;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use super::WireError;
-use super::checksum::pseudo_header;
+use super::checksum::{Checksum, pseudo_header};
 
 /// Length of the UDP header.
 pub const HEADER_LEN: usize = 8;
@@ -71,9 +71,14 @@ impl<'a> UdpPacket<'a> {
             return true;
         }
         let len = u16::try_from(self.datagram.len()).unwrap_or(u16::MAX);
-        let mut sum = pseudo_header(src, dst, 17, len);
-        sum.add_bytes(self.datagram);
-        sum.sum() == 0xffff
+        self.checksum_valid_with(pseudo_header(src, dst, 17, len))
+    }
+    /// Whether the checksum is right given the pseudo-header's sum `pseudo` (of either
+    /// IP version). A zero field is wrong here: over IPv6 the checksum is mandatory (RFC
+    /// 8200 §8.1).
+    pub fn checksum_valid_with(&self, mut pseudo: Checksum) -> bool {
+        pseudo.add_bytes(self.datagram);
+        self.checksum() != 0 && pseudo.sum() == 0xffff
     }
 }
 
@@ -104,6 +109,13 @@ impl UdpRepr {
     /// the datagram; one longer than 65535 bytes is [`WireError::Malformed`].
     pub fn emit(&self, datagram: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<(), WireError> {
         let len = u16::try_from(datagram.len()).map_err(|_| WireError::Malformed)?;
+        self.emit_with(datagram, pseudo_header(src, dst, 17, len))
+    }
+
+    /// Like [`UdpRepr::emit`], with the pseudo-header's sum `pseudo` given (for IPv6:
+    /// `wire::ipv6::pseudo_header`).
+    pub fn emit_with(&self, datagram: &mut [u8], mut sum: Checksum) -> Result<(), WireError> {
+        let len = u16::try_from(datagram.len()).map_err(|_| WireError::Malformed)?;
         let out = datagram.get_mut(..HEADER_LEN).ok_or(WireError::Truncated)?;
         let header = UdpHeader {
             src_port: U16::new(self.src_port),
@@ -112,7 +124,6 @@ impl UdpRepr {
             checksum: U16::new(0),
         };
         out.copy_from_slice(header.as_bytes());
-        let mut sum = pseudo_header(src, dst, 17, len);
         sum.add_bytes(datagram);
         // RFC 768: a computed zero is sent as all ones.
         let c = match sum.finish() {
@@ -151,6 +162,28 @@ mod tests {
         buf[9] ^= 1;
         let p = UdpPacket::new_checked(&buf).unwrap();
         assert!(!p.checksum_valid(SRC, DST));
+    }
+
+    /// Over IPv6 the pseudo-header is another, and a zero checksum is not "none".
+    #[cfg(feature = "proto-ipv6")]
+    #[test]
+    fn ipv6_pseudo_header_and_mandatory_checksum() {
+        use crate::wire::ipv6::{next_header, pseudo_header as pseudo6};
+        let (src, dst) = ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap());
+        let mut buf = [0u8; 13];
+        buf[8..].copy_from_slice(b"hello");
+        let r = UdpRepr {
+            src_port: 53,
+            dst_port: 50000,
+        };
+        r.emit_with(&mut buf, pseudo6(src, dst, next_header::UDP, 13))
+            .unwrap();
+        let p = UdpPacket::new_checked(&buf).unwrap();
+        assert!(p.checksum_valid_with(pseudo6(src, dst, next_header::UDP, 13)));
+        assert!(!p.checksum_valid_with(pseudo6(dst, src, 6, 13)));
+        buf[6..8].fill(0);
+        let p = UdpPacket::new_checked(&buf).unwrap();
+        assert!(!p.checksum_valid_with(pseudo6(src, dst, next_header::UDP, 13)));
     }
 
     #[test]

@@ -203,3 +203,5 @@ pub mod loopwire;
 pub mod script;
 #[cfg(feature = "proto-ipv4")]
 pub mod udp;
+#[cfg(feature = "proto-ipv6")]
+pub mod v6;

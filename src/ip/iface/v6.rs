@@ -232,6 +232,15 @@ impl<const N: usize> Interface<N> {
                     payload: upper.data,
                 }
             }
+            #[cfg(feature = "dns")]
+            next_header::UDP if kind == DstKind::Unicast && !src.is_unspecified() => {
+                bump(&mut self.stats.udp_in);
+                Received::Udp6 {
+                    src,
+                    dst,
+                    payload: upper.data,
+                }
+            }
             _ => self.drop(DropReason::UnknownProtocol),
         }
     }
@@ -1105,6 +1114,35 @@ mod tests {
         let f = icmp_frame(peer(), "fe80::99".parse().unwrap(), 64, &m);
         let r = i.receive(t(3000), &f);
         assert_eq!(r, Received::Dropped(DropReason::NotOurAddress));
+    }
+
+    /// UDP over IPv6 reaches the stack (for the resolver) only unicast to a usable
+    /// address of ours.
+    #[cfg(feature = "dns")]
+    #[test]
+    fn udp_to_our_unicast_address_is_handed_up() {
+        let mut i = iface();
+        let m = Icmpv6Repr::EchoRequest {
+            ident: 1,
+            seq_no: 1,
+            data: &[0; 4],
+        };
+        let udp = |dst| {
+            let mut f = icmp_frame(peer(), dst, 64, &m);
+            f[20] = next_header::UDP;
+            f
+        };
+        let f = udp(ours());
+        assert!(matches!(
+            i.receive(t(3000), &f),
+            Received::Udp6 { src, dst, payload } if src == peer() && dst == ours() && payload.len() == 12
+        ));
+        let f = udp(ipv6::ALL_NODES);
+        assert_eq!(
+            i.receive(t(3000), &f),
+            Received::Dropped(DropReason::UnknownProtocol)
+        );
+        assert_eq!(i.stats().udp_in, 1);
     }
 
     #[test]
