@@ -361,16 +361,19 @@ fn transfer6(dir: tidytcp::drivers::DirectionConfig, seed: u64, server: &str, by
                 assert_eq!(peer, local, "the server sees the client's IPv6 endpoint");
                 assert!(peer.is_ipv6());
                 // The socket table lists the IPv6 endpoints as netstat does, and the
-                // listener, which takes both families, as `ss` lists a dual-stack socket.
+                // listener as `ss` lists a dual-stack socket (`[::]` when IPv6-only).
                 let table: Vec<String> = b.sockets().map(|i| i.to_string()).collect();
                 assert!(
                     table.iter().any(|l| l.contains(&peer.to_string())),
                     "{table:?}"
                 );
-                assert!(
-                    table[0].starts_with("tcp L0        0      0  *:5000  "),
-                    "{table:?}"
-                );
+                let any = if cfg!(feature = "proto-ipv4") {
+                    "*"
+                } else {
+                    "[::]"
+                };
+                let listener_line = format!("tcp L0        0      0  {any}:5000 ");
+                assert!(table[0].starts_with(&listener_line), "{table:?}");
                 let l = b.sockets().next().unwrap();
                 assert_eq!(l.local, "[::]:5000".parse().unwrap());
                 // MTU 1500 less 40 bytes of IPv6 and 20 of TCP (and 12 of timestamps).
