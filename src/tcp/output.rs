@@ -24,8 +24,7 @@ struct Choice {
 
 /// What [`Connection::choose_segment`] works from: the send ring's length, whether a
 /// FIN is due after it (and its sequence number), the largest payload, and the largest
-/// retransmission (the largest payload without SACK blocks: a retransmission gives up
-/// blocks to resend its range whole).
+/// retransmission (the largest payload without SACK blocks, see [`fit_sack_blocks`]).
 struct Queue {
     held: usize,
     fin_pending: bool,
@@ -183,13 +182,20 @@ impl Connection {
                 .map_or(&SackState::EMPTY.recv, |s| &s.recv);
             options.sack = recv.blocks(self.rcv.nxt, rx, max);
         }
-        let limit = usize::from(self.snd.mss).min(mtu.saturating_sub(self.remote.ip_tcp_headers()));
-        let max_payload = limit.saturating_sub(options.wire_len()).max(1);
-        let no_sack = TcpOptions {
-            sack: SackBlocks::EMPTY,
-            ..options
+        let (mss, headers) = (usize::from(self.snd.mss), self.remote.ip_tcp_headers());
+        let room = move |opt_len: usize| {
+            mss.saturating_sub(opt_len)
+                .min(mtu.saturating_sub(headers + opt_len))
+                .max(1)
         };
-        let max_rtx = limit.saturating_sub(no_sack.wire_len()).max(1);
+        let max_payload = room(options.wire_len());
+        let max_rtx = room(
+            TcpOptions {
+                sack: SackBlocks::EMPTY,
+                ..options
+            }
+            .wire_len(),
+        );
 
         let choice = if self.state == State::TimeWait {
             None
@@ -199,13 +205,7 @@ impl Connection {
         match choice {
             Some(c) => {
                 if c.len > max_payload {
-                    // A retransmission resends its range whole and carries only the SACK
-                    // blocks that still fit (4 bytes, then 8 per block): split, it would
-                    // leave an 8- or 16-byte sliver, one more segment to lose. The next
-                    // ACK reports them all (RFC 2018 §4 asks for as many as the option
-                    // space holds; here the payload takes that space).
-                    let spare = max_rtx.saturating_sub(c.len);
-                    options.sack.truncate(spare.saturating_sub(4) / 8);
+                    fit_sack_blocks(&mut options, |o| room(o.wire_len()) >= c.len);
                 }
                 Some(self.send_segment(ctx, rx, tx, options, c, max_payload))
             }
@@ -756,5 +756,24 @@ impl Connection {
             return true;
         }
         self.window_update_due_in(rx_cap, rx_free)
+    }
+}
+
+/// Drops SACK blocks from the end of `options` until `fits` holds (at worst, none left).
+///
+/// A retransmission resends a range as it was first sent, whole: when the data flows both
+/// ways, a segment first sent with one SACK block and resent while the receiver reports
+/// three would otherwise no longer fit, and the 8 or 16 bytes left over would need a
+/// segment of their own, one more to lose. The blocks left out are reported again by
+/// the next ACK (RFC 2018 §4 asks for as many blocks as the option space holds; here
+/// the payload takes that space).
+fn fit_sack_blocks(options: &mut TcpOptions, fits: impl Fn(&TcpOptions) -> bool) {
+    while !options.sack.is_empty() && !fits(options) {
+        let mut fewer = SackBlocks::EMPTY;
+        let keep = options.sack.len() - 1;
+        for &(l, r) in &options.sack.as_slice()[..keep] {
+            fewer.push(l, r);
+        }
+        options.sack = fewer;
     }
 }

@@ -249,10 +249,6 @@ impl SackBlocks {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-    /// Keeps the first `n` blocks (all of them when `n` is not below their number).
-    pub fn truncate(&mut self, n: usize) {
-        self.len = self.len.min(n.min(4) as u8);
-    }
 }
 
 /// The TCP options of one segment, parsed.
