@@ -14,8 +14,6 @@ struct Outcome {
     /// When both sides had read everything (before the closing handshake and TIME-WAIT).
     delivered: Instant,
     retransmits: u64,
-    /// Data segments of fewer than 100 bytes that crossed the link.
-    slivers: usize,
 }
 
 /// `bytes` each way over a link with `dir` faults; both sides half-close when done
@@ -40,7 +38,7 @@ fn transfer_with(
     let mut a = Stack::new(ca, &mut sa);
     let mut b = Stack::new(cb, &mut sb);
     let mut link = link(dir, seed);
-    link.set_logging(true);
+    link.set_logging(std::env::var("SIM_LOG").is_ok());
     let mut now = Instant::ZERO;
     let listener = b.listen(5000, 4).unwrap();
     let mut client = Some(a.connect("10.0.0.2:5000".parse().unwrap()).unwrap());
@@ -129,31 +127,11 @@ fn transfer_with(
             b.stats().tcp
         );
     }
-    let slivers = link
-        .log()
-        .iter()
-        .filter(|d| (1..100).contains(&tcp_payload_len(&d.frame)))
-        .count();
     Outcome {
         finished: now,
         delivered: delivered.unwrap_or(now),
         retransmits,
-        slivers,
     }
-}
-
-/// The TCP payload length of an Ethernet/IPv4 frame (0 for anything else).
-fn tcp_payload_len(frame: &[u8]) -> usize {
-    let Some(ip) = frame.get(14..) else {
-        return 0;
-    };
-    if frame[12..14] != [8, 0] || ip.len() < 20 || ip[9] != 6 {
-        return 0;
-    }
-    let ihl = usize::from(ip[0] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-    let doff = ip.get(ihl + 12).map_or(0, |b| usize::from(b >> 4) * 4);
-    total.saturating_sub(ihl + doff)
 }
 
 #[test]
@@ -232,23 +210,4 @@ fn bbr_finishes_sooner_than_newreno_at_20_percent_loss() {
         bbr[2],
         newreno[2]
     );
-}
-
-#[test]
-fn retransmissions_resend_whole_segments_when_data_flows_both_ways() {
-    // Each side's data segments carry its SACK blocks for the other's stream, so their
-    // payload shrinks by 8 bytes per block. A retransmission drops blocks rather than
-    // split the range it resends: before it did, 10 transfers at 10 % loss each way put
-    // 126 data segments of under 100 bytes on the link (8- and 16-byte slivers, each one
-    // more segment to lose); now the few left are the ends of the streams and writes.
-    let mut slivers = 0;
-    for seed in 0..10u64 {
-        let dir = DirectionConfig {
-            loss: 0.10,
-            ..clean(5)
-        };
-        let o = transfer(dir, seed, 1 << 19, Duration::from_secs(600));
-        slivers += o.slivers;
-    }
-    assert!(slivers <= 10, "{slivers} data segments under 100 bytes");
 }

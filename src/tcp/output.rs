@@ -23,14 +23,12 @@ struct Choice {
 }
 
 /// What [`Connection::choose_segment`] works from: the send ring's length, whether a
-/// FIN is due after it (and its sequence number), the largest payload, and the largest
-/// retransmission (the largest payload without SACK blocks, see [`fit_sack_blocks`]).
+/// FIN is due after it (and its sequence number), and the largest payload.
 struct Queue {
     held: usize,
     fin_pending: bool,
     fin_seq: SeqNum,
     max_payload: usize,
-    max_rtx: usize,
 }
 
 /// The outcome of SACK recovery's step in [`Connection::choose_segment`].
@@ -182,33 +180,19 @@ impl Connection {
                 .map_or(&SackState::EMPTY.recv, |s| &s.recv);
             options.sack = recv.blocks(self.rcv.nxt, rx, max);
         }
-        let (mss, headers) = (usize::from(self.snd.mss), self.remote.ip_tcp_headers());
-        let room = move |opt_len: usize| {
-            mss.saturating_sub(opt_len)
-                .min(mtu.saturating_sub(headers + opt_len))
-                .max(1)
-        };
-        let max_payload = room(options.wire_len());
-        let max_rtx = room(
-            TcpOptions {
-                sack: SackBlocks::EMPTY,
-                ..options
-            }
-            .wire_len(),
-        );
+        let opt_len = options.wire_len();
+        let max_payload = usize::from(self.snd.mss)
+            .saturating_sub(opt_len)
+            .min(mtu.saturating_sub(self.remote.ip_tcp_headers() + opt_len))
+            .max(1);
 
         let choice = if self.state == State::TimeWait {
             None
         } else {
-            self.choose_segment(ctx, tx, (max_payload, max_rtx))
+            self.choose_segment(ctx, tx, max_payload)
         };
         match choice {
-            Some(c) => {
-                if c.len > max_payload {
-                    fit_sack_blocks(&mut options, |o| room(o.wire_len()) >= c.len);
-                }
-                Some(self.send_segment(ctx, rx, tx, options, c, max_payload))
-            }
+            Some(c) => Some(self.send_segment(ctx, rx, tx, options, c, max_payload)),
             None => self.control_segment(ctx, rx, options),
         }
     }
@@ -331,7 +315,7 @@ impl Connection {
         &mut self,
         ctx: &mut Ctx<'_>,
         tx: &SendBuf<'_>,
-        (max_payload, max_rtx): (usize, usize),
+        max_payload: usize,
     ) -> Option<Choice> {
         let held = tx.len();
         let q = Queue {
@@ -344,7 +328,6 @@ impl Connection {
                 ),
             fin_seq: self.snd.una + held as u32,
             max_payload,
-            max_rtx,
         };
         if let Some(c) = self.requested_rtx(&q) {
             return Some(c);
@@ -627,10 +610,10 @@ impl Connection {
     }
 
     /// A segment starting at `s` (inside `[SND.UNA, SND.MAX)`): up to the largest
-    /// retransmission, stopping at the next SACKed block, with the FIN if it ends the data.
+    /// payload, stopping at the next SACKed block, with the FIN if it ends the data.
     fn segment_at(&self, s: SeqNum, q: &Queue) -> Choice {
         let off = ((s - self.snd.una) as usize).min(q.held);
-        let mut len = (q.held - off).min(q.max_rtx);
+        let mut len = (q.held - off).min(q.max_payload);
         if let Some(next) = self.scoreboard().next_sacked_after(s) {
             len = len.min((next - s) as usize);
         }
@@ -756,24 +739,5 @@ impl Connection {
             return true;
         }
         self.window_update_due_in(rx_cap, rx_free)
-    }
-}
-
-/// Drops SACK blocks from the end of `options` until `fits` holds (at worst, none left).
-///
-/// A retransmission resends a range as it was first sent, whole: when the data flows both
-/// ways, a segment first sent with one SACK block and resent while the receiver reports
-/// three would otherwise no longer fit, and the 8 or 16 bytes left over would need a
-/// segment of their own, one more to lose. The blocks left out are reported again by
-/// the next ACK (RFC 2018 §4 asks for as many blocks as the option space holds; here
-/// the payload takes that space).
-fn fit_sack_blocks(options: &mut TcpOptions, fits: impl Fn(&TcpOptions) -> bool) {
-    while !options.sack.is_empty() && !fits(options) {
-        let mut fewer = SackBlocks::EMPTY;
-        let keep = options.sack.len() - 1;
-        for &(l, r) in &options.sack.as_slice()[..keep] {
-            fewer.push(l, r);
-        }
-        options.sack = fewer;
     }
 }
