@@ -591,7 +591,12 @@ impl Connection {
                     probe: true,
                 });
             }
-            if !self.timers.armed(Timer::Persist) && self.snd.una == self.snd.max {
+            if !self.timers.armed(Timer::Persist)
+                && (self.snd.una == self.snd.max || !self.timers.armed(Timer::Rtx))
+            {
+                // Nothing in flight, or only a probe byte the window closed on again
+                // after it opened (nothing times it): probe (RFC 9293 §3.8.6.1).
+                self.snd.nxt = self.snd.una;
                 self.arm_persist(ctx);
             } else if !self.timers.armed(Timer::Persist)
                 && self.timers.armed(Timer::Rtx)
