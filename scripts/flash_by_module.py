@@ -15,6 +15,7 @@ the innermost file's crate (core, compiler_builtins, the firmware's main, ...).
 Needs arm-none-eabi-objdump and arm-none-eabi-addr2line (binutils-arm-none-eabi).
 """
 import collections
+import os
 import re
 import subprocess
 import sys
@@ -50,13 +51,19 @@ def inline_chains(elf, addrs):
     return chains
 
 
+# This repository's own sources, wherever it is checked out.
+OWN_SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src") + "/"
+
+
 def module(path, crate, depth):
-    """`.../tidytcp/src/tcp/input.rs` -> `tcp` (depth 1) or `tcp/input.rs` (depth 2)."""
-    marker = "/main/src/" if crate == "tidytcp" else None
-    m = re.search(r"/%s[^/]*/src/(.*)$" % crate, path)
-    rel = m.group(1) if m else (path.split(marker, 1)[1] if marker and marker in path else None)
-    if rel is None:
-        return None
+    """`.../src/tcp/input.rs` -> `tcp` (depth 1) or `tcp/input.rs` (depth 2)."""
+    if crate == "tidytcp" and path.startswith(OWN_SRC):
+        rel = path[len(OWN_SRC):]
+    else:
+        m = re.search(r"/%s-[0-9][^/]*/src/(.*)$" % crate, path)
+        if not m:
+            return None
+        rel = m.group(1)
     parts = rel.split("/")
     return "/".join(parts[:depth]) if len(parts) > depth else rel
 
